@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import Logging
+import OCR
+
+struct OCRCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ocr",
+        abstract: "Print the OCR text of each file (JPEG, PNG, TIFF, WebP, BMP, GIF, PDF).",
+        discussion: """
+        Files are read in parallel by OCR_WORKERS engines (languages from OCR_LANGUAGES).
+        Exit code 1 if any file could not be read.
+        """
+    )
+
+    @Argument(help: "Files to read.", completion: .file())
+    var files: [String]
+
+    @Flag(help: "Print one JSON object per file per line: file, text, confidence, pages, ms (or file, error, code).")
+    var json = false
+
+    func run() async throws {
+        try LogSetup.bootstrap()
+        var configuration = try OCRConfiguration.fromEnvironment()
+        configuration.workers = min(configuration.workers, files.count)
+        let pool = try await OCREnginePool(configuration: configuration, logger: Logger(label: "ocr"))
+
+        // Everything is queued at once; results are printed in argument order as they complete.
+        let results = await withTaskGroup(of: (Int, Result<OCRResult, Error>).self) { group in
+            for (index, file) in files.enumerated() {
+                group.addTask {
+                    do { return (index, .success(try await pool.recognize(.file(file)))) } catch { return (index, .failure(error)) }
+                }
+            }
+            var ordered = [Result<OCRResult, Error>?](repeating: nil, count: files.count)
+            for await (index, result) in group { ordered[index] = result }
+            return ordered.compactMap { $0 }
+        }
+        await pool.shutdown()
+
+        var failed = 0
+        for (file, result) in zip(files, results) {
+            switch result {
+            case .success(let ocr):
+                if json {
+                    printJSON(OCRLine(file: file, text: ocr.text, confidence: (ocr.confidence * 10).rounded() / 10,
+                                      pages: ocr.pages.count, ms: Int(ocr.timings.totalMilliseconds.rounded())))
+                } else {
+                    if files.count > 1 { print("==> \(file) <==") }
+                    print(ocr.text)
+                    if files.count > 1 { print() }
+                }
+            case .failure(let error):
+                failed += 1
+                let code = (error as? OCRError)?.code ?? "failed"
+                if json {
+                    printJSON(OCRFailureLine(file: file, error: "\(error)", code: code))
+                } else {
+                    FileHandle.standardError.write(Data("botgateway: \(file): \(error)\n".utf8))
+                }
+            }
+        }
+        if failed > 0 { throw WorkFailed() }
+    }
+
+    private func printJSON<Line: Encodable>(_ line: Line) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        if let data = try? encoder.encode(line) { print(String(decoding: data, as: UTF8.self)) }
+    }
+}
+
+private struct OCRLine: Encodable {
+    var file: String
+    var text: String
+    var confidence: Double
+    var pages: Int
+    var ms: Int
+}
+
+private struct OCRFailureLine: Encodable {
+    var file: String
+    var error: String
+    var code: String
+}

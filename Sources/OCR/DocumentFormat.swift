@@ -1,0 +1,52 @@
+import Foundation
+
+/// What a file is, decided by its first bytes; the name and the sender's MIME type are never trusted.
+public enum DocumentFormat: String, Sendable, Codable, CaseIterable {
+    case jpeg, png, tiff, webp, bmp, gif, jp2, pnm, pdf
+
+    public var mimeType: String {
+        switch self {
+        case .jpeg: "image/jpeg"
+        case .png: "image/png"
+        case .tiff: "image/tiff"
+        case .webp: "image/webp"
+        case .bmp: "image/bmp"
+        case .gif: "image/gif"
+        case .jp2: "image/jp2"
+        case .pnm: "image/x-portable-anymap"
+        case .pdf: "application/pdf"
+        }
+    }
+
+    public var fileExtension: String {
+        switch self {
+        case .jpeg: "jpg"
+        case .tiff: "tif"
+        default: rawValue
+        }
+    }
+
+    /// Sniffs the format from the leading bytes (at least 16 are needed; 1 KiB is enough for a PDF).
+    public static func detect<Bytes: Collection>(_ head: Bytes) -> DocumentFormat? where Bytes.Element == UInt8 {
+        let b = Array(head.prefix(1024))
+        func starts(_ prefix: [UInt8], at offset: Int = 0) -> Bool {
+            b.count >= offset + prefix.count && Array(b[offset..<offset + prefix.count]) == prefix
+        }
+        if starts([0xFF, 0xD8, 0xFF]) { return .jpeg }
+        if starts([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .png }
+        if starts([0x49, 0x49, 0x2A, 0x00]) || starts([0x4D, 0x4D, 0x00, 0x2A]) { return .tiff }
+        if starts(Array("RIFF".utf8)) && starts(Array("WEBP".utf8), at: 8) { return .webp }
+        if starts(Array("GIF87a".utf8)) || starts(Array("GIF89a".utf8)) { return .gif }
+        if starts([0x42, 0x4D]) && b.count >= 26 { return .bmp }
+        if starts([0x00, 0x00, 0x00, 0x0C, 0x6A, 0x50, 0x20, 0x20]) || starts([0xFF, 0x4F, 0xFF, 0x51]) { return .jp2 }
+        if b.count >= 3, b[0] == 0x50, (0x31...0x36).contains(b[1]), [0x0A, 0x0D, 0x20, 0x09].contains(b[2]) { return .pnm }
+        // PDF readers accept the header anywhere in the first 1024 bytes.
+        let marker = Array("%PDF-".utf8)
+        if b.count >= marker.count {
+            for start in 0...(b.count - marker.count) where b[start] == 0x25 {
+                if Array(b[start..<start + marker.count]) == marker { return .pdf }
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,158 @@
+import CTesseract
+import Foundation
+
+/// Reads one whole document on the calling engine thread: limits, format by content, pages,
+/// normalisation, recognition. Owns no threads; `OCREnginePool` gives each thread one of these.
+final class DocumentReader {
+    private let engine: TesseractEngine
+    private let orientation: OrientationDetector?
+    private let configuration: OCRConfiguration
+    private let scratch: URL
+
+    init(configuration: OCRConfiguration, scratch: URL) throws(OCRError) {
+        self.configuration = configuration
+        self.scratch = scratch
+        self.engine = try TesseractEngine(languages: configuration.languages, tessdataPath: configuration.tessdataPath,
+                                          pageSegmentationMode: configuration.pageSegmentationMode)
+        self.orientation = configuration.normalize ? OrientationDetector(tessdataPath: configuration.tessdataPath) : nil
+    }
+
+    /// Below this mean confidence a page may be sideways or upside down, and OSD is consulted.
+    static let orientationCheckConfidence = 60.0
+
+    func read(_ input: OCRInput, queueMilliseconds: Double = 0) throws(OCRError) -> OCRResult {
+        let started = ContinuousClock.now
+        let budget = Duration.milliseconds(Int(configuration.limits.timeoutSeconds * 1000))
+        let deadline = started + budget
+        let bytes = try load(input)
+        guard !bytes.isEmpty else { throw .emptyFile }
+        guard let format = DocumentFormat.detect(bytes.prefix(1024)) else {
+            throw .unsupportedFormat(hint: Self.describeUnknown(bytes.prefix(64)))
+        }
+
+        var pages: [OCRPage] = []
+        var recognizeTime = Duration.zero
+        let limits = configuration.limits
+        let normalizer = PageNormalizer(maxPixels: limits.maxPixels)
+
+        func recognize(_ image: LeptonicaImage, index: Int, declaredDPI: Int, exif: Int?) throws(OCRError) {
+            let pageStarted = ContinuousClock.now
+            var corrections = PageCorrections()
+            var prepared = configuration.normalize
+                ? normalizer.normalize(image, exifOrientation: exif, corrections: &corrections)
+                : image
+            // A scan's own dpi is trusted only when plausible; upscaling multiplies it.
+            let baseDPI = (150...1200).contains(declaredDPI) ? declaredDPI : 300
+            let dpi = Int(Double(baseDPI) * corrections.scale)
+            let recognitionStarted = ContinuousClock.now
+            let remaining = deadline - recognitionStarted
+            guard remaining > .zero else { throw .timedOut(seconds: limits.timeoutSeconds) }
+            var result: (text: String, confidence: Double)
+            do {
+                result = try engine.recognize(prepared, resolution: dpi, budget: remaining)
+                // Upright pages read well and pay nothing; a poor read may be a turned page.
+                if result.confidence < Self.orientationCheckConfidence, let orientation,
+                   let turns = orientation.uprightQuarterTurns(prepared, resolution: dpi), turns != 0 {
+                    var turnedCorrections = corrections
+                    if let turned = normalizer.turn(prepared, quarterTurns: turns, corrections: &turnedCorrections) {
+                        let second = try engine.recognize(turned, resolution: dpi, budget: deadline - ContinuousClock.now)
+                        if second.confidence > result.confidence {
+                            result = second
+                            prepared = turned
+                            corrections = turnedCorrections
+                        }
+                    }
+                }
+            } catch {
+                throw .timedOut(seconds: limits.timeoutSeconds)
+            }
+            let finished = ContinuousClock.now
+            recognizeTime += finished - recognitionStarted
+            pages.append(OCRPage(index: index, text: result.text, confidence: result.confidence, source: .ocr,
+                                 width: prepared.width, height: prepared.height, corrections: corrections,
+                                 milliseconds: (finished - pageStarted).milliseconds))
+        }
+
+        do {
+            if format == .pdf {
+                let path = try pdfPath(for: input, bytes: bytes)
+                defer { if case .data = input { unlink(path) } }
+                let reader = PDFReader(limits: limits, scratch: scratch)
+                try reader.readPages(path: path, deadline: deadline) { index, page in
+                    switch page {
+                    case .text(let text):
+                        pages.append(OCRPage(index: index, text: text, confidence: 100, source: .textLayer,
+                                             width: 0, height: 0, milliseconds: 0))
+                    case .image(let image, let dpi):
+                        try recognize(image, index: index, declaredDPI: dpi, exif: nil)
+                    }
+                }
+            } else {
+                let exif = format == .jpeg ? bytes.withUnsafeBytes { ExifOrientation.tag(inJPEG: $0) } : nil
+                try bytes.withUnsafeBytes { raw in
+                    try ImageDecoder(limits: limits).forEachPage(raw, format: format) { index, image in
+                        guard ContinuousClock.now < deadline else { throw OCRError.timedOut(seconds: limits.timeoutSeconds) }
+                        try recognize(image, index: index, declaredDPI: image.resolution, exif: exif)
+                    }
+                }
+            }
+        } catch let error as OCRError {
+            throw error
+        } catch {
+            throw .corrupt(format: format, reason: String(describing: error))
+        }
+
+        let total = (ContinuousClock.now - started).milliseconds
+        let recognizeMilliseconds = recognizeTime.milliseconds
+        return OCRResult(format: format, pages: pages, timings: OCRTimings(
+            queueMilliseconds: queueMilliseconds,
+            prepareMilliseconds: total - recognizeMilliseconds,
+            recognizeMilliseconds: recognizeMilliseconds,
+            totalMilliseconds: total))
+    }
+
+    /// Reads the file after checking its size, so an oversized upload costs one `stat`.
+    private func load(_ input: OCRInput) throws(OCRError) -> Data {
+        let limit = configuration.limits.maxBytes
+        switch input {
+        case .data(let data):
+            guard data.count <= limit else { throw .fileTooLarge(bytes: data.count, limit: limit) }
+            return data
+        case .file(let path):
+            var info = stat()
+            guard stat(path, &info) == 0 else { throw .fileUnreadable(path: path, reason: String(cString: strerror(errno))) }
+            guard info.st_mode & S_IFMT == S_IFREG else { throw .fileUnreadable(path: path, reason: "not a regular file") }
+            guard Int(info.st_size) <= limit else { throw .fileTooLarge(bytes: Int(info.st_size), limit: limit) }
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw .fileUnreadable(path: path, reason: "permission denied or read error")
+            }
+            return data
+        }
+    }
+
+    private func pdfPath(for input: OCRInput, bytes: Data) throws(OCRError) -> String {
+        if case .file(let path) = input { return path }
+        let path = scratch.appendingPathComponent("input-\(UUID().uuidString).pdf").path
+        guard FileManager.default.createFile(atPath: path, contents: bytes, attributes: [.posixPermissions: 0o600]) else {
+            throw .engineUnavailable(reason: "cannot write to the scratch folder \(scratch.path)")
+        }
+        return path
+    }
+
+    /// A hint for the refusal message: text files and common archives are named, the rest is "unknown".
+    static func describeUnknown(_ head: Data) -> String {
+        let bytes = Array(head)
+        if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return "a ZIP archive or Office document" }
+        if bytes.starts(with: [0x1F, 0x8B]) { return "a gzip archive" }
+        if bytes.count >= 12, Array(bytes[4..<8]) == Array("ftyp".utf8) { return "a HEIC/MP4 file" }
+        let printable = bytes.filter { $0 == 9 || $0 == 10 || $0 == 13 || (32...126).contains($0) }.count
+        if !bytes.isEmpty, printable * 10 >= bytes.count * 9 { return "plain text" }
+        return "unknown content"
+    }
+}
+
+extension Duration {
+    var milliseconds: Double {
+        Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+
+/// Everything the OCR engine pool needs; built from `OCR_*` variables at the composition root.
+public struct OCRConfiguration: Sendable, Equatable {
+    /// Tesseract languages, `+`-joined (`eng`, `eng+deu`).
+    public var languages: String
+    /// Parallel engines, each on its own thread.
+    public var workers: Int
+    /// Folder holding `*.traineddata`; nil lets Tesseract use its compiled-in default.
+    public var tessdataPath: String?
+    public var limits: OCRLimits
+    /// Tesseract page segmentation mode used for recognition (3 = fully automatic, 6 = one uniform block).
+    public var pageSegmentationMode: Int32
+    /// Leptonica normalisation before recognition (deskew, orientation, contrast, upscaling).
+    public var normalize: Bool
+
+    public init(
+        languages: String = "eng",
+        workers: Int = ProcessInfo.processInfo.activeProcessorCount,
+        tessdataPath: String? = OCRConfiguration.defaultTessdataPath(),
+        limits: OCRLimits = OCRLimits(),
+        pageSegmentationMode: Int32 = 3,
+        normalize: Bool = true
+    ) {
+        self.languages = languages
+        self.workers = max(1, workers)
+        self.tessdataPath = tessdataPath
+        self.limits = limits
+        self.pageSegmentationMode = pageSegmentationMode
+        self.normalize = normalize
+    }
+
+    /// `TESSDATA_PREFIX` if set, else the first Debian/Ubuntu location that exists.
+    public static func defaultTessdataPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        if let prefix = environment["TESSDATA_PREFIX"], !prefix.isEmpty { return prefix }
+        let candidates = [
+            "/usr/share/tesseract-ocr/5/tessdata",
+            "/usr/share/tesseract-ocr/4.00/tessdata",
+            "/usr/share/tessdata",
+            "/usr/local/share/tessdata",
+        ]
+        return candidates.first { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    /// Reads `OCR_LANGUAGES` and `OCR_WORKERS`; a malformed value names its variable.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) -> OCRConfiguration {
+        var configuration = OCRConfiguration(tessdataPath: defaultTessdataPath(environment: environment))
+        if let languages = environment["OCR_LANGUAGES"], !languages.isEmpty {
+            let valid = languages.split(separator: "+", omittingEmptySubsequences: false).allSatisfy { part in
+                !part.isEmpty && part.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }
+            }
+            guard valid else {
+                throw ConfigurationError(variable: "OCR_LANGUAGES", problem: "expected Tesseract language codes joined by '+', like eng+deu")
+            }
+            configuration.languages = languages
+        }
+        if let workers = environment["OCR_WORKERS"], !workers.isEmpty {
+            guard let count = Int(workers), (1...64).contains(count) else {
+                throw ConfigurationError(variable: "OCR_WORKERS", problem: "expected a whole number from 1 to 64")
+            }
+            configuration.workers = count
+        }
+        return configuration
+    }
+}
+
+/// Refusals that happen before any pixel is decoded.
+public struct OCRLimits: Sendable, Equatable {
+    public var maxBytes: Int
+    public var maxPixels: Int
+    public var maxPages: Int
+    /// Wall-clock budget for one document, PDF rendering included.
+    public var timeoutSeconds: Double
+
+    public init(maxBytes: Int = 100_000_000, maxPixels: Int = 60_000_000, maxPages: Int = 100, timeoutSeconds: Double = 300) {
+        self.maxBytes = maxBytes
+        self.maxPixels = maxPixels
+        self.maxPages = maxPages
+        self.timeoutSeconds = timeoutSeconds
+    }
+}
+
+/// A configuration value that is missing or malformed; its description is the one line start-up prints.
+public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var variable: String
+    public var problem: String
+
+    public init(variable: String, problem: String) {
+        self.variable = variable
+        self.problem = problem
+    }
+
+    public var description: String { "\(variable): \(problem)" }
+}

@@ -1,0 +1,90 @@
+import Foundation
+
+/// The text of one document and how it was obtained.
+public struct OCRResult: Sendable, Codable, Equatable {
+    public var format: DocumentFormat
+    public var pages: [OCRPage]
+    public var timings: OCRTimings
+
+    public init(format: DocumentFormat, pages: [OCRPage], timings: OCRTimings) {
+        self.format = format
+        self.pages = pages
+        self.timings = timings
+    }
+
+    /// Pages joined by a blank line, each page's text trimmed.
+    public var text: String {
+        pages.map { $0.text.trimmingCharacters(in: .whitespacesAndNewlines) }
+            .filter { !$0.isEmpty }
+            .joined(separator: "\n\n")
+    }
+
+    /// Mean word confidence (0–100) over recognised pages, weighted by their text length;
+    /// pages taken from a PDF text layer count as 100.
+    public var confidence: Double {
+        let weighted = pages.map { (Double(max($0.text.count, 1)), $0.confidence) }
+        let total = weighted.reduce(0) { $0 + $1.0 }
+        guard total > 0 else { return 0 }
+        return weighted.reduce(0) { $0 + $1.0 * $1.1 } / total
+    }
+}
+
+public struct OCRPage: Sendable, Codable, Equatable {
+    public enum Source: String, Sendable, Codable {
+        /// Recognised by Tesseract.
+        case ocr
+        /// Taken from a PDF's own text layer.
+        case textLayer = "text_layer"
+    }
+
+    public var index: Int
+    public var text: String
+    public var confidence: Double
+    public var source: Source
+    public var width: Int
+    public var height: Int
+    /// What normalisation did to the page, for logs and debugging.
+    public var corrections: PageCorrections
+    public var milliseconds: Double
+
+    public init(index: Int, text: String, confidence: Double, source: Source, width: Int, height: Int,
+                corrections: PageCorrections = PageCorrections(), milliseconds: Double) {
+        self.index = index
+        self.text = text
+        self.confidence = confidence
+        self.source = source
+        self.width = width
+        self.height = height
+        self.corrections = corrections
+        self.milliseconds = milliseconds
+    }
+}
+
+public struct PageCorrections: Sendable, Codable, Equatable {
+    /// Clockwise quarter turns applied (EXIF and detected orientation together).
+    public var quarterTurns: Int = 0
+    public var mirrored: Bool = false
+    /// Degrees of skew removed.
+    public var deskewDegrees: Double = 0
+    public var scale: Double = 1
+    public var contrastStretched: Bool = false
+
+    public init() {}
+}
+
+public struct OCRTimings: Sendable, Codable, Equatable {
+    /// Time spent waiting for a free engine.
+    public var queueMilliseconds: Double
+    /// Decoding, PDF rendering and normalisation.
+    public var prepareMilliseconds: Double
+    /// Inside Tesseract.
+    public var recognizeMilliseconds: Double
+    public var totalMilliseconds: Double
+
+    public init(queueMilliseconds: Double = 0, prepareMilliseconds: Double = 0, recognizeMilliseconds: Double = 0, totalMilliseconds: Double = 0) {
+        self.queueMilliseconds = queueMilliseconds
+        self.prepareMilliseconds = prepareMilliseconds
+        self.recognizeMilliseconds = recognizeMilliseconds
+        self.totalMilliseconds = totalMilliseconds
+    }
+}

@@ -1,0 +1,140 @@
+import CTesseract
+import Foundation
+
+/// Prepares a decoded page for Tesseract the way a careful person would before scanning it again:
+/// grayscale, upright (EXIF; 90°/180°/270° turns come from Tesseract's OSD, see `DocumentReader`),
+/// straight (deskew), readable contrast,
+/// and text large enough (upscaling small print). The plain CLI does none of this, which is why it
+/// answers "Empty page!!" for a phone photo taken at a slight tilt.
+struct PageNormalizer {
+    /// Below this median glyph height (pixels) text is upscaled; Tesseract reads best at ~20–30 px.
+    static let smallTextHeight = 14.0
+    static let targetTextHeight = 26.0
+    static let maxUpscale = 4.0
+    /// A histogram spread (1st to 99th percentile) under this is stretched to the full range.
+    static let lowContrastSpread = 110
+
+    var maxPixels: Int
+
+    func normalize(_ input: LeptonicaImage, exifOrientation: Int?, corrections: inout PageCorrections) -> LeptonicaImage {
+        var page = grayscale(input)
+
+        if let tag = exifOrientation {
+            let fix = ExifOrientation.correction(for: tag)
+            if fix.mirror, let flipped = page.transformed({ pixFlipLR(nil, $0) }) {
+                page = flipped
+                corrections.mirrored = true
+            }
+            if fix.quarterTurns != 0, let turned = page.transformed({ pixRotateOrth($0, Int32(fix.quarterTurns)) }) {
+                page = turned
+                corrections.quarterTurns = fix.quarterTurns
+            }
+        }
+
+        if let stretched = stretchContrast(page) {
+            page = stretched
+            corrections.contrastStretched = true
+        }
+
+        guard let binary = binarize(page) else { return page }
+        if let straight = deskew(page, binary: binary, corrections: &corrections) {
+            page = straight
+        }
+
+        if let height = medianGlyphHeight(binary), height < Self.smallTextHeight {
+            let scale = min(Self.maxUpscale, Self.targetTextHeight / max(height, 1))
+            let pixels = Double(page.width) * Double(page.height) * scale * scale
+            if pixels <= Double(maxPixels), let larger = page.transformed({ pixScaleGrayLI($0, Float(scale), Float(scale)) }) {
+                page = larger
+                corrections.scale = scale
+            }
+        }
+        return page
+    }
+
+    /// 8 bits per pixel, no colour map, transparency composited onto white.
+    private func grayscale(_ image: LeptonicaImage) -> LeptonicaImage {
+        var current = image
+        if current.depth == 32, current.samplesPerPixel == 4, let flat = current.transformed({ pixAlphaBlendUniform($0, 0xFFFF_FF00) }) {
+            current = flat
+        }
+        if current.depth == 8, pixGetColormap(current.pointer) == nil { return current }
+        return current.transformed { pixConvertTo8($0, 0) } ?? current
+    }
+
+    /// Maps the 1st..99th percentile of a washed-out page onto 0...255.
+    private func stretchContrast(_ page: LeptonicaImage) -> LeptonicaImage? {
+        guard let histogram = pixGetGrayHistogram(page.pointer, page.width * page.height > 4_000_000 ? 4 : 2) else { return nil }
+        defer {
+            var owned: UnsafeMutablePointer<NUMA>? = histogram
+            numaDestroy(&owned)
+        }
+        var counts = [Int](repeating: 0, count: 256)
+        for value in 0..<min(256, Int(numaGetCount(histogram))) {
+            var count: Int32 = 0
+            numaGetIValue(histogram, Int32(value), &count)
+            counts[value] = Int(count)
+        }
+        let total = counts.reduce(0, +)
+        guard total > 0 else { return nil }
+        func percentile(_ fraction: Double) -> Int {
+            var seen = 0
+            for (value, count) in counts.enumerated() {
+                seen += count
+                if Double(seen) >= fraction * Double(total) { return value }
+            }
+            return 255
+        }
+        let low = percentile(0.01), high = percentile(0.99)
+        guard high - low < Self.lowContrastSpread, high - low >= 8 else { return nil }
+        return page.transformed { pixGammaTRC(nil, $0, 1.0, Int32(low), Int32(high)) }
+    }
+
+    /// Global Otsu threshold after flattening the background, so shadows on photos do not become text.
+    private func binarize(_ page: LeptonicaImage) -> LeptonicaImage? {
+        guard page.width >= 16, page.height >= 16 else { return nil }
+        let flattened = page.transformed { pixBackgroundNormSimple($0, nil, nil) } ?? page
+        var binary: UnsafeMutablePointer<Pix>?
+        guard pixOtsuAdaptiveThreshold(flattened.pointer, Int32(page.width), Int32(page.height), 0, 0, 0, nil, &binary) == 0 else { return nil }
+        return LeptonicaImage(taking: binary)
+    }
+
+    /// Turns a page by clockwise quarter turns (after orientation detection) and straightens it again:
+    /// a sideways photo's tilt can only be measured once its lines run across.
+    func turn(_ page: LeptonicaImage, quarterTurns: Int, corrections: inout PageCorrections) -> LeptonicaImage? {
+        guard let turned = page.transformed({ pixRotateOrth($0, Int32(quarterTurns)) }) else { return nil }
+        corrections.quarterTurns = (corrections.quarterTurns + quarterTurns) % 4
+        guard let binary = binarize(turned) else { return turned }
+        return deskew(turned, binary: binary, corrections: &corrections) ?? turned
+    }
+
+    /// Leptonica's sweep-and-search skew finder (±7°) on the binarised page; rotation brings in white.
+    private func deskew(_ page: LeptonicaImage, binary: LeptonicaImage, corrections: inout PageCorrections) -> LeptonicaImage? {
+        var angle: Float = 0, confidence: Float = 0
+        guard pixFindSkew(binary.pointer, &angle, &confidence) == 0, confidence >= 3, abs(angle) >= 0.1,
+              let straight = page.transformed({ pixRotate($0, angle * .pi / 180, Int32(L_ROTATE_AREA_MAP), Int32(L_BRING_IN_WHITE), 0, 0) })
+        else { return nil }
+        corrections.deskewDegrees += Double(angle)
+        return straight
+    }
+
+    /// Median height of glyph-like connected components, or nil when there are too few to judge.
+    private func medianGlyphHeight(_ binary: LeptonicaImage) -> Double? {
+        guard let boxes = pixConnComp(binary.pointer, nil, 8) else { return nil }
+        defer {
+            var owned: UnsafeMutablePointer<BOXA>? = boxes
+            boxaDestroy(&owned)
+        }
+        var heights: [Int] = []
+        let count = Int(boxaGetCount(boxes))
+        heights.reserveCapacity(count)
+        for index in 0..<count {
+            var x: Int32 = 0, y: Int32 = 0, w: Int32 = 0, h: Int32 = 0
+            boxaGetBoxGeometry(boxes, Int32(index), &x, &y, &w, &h)
+            if h >= 4, h <= 200, w >= 1, w <= 3 * h + 8 { heights.append(Int(h)) }
+        }
+        guard heights.count >= 12 else { return nil }
+        heights.sort()
+        return Double(heights[heights.count / 2])
+    }
+}
