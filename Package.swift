@@ -45,7 +45,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OCRTests",
-            dependencies: ["OCR"]
+            dependencies: ["OCR", .product(name: "Logging", package: "swift-log")]
         ),
     ]
 )

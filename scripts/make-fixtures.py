@@ -384,7 +384,7 @@ def main():
     with open(os.path.join(BAD, "corrupt.pdf"), "wb") as f:
         f.write(b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nthis is not a pdf body\n")
     text_pdf([["Page %d" % (n + 1)] for n in range(101)], os.path.join(BAD, "too-many-pages.pdf"))
-    png_bomb(os.path.join(BAD, "bomb.png"), 30000)
+    png_bomb(os.path.join(BAD, "bomb.png"), 50000)
 
 
 if __name__ == "__main__":

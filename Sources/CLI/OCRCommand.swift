@@ -29,11 +29,21 @@ struct OCRCommand: AsyncParsableCommand {
         let results = await withTaskGroup(of: (Int, Result<OCRResult, Error>).self) { group in
             for (index, file) in files.enumerated() {
                 group.addTask {
-                    do { return (index, .success(try await pool.recognize(.file(file)))) } catch { return (index, .failure(error)) }
+                    let result: Result<OCRResult, Error>
+                    do {
+                        result = .success(try await pool.recognize(.file(file)))
+                    } catch {
+                        result = .failure(error)
+                    }
+                    return (index, result)
                 }
             }
+            // Built in steps on purpose: `return (index, .success(try await …))` inside do/catch was
+            // miscompiled by Swift 6.3.1 in release builds (garbage index).
             var ordered = [Result<OCRResult, Error>?](repeating: nil, count: files.count)
-            for await (index, result) in group { ordered[index] = result }
+            for await (index, result) in group {
+                ordered[index] = result
+            }
             return ordered.compactMap { $0 }
         }
         await pool.shutdown()

@@ -71,6 +71,11 @@ public final class OCREnginePool: Sendable {
         }
     }
 
+    deinit {
+        // A pool dropped without `shutdown()` still lets its threads end and free their engines.
+        queue.close()
+    }
+
     /// Documents waiting for a free engine.
     public var queueDepth: Int { queue.pendingCount }
 
