@@ -351,6 +351,10 @@ def main():
     assert ImageOps.exif_transpose(Image.open(os.path.join(ROOT, "receipt-exif-rotated.jpg"))).size == upright.size
     write_truth("receipt-exif-rotated.jpg", truth(RECEIPT[:4] + RECEIPT[9:]))
 
+    # Scanned upside down (the feeder took the page the wrong way round).
+    render(LETTER, 1200).rotate(180).save(os.path.join(ROOT, "letter-upside-down.png"), dpi=(200, 200), optimize=True)
+    write_truth("letter-upside-down.png", truth(LETTER))
+
     faded = render(CERTIFICATE, 1200, bg=206, fg=160)
     faded.save(os.path.join(ROOT, "certificate-low-contrast.png"), dpi=(200, 200), optimize=True)
     write_truth("certificate-low-contrast.png", truth(CERTIFICATE))

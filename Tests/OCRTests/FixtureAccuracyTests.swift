@@ -22,6 +22,7 @@ struct FixtureAccuracyTests {
         ("delivery-photo-tilted.jpg", photo),
         ("payslip-photo-sideways.jpg", photo),
         ("receipt-exif-rotated.jpg", photo),
+        ("letter-upside-down.png", clean),
         ("formats/note.webp", clean),
         ("formats/note.bmp", clean),
         ("formats/note.gif", clean),
@@ -68,6 +69,8 @@ struct FixtureAccuracyTests {
             #expect(sideways.pages[0].corrections.quarterTurns == 1)
             let exif = try await pool.recognize(.file(Fixtures.path("receipt-exif-rotated.jpg")))
             #expect(exif.pages[0].corrections.quarterTurns == 1)
+            let upsideDown = try await pool.recognize(.file(Fixtures.path("letter-upside-down.png")))
+            #expect(upsideDown.pages[0].corrections.quarterTurns == 2)
             let small = try await pool.recognize(.file(Fixtures.path("notice-small-text.png")))
             #expect(small.pages[0].corrections.scale > 2)
             let faded = try await pool.recognize(.file(Fixtures.path("certificate-low-contrast.png")))
@@ -78,7 +81,7 @@ struct FixtureAccuracyTests {
     @Test("without normalisation the tilted and sideways photos read worse (the CLI's behaviour)")
     func normalisationMatters() async throws {
         try await Fixtures.withPool(OCRConfiguration(workers: 1, normalize: false)) { pool in
-            for name in ["payslip-photo-sideways.jpg", "receipt-exif-rotated.jpg"] {
+            for name in ["payslip-photo-sideways.jpg", "receipt-exif-rotated.jpg", "letter-upside-down.png"] {
                 let plain = try await pool.recognize(.file(Fixtures.path(name)))
                 let cer = TextAccuracy.characterErrorRate(recognized: plain.text, reference: try Fixtures.truth(name))
                 #expect(cer > 0.2, "\(name) read well without normalisation; the fixture no longer tests it")
