@@ -49,4 +49,15 @@ public enum DocumentFormat: String, Sendable, Codable, CaseIterable {
         }
         return nil
     }
+
+    /// Words for content that is not a document we read, for the refusal message.
+    public static func describeUnrecognized(_ head: Data) -> String {
+        let bytes = Array(head.prefix(64))
+        if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return "a ZIP archive or Office document" }
+        if bytes.starts(with: [0x1F, 0x8B]) { return "a gzip archive" }
+        if bytes.count >= 12, Array(bytes[4..<8]) == Array("ftyp".utf8) { return "a HEIC/MP4 file" }
+        let printable = bytes.filter { $0 == 9 || $0 == 10 || $0 == 13 || (32...126).contains($0) }.count
+        if !bytes.isEmpty, printable * 10 >= bytes.count * 9 { return "plain text" }
+        return "unknown content"
+    }
 }

@@ -27,7 +27,7 @@ final class DocumentReader {
         let bytes = try load(input)
         guard !bytes.isEmpty else { throw .emptyFile }
         guard let format = DocumentFormat.detect(bytes.prefix(1024)) else {
-            throw .unsupportedFormat(hint: Self.describeUnknown(bytes.prefix(64)))
+            throw .unsupportedFormat(hint: DocumentFormat.describeUnrecognized(bytes.prefix(64)))
         }
 
         var pages: [OCRPage] = []
@@ -138,21 +138,10 @@ final class DocumentReader {
         }
         return path
     }
-
-    /// A hint for the refusal message: text files and common archives are named, the rest is "unknown".
-    static func describeUnknown(_ head: Data) -> String {
-        let bytes = Array(head)
-        if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return "a ZIP archive or Office document" }
-        if bytes.starts(with: [0x1F, 0x8B]) { return "a gzip archive" }
-        if bytes.count >= 12, Array(bytes[4..<8]) == Array("ftyp".utf8) { return "a HEIC/MP4 file" }
-        let printable = bytes.filter { $0 == 9 || $0 == 10 || $0 == 13 || (32...126).contains($0) }.count
-        if !bytes.isEmpty, printable * 10 >= bytes.count * 9 { return "plain text" }
-        return "unknown content"
-    }
 }
 
 extension Duration {
-    var milliseconds: Double {
+    public var milliseconds: Double {
         Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
     }
 }

@@ -1,0 +1,140 @@
+import ArgumentParser
+import Foundation
+import Logging
+import OCR
+import Plugins
+import Storage
+
+struct BatchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "batch",
+        abstract: "Read and analyse every supported file in a folder, then write one consolidated report.",
+        discussion: """
+        Files are recognised by content (JPEG, PNG, TIFF, WebP, BMP, GIF, PDF); others are skipped with a reason.
+        Identical files are processed once. Running it again on the same folder resumes: finished documents are
+        not redone. Progress: a bar on a terminal, JSON lines otherwise (or with --json).
+        Exit code 1 if any document failed.
+        """
+    )
+
+    @Argument(help: "The folder to read.", completion: .directory)
+    var folder: String
+
+    @Flag(help: "Include subfolders.")
+    var recursive = false
+
+    @Option(help: "Where to write the report (default: FOLDER/botgateway-report.md).")
+    var report: String?
+
+    @Flag(help: "Only enqueue the files; a running `botgateway serve` or a later `batch` processes them.")
+    var noWait = false
+
+    @Flag(help: "Progress and results as JSON lines on standard output.")
+    var json = false
+
+    static let reportName = "botgateway-report.md"
+
+    func run() async throws {
+        try LogSetup.bootstrap()
+        let configuration = try GatewayConfiguration.fromEnvironment()
+        let root = URL(fileURLWithPath: folder).standardizedFileURL.resolvingSymlinksInPath()
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("\(folder) is not a folder")
+        }
+        let reportURL = URL(fileURLWithPath: report ?? root.appendingPathComponent(Self.reportName).path).standardizedFileURL
+        let (database, blobs) = try configuration.openStorage()
+        let progress = BatchProgress(json: json || isatty(STDERR_FILENO) == 0)
+
+        // 1. Take the files in: each is stored once and gets one job in this folder's group.
+        let group = try await database.group(kind: .batch, key: "batch:" + root.path, title: "Batch report: \(root.lastPathComponent)")
+        let files = Self.listFiles(root, recursive: recursive, excluding: [reportURL.path])
+        let intake = DocumentIntake(blobs: blobs, maxBytes: Int64(configuration.ocr.limits.maxBytes))
+        let steps = [OCRPlugin.stepName, AnalyzePlugin.stepName]
+        var skipped: [ReportBuilder.Skipped] = []
+        var pending: [(document: DocumentRecord, request: JobRequest)] = []
+        var created = 0, existing = 0
+        func flush() async throws {
+            guard !pending.isEmpty else { return }
+            for result in try await database.enqueue(pending, steps: steps) {
+                if result.created { created += 1 } else { existing += 1 }
+            }
+            pending.removeAll(keepingCapacity: true)
+        }
+        for file in files {
+            let relative = String(file.path.dropFirst(root.path.count + 1))
+            let document: DocumentRecord
+            do {
+                document = try intake.take(file: file.path, displayName: relative)
+            } catch {
+                skipped.append(ReportBuilder.Skipped(name: relative, reason: error.description))
+                continue
+            }
+            pending.append((document, JobRequest(origin: .batch, sourceName: relative, groupID: group.id)))
+            if pending.count >= 256 { try await flush() }
+        }
+        try await flush()
+        progress.enqueued(files: files.count, new: created, resumed: existing, skipped: skipped)
+
+        if noWait {
+            progress.message("enqueued; run `botgateway batch \(folder)` again or `botgateway serve` to process")
+            return
+        }
+
+        // 2. Process this group's jobs until none is queued or running.
+        let counts = try await database.jobCounts(groupID: group.id)
+        progress.start(total: counts.values.reduce(0, +), alreadyDone: counts[.done, default: 0], alreadyFailed: counts[.failed, default: 0])
+        let workers = configuration.ocr.workers
+        let pool = try await OCREnginePool(configuration: configuration.ocr, scratchDirectory: configuration.dataDirectory.appendingPathComponent("tmp"),
+                                           logger: Logger(label: "ocr"))
+        let pipeline = Pipeline(database: database, blobs: blobs,
+                                plugins: [OCRPlugin(pool: pool, database: database), AnalyzePlugin(analyzer: configuration.makeAnalyzer())],
+                                observer: progress, logger: Logger(label: "pipeline"))
+        let interrupted = await SignalHandling.runCancellable {
+            await pipeline.run(workers: workers * 2, groupID: group.id, untilIdle: true)
+        }
+        await pool.shutdown()
+        if interrupted {
+            progress.finish()
+            progress.message("interrupted; run the same command again to resume")
+            throw WorkFailed()
+        }
+
+        // 3. The consolidated report.
+        let jobs = try await database.jobDetails(groupID: group.id!)
+        let markdown = ReportBuilder().markdown(title: group.title, jobs: jobs, skipped: skipped)
+        try Self.writeAtomically(markdown, to: reportURL)
+        let archived = configuration.reportsDirectory.appendingPathComponent("batch-\(group.id!).md")
+        try Self.writeAtomically(markdown, to: archived)
+        try await database.markConsolidated(groupID: group.id!, reportPath: reportURL.path)
+        let failed = jobs.filter { $0.job.state == .failed }.count
+        progress.finish()
+        progress.report(path: reportURL.path, done: jobs.count - failed, failed: failed, skipped: skipped.count)
+        if failed > 0 { throw WorkFailed() }
+    }
+
+    /// Regular files, sorted, hidden ones and the report itself left out. Symbolic links are not followed.
+    static func listFiles(_ root: URL, recursive: Bool, excluding: Set<String>) -> [URL] {
+        let keys: [URLResourceKey] = [.isRegularFileKey, .isSymbolicLinkKey]
+        var files: [URL] = []
+        if recursive {
+            let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: keys, options: [.skipsHiddenFiles])
+            while let url = enumerator?.nextObject() as? URL { files.append(url) }
+        } else {
+            files = (try? FileManager.default.contentsOfDirectory(at: root, includingPropertiesForKeys: keys, options: [.skipsHiddenFiles])) ?? []
+        }
+        return files.filter { url in
+            let values = try? url.resourceValues(forKeys: Set(keys))
+            return values?.isRegularFile == true && values?.isSymbolicLink != true && !excluding.contains(url.standardizedFileURL.path)
+        }.sorted { $0.path < $1.path }
+    }
+
+    static func writeAtomically(_ text: String, to url: URL) throws {
+        do {
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: url, options: .atomic)
+        } catch {
+            throw WorkFailed(message: "cannot write the report to \(url.path): \(error.localizedDescription)")
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import Foundation
+import OCR
+import Storage
+
+/// What an analyser gets: the OCR text and the document itself (for analysers that look at images).
+public struct AnalysisInput: Sendable {
+    public var text: String
+    public var ocr: OCRResult
+    public var document: DocumentRecord
+    public var documentPath: String
+    /// The sender's language (Telegram's `language_code`), to answer in it.
+    public var languageCode: String?
+}
+
+/// Fills SPEC §6's analysis from a document. The local analyser works offline; Claude and OpenAI
+/// analysers implement the same protocol.
+public protocol Analyzer: Sendable {
+    var name: String { get }
+    func analyze(_ input: AnalysisInput) async throws -> (Analysis, StepUsage)
+}
+
+/// The `analyze` step.
+public struct AnalyzePlugin: Plugin {
+    public static let stepName = "analyze"
+    public var name: String { Self.stepName }
+
+    let analyzer: any Analyzer
+
+    public init(analyzer: any Analyzer) {
+        self.analyzer = analyzer
+    }
+
+    public func run(_ context: PluginContext) async throws -> PluginResult {
+        guard let ocr = try context.ocrResult() else {
+            throw PluginError.permanent("the document has no OCR result to analyse")
+        }
+        let input = AnalysisInput(text: ocr.text, ocr: ocr, document: context.document, documentPath: context.documentPath,
+                                  languageCode: context.job.languageCode)
+        let (analysis, usage) = try await analyzer.analyze(input)
+        return PluginResult(output: try analysis.json(), usage: usage)
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import OCR
+import Storage
+
+/// Takes documents in: checks the content is something we read, stores the bytes once by SHA-256 and
+/// records the document. Used by the batch command and the Telegram handler alike.
+public struct DocumentIntake: Sendable {
+    public enum Refusal: Error, Sendable, Equatable, CustomStringConvertible {
+        case empty
+        case unsupported(String)
+        case tooLarge(bytes: Int64, limit: Int64)
+        case unreadable(String)
+
+        public var description: String {
+            switch self {
+            case .empty: "the file is empty"
+            case .unsupported(let hint): "not a supported document (\(hint))"
+            case .tooLarge(let bytes, let limit): OCRError.fileTooLarge(bytes: Int(bytes), limit: Int(limit)).description
+            case .unreadable(let reason): "the file cannot be read: \(reason)"
+            }
+        }
+    }
+
+    public let blobs: BlobStore
+    public let maxBytes: Int64
+
+    public init(blobs: BlobStore, maxBytes: Int64 = Int64(OCRLimits().maxBytes)) {
+        self.blobs = blobs
+        self.maxBytes = maxBytes
+    }
+
+    /// Stores a file and returns its document record (not yet saved to the database).
+    /// The format is checked from the first bytes before anything is copied.
+    public func take(file path: String, displayName: String) throws(Refusal) -> DocumentRecord {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw .unreadable(String(cString: strerror(errno))) }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw .unreadable("not a regular file") }
+        guard info.st_size > 0 else { throw .empty }
+        guard Int64(info.st_size) <= maxBytes else { throw .tooLarge(bytes: Int64(info.st_size), limit: maxBytes) }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw .unreadable("permission denied") }
+        let head = (try? handle.read(upToCount: 1024)) ?? Data()
+        try? handle.close()
+        guard let format = DocumentFormat.detect(head) else { throw .unsupported(DocumentFormat.describeUnrecognized(head)) }
+        let stored: BlobStore.Stored
+        do {
+            stored = try blobs.store(file: path, maxBytes: maxBytes)
+        } catch {
+            throw .unreadable("\(error)")
+        }
+        return record(stored, format: format, displayName: displayName)
+    }
+
+    /// Stores bytes already in memory (a Telegram download).
+    public func take(data: Data, displayName: String) throws(Refusal) -> DocumentRecord {
+        guard !data.isEmpty else { throw .empty }
+        guard Int64(data.count) <= maxBytes else { throw .tooLarge(bytes: Int64(data.count), limit: maxBytes) }
+        guard let format = DocumentFormat.detect(data.prefix(1024)) else { throw .unsupported(DocumentFormat.describeUnrecognized(data.prefix(64))) }
+        do {
+            return record(try blobs.store(data: data), format: format, displayName: displayName)
+        } catch {
+            throw .unreadable("\(error)")
+        }
+    }
+
+    private func record(_ stored: BlobStore.Stored, format: DocumentFormat, displayName: String) -> DocumentRecord {
+        DocumentRecord(sha256: stored.sha256, format: format.rawValue, mimeType: format.mimeType, size: stored.size,
+                       blobPath: stored.relativePath, originalName: Self.safeName(displayName))
+    }
+
+    /// Names are shown, never used as paths: keep the last path component, drop control characters, cap the length.
+    public static func safeName(_ name: String) -> String {
+        let last = name.split(separator: "/").last.map(String.init) ?? name
+        let cleaned = String(last.unicodeScalars.filter { !CharacterSet.controlCharacters.contains($0) }.map(Character.init))
+            .trimmingCharacters(in: .whitespaces)
+        let capped = cleaned.count > 120 ? String(cleaned.prefix(120)) : cleaned
+        return capped.isEmpty || capped == "." || capped == ".." ? "document" : capped
+    }
+}

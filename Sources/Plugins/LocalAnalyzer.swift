@@ -1,0 +1,178 @@
+import Foundation
+import Storage
+
+/// The offline analyser: fills the analysis from OCR text alone, with no network and no keys.
+/// Type by keywords, dates in any common notation, amounts with currency and label, parties from
+/// labelled lines and company names, key facts from "Label: value" lines, and an extractive summary.
+public struct LocalAnalyzer: Analyzer {
+    public var name: String { "local" }
+
+    public init() {}
+
+    public func analyze(_ input: AnalysisInput) async throws -> (Analysis, StepUsage) {
+        (analyze(text: input.text, ocrConfidence: input.ocr.confidence), StepUsage())
+    }
+
+    public func analyze(text: String, ocrConfidence: Double = 100) -> Analysis {
+        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let (kind, margin) = DocumentClassifier().classify(text)
+        let amounts = AmountExtractor().extract(from: text)
+        let usesDollars = amounts.contains { $0.currency == "USD" } || text.contains("$")
+        let dates = DateExtractor(monthFirst: usesDollars).extract(from: text).map(\.iso).uniqued()
+        let parties = Self.parties(lines)
+        let facts = Self.keyFacts(lines)
+        let type = kind?.type ?? "other"
+        let label = kind?.label ?? "Document"
+
+        var title = label
+        if let reference = facts.first(where: { Self.isReference($0.label) }) {
+            title += " \(reference.value)"
+        }
+        if let party = parties.first {
+            title += (type == "letter" ? " to " : " from ") + party
+        } else if let date = dates.first {
+            title += " of \(date)"
+        }
+
+        var summary = [label]
+        if let party = parties.first { summary.append(type == "letter" ? "to \(party)" : "from \(party)") }
+        if let date = dates.first { summary.append("dated \(date)") }
+        var sentence = summary.joined(separator: " ")
+        if let total = Analysis(documentType: type, title: title, summary: "", language: "", keyFacts: [], dates: [], amounts: amounts,
+                                parties: [], actionItems: [], confidence: 0).primaryAmount {
+            sentence += "; \(total.label.lowercased()) \(total.currency ?? "") \(Self.format(total.value))"
+        }
+        sentence += "."
+        if let body = Self.firstSentence(lines) { sentence += " " + body }
+
+        let confidence = min(1, max(0.05, (kind == nil ? 0.2 : 0.45 + 0.4 * margin) * (ocrConfidence / 100) + (dates.isEmpty ? 0 : 0.05) + (amounts.isEmpty ? 0 : 0.05)))
+        return Analysis(
+            documentType: type, title: title, summary: sentence, language: Self.language(text),
+            keyFacts: facts, dates: dates, amounts: amounts, parties: parties,
+            actionItems: Self.actionItems(lines), confidence: (confidence * 100).rounded() / 100)
+    }
+
+    // MARK: Parties
+
+    static let partyLabels = ["bill to", "billed to", "customer", "client", "employer", "employee", "recipient", "insured", "insurer",
+                              "account holder", "from", "to", "landlord", "tenant", "seller", "buyer", "supplier", "vendor", "signed", "payee", "sold to", "ship to"]
+    static let companySuffix = try! NSRegularExpression(pattern:
+        #"\b((?:[A-Z][\w&'’.-]*\s+){0,5}(?:Ltd\.?|Limited|Inc\.?|LLC|L\.L\.C\.|GmbH|AG|SA|S\.A\.|SARL|plc|PLC|Corp\.?|Corporation|Co\.|Company|Bank|Insurance|Logistics|Properties|Software|Bakery|Cafe|CAFE|Light|Group|BV|B\.V\.|Oy|AB))(?![\w])"#)
+
+    static func parties(_ lines: [String]) -> [String] {
+        var found: [String] = []
+        func add(_ raw: String) {
+            var name = raw.trimmingCharacters(in: CharacterSet(charactersIn: " ,;:.()")).replacingOccurrences(of: "  ", with: " ")
+            if name.hasSuffix(" (the Landlord") || name.hasSuffix(" (the Tenant") { name = String(name.split(separator: "(").first ?? "") }
+            name = name.trimmingCharacters(in: .whitespaces)
+            guard name.count >= 3, name.count <= 60, name.rangeOfCharacter(from: .letters) != nil,
+                  !found.contains(where: { $0.caseInsensitiveCompare(name) == .orderedSame }) else { return }
+            found.append(name)
+        }
+        // An organisation's name usually heads its documents.
+        if let first = lines.first, Self.looksLikeName(first) { add(first) }
+        for line in lines {
+            let lower = line.lowercased()
+            for label in partyLabels where lower.hasPrefix(label + ":") || lower.hasPrefix(label + " :") {
+                let value = line[line.index(line.startIndex, offsetBy: label.count)...].drop { $0 == ":" || $0 == " " }
+                add(String(value.split(separator: ",").first ?? ""))
+            }
+            if lower.hasPrefix("dear ") {
+                add(String(line.dropFirst(5)).trimmingCharacters(in: CharacterSet(charactersIn: ",")))
+            }
+            let ns = line as NSString
+            for match in companySuffix.matches(in: line, range: NSRange(location: 0, length: ns.length)) {
+                add(ns.substring(with: match.range(at: 1)))
+            }
+        }
+        // A letter's sender signs after the closing.
+        if let closing = lines.lastIndex(where: { ["yours sincerely", "sincerely", "kind regards", "best regards", "yours faithfully"].contains($0.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: ","))) }),
+           closing + 1 < lines.count {
+            add(lines[closing + 1])
+        }
+        return Array(found.prefix(8))
+    }
+
+    static func looksLikeName(_ line: String) -> Bool {
+        let words = line.split(separator: " ")
+        guard (1...6).contains(words.count), line.rangeOfCharacter(from: .decimalDigits) == nil, !line.contains(":") else { return false }
+        let generic: Set<String> = ["invoice", "receipt", "payslip", "delivery note", "rental agreement", "certificate of insurance",
+                                    "account statement", "electricity bill", "library notice", "notice", "statement"]
+        guard !generic.contains(line.lowercased()) else { return false }
+        return words.allSatisfy { $0.first?.isUppercase == true || ["and", "of", "&", "the", "for"].contains($0.lowercased()) }
+    }
+
+    // MARK: Facts, actions, language
+
+    static func keyFacts(_ lines: [String]) -> [Analysis.KeyFact] {
+        var facts: [Analysis.KeyFact] = []
+        for line in lines {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let label = line[..<colon].trimmingCharacters(in: .whitespaces)
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            let words = label.split(separator: " ").count
+            // "12:41" is a time, not a label; labels are short and start with a letter.
+            guard (1...5).contains(words), label.first?.isLetter == true, !value.isEmpty, value.count <= 120 else { continue }
+            facts.append(Analysis.KeyFact(label: label, value: value))
+        }
+        return Array(facts.prefix(15))
+    }
+
+    static func isReference(_ label: String) -> Bool {
+        let lower = label.lowercased()
+        return ["invoice no", "invoice number", "order number", "policy number", "receipt no", "reference", "ref"].contains { lower.hasPrefix($0) }
+    }
+
+    static let actionWords = ["please", "pay by", "payable by", "must", "required", "is due", "due back", "due on", "return", "sign and", "deadline", "within"]
+
+    static func actionItems(_ lines: [String]) -> [String] {
+        Array(lines.filter { line in
+            let lower = line.lowercased()
+            return actionWords.contains { lower.contains($0) } && line.count >= 12
+        }.uniqued().prefix(5))
+    }
+
+    static func firstSentence(_ lines: [String]) -> String? {
+        // The first line that reads as prose: several words, mostly letters, not a "Label: value" line.
+        for line in lines where line.split(separator: " ").count >= 6 && !line.contains(":") {
+            let letters = line.filter(\.isLetter).count
+            if Double(letters) / Double(line.count) > 0.6 {
+                return line.hasSuffix(".") ? line : line + "…"
+            }
+        }
+        return nil
+    }
+
+    static let stopwords: [String: Set<String>] = [
+        "en": ["the", "and", "of", "to", "is", "for", "you", "your", "with", "on", "by", "at", "please", "thank"],
+        "de": ["der", "die", "das", "und", "ist", "für", "sie", "mit", "von", "bitte", "zu", "den", "ihre", "wir"],
+        "fr": ["le", "la", "les", "et", "est", "pour", "vous", "avec", "de", "des", "du", "votre", "merci", "une"],
+        "es": ["el", "la", "los", "y", "es", "para", "usted", "con", "de", "del", "por", "su", "gracias", "una"],
+        "it": ["il", "la", "gli", "e", "è", "per", "con", "di", "del", "della", "grazie", "una", "che", "sono"],
+        "nl": ["de", "het", "een", "en", "is", "voor", "met", "van", "u", "uw", "bedankt", "wij", "zijn", "niet"],
+    ]
+
+    static func language(_ text: String) -> String {
+        let words = text.lowercased().split { !$0.isLetter }.map(String.init)
+        var best = ("und", 0)
+        for (code, list) in stopwords {
+            let hits = words.filter { list.contains($0) }.count
+            if hits > best.1 { best = (code, hits) }
+        }
+        return best.1 >= 2 ? best.0 : "und"
+    }
+
+    static func format(_ value: Decimal) -> String {
+        var value = value
+        var rounded = Decimal()
+        NSDecimalRound(&rounded, &value, 2, .plain)
+        return String(format: "%.2f", NSDecimalNumber(decimal: rounded).doubleValue)
+    }
+}
+
+extension Array where Element: Hashable {
+    func uniqued() -> [Element] {
+        var seen = Set<Element>()
+        return filter { seen.insert($0).inserted }
+    }
+}

@@ -1,0 +1,197 @@
+import Foundation
+import Logging
+import OCR
+import Storage
+
+/// What happened to a job, for whoever shows progress (the batch command, the Telegram replies).
+public enum PipelineEvent: Sendable {
+    case stepFinished(job: JobRecord, plugin: String, reused: Bool)
+    case retryScheduled(job: JobRecord, plugin: String, error: String, at: Timestamp)
+    case jobFinished(job: JobRecord)
+    case jobFailed(job: JobRecord, plugin: String, error: String)
+}
+
+public protocol PipelineObserver: Sendable {
+    func pipeline(_ event: PipelineEvent) async
+}
+
+/// Runs jobs through their plugins. Workers claim jobs from SQLite with a lease, run one step at a
+/// time, store each result as it finishes, and retry transient failures with backoff. A crashed worker's
+/// lease expires and another takes the job over at its first unfinished step.
+public final class Pipeline: Sendable {
+    public struct Settings: Sendable {
+        public var retry: RetryPolicy
+        /// How long a claim holds without renewal; renewed every third of it while a step runs.
+        public var leaseSeconds: Double
+        /// How often an idle worker looks for due work.
+        public var pollInterval: Double
+
+        public init(retry: RetryPolicy = RetryPolicy(), leaseSeconds: Double = 60, pollInterval: Double = 0.2) {
+            self.retry = retry
+            self.leaseSeconds = leaseSeconds
+            self.pollInterval = pollInterval
+        }
+    }
+
+    public let database: AppDatabase
+    public let blobs: BlobStore
+    public let settings: Settings
+    private let plugins: [String: any Plugin]
+    /// Step names in order, as new jobs get them.
+    public let stepNames: [String]
+    private let observer: (any PipelineObserver)?
+    private let logger: Logger
+    private let instance = String(UUID().uuidString.prefix(8))
+
+    public init(database: AppDatabase, blobs: BlobStore, plugins: [any Plugin], settings: Settings = Settings(),
+                observer: (any PipelineObserver)? = nil, logger: Logger = Logger(label: "pipeline")) {
+        self.database = database
+        self.blobs = blobs
+        self.settings = settings
+        self.plugins = Dictionary(plugins.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.stepNames = plugins.map(\.name)
+        self.observer = observer
+        self.logger = logger
+    }
+
+    /// Runs `workers` workers until the task is cancelled, or — with `untilIdle` — until no job
+    /// (of `groupID`, if given) is queued or running.
+    public func run(workers: Int, groupID: Int64? = nil, untilIdle: Bool = false) async {
+        do {
+            let expired = try await database.expireLeases(ofDeadOwners: Self.ownerIsAlive)
+            if expired > 0 { logger.notice("taking over jobs of a stopped process", metadata: ["jobs": "\(expired)"]) }
+        } catch {
+            logger.error("could not check for stopped workers", metadata: ["error": "\(error)"])
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for index in 0..<max(1, workers) {
+                group.addTask { await self.workerLoop(owner: "\(Self.hostName):\(getpid()):\(self.instance):\(index)", groupID: groupID, untilIdle: untilIdle) }
+            }
+        }
+    }
+
+    static let hostName = ProcessInfo.processInfo.hostName
+
+    /// Owners are `host:pid:instance:worker`. A process on this host that no longer exists is dead;
+    /// owners on other hosts are trusted until their lease runs out.
+    @Sendable static func ownerIsAlive(_ owner: String) -> Bool {
+        let parts = owner.split(separator: ":")
+        guard parts.count >= 2, String(parts[0]) == hostName, let pid = Int32(parts[1]) else { return true }
+        if pid == getpid() { return true }
+        return kill(pid, 0) == 0 || errno == EPERM
+    }
+
+    private func workerLoop(owner: String, groupID: Int64?, untilIdle: Bool) async {
+        while !Task.isCancelled {
+            do {
+                if let claimed = try await database.claimNextJob(owner: owner, leaseSeconds: settings.leaseSeconds, groupID: groupID) {
+                    await process(claimed)
+                    continue
+                }
+                if untilIdle {
+                    let counts = try await database.jobCounts(groupID: groupID)
+                    if counts[.queued, default: 0] + counts[.running, default: 0] == 0 { return }
+                }
+                let next = try await database.nextDueTime(groupID: groupID) ?? (.now + settings.pollInterval)
+                let wait = min(settings.pollInterval, max(0.005, next - .now))
+                try await Task.sleep(for: .milliseconds(Int(wait * 1000)))
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.error("worker could not reach the database; retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    private func process(_ first: ClaimedJob) async {
+        var jobLogger = logger
+        jobLogger[metadataKey: "job"] = "\(first.job.code)"
+        if first.reclaimed { jobLogger.warning("took over a job whose worker stopped", metadata: ["step": "\(first.currentStep.plugin)"]) }
+
+        let heartbeat = Task { [database, settings] in
+            while !Task.isCancelled {
+                try await Task.sleep(for: .milliseconds(Int(settings.leaseSeconds * 1000 / 3)))
+                guard try await database.renewLease(jobID: first.jobID, owner: first.job.leaseOwner ?? "", leaseSeconds: settings.leaseSeconds) else { return }
+            }
+        }
+        defer { heartbeat.cancel() }
+
+        var claimed = first
+        while true {
+            let step = claimed.currentStep
+            let started = ContinuousClock.now
+            do {
+                guard let plugin = plugins[step.plugin] else {
+                    throw PluginError.permanent("this gateway has no '\(step.plugin)' step configured")
+                }
+                var outputs: [String: Data] = [:]
+                for done in claimed.steps where done.state == .done {
+                    outputs[done.plugin] = done.output
+                }
+                let context = PluginContext(job: claimed.job, document: claimed.document,
+                                            documentPath: blobs.absolutePath(claimed.document.blobPath),
+                                            outputs: outputs, logger: jobLogger)
+                let result = try await plugin.run(context)
+                let elapsed = (ContinuousClock.now - started).milliseconds
+                let next = try await database.finishStep(claimed, output: result.output, usage: result.usage, milliseconds: elapsed,
+                                                         outcome: result.reused ? .reused : .done)
+                await observer?.pipeline(.stepFinished(job: claimed.job, plugin: step.plugin, reused: result.reused))
+                guard let next else {
+                    var finished = claimed.job
+                    finished.state = .done
+                    await observer?.pipeline(.jobFinished(job: finished))
+                    return
+                }
+                claimed = next
+            } catch is CancellationError {
+                // Shutting down: hand the job back; its step runs again on the next start.
+                try? await database.releaseJob(claimed)
+                return
+            } catch let error as StorageError {
+                if case .leaseLost = error {
+                    jobLogger.warning("lost the job to another worker; dropping this run")
+                } else {
+                    jobLogger.error("could not record the step", metadata: ["error": "\(error)"])
+                }
+                return
+            } catch {
+                await fail(claimed, error: error, logger: jobLogger)
+                return
+            }
+        }
+    }
+
+    private func fail(_ claimed: ClaimedJob, error: Error, logger: Logger) async {
+        let step = claimed.currentStep
+        let failure = Self.classify(error)
+        let retryAt: Timestamp? = failure.kind == .transient
+            ? .now + settings.retry.delay(afterAttempt: step.attempts, retryAfter: failure.retryAfter)
+            : nil
+        do {
+            let state = try await database.failStep(claimed, error: failure.message, retryAt: retryAt,
+                                                     maxAttempts: settings.retry.maxAttempts, usage: failure.usage)
+            var job = claimed.job
+            job.state = state
+            job.lastError = failure.message
+            if state == .queued, let retryAt {
+                logger.notice("step failed, will retry", metadata: ["step": "\(step.plugin)", "attempt": "\(step.attempts)", "error": "\(failure.message)"])
+                await observer?.pipeline(.retryScheduled(job: job, plugin: step.plugin, error: failure.message, at: retryAt))
+            } else {
+                logger.warning("job failed", metadata: ["step": "\(step.plugin)", "error": "\(failure.message)"])
+                await observer?.pipeline(.jobFailed(job: job, plugin: step.plugin, error: failure.message))
+            }
+        } catch {
+            logger.error("could not record the failure", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Unknown errors are treated as transient: retrying a bug costs two attempts, failing a blip loses a document.
+    static func classify(_ error: Error) -> PluginError {
+        switch error {
+        case let error as PluginError: error
+        case let error as OCRError: PluginError(error.isTransient ? .transient : .permanent, error.description)
+        default: PluginError(.transient, "\(error)")
+        }
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+import OCR
+import Storage
+
+/// The consolidated Markdown report of a group (SPEC §6): an overview — counts by type, date range,
+/// totals by currency, failures, cost — then a section per document.
+public struct ReportBuilder: Sendable {
+    /// A file that was not taken in, and why.
+    public struct Skipped: Sendable, Equatable {
+        public var name: String
+        public var reason: String
+
+        public init(name: String, reason: String) {
+            self.name = name
+            self.reason = reason
+        }
+    }
+
+    struct Entry {
+        var details: JobDetails
+        var analysis: Analysis?
+        var ocr: OCRResult?
+    }
+
+    public init() {}
+
+    public func markdown(title: String, jobs: [JobDetails], skipped: [Skipped] = [], executiveSummary: String? = nil,
+                         generatedAt: Date = Date()) -> String {
+        let entries = jobs.map { details in
+            Entry(details: details,
+                  analysis: details.output(of: AnalyzePlugin.stepName).flatMap { try? Analysis.decode($0) },
+                  ocr: details.output(of: OCRPlugin.stepName).flatMap { try? JSONDecoder().decode(OCRResult.self, from: $0) })
+        }
+        var out = "# \(Self.inline(title))\n\n"
+        out += "Generated \(generatedAt.formatted(.iso8601)) by BotGateway.\n\n"
+        out += "## Overview\n\n"
+        let done = entries.filter { $0.details.job.state == .done }.count
+        let failed = entries.filter { $0.details.job.state == .failed }
+        let pending = entries.count - done - failed.count
+        out += "- Documents: \(entries.count) (\(done) analysed, \(failed.count) failed"
+        out += pending > 0 ? ", \(pending) not finished" : ""
+        out += skipped.isEmpty ? ")\n" : "; \(skipped.count) files skipped)\n"
+
+        let analyses = entries.compactMap(\.analysis)
+        let dates = analyses.flatMap(\.dates).sorted()
+        if let first = dates.first, let last = dates.last {
+            out += "- Date range: \(first == last ? first : "\(first) to \(last)")\n"
+        }
+        let usage = jobs.reduce(StepUsage()) { $0 + $1.usage }
+        if usage.inputTokens + usage.outputTokens > 0 {
+            out += String(format: "- LLM usage: %d input and %d output tokens, estimated cost $%.4f\n", usage.inputTokens, usage.outputTokens, usage.costUSD)
+        }
+        if let executiveSummary, !executiveSummary.isEmpty {
+            out += "\n### Summary\n\n\(executiveSummary.trimmingCharacters(in: .whitespacesAndNewlines))\n"
+        }
+
+        if !analyses.isEmpty {
+            out += "\n### By type\n\n| type | documents |\n|---|---|\n"
+            var counts: [String: Int] = [:]
+            for analysis in analyses { counts[analysis.documentType, default: 0] += 1 }
+            for (type, count) in counts.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) {
+                out += "| \(Self.cell(type)) | \(count) |\n"
+            }
+        }
+
+        // Each document's bottom line (its total, amount due, net pay), added up per currency.
+        var totals: [String: (Decimal, Int)] = [:]
+        for analysis in analyses {
+            if let amount = analysis.primaryAmount, let currency = amount.currency {
+                let current = totals[currency] ?? (0, 0)
+                totals[currency] = (current.0 + amount.value, current.1 + 1)
+            }
+        }
+        if !totals.isEmpty {
+            out += "\n### Totals by currency\n\nEach document's total (amount due, net pay, closing balance) added up.\n\n"
+            out += "| currency | total | documents |\n|---|---:|---:|\n"
+            for (currency, total) in totals.sorted(by: { $0.key < $1.key }) {
+                out += "| \(currency) | \(LocalAnalyzer.format(total.0)) | \(total.1) |\n"
+            }
+        }
+
+        if !failed.isEmpty || !skipped.isEmpty {
+            out += "\n### Failures\n\n"
+            for entry in failed {
+                out += "- \(Self.inline(entry.details.job.sourceName)) (job \(entry.details.job.code)): \(Self.inline(entry.details.job.lastError ?? "failed"))\n"
+            }
+            for item in skipped {
+                out += "- \(Self.inline(item.name)): skipped, \(Self.inline(item.reason))\n"
+            }
+        }
+
+        out += "\n## Documents\n"
+        for (index, entry) in entries.enumerated() {
+            out += "\n" + section(index + 1, entry)
+        }
+        return out
+    }
+
+    private func section(_ number: Int, _ entry: Entry) -> String {
+        let job = entry.details.job
+        guard let analysis = entry.analysis else {
+            var out = "### \(number). \(Self.inline(job.sourceName))\n\n"
+            out += "- Job: \(job.code), \(job.state.rawValue)\n"
+            if let error = job.lastError { out += "- Problem: \(Self.inline(error))\n" }
+            return out
+        }
+        var out = "### \(number). \(Self.inline(analysis.title))\n\n"
+        out += "- File: \(Self.inline(job.sourceName)) (job \(job.code))\n"
+        out += "- Type: \(analysis.documentType); language: \(analysis.language); confidence: \(String(format: "%.2f", analysis.confidence))\n"
+        if let ocr = entry.ocr {
+            out += "- Pages: \(ocr.pages.count); OCR confidence: \(String(format: "%.0f", ocr.confidence))\n"
+        }
+        let usage = entry.details.usage
+        if usage.inputTokens + usage.outputTokens > 0 {
+            out += String(format: "- LLM: %@, %d + %d tokens, $%.4f\n", usage.model ?? "model", usage.inputTokens, usage.outputTokens, usage.costUSD)
+        }
+        out += "\n\(Self.inline(analysis.summary))\n"
+        if !analysis.dates.isEmpty { out += "\n**Dates:** \(analysis.dates.joined(separator: ", "))\n" }
+        if !analysis.parties.isEmpty { out += "\n**Parties:** \(analysis.parties.map(Self.inline).joined(separator: "; "))\n" }
+        if !analysis.amounts.isEmpty {
+            out += "\n| amount | currency | label |\n|---:|---|---|\n"
+            for amount in analysis.amounts.prefix(30) {
+                out += "| \(LocalAnalyzer.format(amount.value)) | \(amount.currency ?? "") | \(Self.cell(amount.label)) |\n"
+            }
+        }
+        if !analysis.keyFacts.isEmpty {
+            out += "\n**Key facts:**\n\n"
+            for fact in analysis.keyFacts { out += "- \(Self.inline(fact.label)): \(Self.inline(fact.value))\n" }
+        }
+        if !analysis.actionItems.isEmpty {
+            out += "\n**To do:**\n\n"
+            for item in analysis.actionItems { out += "- \(Self.inline(item))\n" }
+        }
+        return out
+    }
+
+    /// Text from documents and file names is data, not Markdown: neutralise what would change the layout.
+    static func inline(_ text: String) -> String {
+        var escaped = ""
+        for character in text.replacingOccurrences(of: "\n", with: " ") {
+            if "\\`*[]<>#|".contains(character) { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return escaped
+    }
+
+    static func cell(_ text: String) -> String { inline(text) }
+}

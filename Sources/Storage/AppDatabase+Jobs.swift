@@ -1,0 +1,382 @@
+import Foundation
+import GRDB
+
+/// A job handed to one worker, with the step it is to run now.
+public struct ClaimedJob: Sendable, Equatable {
+    public var job: JobRecord
+    public var document: DocumentRecord
+    public var steps: [StepRecord]
+    /// Index into `steps` of the step just begun.
+    public var current: Int
+    /// True when the job was taken over from a worker whose lease expired.
+    public var reclaimed: Bool
+
+    public var currentStep: StepRecord { steps[current] }
+    public var jobID: Int64 { job.id! }
+}
+
+/// A job with its document and steps, for reports, `jobs show` and `/status`.
+public struct JobDetails: Sendable, Equatable {
+    public var job: JobRecord
+    public var document: DocumentRecord
+    public var steps: [StepRecord]
+
+    public func output(of plugin: String) -> Data? {
+        steps.first { $0.plugin == plugin && $0.state == .done }?.output
+    }
+
+    public var usage: StepUsage {
+        steps.reduce(StepUsage()) { $0 + StepUsage(model: $1.model, inputTokens: $1.inputTokens, outputTokens: $1.outputTokens, costUSD: $1.costUSD) }
+    }
+}
+
+extension AppDatabase {
+    // MARK: Documents
+
+    /// Records a document if its content is new; returns the stored row either way.
+    public func saveDocument(_ document: DocumentRecord) async throws -> DocumentRecord {
+        try await write { db in
+            if let existing = try DocumentRecord.fetchOne(db, key: document.sha256) { return existing }
+            try document.insert(db)
+            return document
+        }
+    }
+
+    public func document(sha256: String) async throws -> DocumentRecord? {
+        try await read { db in try DocumentRecord.fetchOne(db, key: sha256) }
+    }
+
+    /// Keeps a document's OCR result for reuse and full-text search.
+    public func saveOCR(sha256: String, text: String, result: Data, pages: Int) async throws {
+        try await write { db in
+            try db.execute(sql: "UPDATE document SET ocrText = ?, ocrResult = ?, pages = ? WHERE sha256 = ?",
+                           arguments: [text, result, pages, sha256])
+        }
+    }
+
+    // MARK: Enqueueing
+
+    /// Creates a job for a stored document with its steps pending. Within a group a document has one job:
+    /// enqueueing it again returns the existing job (`created` false) — that is how a batch resumes.
+    public func enqueue(documentSHA256: String, request: JobRequest, steps: [String], now: Timestamp = .now) async throws -> (job: JobRecord, created: Bool) {
+        try await write { db in try Self.enqueue(db, documentSHA256: documentSHA256, request: request, steps: steps, now: now) }
+    }
+
+    /// Many documents in one transaction (a batch folder): one commit instead of one per file.
+    public func enqueue(_ items: [(document: DocumentRecord, request: JobRequest)], steps: [String], now: Timestamp = .now) async throws -> [(job: JobRecord, created: Bool)] {
+        try await write { db in
+            try items.map { item in
+                if try DocumentRecord.fetchOne(db, key: item.document.sha256) == nil { try item.document.insert(db) }
+                return try Self.enqueue(db, documentSHA256: item.document.sha256, request: item.request, steps: steps, now: now)
+            }
+        }
+    }
+
+    static func enqueue(_ db: Database, documentSHA256: String, request: JobRequest, steps: [String], now: Timestamp) throws -> (job: JobRecord, created: Bool) {
+        if let groupID = request.groupID,
+           let existing = try JobRecord.filter(JobRecord.Columns.groupID == groupID && JobRecord.Columns.documentSHA256 == documentSHA256).fetchOne(db) {
+            return (existing, false)
+        }
+        var job = JobRecord(
+            id: nil, code: try uniqueCode(db), documentSHA256: documentSHA256, origin: request.origin, sourceName: request.sourceName,
+            groupID: request.groupID, chatID: request.chatID, userID: request.userID, messageID: request.messageID,
+            languageCode: request.languageCode, state: .queued, nextAttemptAt: now, leaseOwner: nil, leaseExpiresAt: nil,
+            lastError: nil, createdAt: now, updatedAt: now, finishedAt: nil)
+        try job.insert(db)
+        for (position, plugin) in steps.enumerated() {
+            var step = StepRecord(id: nil, jobID: job.id!, position: position, plugin: plugin, state: .pending, attempts: 0,
+                                  output: nil, error: nil, startedAt: nil, finishedAt: nil, durationMilliseconds: nil,
+                                  inputTokens: 0, outputTokens: 0, costUSD: 0, model: nil)
+            try step.insert(db)
+        }
+        return (job, true)
+    }
+
+    private static func uniqueCode(_ db: Database) throws -> String {
+        while true {
+            let code = JobCode.random()
+            if try JobRecord.filter(JobRecord.Columns.code == code).fetchCount(db) == 0 { return code }
+        }
+    }
+
+    // MARK: Running
+
+    /// Takes the next due job (or one whose worker's lease expired), leases it to `owner` and begins
+    /// its first unfinished step — one transaction, so two workers never run the same step.
+    public func claimNextJob(owner: String, leaseSeconds: Double, groupID: Int64? = nil, now: Timestamp = .now) async throws -> ClaimedJob? {
+        try await write { db in
+            var request = JobRecord.filter(
+                (JobRecord.Columns.state == JobState.queued.rawValue && JobRecord.Columns.nextAttemptAt <= now)
+                    || (JobRecord.Columns.state == JobState.running.rawValue && JobRecord.Columns.leaseExpiresAt < now))
+            if let groupID { request = request.filter(JobRecord.Columns.groupID == groupID) }
+            guard var job = try request.order(JobRecord.Columns.nextAttemptAt, JobRecord.Columns.id).fetchOne(db) else { return nil }
+            let reclaimed = job.state == .running
+            if reclaimed {
+                // The previous worker died mid-step: its run is over, the step starts again.
+                try db.execute(sql: "UPDATE stepRun SET outcome = ?, finishedAt = ? WHERE jobID = ? AND outcome = ?",
+                               arguments: [StepRunOutcome.abandoned, now, job.id, StepRunOutcome.running])
+                try db.execute(sql: "UPDATE step SET state = ? WHERE jobID = ? AND state = ?",
+                               arguments: [StepState.pending, job.id, StepState.running])
+            }
+            job.state = .running
+            job.leaseOwner = owner
+            job.leaseExpiresAt = now + leaseSeconds
+            job.updatedAt = now
+            try job.update(db)
+            guard let document = try DocumentRecord.fetchOne(db, key: job.documentSHA256) else {
+                throw StorageError.notFound("document \(job.documentSHA256) of job \(job.code)")
+            }
+            var steps = try StepRecord.filter(StepRecord.Columns.jobID == job.id!).order(StepRecord.Columns.position).fetchAll(db)
+            guard let current = steps.firstIndex(where: { $0.state != .done }) else {
+                // Every step done but the job not closed (crash between the two): close it now.
+                try Self.closeJob(db, &job, state: .done, error: nil, now: now)
+                return nil
+            }
+            try Self.begin(db, &steps[current], owner: owner, now: now)
+            return ClaimedJob(job: job, document: document, steps: steps, current: current, reclaimed: reclaimed)
+        }
+    }
+
+    private static func begin(_ db: Database, _ step: inout StepRecord, owner: String, now: Timestamp) throws {
+        step.state = .running
+        step.attempts += 1
+        step.startedAt = now
+        step.error = nil
+        try step.update(db)
+        var run = StepRunRecord(id: nil, jobID: step.jobID, plugin: step.plugin, attempt: step.attempts, owner: owner,
+                                outcome: .running, startedAt: now, finishedAt: nil)
+        try run.insert(db)
+    }
+
+    /// Stores a step's result and begins the next step, or closes the job after the last one.
+    /// Returns the job claimed for its next step, or nil when the job is done.
+    public func finishStep(_ claimed: ClaimedJob, output: Data, usage: StepUsage = StepUsage(), milliseconds: Double,
+                           outcome: StepRunOutcome = .done, now: Timestamp = .now) async throws -> ClaimedJob? {
+        try await write { db in
+            var claimed = claimed
+            try Self.checkLease(db, claimed)
+            var step = claimed.steps[claimed.current]
+            step.state = .done
+            step.output = output
+            step.finishedAt = now
+            step.durationMilliseconds = milliseconds
+            step.inputTokens += usage.inputTokens
+            step.outputTokens += usage.outputTokens
+            step.costUSD += usage.costUSD
+            step.model = usage.model ?? step.model
+            try step.update(db)
+            try Self.finishRun(db, jobID: claimed.jobID, plugin: step.plugin, outcome: outcome, now: now)
+            claimed.steps[claimed.current] = step
+            if let next = claimed.steps.indices.first(where: { $0 > claimed.current && claimed.steps[$0].state != .done }) {
+                try Self.begin(db, &claimed.steps[next], owner: claimed.job.leaseOwner ?? "", now: now)
+                claimed.current = next
+                return claimed
+            }
+            try Self.closeJob(db, &claimed.job, state: .done, error: nil, now: now)
+            return nil
+        }
+    }
+
+    /// Records a failed step. With `retryAt` and attempts left the job is queued again for then;
+    /// otherwise the step and the job fail with `error`. Returns the job's new state.
+    public func failStep(_ claimed: ClaimedJob, error: String, retryAt: Timestamp?, maxAttempts: Int,
+                         usage: StepUsage = StepUsage(), now: Timestamp = .now) async throws -> JobState {
+        try await write { db in
+            try Self.checkLease(db, claimed)
+            var step = claimed.steps[claimed.current]
+            var job = claimed.job
+            step.inputTokens += usage.inputTokens
+            step.outputTokens += usage.outputTokens
+            step.costUSD += usage.costUSD
+            step.model = usage.model ?? step.model
+            step.error = error
+            if let retryAt, step.attempts < maxAttempts {
+                step.state = .pending
+                try step.update(db)
+                try Self.finishRun(db, jobID: claimed.jobID, plugin: step.plugin, outcome: .retry, now: now)
+                job.state = .queued
+                job.nextAttemptAt = retryAt
+                job.leaseOwner = nil
+                job.leaseExpiresAt = nil
+                job.lastError = error
+                job.updatedAt = now
+                try job.update(db)
+                return .queued
+            }
+            step.state = .failed
+            step.finishedAt = now
+            try step.update(db)
+            try Self.finishRun(db, jobID: claimed.jobID, plugin: step.plugin, outcome: .failed, now: now)
+            try Self.closeJob(db, &job, state: .failed, error: error, now: now)
+            return .failed
+        }
+    }
+
+    /// Hands a job back unfinished (shutdown): its step runs again later and the attempt is not counted.
+    public func releaseJob(_ claimed: ClaimedJob, now: Timestamp = .now) async throws {
+        try await write { db in
+            try Self.checkLease(db, claimed)
+            var step = claimed.steps[claimed.current]
+            step.state = .pending
+            step.attempts = max(0, step.attempts - 1)
+            try step.update(db)
+            try Self.finishRun(db, jobID: claimed.jobID, plugin: step.plugin, outcome: .released, now: now)
+            var job = claimed.job
+            job.state = .queued
+            job.nextAttemptAt = now
+            job.leaseOwner = nil
+            job.leaseExpiresAt = nil
+            job.updatedAt = now
+            try job.update(db)
+        }
+    }
+
+    /// Ends the leases of workers that are known to be dead (a killed process on this host), so their jobs
+    /// are taken over now instead of when the lease would have run out.
+    public func expireLeases(ofDeadOwners isAlive: @escaping @Sendable (String) -> Bool, now: Timestamp = .now) async throws -> Int {
+        try await write { db in
+            let owners = try String.fetchAll(db, sql: "SELECT DISTINCT leaseOwner FROM job WHERE state = ? AND leaseOwner IS NOT NULL",
+                                             arguments: [JobState.running])
+            var expired = 0
+            for owner in owners where !isAlive(owner) {
+                try db.execute(sql: "UPDATE job SET leaseExpiresAt = ? WHERE state = ? AND leaseOwner = ?",
+                               arguments: [now - 1, JobState.running, owner])
+                expired += db.changesCount
+            }
+            return expired
+        }
+    }
+
+    /// Extends a running job's lease; false when another worker has taken it over.
+    public func renewLease(jobID: Int64, owner: String, leaseSeconds: Double, now: Timestamp = .now) async throws -> Bool {
+        try await write { db in
+            try db.execute(sql: "UPDATE job SET leaseExpiresAt = ? WHERE id = ? AND leaseOwner = ? AND state = ?",
+                           arguments: [now + leaseSeconds, jobID, owner, JobState.running])
+            return db.changesCount == 1
+        }
+    }
+
+    private static func checkLease(_ db: Database, _ claimed: ClaimedJob) throws {
+        let owner = try String.fetchOne(db, sql: "SELECT leaseOwner FROM job WHERE id = ? AND state = ?",
+                                        arguments: [claimed.jobID, JobState.running])
+        guard owner == claimed.job.leaseOwner else { throw StorageError.leaseLost(jobID: claimed.jobID) }
+    }
+
+    private static func finishRun(_ db: Database, jobID: Int64, plugin: String, outcome: StepRunOutcome, now: Timestamp) throws {
+        try db.execute(sql: "UPDATE stepRun SET outcome = ?, finishedAt = ? WHERE jobID = ? AND plugin = ? AND outcome = ?",
+                       arguments: [outcome, now, jobID, plugin, StepRunOutcome.running])
+    }
+
+    private static func closeJob(_ db: Database, _ job: inout JobRecord, state: JobState, error: String?, now: Timestamp) throws {
+        job.state = state
+        job.lastError = error
+        job.leaseOwner = nil
+        job.leaseExpiresAt = nil
+        job.finishedAt = now
+        job.updatedAt = now
+        try job.update(db)
+    }
+
+    // MARK: Admin
+
+    /// Puts a failed job back in the queue; its failed step starts again with fresh attempts.
+    public func retryJob(code: String, now: Timestamp = .now) async throws -> JobRecord {
+        let code = JobCode.normalized(code)
+        return try await write { db in
+            guard var job = try JobRecord.filter(JobRecord.Columns.code == code).fetchOne(db) else { throw StorageError.notFound("job \(code)") }
+            guard job.state == .failed else { throw StorageError.invalid("job \(code) is \(job.state.rawValue), only failed jobs can be retried") }
+            try db.execute(sql: "UPDATE step SET state = ?, attempts = 0, error = NULL WHERE jobID = ? AND state = ?",
+                           arguments: [StepState.pending, job.id, StepState.failed])
+            job.state = .queued
+            job.nextAttemptAt = now
+            job.lastError = nil
+            job.finishedAt = nil
+            job.updatedAt = now
+            try job.update(db)
+            return job
+        }
+    }
+
+    public func jobDetails(code: String) async throws -> JobDetails? {
+        let code = JobCode.normalized(code)
+        return try await read { db in
+            guard let job = try JobRecord.filter(JobRecord.Columns.code == code).fetchOne(db) else { return nil }
+            return try Self.details(db, job)
+        }
+    }
+
+    public func jobDetails(groupID: Int64) async throws -> [JobDetails] {
+        try await read { db in
+            try JobRecord.filter(JobRecord.Columns.groupID == groupID).order(JobRecord.Columns.id).fetchAll(db).map { try Self.details(db, $0) }
+        }
+    }
+
+    static func details(_ db: Database, _ job: JobRecord) throws -> JobDetails {
+        guard let document = try DocumentRecord.fetchOne(db, key: job.documentSHA256) else {
+            throw StorageError.notFound("document of job \(job.code)")
+        }
+        let steps = try StepRecord.filter(StepRecord.Columns.jobID == job.id!).order(StepRecord.Columns.position).fetchAll(db)
+        return JobDetails(job: job, document: document, steps: steps)
+    }
+
+    public func jobs(state: JobState? = nil, limit: Int = 50) async throws -> [JobRecord] {
+        try await read { db in
+            var request = JobRecord.order(JobRecord.Columns.id.desc).limit(limit)
+            if let state { request = request.filter(JobRecord.Columns.state == state.rawValue) }
+            return try request.fetchAll(db)
+        }
+    }
+
+    public func jobCounts(groupID: Int64? = nil) async throws -> [JobState: Int] {
+        try await read { db in
+            var sql = "SELECT state, COUNT(*) FROM job"
+            var arguments: StatementArguments = []
+            if let groupID {
+                sql += " WHERE groupID = ?"
+                arguments = [groupID]
+            }
+            sql += " GROUP BY state"
+            var counts: [JobState: Int] = [:]
+            for row in try Row.fetchAll(db, sql: sql, arguments: arguments) {
+                if let state = JobState(rawValue: row[0]) { counts[state] = row[1] }
+            }
+            return counts
+        }
+    }
+
+    /// Every execution of a job's steps, oldest first.
+    public func stepRuns(jobID: Int64) async throws -> [StepRunRecord] {
+        try await read { db in
+            try StepRunRecord.filter(Column("jobID") == jobID).order(Column("id")).fetchAll(db)
+        }
+    }
+
+    /// Completed executions per plugin across all jobs (a step that ran twice counts twice).
+    public func completedRunCounts(plugin: String) async throws -> [Int64: Int] {
+        try await read { db in
+            var counts: [Int64: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT jobID, COUNT(*) FROM stepRun WHERE plugin = ? AND outcome IN (?, ?) GROUP BY jobID",
+                                        arguments: [plugin, StepRunOutcome.done, StepRunOutcome.reused]) {
+                counts[row[0]] = row[1]
+            }
+            return counts
+        }
+    }
+
+    /// The earliest time a queued job becomes due, for a worker deciding how long to sleep.
+    public func nextDueTime(groupID: Int64? = nil) async throws -> Timestamp? {
+        try await read { db in
+            var sql = "SELECT MIN(nextAttemptAt) FROM job WHERE state = 'queued'"
+            var arguments: StatementArguments = []
+            if let groupID {
+                sql += " AND groupID = ?"
+                arguments = [groupID]
+            }
+            let queued = try Double.fetchOne(db, sql: sql, arguments: arguments)
+            var leaseSQL = "SELECT MIN(leaseExpiresAt) FROM job WHERE state = 'running'"
+            if groupID != nil { leaseSQL += " AND groupID = ?" }
+            let lease = try Double.fetchOne(db, sql: leaseSQL, arguments: arguments)
+            return [queued, lease].compactMap { $0 }.min()
+        }
+    }
+}

@@ -1,0 +1,206 @@
+import Foundation
+import GRDB
+
+/// The gateway's state: one SQLite file in WAL mode under `BOT_DATA_DIR`.
+///
+/// Every public method is one whole transaction that keeps the invariants ("claim the next job",
+/// "finish a step"); no SQL lives outside this module.
+public final class AppDatabase: Sendable {
+    let writer: DatabasePool
+    public let path: String
+
+    /// Opens (creating if needed) and migrates the database at `path`.
+    public init(path: String) throws(StorageError) {
+        self.path = path
+        var configuration = Configuration()
+        // Concurrent batch workers and the webhook share the single writer: wait rather than fail.
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            // WAL + NORMAL: a commit survives a process crash or SIGKILL (the WAL is in the OS);
+            // only an OS crash or power cut can roll back the last commits, never corrupt the file.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        do {
+            writer = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator.migrate(writer)
+        } catch {
+            throw .databaseUnavailable(path: path, reason: "\(error)")
+        }
+    }
+
+    /// Names of the migrations applied, oldest first (for `doctor` and tests).
+    public func appliedMigrations() throws -> [String] {
+        try writer.read { db in try Self.migrator.appliedIdentifiers(db).sorted() }
+    }
+
+    /// Append-only: a released migration is never edited, a change is a new one.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-documents-jobs-steps") { db in
+            try db.create(table: "document") { t in
+                t.primaryKey("sha256", .text)
+                t.column("format", .text).notNull()
+                t.column("mimeType", .text).notNull()
+                t.column("size", .integer).notNull()
+                t.column("blobPath", .text).notNull()
+                t.column("originalName", .text).notNull()
+                t.column("pages", .integer)
+                t.column("ocrText", .text)
+                t.column("ocrResult", .blob)
+                t.column("createdAt", .double).notNull()
+            }
+            // Full-text search over OCR text, kept in step with `document` by triggers.
+            try db.execute(sql: """
+                CREATE VIRTUAL TABLE document_fts USING fts5(
+                    ocrText, content='document', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2');
+                CREATE TRIGGER document_fts_insert AFTER INSERT ON document BEGIN
+                    INSERT INTO document_fts(rowid, ocrText) VALUES (new.rowid, new.ocrText);
+                END;
+                CREATE TRIGGER document_fts_delete AFTER DELETE ON document BEGIN
+                    INSERT INTO document_fts(document_fts, rowid, ocrText) VALUES ('delete', old.rowid, old.ocrText);
+                END;
+                CREATE TRIGGER document_fts_update AFTER UPDATE OF ocrText ON document BEGIN
+                    INSERT INTO document_fts(document_fts, rowid, ocrText) VALUES ('delete', old.rowid, old.ocrText);
+                    INSERT INTO document_fts(rowid, ocrText) VALUES (new.rowid, new.ocrText);
+                END;
+                """)
+
+            try db.create(table: "jobGroup") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("kind", .text).notNull()
+                t.column("key", .text).notNull().unique()
+                t.column("title", .text).notNull()
+                t.column("chatID", .integer)
+                t.column("userID", .integer)
+                t.column("reportPath", .text)
+                t.column("consolidatedAt", .double)
+                t.column("createdAt", .double).notNull()
+            }
+
+            try db.create(table: "job") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("code", .text).notNull().unique()
+                t.column("documentSHA256", .text).notNull().references("document", onDelete: .restrict)
+                t.column("origin", .text).notNull()
+                t.column("sourceName", .text).notNull()
+                t.column("groupID", .integer).references("jobGroup", onDelete: .setNull)
+                t.column("chatID", .integer)
+                t.column("userID", .integer)
+                t.column("messageID", .integer)
+                t.column("languageCode", .text)
+                t.column("state", .text).notNull()
+                t.column("nextAttemptAt", .double).notNull()
+                t.column("leaseOwner", .text)
+                t.column("leaseExpiresAt", .double)
+                t.column("lastError", .text)
+                t.column("createdAt", .double).notNull()
+                t.column("updatedAt", .double).notNull()
+                t.column("finishedAt", .double)
+                t.uniqueKey(["groupID", "documentSHA256"])
+            }
+            try db.create(index: "job_claim", on: "job", columns: ["state", "nextAttemptAt"])
+            try db.create(index: "job_lease", on: "job", columns: ["state", "leaseExpiresAt"])
+            try db.create(index: "job_document", on: "job", columns: ["documentSHA256"])
+            try db.create(index: "job_chat", on: "job", columns: ["chatID", "createdAt"])
+
+            try db.create(table: "step") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("jobID", .integer).notNull().references("job", onDelete: .cascade)
+                t.column("position", .integer).notNull()
+                t.column("plugin", .text).notNull()
+                t.column("state", .text).notNull()
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("output", .blob)
+                t.column("error", .text)
+                t.column("startedAt", .double)
+                t.column("finishedAt", .double)
+                t.column("durationMilliseconds", .double)
+                t.column("inputTokens", .integer).notNull().defaults(to: 0)
+                t.column("outputTokens", .integer).notNull().defaults(to: 0)
+                t.column("costUSD", .double).notNull().defaults(to: 0)
+                t.column("model", .text)
+                t.uniqueKey(["jobID", "plugin"])
+            }
+
+            // Every execution of a step, so "ran exactly once" can be checked after a crash.
+            try db.create(table: "stepRun") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("jobID", .integer).notNull().references("job", onDelete: .cascade)
+                t.column("plugin", .text).notNull()
+                t.column("attempt", .integer).notNull()
+                t.column("owner", .text).notNull()
+                t.column("outcome", .text).notNull()
+                t.column("startedAt", .double).notNull()
+                t.column("finishedAt", .double)
+            }
+            try db.create(index: "stepRun_job", on: "stepRun", columns: ["jobID", "plugin"])
+
+            try db.create(table: "user") { t in
+                t.primaryKey("id", .integer)
+                t.column("role", .text).notNull()
+                t.column("addedBy", .integer)
+                t.column("createdAt", .double).notNull()
+            }
+
+            try db.create(table: "telegramUpdate") { t in
+                t.primaryKey("updateID", .integer)
+                t.column("payload", .blob).notNull()
+                t.column("state", .text).notNull()
+                t.column("receivedAt", .double).notNull()
+                t.column("processedAt", .double)
+                t.column("error", .text)
+            }
+        }
+        return migrator
+    }
+}
+
+/// Why the store could not do what was asked, in words an operator can act on.
+public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
+    case databaseUnavailable(path: String, reason: String)
+    case blobUnavailable(path: String, reason: String)
+    case notFound(String)
+    case leaseLost(jobID: Int64)
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .databaseUnavailable(let path, let reason): "the database at \(path) cannot be used: \(reason)"
+        case .blobUnavailable(let path, let reason): "the document store at \(path) cannot be used: \(reason)"
+        case .notFound(let what): "\(what) not found"
+        case .leaseLost(let id): "job \(id) was taken over by another worker"
+        case .invalid(let why): why
+        }
+    }
+}
+
+extension AppDatabase {
+    /// Runs a write transaction off the caller's thread; GRDB errors become `StorageError`.
+    func write<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await writer.write(updates)
+        } catch let error as StorageError {
+            throw error
+        } catch {
+            throw StorageError.databaseUnavailable(path: path, reason: "\(error)")
+        }
+    }
+
+    func read<T: Sendable>(_ value: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await writer.read(value)
+        } catch let error as StorageError {
+            throw error
+        } catch {
+            throw StorageError.databaseUnavailable(path: path, reason: "\(error)")
+        }
+    }
+}
+
+/// Wall-clock seconds since 1970: what leases and retry times are compared in.
+public typealias Timestamp = Double
+
+extension Timestamp {
+    public static var now: Timestamp { Date().timeIntervalSince1970 }
+}

@@ -1,0 +1,143 @@
+import Crypto
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Document bytes on disk under `BOT_DATA_DIR/blobs/`, named by SHA-256 so each content is kept once.
+///
+/// Files are hashed while they are copied (1 MiB at a time: memory stays flat whatever the size), written
+/// to a temporary file, fsynced and renamed into place, so a crash never leaves a half-written blob
+/// under a real name.
+public struct BlobStore: Sendable {
+    public struct Stored: Sendable, Equatable {
+        public var sha256: String
+        public var size: Int64
+        /// Path relative to the data folder.
+        public var relativePath: String
+        /// The first bytes, for sniffing the format without reading the file again.
+        public var head: Data
+        /// False when the same content was already stored.
+        public var isNew: Bool
+    }
+
+    public let dataDirectory: URL
+    static let chunkSize = 1 << 20
+    static let headSize = 1024
+
+    public init(dataDirectory: URL) throws(StorageError) {
+        self.dataDirectory = dataDirectory
+        for folder in ["blobs", "blobs/tmp"] {
+            let url = dataDirectory.appendingPathComponent(folder)
+            do {
+                try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw .blobUnavailable(path: url.path, reason: error.localizedDescription)
+            }
+        }
+    }
+
+    public func absolutePath(_ relativePath: String) -> String {
+        dataDirectory.appendingPathComponent(relativePath).path
+    }
+
+    /// Copies a file into the store. `maxBytes` stops the copy early for oversized files.
+    public func store(file path: String, maxBytes: Int64 = .max) throws(StorageError) -> Stored {
+        let source = open(path, O_RDONLY | O_CLOEXEC)
+        guard source >= 0 else { throw .blobUnavailable(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(source) }
+        return try store(maxBytes: maxBytes) { buffer in
+            var count: Int
+            repeat { count = read(source, buffer.baseAddress, buffer.count) } while count < 0 && errno == EINTR
+            if count < 0 { throw StorageError.blobUnavailable(path: path, reason: String(cString: strerror(errno))) }
+            return count
+        }
+    }
+
+    public func store(data: Data) throws(StorageError) -> Stored {
+        var offset = 0
+        return try store(maxBytes: .max) { buffer in
+            let count = min(buffer.count, data.count - offset)
+            if count > 0 {
+                data.copyBytes(to: buffer.bindMemory(to: UInt8.self), from: offset..<offset + count)
+            }
+            offset += count
+            return count
+        }
+    }
+
+    private func store(maxBytes: Int64, readChunk: (UnsafeMutableRawBufferPointer) throws -> Int) throws(StorageError) -> Stored {
+        let temporary = dataDirectory.appendingPathComponent("blobs/tmp/\(UUID().uuidString)").path
+        let output = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard output >= 0 else { throw .blobUnavailable(path: temporary, reason: String(cString: strerror(errno))) }
+        var keepTemporary = false
+        defer {
+            if !keepTemporary { unlink(temporary) }
+        }
+        var hasher = SHA256()
+        var size: Int64 = 0
+        var head = Data()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 16)
+        defer { buffer.deallocate() }
+        do {
+            while true {
+                let count = try readChunk(buffer)
+                if count == 0 { break }
+                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+                hasher.update(bufferPointer: chunk)
+                if head.count < Self.headSize { head.append(contentsOf: chunk.prefix(Self.headSize - head.count)) }
+                size += Int64(count)
+                if size > maxBytes { throw StorageError.invalid("the file is larger than \(maxBytes) bytes") }
+                var written = 0
+                while written < count {
+                    let result = write(output, chunk.baseAddress! + written, count - written)
+                    if result < 0 && errno == EINTR { continue }
+                    guard result > 0 else { throw StorageError.blobUnavailable(path: temporary, reason: String(cString: strerror(errno))) }
+                    written += result
+                }
+            }
+            guard fsync(output) == 0 else { throw StorageError.blobUnavailable(path: temporary, reason: String(cString: strerror(errno))) }
+        } catch let error as StorageError {
+            close(output)
+            throw error
+        } catch {
+            close(output)
+            throw .blobUnavailable(path: temporary, reason: "\(error)")
+        }
+        close(output)
+
+        let sha = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let relative = "blobs/\(sha.prefix(2))/\(sha)"
+        let final = absolutePath(relative)
+        if access(final, F_OK) == 0 {
+            return Stored(sha256: sha, size: size, relativePath: relative, head: head, isNew: false)
+        }
+        let folder = (final as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw .blobUnavailable(path: folder, reason: error.localizedDescription)
+        }
+        guard rename(temporary, final) == 0 else { throw .blobUnavailable(path: final, reason: String(cString: strerror(errno))) }
+        keepTemporary = true
+        // The rename is durable only once the directory entry is.
+        let directory = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directory >= 0 {
+            fsync(directory)
+            close(directory)
+        }
+        return Stored(sha256: sha, size: size, relativePath: relative, head: head, isNew: true)
+    }
+
+    /// Removes temporary files left by a crash mid-copy; recent ones may belong to another running process.
+    public func removeLeftovers(olderThan age: TimeInterval = 3600) {
+        let folder = dataDirectory.appendingPathComponent("blobs/tmp")
+        let cutoff = Date().addingTimeInterval(-age)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] {
+            let path = folder.appendingPathComponent(name).path
+            if let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date, modified < cutoff {
+                unlink(path)
+            }
+        }
+    }
+}

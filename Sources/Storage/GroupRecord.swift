@@ -1,0 +1,52 @@
+import Foundation
+import GRDB
+
+public enum GroupKind: String, Codable, Sendable, DatabaseValueConvertible {
+    /// A folder given to `botgateway batch`.
+    case batch
+    /// A Telegram album (`media_group_id`).
+    case album
+    /// A `/report` over a chat's recent documents.
+    case report
+}
+
+/// Documents that end in one consolidated report.
+public struct GroupRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "jobGroup"
+
+    public var id: Int64?
+    public var kind: GroupKind
+    /// Identifies the group across runs: the folder's real path, the album id, …
+    public var key: String
+    public var title: String
+    public var chatID: Int64?
+    public var userID: Int64?
+    public var reportPath: String?
+    public var consolidatedAt: Timestamp?
+    public var createdAt: Timestamp
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) {
+        id = inserted.rowID
+    }
+}
+
+public enum UserRole: String, Codable, Sendable, DatabaseValueConvertible {
+    case user, admin
+}
+
+/// A whitelisted Telegram user.
+public struct UserRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "user"
+
+    public var id: Int64
+    public var role: UserRole
+    public var addedBy: Int64?
+    public var createdAt: Timestamp
+
+    public init(id: Int64, role: UserRole, addedBy: Int64? = nil, createdAt: Timestamp = .now) {
+        self.id = id
+        self.role = role
+        self.addedBy = addedBy
+        self.createdAt = createdAt
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import GRDB
+
+public enum JobState: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
+    case queued, running, done, failed
+
+    public var isTerminal: Bool { self == .done || self == .failed }
+}
+
+public enum JobOrigin: String, Codable, Sendable, DatabaseValueConvertible {
+    case batch, telegram
+}
+
+/// One document going through the pipeline on behalf of one requester.
+public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "job"
+
+    public var id: Int64?
+    /// Short code shown to people (`/status K7QX2M`).
+    public var code: String
+    public var documentSHA256: String
+    public var origin: JobOrigin
+    public var sourceName: String
+    public var groupID: Int64?
+    public var chatID: Int64?
+    public var userID: Int64?
+    public var messageID: Int64?
+    public var languageCode: String?
+    public var state: JobState
+    public var nextAttemptAt: Timestamp
+    public var leaseOwner: String?
+    public var leaseExpiresAt: Timestamp?
+    public var lastError: String?
+    public var createdAt: Timestamp
+    public var updatedAt: Timestamp
+    public var finishedAt: Timestamp?
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) {
+        id = inserted.rowID
+    }
+
+    public enum Columns {
+        public static let id = Column(CodingKeys.id)
+        public static let code = Column(CodingKeys.code)
+        public static let documentSHA256 = Column(CodingKeys.documentSHA256)
+        public static let groupID = Column(CodingKeys.groupID)
+        public static let chatID = Column(CodingKeys.chatID)
+        public static let state = Column(CodingKeys.state)
+        public static let nextAttemptAt = Column(CodingKeys.nextAttemptAt)
+        public static let leaseOwner = Column(CodingKeys.leaseOwner)
+        public static let leaseExpiresAt = Column(CodingKeys.leaseExpiresAt)
+        public static let createdAt = Column(CodingKeys.createdAt)
+    }
+}
+
+/// Who asked for a job and where the answer goes.
+public struct JobRequest: Sendable, Equatable {
+    public var origin: JobOrigin
+    public var sourceName: String
+    public var groupID: Int64?
+    public var chatID: Int64?
+    public var userID: Int64?
+    public var messageID: Int64?
+    public var languageCode: String?
+
+    public init(origin: JobOrigin, sourceName: String, groupID: Int64? = nil, chatID: Int64? = nil, userID: Int64? = nil,
+                messageID: Int64? = nil, languageCode: String? = nil) {
+        self.origin = origin
+        self.sourceName = sourceName
+        self.groupID = groupID
+        self.chatID = chatID
+        self.userID = userID
+        self.messageID = messageID
+        self.languageCode = languageCode
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import GRDB
+
+public enum StepState: String, Codable, Sendable, DatabaseValueConvertible {
+    case pending, running, done, failed
+}
+
+/// One plugin's work on one job; its output is kept so a restarted job resumes after it.
+public struct StepRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "step"
+
+    public var id: Int64?
+    public var jobID: Int64
+    public var position: Int
+    public var plugin: String
+    public var state: StepState
+    public var attempts: Int
+    public var output: Data?
+    public var error: String?
+    public var startedAt: Timestamp?
+    public var finishedAt: Timestamp?
+    public var durationMilliseconds: Double?
+    public var inputTokens: Int
+    public var outputTokens: Int
+    public var costUSD: Double
+    public var model: String?
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) {
+        id = inserted.rowID
+    }
+
+    public enum Columns {
+        public static let jobID = Column(CodingKeys.jobID)
+        public static let plugin = Column(CodingKeys.plugin)
+        public static let position = Column(CodingKeys.position)
+        public static let state = Column(CodingKeys.state)
+    }
+}
+
+public enum StepRunOutcome: String, Codable, Sendable, DatabaseValueConvertible {
+    /// Started and not (yet) finished: the worker is running it or died.
+    case running
+    case done
+    /// Finished from an earlier result (the same document was read before).
+    case reused
+    case retry
+    case failed
+    /// The worker died and another reclaimed the job.
+    case abandoned
+    /// Handed back at shutdown, to run again later.
+    case released
+}
+
+/// One execution of a step: the audit trail that shows a step ran exactly once.
+public struct StepRunRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "stepRun"
+
+    public var id: Int64?
+    public var jobID: Int64
+    public var plugin: String
+    public var attempt: Int
+    public var owner: String
+    public var outcome: StepRunOutcome
+    public var startedAt: Timestamp
+    public var finishedAt: Timestamp?
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) {
+        id = inserted.rowID
+    }
+}
+
+/// Token usage and estimated cost of the LLM calls a step made.
+public struct StepUsage: Sendable, Equatable, Codable {
+    public var model: String?
+    public var inputTokens: Int
+    public var outputTokens: Int
+    public var costUSD: Double
+
+    public init(model: String? = nil, inputTokens: Int = 0, outputTokens: Int = 0, costUSD: Double = 0) {
+        self.model = model
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.costUSD = costUSD
+    }
+
+    public static func + (lhs: StepUsage, rhs: StepUsage) -> StepUsage {
+        StepUsage(model: rhs.model ?? lhs.model, inputTokens: lhs.inputTokens + rhs.inputTokens,
+                  outputTokens: lhs.outputTokens + rhs.outputTokens, costUSD: lhs.costUSD + rhs.costUSD)
+    }
+}
