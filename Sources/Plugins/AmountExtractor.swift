@@ -7,8 +7,8 @@ struct AmountExtractor {
 
     private static let number = #"[-+−]?\d{1,3}(?:[,.\u00A0 ']\d{3})*(?:[.,]\d{1,2})?(?!\d)|[-+−]?\d+(?:[.,]\d{1,2})?(?!\d)"#
     private static let currency = (codes + ["\\$", "€", "£", "¥", "₹", "₽", "₴", "₺", "₩"]).joined(separator: "|")
-    private static let prefixed = try! NSRegularExpression(pattern: "(?<![A-Za-z])(" + currency + #")\s?("# + number + ")")
-    private static let suffixed = try! NSRegularExpression(pattern: "(" + number + #")\s?("# + currency + ")(?![A-Za-z])")
+    private static let prefixed = try! NSRegularExpression(pattern: "(?<![A-Za-z])(" + currency + #")[ \t]*("# + number + ")")
+    private static let suffixed = try! NSRegularExpression(pattern: "(" + number + #")[ \t]*("# + currency + ")(?![A-Za-z])")
     /// Bare money-looking numbers (two decimals) on a labelled line: receipt items, statement lines.
     private static let bare = try! NSRegularExpression(pattern: #"(?<![\d.,/:-])([-+−]?\d{1,3}(?:,\d{3})*\.\d{2}|[-+−]?\d{1,3}(?:\.\d{3})*,\d{2})(?![\d%]|[.,]\d)"#)
 

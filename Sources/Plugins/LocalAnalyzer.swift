@@ -62,7 +62,11 @@ public struct LocalAnalyzer: Analyzer {
     static func parties(_ lines: [String]) -> [String] {
         var found: [String] = []
         func add(_ raw: String) {
-            var name = raw.trimmingCharacters(in: CharacterSet(charactersIn: " ,;:.()")).replacingOccurrences(of: "  ", with: " ")
+            var name = raw.trimmingCharacters(in: CharacterSet(charactersIn: " ,;:()")).replacingOccurrences(of: "  ", with: " ")
+            // A full stop ends the sentence, unless it ends an abbreviation ("Ltd.", "Inc.", "Mr.").
+            if name.hasSuffix("."), let last = name.split(separator: " ").last?.dropLast().lowercased(), !Self.abbreviations.contains(last) {
+                name.removeLast()
+            }
             if name.hasSuffix(" (the Landlord") || name.hasSuffix(" (the Tenant") { name = String(name.split(separator: "(").first ?? "") }
             name = name.trimmingCharacters(in: .whitespaces)
             guard name.count >= 3, name.count <= 60, name.rangeOfCharacter(from: .letters) != nil,
@@ -92,6 +96,8 @@ public struct LocalAnalyzer: Analyzer {
         }
         return Array(found.prefix(8))
     }
+
+    static let abbreviations: Set<String> = ["ltd", "inc", "co", "corp", "jr", "sr", "st", "mr", "mrs", "ms", "dr", "prof", "s.a", "l.l.c", "b.v", "n.v"]
 
     static func looksLikeName(_ line: String) -> Bool {
         let words = line.split(separator: " ")
@@ -143,11 +149,16 @@ public struct LocalAnalyzer: Analyzer {
         return nil
     }
 
+    /// Function words plus the vocabulary of paperwork, which carries the language of terse documents.
     static let stopwords: [String: Set<String>] = [
-        "en": ["the", "and", "of", "to", "is", "for", "you", "your", "with", "on", "by", "at", "please", "thank"],
-        "de": ["der", "die", "das", "und", "ist", "für", "sie", "mit", "von", "bitte", "zu", "den", "ihre", "wir"],
-        "fr": ["le", "la", "les", "et", "est", "pour", "vous", "avec", "de", "des", "du", "votre", "merci", "une"],
-        "es": ["el", "la", "los", "y", "es", "para", "usted", "con", "de", "del", "por", "su", "gracias", "una"],
+        "en": ["the", "and", "of", "to", "is", "for", "you", "your", "with", "on", "by", "at", "please", "thank",
+               "date", "amount", "number", "account", "balance", "pay", "tax", "due", "customer", "gross", "net", "employee", "employer"],
+        "de": ["der", "die", "das", "und", "ist", "für", "sie", "mit", "von", "bitte", "zu", "den", "ihre", "wir",
+               "datum", "betrag", "summe", "nummer", "konto", "steuer", "rechnung", "kunde", "brutto", "netto"],
+        "fr": ["le", "la", "les", "et", "est", "pour", "vous", "avec", "de", "des", "du", "votre", "merci", "une",
+               "montant", "numéro", "compte", "facture", "client", "solde", "payer"],
+        "es": ["el", "la", "los", "y", "es", "para", "usted", "con", "de", "del", "por", "su", "gracias", "una",
+               "fecha", "importe", "número", "cuenta", "factura", "cliente", "saldo"],
         "it": ["il", "la", "gli", "e", "è", "per", "con", "di", "del", "della", "grazie", "una", "che", "sono"],
         "nl": ["de", "het", "een", "en", "is", "voor", "met", "van", "u", "uw", "bedankt", "wij", "zijn", "niet"],
     ]

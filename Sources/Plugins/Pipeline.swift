@@ -145,8 +145,10 @@ public final class Pipeline: Sendable {
                 }
                 claimed = next
             } catch is CancellationError {
-                // Shutting down: hand the job back; its step runs again on the next start.
-                try? await database.releaseJob(claimed)
+                // Shutting down: hand the job back; its step runs again on the next start. The write runs in
+                // a task of its own because this one is cancelled, and GRDB refuses work to cancelled tasks.
+                let database = self.database
+                await Task { try? await database.releaseJob(claimed) }.value
                 return
             } catch let error as StorageError {
                 if case .leaseLost = error {

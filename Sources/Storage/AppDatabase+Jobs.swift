@@ -54,6 +54,32 @@ extension AppDatabase {
         }
     }
 
+    /// Full-text search over OCR text (diacritics ignored: "resume" finds "résumé"), best matches first.
+    /// Every word must appear; words are quoted, so FTS syntax in user input is inert. `chatID` limits
+    /// the search to documents sent in that chat.
+    public func searchDocuments(_ words: String, chatID: Int64? = nil, limit: Int = 10) async throws -> [(document: DocumentRecord, snippet: String)] {
+        let terms = words.split(whereSeparator: { $0.isWhitespace }).map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+        guard !terms.isEmpty else { return [] }
+        let query = terms.joined(separator: " ")
+        return try await read { db in
+            var sql = """
+                SELECT document.*, snippet(document_fts, 0, '«', '»', '…', 12) AS snippet
+                FROM document_fts JOIN document ON document.rowid = document_fts.rowid
+                WHERE document_fts MATCH ?
+                """
+            var arguments: StatementArguments = [query]
+            if let chatID {
+                sql += " AND document.sha256 IN (SELECT documentSHA256 FROM job WHERE chatID = ?)"
+                arguments += [chatID]
+            }
+            sql += " ORDER BY bm25(document_fts) LIMIT ?"
+            arguments += [limit]
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                (try DocumentRecord(row: row), row["snippet"] as String? ?? "")
+            }
+        }
+    }
+
     // MARK: Enqueueing
 
     /// Creates a job for a stored document with its steps pending. Within a group a document has one job:

@@ -1,0 +1,148 @@
+import Foundation
+import GRDB
+import Storage
+import Testing
+
+@Suite("Storage: migrations, blobs, leases, resumption")
+struct StorageTests {
+    @Test("migrations run on an empty file and again on an existing one")
+    func migrations() throws {
+        let store = try TestStore()
+        defer { store.remove() }
+        #expect(try store.database.appliedMigrations() == ["v1-documents-jobs-steps"])
+        let reopened = try AppDatabase(path: store.database.path)
+        #expect(try reopened.appliedMigrations() == ["v1-documents-jobs-steps"])
+    }
+
+    @Test("a database path that cannot be opened gives a clear error")
+    func unusablePath() {
+        #expect(throws: StorageError.self) { try AppDatabase(path: "/proc/botgateway/none.sqlite") }
+    }
+
+    @Test("the blob store keeps each content once, named by its SHA-256")
+    func blobs() throws {
+        let store = try TestStore()
+        defer { store.remove() }
+        let first = try store.blobs.store(data: Data("hello".utf8))
+        #expect(first.sha256 == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
+        #expect(first.isNew)
+        let second = try store.blobs.store(data: Data("hello".utf8))
+        #expect(!second.isNew)
+        #expect(second.relativePath == first.relativePath)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: store.blobs.absolutePath(first.relativePath))) == Data("hello".utf8))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: store.directory.appendingPathComponent("blobs/tmp").path)
+        #expect(leftovers.isEmpty)
+    }
+
+    @Test("within a group a document gets one job; enqueueing again returns it")
+    func groupDedupe() async throws {
+        let store = try TestStore()
+        defer { store.remove() }
+        let group = try await store.database.group(kind: .batch, key: "batch:/x", title: "x")
+        let data = try distinctDocument(1)
+        let first = try await store.enqueue(data, name: "a.webp", steps: ["one"], groupID: group.id)
+        let again = try await store.enqueue(data, name: "copy-of-a.webp", steps: ["one"], groupID: group.id)
+        #expect(first.id == again.id)
+        let counts = try await store.database.jobCounts(groupID: group.id)
+        #expect(counts[.queued] == 1)
+        let elsewhere = try await store.enqueue(data, name: "a.webp", steps: ["one"])
+        #expect(elsewhere.id != first.id)
+    }
+
+    @Test("two workers never hold the same job; an expired lease is reclaimed and the dead run abandoned")
+    func leaseExpiry() async throws {
+        let store = try TestStore()
+        defer { store.remove() }
+        let job = try await store.enqueue(try distinctDocument(2), steps: ["one", "two"])
+        let now = Timestamp.now
+        // Given worker A holds the job
+        let a = try #require(try await store.database.claimNextJob(owner: "A", leaseSeconds: 10, now: now))
+        #expect(a.job.id == job.id)
+        #expect(a.currentStep.plugin == "one")
+        // When worker B looks before the lease runs out, then after
+        #expect(try await store.database.claimNextJob(owner: "B", leaseSeconds: 10, now: now + 5) == nil)
+        let b = try #require(try await store.database.claimNextJob(owner: "B", leaseSeconds: 10, now: now + 11))
+        // Then B resumes the same step, A's run is abandoned, and A can no longer record anything
+        #expect(b.reclaimed)
+        #expect(b.currentStep.plugin == "one")
+        #expect(b.currentStep.attempts == 2)
+        let runs = try await store.database.stepRuns(jobID: job.id!)
+        #expect(runs.map(\.outcome) == [.abandoned, .running])
+        await #expect(throws: StorageError.leaseLost(jobID: job.id!)) {
+            _ = try await store.database.finishStep(a, output: Data("{}".utf8), milliseconds: 1)
+        }
+        #expect(try await store.database.finishStep(b, output: Data("{}".utf8), milliseconds: 1)?.currentStep.plugin == "two")
+    }
+
+    @Test("a crash between steps resumes at the next step, the finished one is not run again")
+    func crashBetweenSteps() async throws {
+        let store = try TestStore()
+        defer { store.remove() }
+        let job = try await store.enqueue(try distinctDocument(3), steps: ["one", "two"])
+        let now = Timestamp.now
+        let claimed = try #require(try await store.database.claimNextJob(owner: "dead", leaseSeconds: 1, now: now))
+        // Step one finishes, step two begins, then the process dies (nothing more is recorded).
+        _ = try await store.database.finishStep(claimed, output: Data("{\"step\":1}".utf8), milliseconds: 1, now: now)
+        let resumed = try #require(try await store.database.claimNextJob(owner: "next", leaseSeconds: 10, now: now + 2))
+        #expect(resumed.currentStep.plugin == "two")
+        #expect(resumed.steps[0].state == .done)
+        #expect(resumed.steps[0].output == Data("{\"step\":1}".utf8))
+        #expect(try await store.database.finishStep(resumed, output: Data("{}".utf8), milliseconds: 1) == nil)
+        let details = try #require(try await store.database.jobDetails(code: job.code))
+        #expect(details.job.state == .done)
+        let runs = try await store.database.stepRuns(jobID: job.id!)
+        #expect(runs.filter { $0.plugin == "one" }.map(\.outcome) == [.done])
+        #expect(runs.filter { $0.plugin == "two" }.map(\.outcome) == [.abandoned, .done])
+    }
+
+    @Test("a transient failure is queued for later, the last attempt fails the job; retry puts it back")
+    func failureAndRetry() async throws {
+        let store = try TestStore()
+        defer { store.remove() }
+        let job = try await store.enqueue(try distinctDocument(4), steps: ["one"])
+        var now = Timestamp.now
+        for attempt in 1...3 {
+            let claimed = try #require(try await store.database.claimNextJob(owner: "w", leaseSeconds: 10, now: now))
+            #expect(claimed.currentStep.attempts == attempt)
+            let state = try await store.database.failStep(claimed, error: "busy", retryAt: now + 5, maxAttempts: 3, now: now)
+            #expect(state == (attempt < 3 ? .queued : .failed))
+            // Not due before its retry time.
+            #expect(try await store.database.claimNextJob(owner: "w", leaseSeconds: 10, now: now + 1) == nil)
+            now += 6
+        }
+        #expect(try await store.database.jobDetails(code: job.code)?.job.lastError == "busy")
+        let retried = try await store.database.retryJob(code: job.code.lowercased())
+        #expect(retried.state == .queued)
+        let again = try #require(try await store.database.claimNextJob(owner: "w", leaseSeconds: 10, now: now))
+        #expect(again.currentStep.attempts == 1)
+        await #expect(throws: StorageError.self) { _ = try await store.database.retryJob(code: "NOPE42") }
+    }
+
+    @Test("jobs of a killed process on this host are taken over at once")
+    func deadOwners() async throws {
+        let store = try TestStore()
+        defer { store.remove() }
+        _ = try await store.enqueue(try distinctDocument(5), steps: ["one"])
+        _ = try #require(try await store.database.claimNextJob(owner: "host:999999:x:0", leaseSeconds: 600))
+        #expect(try await store.database.claimNextJob(owner: "w", leaseSeconds: 10) == nil)
+        let expired = try await store.database.expireLeases(ofDeadOwners: { !$0.hasPrefix("host:999999") })
+        #expect(expired == 1)
+        #expect(try await store.database.claimNextJob(owner: "w", leaseSeconds: 10)?.reclaimed == true)
+    }
+
+    @Test("full-text search finds OCR text without diacritics, quotes user input, and stays in the chat")
+    func search() async throws {
+        let store = try TestStore()
+        defer { store.remove() }
+        let mine = try await store.enqueue(try distinctDocument(6), steps: ["one"], chatID: 1)
+        let theirs = try await store.enqueue(try distinctDocument(7), steps: ["one"], chatID: 2)
+        try await store.database.saveOCR(sha256: mine.documentSHA256, text: "Curriculum vitae: résumé of Zoë", result: Data("{}".utf8), pages: 1)
+        try await store.database.saveOCR(sha256: theirs.documentSHA256, text: "Another resume here", result: Data("{}".utf8), pages: 1)
+        let hits = try await store.database.searchDocuments("resume zoe", chatID: 1)
+        #expect(hits.map(\.document.sha256) == [mine.documentSHA256])
+        #expect(hits.first?.snippet.contains("«résumé»") == true)
+        #expect(try await store.database.searchDocuments("resume").count == 2)
+        #expect(try await store.database.searchDocuments("\"unbalanced AND OR ( NEAR").isEmpty)
+        #expect(try await store.database.searchDocuments("   ").isEmpty)
+    }
+}
