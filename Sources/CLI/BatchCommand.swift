@@ -54,6 +54,7 @@ struct BatchCommand: AsyncParsableCommand {
         var skipped: [ReportBuilder.Skipped] = []
         var pending: [(document: DocumentRecord, request: JobRequest)] = []
         var created = 0, existing = 0
+        var firstNames: [String: String] = [:]
         func flush() async throws {
             guard !pending.isEmpty else { return }
             for result in try await database.enqueue(pending, steps: steps) {
@@ -70,6 +71,12 @@ struct BatchCommand: AsyncParsableCommand {
                 skipped.append(ReportBuilder.Skipped(name: relative, reason: error.description))
                 continue
             }
+            // Identical content in the same folder is one document, read once.
+            if let first = firstNames[document.sha256] {
+                skipped.append(ReportBuilder.Skipped(name: relative, reason: "same content as \(first)"))
+                continue
+            }
+            firstNames[document.sha256] = relative
             pending.append((document, JobRequest(origin: .batch, sourceName: relative, groupID: group.id)))
             if pending.count >= 256 { try await flush() }
         }

@@ -39,7 +39,7 @@ public struct ReportBuilder: Sendable {
         let pending = entries.count - done - failed.count
         out += "- Documents: \(entries.count) (\(done) analysed, \(failed.count) failed"
         out += pending > 0 ? ", \(pending) not finished" : ""
-        out += skipped.isEmpty ? ")\n" : "; \(skipped.count) files skipped)\n"
+        out += skipped.isEmpty ? ")\n" : "; \(skipped.count) \(skipped.count == 1 ? "file" : "files") skipped)\n"
 
         let analyses = entries.compactMap(\.analysis)
         let dates = analyses.flatMap(\.dates).sorted()

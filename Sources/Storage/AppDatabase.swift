@@ -23,7 +23,7 @@ public final class AppDatabase: Sendable {
         }
         do {
             writer = try DatabasePool(path: path, configuration: configuration)
-            try Self.migrator.migrate(writer)
+            try Self.migrate(writer)
         } catch {
             throw .databaseUnavailable(path: path, reason: "\(error)")
         }
@@ -32,6 +32,18 @@ public final class AppDatabase: Sendable {
     /// Names of the migrations applied, oldest first (for `doctor` and tests).
     public func appliedMigrations() throws -> [String] {
         try writer.read { db in try Self.migrator.appliedIdentifiers(db).sorted() }
+    }
+
+    /// Two processes opening a new database at once (`serve` and `batch`) can both see a migration as
+    /// missing; the loser's "already exists" is fine when the winner completed it.
+    private static func migrate(_ writer: DatabasePool) throws {
+        let migrator = Self.migrator
+        if try writer.read({ try migrator.hasCompletedMigrations($0) }) { return }
+        do {
+            try migrator.migrate(writer)
+        } catch {
+            guard try writer.read({ try migrator.hasCompletedMigrations($0) }) else { throw error }
+        }
     }
 
     /// Append-only: a released migration is never edited, a change is a new one.

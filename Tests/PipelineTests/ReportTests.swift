@@ -26,7 +26,7 @@ struct ReportTests {
         let markdown = ReportBuilder().markdown(title: group.title, jobs: try await store.database.jobDetails(groupID: group.id!),
                                                 skipped: [.init(name: "notes.txt", reason: "not a supported document (plain text)")])
         #expect(markdown.hasPrefix("# Quarter \\| review\n"))
-        #expect(markdown.contains("- Documents: 4 (3 analysed, 1 failed; 1 files skipped)"))
+        #expect(markdown.contains("- Documents: 4 (3 analysed, 1 failed; 1 file skipped)"))
         #expect(markdown.contains("- Date range: 2024-01-01 to 2024-04-13"))
         #expect(markdown.contains("| invoice | 1 |"))
         #expect(markdown.contains("| EUR | 74.30 | 1 |"))

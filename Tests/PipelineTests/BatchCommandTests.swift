@@ -1,0 +1,144 @@
+import Foundation
+import Storage
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `botgateway batch` as a bulk uploader runs it: a real process over a real folder.
+@Suite("botgateway batch", .serialized)
+struct BatchCommandTests {
+    struct Workspace {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("batch-test-\(UUID().uuidString)")
+        var folder: URL { root.appendingPathComponent("inbox") }
+        var data: URL { root.appendingPathComponent("data") }
+
+        init(files: [(fixture: String, name: String)]) throws {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            for file in files {
+                try FileManager.default.copyItem(atPath: Paths.fixture(file.fixture), toPath: folder.appendingPathComponent(file.name).path)
+            }
+        }
+
+        var environment: [String: String] { ["BOT_DATA_DIR": data.path, "OCR_WORKERS": "2", "LOG_LEVEL": "warning"] }
+
+        func batch(_ extra: [String] = []) throws -> (code: Int32, output: String, error: String) {
+            try Child.run([Paths.binary, "batch", folder.path, "--json"] + extra, environment: environment)
+        }
+
+        func database() throws -> AppDatabase {
+            try AppDatabase(path: data.appendingPathComponent("botgateway.sqlite").path)
+        }
+
+        var report: String { (try? String(contentsOf: folder.appendingPathComponent("botgateway-report.md"), encoding: .utf8)) ?? "" }
+
+        func remove() { try? FileManager.default.removeItem(at: root) }
+    }
+
+    static func events(_ output: String) -> [[String: Any]] {
+        output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
+    @Test("corrupt files are listed as failed with their reason, unsupported ones skipped, all others analysed")
+    func corruptFiles() throws {
+        let workspace = try Workspace(files: [
+            ("receipt.jpg", "receipt.jpg"), ("invoice.png", "invoice.png"), ("utility-bill.pdf", "bill.pdf"),
+            ("bad/truncated.jpg", "truncated.jpg"), ("bad/bomb.png", "bomb.png"), ("bad/corrupt.pdf", "broken.pdf"),
+            ("bad/not-an-image.jpg", "notes.jpg"), ("bad/empty.png", "empty.png"),
+        ])
+        defer { workspace.remove() }
+        let run = try workspace.batch()
+        #expect(run.code == 1, "\(run.error)")
+        let events = Self.events(run.output)
+        let jobs = events.filter { $0["event"] as? String == "job" }
+        #expect(Set(jobs.filter { $0["state"] as? String == "done" }.compactMap { $0["file"] as? String }) == ["receipt.jpg", "invoice.png", "bill.pdf"])
+        #expect(Set(jobs.filter { $0["state"] as? String == "failed" }.compactMap { $0["file"] as? String }) == ["truncated.jpg", "bomb.png", "broken.pdf"])
+        #expect(Set(events.filter { $0["event"] as? String == "skipped" }.compactMap { $0["file"] as? String }) == ["notes.jpg", "empty.png"])
+        let report = workspace.report
+        #expect(report.contains("- Documents: 6 (3 analysed, 3 failed; 2 files skipped)"))
+        #expect(report.contains("truncated.jpg (job "))
+        #expect(report.contains("the JPEG file is damaged or incomplete"))
+        #expect(report.contains("over the limit of 60 megapixels"))
+        #expect(report.contains("- notes.jpg: skipped, not a supported document (plain text)"))
+        #expect(report.contains("- empty.png: skipped, the file is empty"))
+        #expect(report.contains("Invoice INV-2024-0153 from ACME Office Supplies Ltd."))
+        #expect(report.contains("| USD | 363.26 | 1 |"))
+    }
+
+    @Test("running it again resumes: nothing finished is redone, identical files are one document")
+    func resume() async throws {
+        let workspace = try Workspace(files: [("receipt.jpg", "a.jpg"), ("receipt.jpg", "copy-of-a.jpg"), ("letter.png", "letter.png")])
+        defer { workspace.remove() }
+        let first = try workspace.batch()
+        #expect(first.code == 0, "\(first.error)")
+        let enqueued = try #require(Self.events(first.output).first { $0["event"] as? String == "enqueued" })
+        #expect(enqueued["files"] as? Int == 3)
+        #expect(enqueued["new"] as? Int == 2)
+        #expect(enqueued["resumed"] as? Int == 0)
+        #expect(Self.events(first.output).contains { $0["file"] as? String == "copy-of-a.jpg" && $0["reason"] as? String == "same content as a.jpg" })
+
+        let second = try workspace.batch()
+        #expect(second.code == 0)
+        let again = try #require(Self.events(second.output).first { $0["event"] as? String == "enqueued" })
+        #expect(again["new"] as? Int == 0)
+        #expect(again["resumed"] as? Int == 2)
+        #expect(Self.events(second.output).filter { $0["event"] as? String == "job" }.isEmpty)
+        let runs = try await workspace.database().completedRunCounts(plugin: "ocr")
+        #expect(runs.count == 2)
+        #expect(runs.values.allSatisfy { $0 == 1 })
+        #expect(workspace.report.contains("- Documents: 2 (2 analysed, 0 failed; 1 file skipped)"))
+    }
+
+    @Test("killed with SIGKILL mid-run and restarted, every document completes exactly once")
+    func sigkill() async throws {
+        let names = ["invoice.png", "receipt.jpg", "letter.png", "contract-2pages.tif", "statement-scanned.pdf", "utility-bill.pdf",
+                     "delivery-photo-tilted.jpg", "payslip-photo-sideways.jpg", "receipt-exif-rotated.jpg", "certificate-low-contrast.png",
+                     "notice-small-text.png", "letter-upside-down.png"]
+        let workspace = try Workspace(files: names.map { ($0, $0) })
+        defer { workspace.remove() }
+
+        let child = try Child.start([Paths.binary, "batch", workspace.folder.path, "--json"], environment: workspace.environment)
+        // Kill it once some documents are done and others are mid-OCR.
+        var killed = false
+        var watcher: AppDatabase?
+        for _ in 0..<600 {
+            try await Task.sleep(for: .milliseconds(50))
+            if watcher == nil, FileManager.default.fileExists(atPath: workspace.data.appendingPathComponent("botgateway.sqlite").path) {
+                watcher = try? workspace.database()
+            }
+            if let counts = try? await watcher?.jobCounts(), counts[.done, default: 0] >= 3 {
+                kill(child.pid, SIGKILL)
+                killed = true
+                break
+            }
+        }
+        #expect(killed, "the batch finished or never started before it could be killed: \(child.standardError)")
+        #expect(child.wait() == 128 + SIGKILL)
+        let database = try workspace.database()
+        let before = try await database.jobCounts()
+        #expect(before[.done, default: 0] < names.count, "nothing was left to resume")
+
+        let rerun = try workspace.batch()
+        #expect(rerun.code == 0, "\(rerun.error)")
+        let after = try await database.jobCounts()
+        #expect(after[.done] == names.count)
+        for plugin in ["ocr", "analyze"] {
+            let runs = try await database.completedRunCounts(plugin: plugin)
+            #expect(runs.count == names.count, "\(plugin) completed for \(runs.count) jobs")
+            #expect(runs.values.allSatisfy { $0 == 1 }, "\(plugin) completed twice for some job: \(runs)")
+        }
+        #expect(workspace.report.contains("- Documents: \(names.count) (\(names.count) analysed, 0 failed)"))
+    }
+
+    @Test("--no-wait only enqueues; a folder that does not exist is bad usage")
+    func noWaitAndUsage() async throws {
+        let workspace = try Workspace(files: [("receipt.jpg", "receipt.jpg")])
+        defer { workspace.remove() }
+        let queued = try workspace.batch(["--no-wait"])
+        #expect(queued.code == 0)
+        #expect(try await workspace.database().jobCounts()[.queued] == 1)
+        let missing = try Child.run([Paths.binary, "batch", workspace.root.appendingPathComponent("nope").path], environment: workspace.environment)
+        #expect(missing.code == 2)
+        #expect(missing.error.contains("is not a folder"))
+    }
+}
