@@ -3,7 +3,10 @@ import Foundation
 import Glibc
 #endif
 
-/// Runs a baseline program and reports what it cost: wall time and its own peak RSS (from wait4).
+/// Runs a baseline program and reports what it cost: wall time and its own peak RSS.
+///
+/// The peak RSS comes from GNU time rather than our wait4: posix_spawn shares this process's memory
+/// until exec, and Linux carries that high-water mark into the child's `ru_maxrss`.
 struct ChildProcess {
     struct Outcome {
         var exitCode: Int32
@@ -11,9 +14,14 @@ struct ChildProcess {
         var peakRSSKilobytes: Int
     }
 
-    static func run(_ arguments: [String], environment: [String: String]) -> Outcome {
+    static func run(_ command: [String], environment: [String: String]) -> Outcome {
         let outPath = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString)").path
-        defer { unlink(outPath) }
+        let memoryPath = outPath + ".rss"
+        defer {
+            unlink(outPath)
+            unlink(memoryPath)
+        }
+        let arguments = ["/usr/bin/time", "-f", "%M", "-o", memoryPath] + command
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -31,9 +39,10 @@ struct ChildProcess {
             return Outcome(exitCode: 127, output: "", peakRSSKilobytes: 0)
         }
         var status: Int32 = 0
-        var usage = rusage()
-        while wait4(pid, &status, 0, &usage) == -1 && errno == EINTR {}
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
         let output = FileManager.default.contents(atPath: outPath).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        return Outcome(exitCode: (status >> 8) & 0xFF, output: output, peakRSSKilobytes: Int(usage.ru_maxrss))
+        let memory = FileManager.default.contents(atPath: memoryPath).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let peak = Int(memory.split(separator: "\n").last.map(String.init) ?? "") ?? 0
+        return Outcome(exitCode: (status >> 8) & 0xFF, output: output, peakRSSKilobytes: peak)
     }
 }

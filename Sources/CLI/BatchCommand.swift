@@ -57,6 +57,8 @@ struct BatchCommand: AsyncParsableCommand {
         var firstNames: [String: String] = [:]
         func flush() async throws {
             guard !pending.isEmpty else { return }
+            // The blobs reach the disk before the database says they exist.
+            try blobs.syncToDisk()
             for result in try await database.enqueue(pending, steps: steps) {
                 if result.created { created += 1 } else { existing += 1 }
             }
@@ -66,7 +68,7 @@ struct BatchCommand: AsyncParsableCommand {
             let relative = String(file.path.dropFirst(root.path.count + 1))
             let document: DocumentRecord
             do {
-                document = try intake.take(file: file.path, displayName: relative)
+                document = try intake.take(file: file.path, displayName: relative, sync: false)
             } catch {
                 skipped.append(ReportBuilder.Skipped(name: relative, reason: error.description))
                 continue

@@ -31,7 +31,8 @@ public struct DocumentIntake: Sendable {
 
     /// Stores a file and returns its document record (not yet saved to the database).
     /// The format is checked from the first bytes before anything is copied.
-    public func take(file path: String, displayName: String) throws(Refusal) -> DocumentRecord {
+    /// With `sync` false, call `blobs.syncToDisk()` before the document is saved (batch intake).
+    public func take(file path: String, displayName: String, sync: Bool = true) throws(Refusal) -> DocumentRecord {
         var info = stat()
         guard stat(path, &info) == 0 else { throw .unreadable(String(cString: strerror(errno))) }
         guard info.st_mode & S_IFMT == S_IFREG else { throw .unreadable("not a regular file") }
@@ -43,7 +44,7 @@ public struct DocumentIntake: Sendable {
         guard let format = DocumentFormat.detect(head) else { throw .unsupported(DocumentFormat.describeUnrecognized(head)) }
         let stored: BlobStore.Stored
         do {
-            stored = try blobs.store(file: path, maxBytes: maxBytes)
+            stored = try blobs.store(file: path, maxBytes: maxBytes, sync: sync)
         } catch {
             throw .unreadable("\(error)")
         }

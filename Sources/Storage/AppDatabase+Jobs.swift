@@ -36,9 +36,8 @@ extension AppDatabase {
     /// Records a document if its content is new; returns the stored row either way.
     public func saveDocument(_ document: DocumentRecord) async throws -> DocumentRecord {
         try await write { db in
-            if let existing = try DocumentRecord.fetchOne(db, key: document.sha256) { return existing }
-            try document.insert(db)
-            return document
+            try Self.insertIfNew(db, document)
+            return try DocumentRecord.fetchOne(db, key: document.sha256) ?? document
         }
     }
 
@@ -92,15 +91,25 @@ extension AppDatabase {
     public func enqueue(_ items: [(document: DocumentRecord, request: JobRequest)], steps: [String], now: Timestamp = .now) async throws -> [(job: JobRecord, created: Bool)] {
         try await write { db in
             try items.map { item in
-                if try DocumentRecord.fetchOne(db, key: item.document.sha256) == nil { try item.document.insert(db) }
+                try Self.insertIfNew(db, item.document)
                 return try Self.enqueue(db, documentSHA256: item.document.sha256, request: item.request, steps: steps, now: now)
             }
         }
     }
 
+    static func insertIfNew(_ db: Database, _ document: DocumentRecord) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO document (sha256, format, mimeType, size, blobPath, originalName, pages, ocrText, ocrResult, createdAt)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sha256) DO NOTHING
+            """).execute(arguments: [document.sha256, document.format, document.mimeType, document.size, document.blobPath,
+                                     document.originalName, document.pages, document.ocrText, document.ocrResult, document.createdAt])
+    }
+
+    /// Cached statements throughout: a folder of 10,000 files runs this 10,000 times.
     static func enqueue(_ db: Database, documentSHA256: String, request: JobRequest, steps: [String], now: Timestamp) throws -> (job: JobRecord, created: Bool) {
         if let groupID = request.groupID,
-           let existing = try JobRecord.filter(JobRecord.Columns.groupID == groupID && JobRecord.Columns.documentSHA256 == documentSHA256).fetchOne(db) {
+           let existing = try JobRecord.fetchOne(db.cachedStatement(sql: "SELECT * FROM job WHERE groupID = ? AND documentSHA256 = ?"),
+                                                 arguments: [groupID, documentSHA256]) {
             return (existing, false)
         }
         var job = JobRecord(
@@ -108,20 +117,25 @@ extension AppDatabase {
             groupID: request.groupID, chatID: request.chatID, userID: request.userID, messageID: request.messageID,
             languageCode: request.languageCode, state: .queued, nextAttemptAt: now, leaseOwner: nil, leaseExpiresAt: nil,
             lastError: nil, createdAt: now, updatedAt: now, finishedAt: nil)
-        try job.insert(db)
+        try db.cachedStatement(sql: """
+            INSERT INTO job (code, documentSHA256, origin, sourceName, groupID, chatID, userID, messageID, languageCode,
+                             state, nextAttemptAt, createdAt, updatedAt)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)
+            """).execute(arguments: [job.code, documentSHA256, request.origin, request.sourceName, request.groupID, request.chatID,
+                                     request.userID, request.messageID, request.languageCode, now, now, now])
+        job.id = db.lastInsertedRowID
+        let insertStep = try db.cachedStatement(sql: "INSERT INTO step (jobID, position, plugin, state) VALUES (?, ?, ?, 'pending')")
         for (position, plugin) in steps.enumerated() {
-            var step = StepRecord(id: nil, jobID: job.id!, position: position, plugin: plugin, state: .pending, attempts: 0,
-                                  output: nil, error: nil, startedAt: nil, finishedAt: nil, durationMilliseconds: nil,
-                                  inputTokens: 0, outputTokens: 0, costUSD: 0, model: nil)
-            try step.insert(db)
+            try insertStep.execute(arguments: [job.id, position, plugin])
         }
         return (job, true)
     }
 
     private static func uniqueCode(_ db: Database) throws -> String {
+        let taken = try db.cachedStatement(sql: "SELECT 1 FROM job WHERE code = ?")
         while true {
             let code = JobCode.random()
-            if try JobRecord.filter(JobRecord.Columns.code == code).fetchCount(db) == 0 { return code }
+            if try Int.fetchOne(taken, arguments: [code]) == nil { return code }
         }
     }
 
@@ -131,28 +145,39 @@ extension AppDatabase {
     /// its first unfinished step — one transaction, so two workers never run the same step.
     public func claimNextJob(owner: String, leaseSeconds: Double, groupID: Int64? = nil, now: Timestamp = .now) async throws -> ClaimedJob? {
         try await write { db in
-            var request = JobRecord.filter(
-                (JobRecord.Columns.state == JobState.queued.rawValue && JobRecord.Columns.nextAttemptAt <= now)
-                    || (JobRecord.Columns.state == JobState.running.rawValue && JobRecord.Columns.leaseExpiresAt < now))
-            if let groupID { request = request.filter(JobRecord.Columns.groupID == groupID) }
-            guard var job = try request.order(JobRecord.Columns.nextAttemptAt, JobRecord.Columns.id).fetchOne(db) else { return nil }
+            // Two indexed lookups rather than one OR (which made SQLite scan and sort the table). Running jobs
+            // are few (one per worker), so the lease needs no index. Cached statements: this is the hot path.
+            let scope = groupID == nil ? "" : " AND groupID = ?"
+            var arguments: StatementArguments = [now]
+            if let groupID { arguments += [groupID] }
+            let expired = try JobRecord.fetchOne(
+                db.cachedStatement(sql: "SELECT * FROM job WHERE state = 'running' AND leaseExpiresAt < ?" + scope + " LIMIT 1"), arguments: arguments)
+            let due = try expired == nil
+                ? JobRecord.fetchOne(db.cachedStatement(sql: "SELECT * FROM job WHERE state = 'queued' AND nextAttemptAt <= ?" + scope
+                                                            + " ORDER BY nextAttemptAt, id LIMIT 1"), arguments: arguments)
+                : nil
+            guard var job = expired ?? due, let jobID = job.id else { return nil }
             let reclaimed = job.state == .running
             if reclaimed {
                 // The previous worker died mid-step: its run is over, the step starts again.
                 try db.execute(sql: "UPDATE stepRun SET outcome = ?, finishedAt = ? WHERE jobID = ? AND outcome = ?",
-                               arguments: [StepRunOutcome.abandoned, now, job.id, StepRunOutcome.running])
+                               arguments: [StepRunOutcome.abandoned, now, jobID, StepRunOutcome.running])
                 try db.execute(sql: "UPDATE step SET state = ? WHERE jobID = ? AND state = ?",
-                               arguments: [StepState.pending, job.id, StepState.running])
+                               arguments: [StepState.pending, jobID, StepState.running])
             }
             job.state = .running
             job.leaseOwner = owner
             job.leaseExpiresAt = now + leaseSeconds
             job.updatedAt = now
-            try job.update(db)
-            guard let document = try DocumentRecord.fetchOne(db, key: job.documentSHA256) else {
+            try db.cachedStatement(sql: "UPDATE job SET state = 'running', leaseOwner = ?, leaseExpiresAt = ?, updatedAt = ? WHERE id = ?")
+                .execute(arguments: [owner, job.leaseExpiresAt, now, jobID])
+            // The OCR columns stay behind: they can be large and the OCR step looks them up itself.
+            guard let document = try DocumentRecord.fetchOne(
+                db.cachedStatement(sql: "SELECT sha256, format, mimeType, size, blobPath, originalName, pages, createdAt FROM document WHERE sha256 = ?"),
+                arguments: [job.documentSHA256]) else {
                 throw StorageError.notFound("document \(job.documentSHA256) of job \(job.code)")
             }
-            var steps = try StepRecord.filter(StepRecord.Columns.jobID == job.id!).order(StepRecord.Columns.position).fetchAll(db)
+            var steps = try StepRecord.fetchAll(db.cachedStatement(sql: "SELECT * FROM step WHERE jobID = ? ORDER BY position"), arguments: [jobID])
             guard let current = steps.firstIndex(where: { $0.state != .done }) else {
                 // Every step done but the job not closed (crash between the two): close it now.
                 try Self.closeJob(db, &job, state: .done, error: nil, now: now)
@@ -168,10 +193,10 @@ extension AppDatabase {
         step.attempts += 1
         step.startedAt = now
         step.error = nil
-        try step.update(db)
-        var run = StepRunRecord(id: nil, jobID: step.jobID, plugin: step.plugin, attempt: step.attempts, owner: owner,
-                                outcome: .running, startedAt: now, finishedAt: nil)
-        try run.insert(db)
+        try db.cachedStatement(sql: "UPDATE step SET state = 'running', attempts = ?, startedAt = ?, error = NULL WHERE id = ?")
+            .execute(arguments: [step.attempts, now, step.id])
+        try db.cachedStatement(sql: "INSERT INTO stepRun (jobID, plugin, attempt, owner, outcome, startedAt) VALUES (?, ?, ?, ?, 'running', ?)")
+            .execute(arguments: [step.jobID, step.plugin, step.attempts, owner, now])
     }
 
     /// Stores a step's result and begins the next step, or closes the job after the last one.
@@ -190,7 +215,10 @@ extension AppDatabase {
             step.outputTokens += usage.outputTokens
             step.costUSD += usage.costUSD
             step.model = usage.model ?? step.model
-            try step.update(db)
+            try db.cachedStatement(sql: """
+                UPDATE step SET state = 'done', output = ?, finishedAt = ?, durationMilliseconds = ?,
+                    inputTokens = ?, outputTokens = ?, costUSD = ?, model = ? WHERE id = ?
+                """).execute(arguments: [output, now, milliseconds, step.inputTokens, step.outputTokens, step.costUSD, step.model, step.id])
             try Self.finishRun(db, jobID: claimed.jobID, plugin: step.plugin, outcome: outcome, now: now)
             claimed.steps[claimed.current] = step
             if let next = claimed.steps.indices.first(where: { $0 > claimed.current && claimed.steps[$0].state != .done }) {
@@ -283,14 +311,14 @@ extension AppDatabase {
     }
 
     private static func checkLease(_ db: Database, _ claimed: ClaimedJob) throws {
-        let owner = try String.fetchOne(db, sql: "SELECT leaseOwner FROM job WHERE id = ? AND state = ?",
-                                        arguments: [claimed.jobID, JobState.running])
+        let owner = try String.fetchOne(db.cachedStatement(sql: "SELECT leaseOwner FROM job WHERE id = ? AND state = 'running'"),
+                                        arguments: [claimed.jobID])
         guard owner == claimed.job.leaseOwner else { throw StorageError.leaseLost(jobID: claimed.jobID) }
     }
 
     private static func finishRun(_ db: Database, jobID: Int64, plugin: String, outcome: StepRunOutcome, now: Timestamp) throws {
-        try db.execute(sql: "UPDATE stepRun SET outcome = ?, finishedAt = ? WHERE jobID = ? AND plugin = ? AND outcome = ?",
-                       arguments: [outcome, now, jobID, plugin, StepRunOutcome.running])
+        try db.cachedStatement(sql: "UPDATE stepRun SET outcome = ?, finishedAt = ? WHERE jobID = ? AND plugin = ? AND outcome = 'running'")
+            .execute(arguments: [outcome, now, jobID, plugin])
     }
 
     private static func closeJob(_ db: Database, _ job: inout JobRecord, state: JobState, error: String?, now: Timestamp) throws {
@@ -300,7 +328,9 @@ extension AppDatabase {
         job.leaseExpiresAt = nil
         job.finishedAt = now
         job.updatedAt = now
-        try job.update(db)
+        try db.cachedStatement(sql: """
+            UPDATE job SET state = ?, lastError = ?, leaseOwner = NULL, leaseExpiresAt = NULL, finishedAt = ?, updatedAt = ? WHERE id = ?
+            """).execute(arguments: [state, error, now, now, job.id])
     }
 
     // MARK: Admin

@@ -112,7 +112,7 @@ public final class AppDatabase: Sendable {
                 t.uniqueKey(["groupID", "documentSHA256"])
             }
             try db.create(index: "job_claim", on: "job", columns: ["state", "nextAttemptAt"])
-            try db.create(index: "job_lease", on: "job", columns: ["state", "leaseExpiresAt"])
+            try db.create(index: "job_group_claim", on: "job", columns: ["groupID", "state", "nextAttemptAt"])
             try db.create(index: "job_document", on: "job", columns: ["documentSHA256"])
             try db.create(index: "job_chat", on: "job", columns: ["chatID", "createdAt"])
 
@@ -216,3 +216,4 @@ public typealias Timestamp = Double
 extension Timestamp {
     public static var now: Timestamp { Date().timeIntervalSince1970 }
 }
+

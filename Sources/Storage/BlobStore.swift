@@ -41,12 +41,13 @@ public struct BlobStore: Sendable {
         dataDirectory.appendingPathComponent(relativePath).path
     }
 
-    /// Copies a file into the store. `maxBytes` stops the copy early for oversized files.
-    public func store(file path: String, maxBytes: Int64 = .max) throws(StorageError) -> Stored {
+    /// Copies a file into the store. `maxBytes` stops the copy early for oversized files. With `sync` false the
+    /// caller must call `syncToDisk()` before recording the blob anywhere (one flush for many files).
+    public func store(file path: String, maxBytes: Int64 = .max, sync: Bool = true) throws(StorageError) -> Stored {
         let source = open(path, O_RDONLY | O_CLOEXEC)
         guard source >= 0 else { throw .blobUnavailable(path: path, reason: String(cString: strerror(errno))) }
         defer { close(source) }
-        return try store(maxBytes: maxBytes) { buffer in
+        return try store(maxBytes: maxBytes, sync: sync) { buffer in
             var count: Int
             repeat { count = read(source, buffer.baseAddress, buffer.count) } while count < 0 && errno == EINTR
             if count < 0 { throw StorageError.blobUnavailable(path: path, reason: String(cString: strerror(errno))) }
@@ -56,7 +57,7 @@ public struct BlobStore: Sendable {
 
     public func store(data: Data) throws(StorageError) -> Stored {
         var offset = 0
-        return try store(maxBytes: .max) { buffer in
+        return try store(maxBytes: .max, sync: true) { buffer in
             let count = min(buffer.count, data.count - offset)
             if count > 0 {
                 data.copyBytes(to: buffer.bindMemory(to: UInt8.self), from: offset..<offset + count)
@@ -66,7 +67,7 @@ public struct BlobStore: Sendable {
         }
     }
 
-    private func store(maxBytes: Int64, readChunk: (UnsafeMutableRawBufferPointer) throws -> Int) throws(StorageError) -> Stored {
+    private func store(maxBytes: Int64, sync: Bool, readChunk: (UnsafeMutableRawBufferPointer) throws -> Int) throws(StorageError) -> Stored {
         let temporary = dataDirectory.appendingPathComponent("blobs/tmp/\(UUID().uuidString)").path
         let output = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard output >= 0 else { throw .blobUnavailable(path: temporary, reason: String(cString: strerror(errno))) }
@@ -96,7 +97,7 @@ public struct BlobStore: Sendable {
                     written += result
                 }
             }
-            guard fsync(output) == 0 else { throw StorageError.blobUnavailable(path: temporary, reason: String(cString: strerror(errno))) }
+            guard !sync || fsync(output) == 0 else { throw StorageError.blobUnavailable(path: temporary, reason: String(cString: strerror(errno))) }
         } catch let error as StorageError {
             close(output)
             throw error
@@ -121,12 +122,24 @@ public struct BlobStore: Sendable {
         guard rename(temporary, final) == 0 else { throw .blobUnavailable(path: final, reason: String(cString: strerror(errno))) }
         keepTemporary = true
         // The rename is durable only once the directory entry is.
-        let directory = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directory >= 0 {
-            fsync(directory)
-            close(directory)
+        if sync {
+            let directory = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            if directory >= 0 {
+                fsync(directory)
+                close(directory)
+            }
         }
         return Stored(sha256: sha, size: size, relativePath: relative, head: head, isNew: true)
+    }
+
+    /// Makes every blob written with `sync: false` durable, contents and names, in one call (`syncfs`):
+    /// a folder of 10,000 files pays one flush per chunk instead of two per file.
+    public func syncToDisk() throws(StorageError) {
+        let folder = dataDirectory.appendingPathComponent("blobs").path
+        let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .blobUnavailable(path: folder, reason: String(cString: strerror(errno))) }
+        defer { close(descriptor) }
+        guard linuxSyncFileSystem(descriptor) == 0 else { throw .blobUnavailable(path: folder, reason: String(cString: strerror(errno))) }
     }
 
     /// Removes temporary files left by a crash mid-copy; recent ones may belong to another running process.
@@ -141,3 +154,7 @@ public struct BlobStore: Sendable {
         }
     }
 }
+
+/// glibc's `syncfs(2)`, which the Glibc module does not export (it sits behind _GNU_SOURCE).
+@_silgen_name("syncfs")
+private func linuxSyncFileSystem(_ descriptor: Int32) -> Int32

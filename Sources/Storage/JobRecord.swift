@@ -53,6 +53,29 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
     }
 }
 
+extension JobRecord {
+    public init(row: Row) throws {
+        id = row["id"]
+        code = row["code"]
+        documentSHA256 = row["documentSHA256"]
+        origin = row["origin"]
+        sourceName = row["sourceName"]
+        groupID = row["groupID"]
+        chatID = row["chatID"]
+        userID = row["userID"]
+        messageID = row["messageID"]
+        languageCode = row["languageCode"]
+        state = row["state"]
+        nextAttemptAt = row["nextAttemptAt"]
+        leaseOwner = row["leaseOwner"]
+        leaseExpiresAt = row["leaseExpiresAt"]
+        lastError = row["lastError"]
+        createdAt = row["createdAt"]
+        updatedAt = row["updatedAt"]
+        finishedAt = row["finishedAt"]
+    }
+}
+
 /// Who asked for a job and where the answer goes.
 public struct JobRequest: Sendable, Equatable {
     public var origin: JobOrigin

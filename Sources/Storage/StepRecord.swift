@@ -37,6 +37,26 @@ public struct StepRecord: Codable, Sendable, Equatable, FetchableRecord, Mutable
     }
 }
 
+extension StepRecord {
+    public init(row: Row) throws {
+        id = row["id"]
+        jobID = row["jobID"]
+        position = row["position"]
+        plugin = row["plugin"]
+        state = row["state"]
+        attempts = row["attempts"]
+        output = row["output"]
+        error = row["error"]
+        startedAt = row["startedAt"]
+        finishedAt = row["finishedAt"]
+        durationMilliseconds = row["durationMilliseconds"]
+        inputTokens = row["inputTokens"]
+        outputTokens = row["outputTokens"]
+        costUSD = row["costUSD"]
+        model = row["model"]
+    }
+}
+
 public enum StepRunOutcome: String, Codable, Sendable, DatabaseValueConvertible {
     /// Started and not (yet) finished: the worker is running it or died.
     case running

@@ -138,7 +138,13 @@ struct PipelineRunTests {
         let slow = SlowPlugin()
         let job = try await store.enqueue(try distinctDocument(20), steps: ["slow"])
         let run = Task { await pipeline(store, [slow]).run(workers: 1) }
-        try await Task.sleep(for: .milliseconds(300))
+        // Cancel once the worker is inside the step (a loaded machine may take a while to get there).
+        var polls = 0
+        while try await store.database.jobDetails(code: job.code)?.job.state != .running, polls < 250 {
+            try await Task.sleep(for: .milliseconds(20))
+            polls += 1
+        }
+        try await Task.sleep(for: .milliseconds(50))
         run.cancel()
         await run.value
         let details = try #require(try await store.database.jobDetails(code: job.code))

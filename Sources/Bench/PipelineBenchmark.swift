@@ -1,0 +1,117 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Plugins
+import Storage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Pipeline figures: jobs/s through the durable queue with a no-op plugin, the cost of enqueueing a large
+/// folder (time and peak RSS of a real `botgateway batch --no-wait`, which must stay flat as the folder
+/// grows), and end-to-end files/s of `botgateway batch` over fixtures/.
+struct PipelineBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pipeline", abstract: "Durable pipeline throughput, enqueue cost and batch files/s.")
+
+    @Option(help: "Jobs for the no-op throughput run.")
+    var jobs = 5000
+
+    @Option(help: "Folder sizes for the enqueue run, comma-separated.")
+    var folders = "1000,10000"
+
+    @Option(help: "Folder with the fixture documents.")
+    var fixtures = "fixtures"
+
+    func run() async throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("botgateway-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        print("Pipeline benchmark on \(ProcessInfo.processInfo.activeProcessorCount) cores")
+
+        print("\n1. No-op plugin: \(jobs) jobs, claim + finish per job in SQLite (WAL)")
+        for workers in [1, 2, 4, 8] {
+            let (enqueue, process) = try await noop(workers: workers, in: scratch.appendingPathComponent("noop-\(workers)"))
+            print(String(format: "   %d workers: %6.0f jobs/s processed (enqueue %6.0f jobs/s)", workers, Double(jobs) / process, Double(jobs) / enqueue))
+        }
+
+        let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("botgateway").path
+        guard access(binary, X_OK) == 0 else {
+            throw ValidationError("\(binary) not found: build both products (swift build -c release)")
+        }
+        print("\n2. `botgateway batch FOLDER --no-wait` on folders of small files (hash, store, enqueue)")
+        for size in folders.split(separator: ",").compactMap({ Int($0) }) {
+            let folder = scratch.appendingPathComponent("folder-\(size)")
+            try makeFolder(folder, files: size)
+            let started = ContinuousClock.now
+            let outcome = ChildProcess.run([binary, "batch", folder.path, "--no-wait", "--json"],
+                                           environment: ["BOT_DATA_DIR": scratch.appendingPathComponent("data-\(size)").path, "LOG_LEVEL": "warning",
+                                                         "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"])
+            let seconds = (ContinuousClock.now - started).seconds
+            print(String(format: "   %6d files: %6.2f s, %7.0f files/s, peak RSS %d MB (exit %d)", size, seconds, Double(size) / seconds,
+                         outcome.peakRSSKilobytes / 1024, outcome.exitCode))
+        }
+
+        print("\n3. `botgateway batch` end to end over \(fixtures)/ (OCR + local analysis + report)")
+        let copy = scratch.appendingPathComponent("fixtures")
+        try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
+        var count = 0
+        for name in try FileManager.default.contentsOfDirectory(atPath: fixtures).sorted() {
+            let path = URL(fileURLWithPath: fixtures).appendingPathComponent(name)
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path.path, isDirectory: &isDirectory), !isDirectory.boolValue, !name.hasSuffix(".md") else { continue }
+            try FileManager.default.copyItem(at: path, to: copy.appendingPathComponent(name))
+            count += 1
+        }
+        let started = ContinuousClock.now
+        let outcome = ChildProcess.run([binary, "batch", copy.path, "--json"],
+                                       environment: ["BOT_DATA_DIR": scratch.appendingPathComponent("data-e2e").path, "LOG_LEVEL": "warning",
+                                                     "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"])
+        let seconds = (ContinuousClock.now - started).seconds
+        print(String(format: "   %d files in %.2f s: %.2f files/s, peak RSS %d MB (exit %d)", count, seconds, Double(count) / seconds,
+                     outcome.peakRSSKilobytes / 1024, outcome.exitCode))
+    }
+
+    private func noop(workers: Int, in directory: URL) async throws -> (Double, Double) {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let database = try AppDatabase(path: directory.appendingPathComponent("botgateway.sqlite").path)
+        let blobs = try BlobStore(dataDirectory: directory)
+        let started = ContinuousClock.now
+        var batch: [(document: DocumentRecord, request: JobRequest)] = []
+        for index in 0..<jobs {
+            let sha = String(format: "%064x", index)
+            batch.append((DocumentRecord(sha256: sha, format: "png", mimeType: "image/png", size: 1, blobPath: "blobs/none", originalName: "\(index).png"),
+                          JobRequest(origin: .batch, sourceName: "\(index).png")))
+            if batch.count == 500 {
+                _ = try await database.enqueue(batch, steps: ["noop"])
+                batch.removeAll(keepingCapacity: true)
+            }
+        }
+        if !batch.isEmpty { _ = try await database.enqueue(batch, steps: ["noop"]) }
+        let enqueued = ContinuousClock.now
+        let pipeline = Pipeline(database: database, blobs: blobs, plugins: [NoopPlugin()],
+                                logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
+        await pipeline.run(workers: workers, untilIdle: true)
+        let done = try await database.jobCounts()[.done, default: 0]
+        guard done == jobs else { throw ValidationError("only \(done) of \(jobs) jobs finished") }
+        return ((enqueued - started).seconds, (ContinuousClock.now - enqueued).seconds)
+    }
+
+    /// Small distinct files that sniff as PNG (the enqueue path never decodes them).
+    private func makeFolder(_ folder: URL, files: Int) throws {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var generator = SystemRandomNumberGenerator()
+        for index in 0..<files {
+            var bytes: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+            bytes += (0..<2048).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            try Data(bytes).write(to: folder.appendingPathComponent(String(format: "scan-%06d.png", index)))
+        }
+    }
+}
+
+struct NoopPlugin: Plugin {
+    var name: String { "noop" }
+
+    func run(_ context: PluginContext) async throws -> PluginResult {
+        PluginResult(output: Data("{}".utf8))
+    }
+}
