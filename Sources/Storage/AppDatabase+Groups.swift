@@ -7,7 +7,7 @@ extension AppDatabase {
         try await write { db in
             if let existing = try GroupRecord.filter(Column("key") == key).fetchOne(db) { return existing }
             var group = GroupRecord(id: nil, kind: kind, key: key, title: title, chatID: chatID, userID: userID,
-                                    reportPath: nil, consolidatedAt: nil, createdAt: now)
+                                    reportPath: nil, consolidatedAt: nil, createdAt: now, lastAddedAt: nil, notifiedAt: nil)
             try group.insert(db)
             return group
         }

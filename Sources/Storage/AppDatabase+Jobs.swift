@@ -107,6 +107,10 @@ extension AppDatabase {
 
     /// Cached statements throughout: a folder of 10,000 files runs this 10,000 times.
     static func enqueue(_ db: Database, documentSHA256: String, request: JobRequest, steps: [String], now: Timestamp) throws -> (job: JobRecord, created: Bool) {
+        if let sourceKey = request.sourceKey,
+           let existing = try JobRecord.fetchOne(db.cachedStatement(sql: "SELECT * FROM job WHERE sourceKey = ?"), arguments: [sourceKey]) {
+            return (existing, false)
+        }
         if let groupID = request.groupID,
            let existing = try JobRecord.fetchOne(db.cachedStatement(sql: "SELECT * FROM job WHERE groupID = ? AND documentSHA256 = ?"),
                                                  arguments: [groupID, documentSHA256]) {
@@ -116,13 +120,13 @@ extension AppDatabase {
             id: nil, code: try uniqueCode(db), documentSHA256: documentSHA256, origin: request.origin, sourceName: request.sourceName,
             groupID: request.groupID, chatID: request.chatID, userID: request.userID, messageID: request.messageID,
             languageCode: request.languageCode, state: .queued, nextAttemptAt: now, leaseOwner: nil, leaseExpiresAt: nil,
-            lastError: nil, createdAt: now, updatedAt: now, finishedAt: nil)
+            lastError: nil, createdAt: now, updatedAt: now, finishedAt: nil, sourceKey: request.sourceKey, notifiedAt: nil)
         try db.cachedStatement(sql: """
             INSERT INTO job (code, documentSHA256, origin, sourceName, groupID, chatID, userID, messageID, languageCode,
-                             state, nextAttemptAt, createdAt, updatedAt)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)
+                             state, nextAttemptAt, createdAt, updatedAt, sourceKey)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)
             """).execute(arguments: [job.code, documentSHA256, request.origin, request.sourceName, request.groupID, request.chatID,
-                                     request.userID, request.messageID, request.languageCode, now, now, now])
+                                     request.userID, request.messageID, request.languageCode, now, now, now, request.sourceKey])
         job.id = db.lastInsertedRowID
         let insertStep = try db.cachedStatement(sql: "INSERT INTO step (jobID, position, plugin, state) VALUES (?, ?, ?, 'pending')")
         for (position, plugin) in steps.enumerated() {

@@ -88,6 +88,9 @@ public final class AppDatabase: Sendable {
                 t.column("reportPath", .text)
                 t.column("consolidatedAt", .double)
                 t.column("createdAt", .double).notNull()
+                // Albums have no "last item" marker: the group is complete once items stop arriving.
+                t.column("lastAddedAt", .double)
+                t.column("notifiedAt", .double)
             }
 
             try db.create(table: "job") { t in
@@ -109,6 +112,10 @@ public final class AppDatabase: Sendable {
                 t.column("createdAt", .double).notNull()
                 t.column("updatedAt", .double).notNull()
                 t.column("finishedAt", .double)
+                // What made the job ("tg:update:123"): a message handled twice still makes one job.
+                t.column("sourceKey", .text).unique()
+                // When the requester was told the outcome (Telegram jobs).
+                t.column("notifiedAt", .double)
                 t.uniqueKey(["groupID", "documentSHA256"])
             }
             try db.create(index: "job_claim", on: "job", columns: ["state", "nextAttemptAt"])
@@ -153,6 +160,29 @@ public final class AppDatabase: Sendable {
                 t.column("role", .text).notNull()
                 t.column("addedBy", .integer)
                 t.column("createdAt", .double).notNull()
+            }
+
+            // Replies waiting to be sent: written in the same transaction as the state they report,
+            // so a crash can delay a reply but never lose it.
+            try db.create(table: "outbox") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("chatID", .integer).notNull()
+                t.column("kind", .text).notNull()
+                t.column("payload", .blob).notNull()
+                t.column("dedupeKey", .text).notNull().unique()
+                t.column("state", .text).notNull()
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("nextAttemptAt", .double).notNull()
+                t.column("lastError", .text)
+                t.column("createdAt", .double).notNull()
+                t.column("sentAt", .double)
+            }
+            try db.create(index: "outbox_due", on: "outbox", columns: ["state", "nextAttemptAt"])
+
+            // Strangers get one reply with their id per hour, not one per message.
+            try db.create(table: "strangerReply") { t in
+                t.primaryKey("userID", .integer)
+                t.column("repliedAt", .double).notNull()
             }
 
             try db.create(table: "telegramUpdate") { t in

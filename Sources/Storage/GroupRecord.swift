@@ -24,6 +24,8 @@ public struct GroupRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     public var reportPath: String?
     public var consolidatedAt: Timestamp?
     public var createdAt: Timestamp
+    public var lastAddedAt: Timestamp?
+    public var notifiedAt: Timestamp?
 
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID

@@ -34,6 +34,8 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
     public var createdAt: Timestamp
     public var updatedAt: Timestamp
     public var finishedAt: Timestamp?
+    public var sourceKey: String?
+    public var notifiedAt: Timestamp?
 
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
@@ -73,6 +75,8 @@ extension JobRecord {
         createdAt = row["createdAt"]
         updatedAt = row["updatedAt"]
         finishedAt = row["finishedAt"]
+        sourceKey = row["sourceKey"]
+        notifiedAt = row["notifiedAt"]
     }
 }
 
@@ -85,9 +89,11 @@ public struct JobRequest: Sendable, Equatable {
     public var userID: Int64?
     public var messageID: Int64?
     public var languageCode: String?
+    /// What made the job; a second request with the same key returns the first job.
+    public var sourceKey: String?
 
     public init(origin: JobOrigin, sourceName: String, groupID: Int64? = nil, chatID: Int64? = nil, userID: Int64? = nil,
-                messageID: Int64? = nil, languageCode: String? = nil) {
+                messageID: Int64? = nil, languageCode: String? = nil, sourceKey: String? = nil) {
         self.origin = origin
         self.sourceName = sourceName
         self.groupID = groupID
@@ -95,5 +101,6 @@ public struct JobRequest: Sendable, Equatable {
         self.userID = userID
         self.messageID = messageID
         self.languageCode = languageCode
+        self.sourceKey = sourceKey
     }
 }

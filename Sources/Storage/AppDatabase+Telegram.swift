@@ -1,0 +1,199 @@
+import Foundation
+import GRDB
+
+extension AppDatabase {
+    // MARK: Updates
+
+    /// Records an update durably; false when the same `update_id` was recorded before (Telegram resends).
+    public func recordUpdate(id: Int64, payload: Data, now: Timestamp = .now) async throws -> Bool {
+        try await write { db in
+            try db.cachedStatement(sql: """
+                INSERT INTO telegramUpdate (updateID, payload, state, receivedAt) VALUES (?, ?, 'pending', ?)
+                ON CONFLICT(updateID) DO NOTHING
+                """).execute(arguments: [id, payload, now])
+            return db.changesCount == 1
+        }
+    }
+
+    /// Many updates in one transaction (a `getUpdates` page); returns how many were new.
+    public func recordUpdates(_ updates: [(id: Int64, payload: Data)], now: Timestamp = .now) async throws -> Int {
+        try await write { db in
+            var new = 0
+            let statement = try db.cachedStatement(sql: """
+                INSERT INTO telegramUpdate (updateID, payload, state, receivedAt) VALUES (?, ?, 'pending', ?)
+                ON CONFLICT(updateID) DO NOTHING
+                """)
+            for update in updates {
+                try statement.execute(arguments: [update.id, update.payload, now])
+                new += db.changesCount
+            }
+            return new
+        }
+    }
+
+    public func pendingUpdates(limit: Int = 50) async throws -> [TelegramUpdateRecord] {
+        try await read { db in
+            try TelegramUpdateRecord.fetchAll(db, sql: "SELECT * FROM telegramUpdate WHERE state = 'pending' ORDER BY updateID LIMIT ?", arguments: [limit])
+        }
+    }
+
+    public func finishUpdate(id: Int64, error: String? = nil, now: Timestamp = .now) async throws {
+        try await write { db in
+            try db.execute(sql: "UPDATE telegramUpdate SET state = ?, processedAt = ?, error = ? WHERE updateID = ?",
+                           arguments: [error == nil ? "done" : "failed", now, error, id])
+        }
+    }
+
+    /// The highest update id seen, for `getUpdates` offsets after a restart.
+    public func lastUpdateID() async throws -> Int64? {
+        try await read { db in try Int64.fetchOne(db, sql: "SELECT MAX(updateID) FROM telegramUpdate") }
+    }
+
+    // MARK: Outbox
+
+    /// Queues a reply unless one with the same key exists; true when queued now.
+    @discardableResult
+    public func enqueueReply(_ record: OutboxRecord) async throws -> Bool {
+        try await write { db in try Self.enqueueReply(db, record) }
+    }
+
+    static func enqueueReply(_ db: Database, _ record: OutboxRecord) throws -> Bool {
+        try db.execute(sql: """
+            INSERT INTO outbox (chatID, kind, payload, dedupeKey, state, attempts, nextAttemptAt, createdAt)
+            VALUES (?, ?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT(dedupeKey) DO NOTHING
+            """, arguments: [record.chatID, record.kind, record.payload, record.dedupeKey, record.nextAttemptAt, record.createdAt])
+        return db.changesCount == 1
+    }
+
+    public func dueReplies(limit: Int = 20, now: Timestamp = .now) async throws -> [OutboxRecord] {
+        try await read { db in
+            try OutboxRecord.fetchAll(db, sql: "SELECT * FROM outbox WHERE state = 'pending' AND nextAttemptAt <= ? ORDER BY id LIMIT ?",
+                                      arguments: [now, limit])
+        }
+    }
+
+    public func markReplySent(id: Int64, now: Timestamp = .now) async throws {
+        try await write { db in
+            try db.execute(sql: "UPDATE outbox SET state = 'sent', sentAt = ?, attempts = attempts + 1 WHERE id = ?", arguments: [now, id])
+        }
+    }
+
+    /// A failed send: tried again at `retryAt`, or given up (`retryAt` nil).
+    public func markReplyFailed(id: Int64, error: String, retryAt: Timestamp?) async throws {
+        try await write { db in
+            if let retryAt {
+                try db.execute(sql: "UPDATE outbox SET attempts = attempts + 1, nextAttemptAt = ?, lastError = ? WHERE id = ?",
+                               arguments: [retryAt, error, id])
+            } else {
+                try db.execute(sql: "UPDATE outbox SET state = 'failed', attempts = attempts + 1, lastError = ? WHERE id = ?", arguments: [error, id])
+            }
+        }
+    }
+
+    public func replies(chatID: Int64? = nil) async throws -> [OutboxRecord] {
+        try await read { db in
+            if let chatID { return try OutboxRecord.fetchAll(db, sql: "SELECT * FROM outbox WHERE chatID = ? ORDER BY id", arguments: [chatID]) }
+            return try OutboxRecord.fetchAll(db, sql: "SELECT * FROM outbox ORDER BY id")
+        }
+    }
+
+    public func nextReplyDue() async throws -> Timestamp? {
+        try await read { db in try Double.fetchOne(db, sql: "SELECT MIN(nextAttemptAt) FROM outbox WHERE state = 'pending'") }
+    }
+
+    // MARK: Telling requesters
+
+    /// Finished Telegram jobs whose requester has not been told, outside albums (those get one reply).
+    public func unnotifiedJobs(limit: Int = 20) async throws -> [JobDetails] {
+        try await read { db in
+            let jobs = try JobRecord.fetchAll(db, sql: """
+                SELECT job.* FROM job LEFT JOIN jobGroup ON jobGroup.id = job.groupID
+                WHERE job.origin = 'telegram' AND job.state IN ('done', 'failed') AND job.notifiedAt IS NULL
+                  AND (jobGroup.kind IS NULL OR jobGroup.kind != 'album')
+                ORDER BY job.id LIMIT ?
+                """, arguments: [limit])
+            return try jobs.map { try Self.details(db, $0) }
+        }
+    }
+
+    /// Queues the reply and marks the job told, in one transaction: the reply is queued exactly once.
+    public func notify(jobID: Int64, reply: OutboxRecord, now: Timestamp = .now) async throws {
+        try await write { db in
+            _ = try Self.enqueueReply(db, reply)
+            try db.execute(sql: "UPDATE job SET notifiedAt = ? WHERE id = ?", arguments: [now, jobID])
+        }
+    }
+
+    /// Albums whose every job is finished and to which nothing was added for `quiet` seconds.
+    public func completedAlbums(quiet: Double, now: Timestamp = .now) async throws -> [(group: GroupRecord, jobs: [JobDetails])] {
+        try await read { db in
+            let groups = try GroupRecord.fetchAll(db, sql: """
+                SELECT * FROM jobGroup WHERE kind = 'album' AND notifiedAt IS NULL AND lastAddedAt <= ?
+                  AND NOT EXISTS (SELECT 1 FROM job WHERE job.groupID = jobGroup.id AND job.state NOT IN ('done', 'failed'))
+                """, arguments: [now - quiet])
+            return try groups.map { group in
+                let jobs = try JobRecord.fetchAll(db, sql: "SELECT * FROM job WHERE groupID = ? ORDER BY messageID, id", arguments: [group.id])
+                return (group, try jobs.map { try Self.details(db, $0) })
+            }
+        }
+    }
+
+    public func notify(groupID: Int64, reply: OutboxRecord, now: Timestamp = .now) async throws {
+        try await write { db in
+            _ = try Self.enqueueReply(db, reply)
+            try db.execute(sql: "UPDATE jobGroup SET notifiedAt = ? WHERE id = ?", arguments: [now, groupID])
+            try db.execute(sql: "UPDATE job SET notifiedAt = ? WHERE groupID = ?", arguments: [now, groupID])
+        }
+    }
+
+    public func touchGroup(id: Int64, now: Timestamp = .now) async throws {
+        try await write { db in try db.execute(sql: "UPDATE jobGroup SET lastAddedAt = ? WHERE id = ?", arguments: [now, id]) }
+    }
+
+    /// Recent jobs of a chat, newest first (for `/report` and `/jobs`).
+    public func recentJobs(chatID: Int64, limit: Int) async throws -> [JobDetails] {
+        try await read { db in
+            let jobs = try JobRecord.fetchAll(db, sql: "SELECT * FROM job WHERE chatID = ? ORDER BY id DESC LIMIT ?", arguments: [chatID, limit])
+            return try jobs.map { try Self.details(db, $0) }
+        }
+    }
+
+    // MARK: Strangers
+
+    /// True (and remembered) when a stranger may be answered now: once per `interval` seconds.
+    public func mayAnswerStranger(userID: Int64, interval: Double, now: Timestamp = .now) async throws -> Bool {
+        try await write { db in
+            if let last = try Double.fetchOne(db, sql: "SELECT repliedAt FROM strangerReply WHERE userID = ?", arguments: [userID]),
+               now - last < interval {
+                return false
+            }
+            try db.execute(sql: "INSERT INTO strangerReply (userID, repliedAt) VALUES (?, ?) ON CONFLICT(userID) DO UPDATE SET repliedAt = excluded.repliedAt",
+                           arguments: [userID, now])
+            return true
+        }
+    }
+
+    // MARK: Stats
+
+    public struct Stats: Sendable {
+        public var jobs: [JobState: Int]
+        public var documents: Int
+        public var users: Int
+        public var inputTokens: Int
+        public var outputTokens: Int
+        public var costUSD: Double
+        public var pendingReplies: Int
+    }
+
+    public func stats() async throws -> Stats {
+        let jobs = try await jobCounts()
+        return try await read { db in
+            let usage = try Row.fetchOne(db, sql: "SELECT COALESCE(SUM(inputTokens),0), COALESCE(SUM(outputTokens),0), COALESCE(SUM(costUSD),0) FROM step")
+            return Stats(jobs: jobs,
+                         documents: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM document") ?? 0,
+                         users: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM user") ?? 0,
+                         inputTokens: usage?[0] ?? 0, outputTokens: usage?[1] ?? 0, costUSD: usage?[2] ?? 0,
+                         pendingReplies: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE state = 'pending'") ?? 0)
+        }
+    }
+}
