@@ -173,7 +173,7 @@ public struct LocalAnalyzer: Analyzer {
         return best.1 >= 2 ? best.0 : "und"
     }
 
-    static func format(_ value: Decimal) -> String {
+    public static func format(_ value: Decimal) -> String {
         var value = value
         var rounded = Decimal()
         NSDecimalRound(&rounded, &value, 2, .plain)

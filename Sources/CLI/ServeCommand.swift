@@ -1,0 +1,132 @@
+import ArgumentParser
+import BotGateway
+import CurlHTTP
+import Foundation
+import Hummingbird
+import Logging
+import OCR
+import Plugins
+import Storage
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the bot: the webhook server (or long polling), the pipeline workers and the reply sender.",
+        discussion: """
+        Needs TELEGRAM_BOT_TOKEN, and TELEGRAM_WEBHOOK_SECRET in webhook mode. Listens on BOT_HOST:BOT_PORT
+        (POST /telegram/webhook, GET /healthz, GET /readyz). SIGTERM or Ctrl-C stops taking work, hands
+        running jobs back and exits; the next start resumes them.
+        """
+    )
+
+    @Flag(help: "Use getUpdates long polling instead of a webhook (for machines without a public HTTPS URL).")
+    var poll = false
+
+    func run() async throws {
+        try LogSetup.bootstrap()
+        let configuration = try GatewayConfiguration.fromEnvironment()
+        let settings = try GatewaySettings.fromEnvironment(ProcessInfo.processInfo.environment, dataDirectory: configuration.dataDirectory,
+                                                           requireSecret: !poll)
+        let (database, blobs) = try configuration.openStorage()
+        let logger = Logger(label: "botgateway")
+        let pool = try await OCREnginePool(configuration: configuration.ocr, scratchDirectory: configuration.dataDirectory.appendingPathComponent("tmp"),
+                                           logger: Logger(label: "ocr"))
+        let http = HTTPClient()
+        let telegram = TelegramClient(token: settings.token, baseURL: settings.apiBaseURL, http: http, logger: Logger(label: "telegram"))
+        let dependencies = Gateway.Dependencies(
+            settings: settings, database: database, blobs: blobs, telegram: telegram,
+            plugins: [OCRPlugin(pool: pool, database: database), AnalyzePlugin(analyzer: configuration.makeAnalyzer())],
+            workers: configuration.ocr.workers * 2, logger: logger)
+        let app = Gateway.buildApplication(dependencies, mode: poll ? .polling : .webhook) { port in
+            logger.info("serving", metadata: ["host": "\(settings.host)", "port": "\(port)", "mode": "\(poll ? "polling" : "webhook")"])
+        }
+        do {
+            try await app.runService()
+        } catch {
+            await pool.shutdown()
+            http.shutdown()
+            throw WorkFailed(message: "the server stopped: \(error)")
+        }
+        await pool.shutdown()
+        http.shutdown()
+    }
+}
+
+struct WebhookCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "webhook",
+        abstract: "Point Telegram at this bot's webhook, remove it, or show its state.",
+        subcommands: [Set.self, Delete.self, Info.self]
+    )
+
+    static func client(requireSecret: Bool) throws -> (TelegramClient, GatewaySettings, HTTPClient) {
+        let configuration = try GatewayConfiguration.fromEnvironment()
+        let settings = try GatewaySettings.fromEnvironment(ProcessInfo.processInfo.environment, dataDirectory: configuration.dataDirectory,
+                                                           requireSecret: requireSecret)
+        let http = HTTPClient()
+        return (TelegramClient(token: settings.token, baseURL: settings.apiBaseURL, http: http), settings, http)
+    }
+
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register URL (https, ending in /telegram/webhook) with TELEGRAM_WEBHOOK_SECRET.")
+
+        @Argument(help: "The public HTTPS URL of POST /telegram/webhook.")
+        var url: String
+
+        @Flag(help: "Drop updates Telegram is still holding.")
+        var dropPending = false
+
+        func validate() throws {
+            guard let parsed = URL(string: url), parsed.scheme == "https", parsed.host != nil else {
+                throw ValidationError("Telegram only calls https URLs")
+            }
+        }
+
+        func run() async throws {
+            let (telegram, settings, http) = try WebhookCommand.client(requireSecret: true)
+            defer { http.shutdown() }
+            do {
+                try await telegram.setWebhook(url: url, secretToken: settings.webhookSecret ?? "", dropPendingUpdates: dropPending)
+                try? await telegram.setMyCommands([
+                    ("help", "What I do"), ("status", "Where a document is"), ("report", "One report over your recent documents"),
+                    ("search", "Find words in your documents"),
+                ])
+                print("webhook set")
+            } catch let error as TelegramError {
+                throw WorkFailed(message: error.description)
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove the webhook (for serve --poll).")
+
+        func run() async throws {
+            let (telegram, _, http) = try WebhookCommand.client(requireSecret: false)
+            defer { http.shutdown() }
+            do {
+                try await telegram.deleteWebhook()
+                print("webhook deleted")
+            } catch let error as TelegramError {
+                throw WorkFailed(message: error.description)
+            }
+        }
+    }
+
+    struct Info: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the webhook Telegram has, pending updates and the last error.")
+
+        func run() async throws {
+            let (telegram, _, http) = try WebhookCommand.client(requireSecret: false)
+            defer { http.shutdown() }
+            do {
+                let info = try await telegram.getWebhookInfo()
+                print("url: \(info.url.isEmpty ? "(none: polling)" : info.url)")
+                print("pending updates: \(info.pendingUpdateCount ?? 0)")
+                if let error = info.lastErrorMessage { print("last error: \(error)") }
+            } catch let error as TelegramError {
+                throw WorkFailed(message: error.description)
+            }
+        }
+    }
+}
