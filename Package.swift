@@ -106,6 +106,11 @@ let package = Package(
             dependencies: ["CurlHTTP", "TestSupport", .product(name: "Hummingbird", package: "hummingbird")]
         ),
         .testTarget(
+            name: "BotGatewayTests",
+            dependencies: ["BotGateway", "TestSupport", "CurlHTTP", "OCR", "Storage", "Plugins",
+                           .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
             name: "PipelineTests",
             dependencies: ["OCR", "Storage", "Plugins", .product(name: "Logging", package: "swift-log"), .product(name: "GRDB", package: "GRDB.swift")]
         ),

@@ -11,9 +11,11 @@ public struct GatewaySettings: Sendable {
     public var host: String
     public var port: Int
     public var dataDirectory: URL
+    /// The Bot API's download limit for bots is 20 MB; a local Bot API server has none (2 GB here).
+    public var downloadLimit: Int64
 
     public init(token: String, apiBaseURL: String = "https://api.telegram.org", webhookSecret: String?, adminIDs: Set<Int64>,
-                host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL) {
+                host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL, downloadLimit: Int64? = nil) {
         self.token = token
         self.apiBaseURL = apiBaseURL
         self.webhookSecret = webhookSecret
@@ -21,10 +23,9 @@ public struct GatewaySettings: Sendable {
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory
+        // Any base URL other than Telegram's own is taken for a local Bot API server.
+        self.downloadLimit = downloadLimit ?? (apiBaseURL.contains("api.telegram.org") ? 20_000_000 : 2_000_000_000)
     }
-
-    /// The Bot API's download limit for bots (a local Bot API server has none).
-    public var downloadLimit: Int64 { apiBaseURL.contains("api.telegram.org") ? 20_000_000 : 2_000_000_000 }
 
     public static func fromEnvironment(_ environment: [String: String], dataDirectory: URL, requireSecret: Bool) throws -> GatewaySettings {
         func value(_ name: String) -> String? {

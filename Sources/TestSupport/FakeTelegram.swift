@@ -1,0 +1,190 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// A Telegram Bot API double: a real HTTP server speaking the documented wire format
+/// (`POST /bot<token>/<method>` with JSON or multipart, `{"ok":true,"result":…}`, errors as
+/// `{"ok":false,"error_code":…,"description":…,"parameters":{"retry_after":…}}`, files under
+/// `/file/bot<token>/<file_path>`). It records what the bot sent and can be told to fail.
+public final class FakeTelegram: @unchecked Sendable {
+    public struct Sent: Sendable, Equatable {
+        public var method: String
+        public var chatID: Int64
+        public var text: String
+        public var replyTo: Int64?
+    }
+
+    public let token: String
+    private let lock = NSLock()
+    private var sent: [Sent] = []
+    private var calls: [String] = []
+    private var files: [String: Data] = [:]
+    private var failures: [String: [(code: Int, retryAfter: Int?)]] = [:]
+    private var updates: [[String: Any]] = []
+    private var nextMessageID: Int64 = 1000
+    private(set) var server: LoopbackServer!
+
+    public var baseURL: String { server.baseURL }
+
+    private init(token: String) {
+        self.token = token
+    }
+
+    public static func start(token: String = "123456:TEST-token_abc") async throws -> FakeTelegram {
+        let fake = FakeTelegram(token: token)
+        fake.server = try await LoopbackServer.start(fake.router())
+        return fake
+    }
+
+    public func stop() async {
+        await server.stop()
+    }
+
+    // MARK: Test controls
+
+    /// A file the bot can fetch with getFile + download.
+    public func addFile(id: String, data: Data) {
+        lock.withLock { files[id] = data }
+    }
+
+    /// The next `times` calls of `method` fail with `code` (429 with `retry_after`, 500, …).
+    public func fail(_ method: String, times: Int = 1, code: Int, retryAfter: Int? = nil) {
+        lock.withLock { failures[method, default: []] += Array(repeating: (code, retryAfter), count: times) }
+    }
+
+    /// Queues an update for getUpdates.
+    public func queueUpdate(_ update: [String: Any]) {
+        lock.withLock { updates.append(update) }
+    }
+
+    public var sentMessages: [Sent] { lock.withLock { sent } }
+    public var methodCalls: [String] { lock.withLock { calls } }
+
+    public func messages(to chatID: Int64) -> [Sent] {
+        sentMessages.filter { $0.chatID == chatID }
+    }
+
+    /// Waits until `predicate` holds for what was sent, or the timeout passes.
+    public func waitFor(timeout: Duration = .seconds(30), _ predicate: ([Sent]) -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if predicate(sentMessages) { return true }
+            try? await Task.sleep(for: .milliseconds(25))
+        }
+        return predicate(sentMessages)
+    }
+
+    // MARK: The API
+
+    private func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.post(":bot/:method") { request, context -> Response in
+            let bot = context.parameters.get("bot") ?? ""
+            let method = context.parameters.get("method") ?? ""
+            let body = Data(buffer: try await request.body.collect(upTo: 60 << 20))
+            return self.handle(bot: bot, method: method, contentType: request.headers[.contentType] ?? "", body: body)
+        }
+        router.get("file/:bot/**") { request, context -> Response in
+            guard context.parameters.get("bot") == "bot\(self.token)" else { return Self.error(401, "Unauthorized") }
+            let path = context.parameters.getCatchAll().joined(separator: "/")
+            let id = path.split(separator: "/").last.map(String.init) ?? ""
+            guard let data = self.lock.withLock({ self.files[id] }) else { return Self.error(404, "Not Found") }
+            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+        return router
+    }
+
+    private func handle(bot: String, method: String, contentType: String, body: Data) -> Response {
+        guard bot == "bot\(token)" else { return Self.error(401, "Unauthorized") }
+        let failure: (code: Int, retryAfter: Int?)? = lock.withLock {
+            calls.append(method)
+            guard var queue = failures[method], !queue.isEmpty else { return nil }
+            let first = queue.removeFirst()
+            failures[method] = queue
+            return first
+        }
+        if let failure {
+            return Self.error(failure.code, failure.code == 429 ? "Too Many Requests: retry after \(failure.retryAfter ?? 1)" : "Internal Server Error",
+                              retryAfter: failure.retryAfter)
+        }
+        let parameters = contentType.hasPrefix("multipart/form-data") ? Self.multipartFields(body, contentType: contentType)
+            : ((try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:])
+        func int(_ key: String) -> Int64? {
+            if let number = parameters[key] as? NSNumber { return number.int64Value }
+            return (parameters[key] as? String).flatMap { Int64($0) }
+        }
+        switch method {
+        case "getMe":
+            return Self.ok(["id": 1, "is_bot": true, "first_name": "Gateway", "username": "gateway_test_bot"])
+        case "getFile":
+            guard let id = parameters["file_id"] as? String, let data = lock.withLock({ files[id] }) else {
+                return Self.error(400, "Bad Request: invalid file_id")
+            }
+            return Self.ok(["file_id": id, "file_unique_id": "u-\(id)", "file_size": data.count, "file_path": "documents/\(id)"])
+        case "sendMessage", "sendDocument", "editMessageText":
+            guard let chat = int("chat_id") else { return Self.error(400, "Bad Request: chat_id is empty") }
+            let text = (parameters["text"] as? String) ?? (parameters["caption"] as? String) ?? ""
+            if method == "sendMessage", text.isEmpty || text.count > 4096 {
+                return Self.error(400, "Bad Request: message text is empty or too long")
+            }
+            var replyTo: Int64?
+            if let reply = parameters["reply_parameters"] as? [String: Any] { replyTo = (reply["message_id"] as? NSNumber)?.int64Value }
+            if let reply = parameters["reply_parameters"] as? String,
+               let object = try? JSONSerialization.jsonObject(with: Data(reply.utf8)) as? [String: Any] {
+                replyTo = (object["message_id"] as? NSNumber)?.int64Value
+            }
+            let id: Int64 = lock.withLock {
+                sent.append(Sent(method: method, chatID: chat, text: text, replyTo: replyTo))
+                nextMessageID += 1
+                return nextMessageID
+            }
+            return Self.ok(["message_id": id, "date": Int(Date().timeIntervalSince1970), "chat": ["id": chat, "type": "private"], "text": text])
+        case "sendChatAction", "setWebhook", "deleteWebhook", "setMyCommands":
+            return Self.ok(true)
+        case "getWebhookInfo":
+            return Self.ok(["url": "", "has_custom_certificate": false, "pending_update_count": 0])
+        case "getUpdates":
+            let offset = int("offset") ?? 0
+            let page: [[String: Any]] = lock.withLock {
+                updates.removeAll { (($0["update_id"] as? NSNumber)?.int64Value ?? 0) < offset }
+                return updates
+            }
+            return Self.ok(page)
+        default:
+            return Self.error(404, "Not Found: method not found")
+        }
+    }
+
+    static func ok(_ result: Any) -> Response {
+        json(["ok": true, "result": result], status: .ok)
+    }
+
+    static func error(_ code: Int, _ description: String, retryAfter: Int? = nil) -> Response {
+        var object: [String: Any] = ["ok": false, "error_code": code, "description": description]
+        if let retryAfter { object["parameters"] = ["retry_after": retryAfter] }
+        return json(object, status: HTTPResponse.Status(code: code))
+    }
+
+    static func json(_ object: Any, status: HTTPResponse.Status) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: object)) ?? Data()
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// Just enough multipart parsing for the text fields of sendDocument.
+    static func multipartFields(_ body: Data, contentType: String) -> [String: Any] {
+        guard let boundary = contentType.components(separatedBy: "boundary=").last else { return [:] }
+        let text = String(decoding: body, as: UTF8.self)
+        var fields: [String: Any] = [:]
+        for part in text.components(separatedBy: "--" + boundary) {
+            guard let nameRange = part.range(of: "name=\""), let end = part[nameRange.upperBound...].firstIndex(of: "\""),
+                  let valueStart = part.range(of: "\r\n\r\n") else { continue }
+            let name = String(part[nameRange.upperBound..<end])
+            guard !part[..<valueStart.lowerBound].contains("filename=") else {
+                fields[name] = "(file)"
+                continue
+            }
+            fields[name] = String(part[valueStart.upperBound...]).trimmingCharacters(in: .newlines)
+        }
+        return fields
+    }
+}
