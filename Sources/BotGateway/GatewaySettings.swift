@@ -61,8 +61,9 @@ public struct GatewaySettings: Sendable {
         let host = value("BOT_HOST") ?? "127.0.0.1"
         let port: Int
         if let raw = value("BOT_PORT") {
-            guard let parsed = Int(raw), (1...65535).contains(parsed) else {
-                throw ConfigurationError(variable: "BOT_PORT", problem: "expected a port number from 1 to 65535")
+            // 0 asks for any free port (the log line "serving" says which).
+            guard let parsed = Int(raw), (0...65535).contains(parsed) else {
+                throw ConfigurationError(variable: "BOT_PORT", problem: "expected a port number from 0 to 65535")
             }
             port = parsed
         } else {
