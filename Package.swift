@@ -84,6 +84,8 @@ let package = Package(
                 "OCR",
                 "Storage",
                 "Plugins",
+                "CurlHTTP",
+                "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -44,6 +44,10 @@ extension AppDatabase {
         }
     }
 
+    public func recordedUpdateCount() async throws -> Int {
+        try await read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM telegramUpdate") ?? 0 }
+    }
+
     /// The highest update id seen, for `getUpdates` offsets after a restart.
     public func lastUpdateID() async throws -> Int64? {
         try await read { db in try Int64.fetchOne(db, sql: "SELECT MAX(updateID) FROM telegramUpdate") }
