@@ -151,11 +151,15 @@ struct ReplySender: Service {
 
     func run() async throws {
         try await cancelWhenGracefulShutdown {
+            if let (resent, dropped) = try? await database.recoverInterruptedReplies(), resent + dropped > 0 {
+                logger.notice("replies interrupted by a stop", metadata: ["resent": "\(resent)", "dropped": "\(dropped)"])
+            }
             while !Task.isCancelled {
                 let due = (try? await database.dueReplies()) ?? []
                 for record in due {
                     guard let id = record.id else { continue }
                     do {
+                        try await database.beginSending(id: id)
                         try await send(record)
                         try await database.markReplySent(id: id)
                     } catch is CancellationError {

@@ -76,6 +76,23 @@ extension AppDatabase {
         }
     }
 
+    /// Marks a reply as being handed to Telegram, just before the call.
+    public func beginSending(id: Int64) async throws {
+        try await write { db in try db.execute(sql: "UPDATE outbox SET state = 'sending' WHERE id = ?", arguments: [id]) }
+    }
+
+    /// After a crash, replies caught mid-send may or may not have reached the chat. Results (analyses,
+    /// reports) are sent again: a duplicate beats a lost answer. Everything else (acknowledgements, command
+    /// answers) is not: a repeated "got it" is noise. Returns (resent, dropped).
+    public func recoverInterruptedReplies() async throws -> (resent: Int, dropped: Int) {
+        try await write { db in
+            try db.execute(sql: "UPDATE outbox SET state = 'pending' WHERE state = 'sending' AND dedupeKey LIKE 'result:%'")
+            let resent = db.changesCount
+            try db.execute(sql: "UPDATE outbox SET state = 'failed', lastError = 'interrupted mid-send; not repeated' WHERE state = 'sending'")
+            return (resent, db.changesCount)
+        }
+    }
+
     public func markReplySent(id: Int64, now: Timestamp = .now) async throws {
         try await write { db in
             try db.execute(sql: "UPDATE outbox SET state = 'sent', sentAt = ?, attempts = attempts + 1 WHERE id = ?", arguments: [now, id])
@@ -86,7 +103,7 @@ extension AppDatabase {
     public func markReplyFailed(id: Int64, error: String, retryAt: Timestamp?) async throws {
         try await write { db in
             if let retryAt {
-                try db.execute(sql: "UPDATE outbox SET attempts = attempts + 1, nextAttemptAt = ?, lastError = ? WHERE id = ?",
+                try db.execute(sql: "UPDATE outbox SET state = 'pending', attempts = attempts + 1, nextAttemptAt = ?, lastError = ? WHERE id = ?",
                                arguments: [retryAt, error, id])
             } else {
                 try db.execute(sql: "UPDATE outbox SET state = 'failed', attempts = attempts + 1, lastError = ? WHERE id = ?", arguments: [error, id])

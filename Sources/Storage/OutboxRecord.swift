@@ -2,7 +2,11 @@ import Foundation
 import GRDB
 
 public enum OutboxState: String, Codable, Sendable, DatabaseValueConvertible {
-    case pending, sent, failed
+    case pending
+    /// Handed to Telegram; whether it arrived is unknown until the answer comes back.
+    case sending
+    case sent
+    case failed
 }
 
 /// A reply to send. `payload` is the sender's own JSON; the store only keeps it and its state.

@@ -100,4 +100,46 @@ struct ServeProcessTests {
         if analysedBeforeKill { Issue.record("the analysis was sent before the kill; the test did not exercise the restart") }
         await telegram.stop()
     }
+
+    @Test("doctor checks tessdata, the database and the Telegram token; a bad token fails it")
+    func doctor() async throws {
+        let telegram = try await FakeTelegram.start()
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("doctor-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: data) }
+        let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("botgateway").path
+        let good = try runChild([binary, "doctor"], environment: ["TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_BASE_URL": telegram.baseURL,
+                                                                  "BOT_DATA_DIR": data.path])
+        #expect(good.code == 0, "\(good.output)")
+        #expect(good.output.contains("ok    tessdata: "))
+        #expect(good.output.contains("ok    Telegram: the token belongs to @gateway_test_bot"))
+        let bad = try runChild([binary, "doctor"], environment: ["TELEGRAM_BOT_TOKEN": "999:wrong", "TELEGRAM_API_BASE_URL": telegram.baseURL,
+                                                                 "BOT_DATA_DIR": data.path])
+        #expect(bad.code == 1)
+        #expect(bad.output.contains("FAIL  Telegram: Telegram refused the call (401): Unauthorized"))
+        #expect(!bad.output.contains("999:wrong"))
+        await telegram.stop()
+    }
+
+    private func runChild(_ arguments: [String], environment: [String: String]) throws -> (code: Int32, output: String) {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("doctor-out-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: output) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, output.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var merged = ProcessInfo.processInfo.environment
+        for (key, value) in environment { merged[key] = value }
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, arguments[0], &actions, nil, argv, envp) == 0 else { throw LoopbackServerError.didNotStart }
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        return ((status >> 8) & 0xFF, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
+    }
 }

@@ -1,0 +1,88 @@
+import ArgumentParser
+import BotGateway
+import CurlHTTP
+import Foundation
+import Logging
+import OCR
+import Storage
+
+struct DoctorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "doctor",
+        abstract: "Check the configuration, tessdata, PDF tools, the database and what is configured to be reachable.",
+        discussion: "Prints one line per check; exit code 1 if any check failed."
+    )
+
+    func run() async throws {
+        var failed = 0
+        func report(_ ok: Bool?, _ text: String) {
+            let mark = ok == nil ? "warn" : (ok! ? "ok  " : "FAIL")
+            if ok == false { failed += 1 }
+            print("\(mark)  \(text)")
+        }
+
+        let configuration: GatewayConfiguration
+        do {
+            configuration = try GatewayConfiguration.fromEnvironment()
+            report(true, "configuration: data in \(configuration.dataDirectory.path), OCR_LANGUAGES=\(configuration.ocr.languages), OCR_WORKERS=\(configuration.ocr.workers)")
+        } catch {
+            report(false, "configuration: \(error)")
+            throw WorkFailed()
+        }
+
+        if let tessdata = configuration.ocr.tessdataPath {
+            for language in configuration.ocr.languages.split(separator: "+") {
+                let path = "\(tessdata)/\(language).traineddata"
+                report(FileManager.default.fileExists(atPath: path), "tessdata: \(path)")
+            }
+            report(FileManager.default.fileExists(atPath: "\(tessdata)/osd.traineddata") ? true : nil,
+                   "tessdata: osd.traineddata (turning sideways pages; install tesseract-ocr-osd)")
+        } else {
+            report(false, "tessdata: no folder found (install tesseract-ocr-eng or set TESSDATA_PREFIX)")
+        }
+        do {
+            var single = configuration.ocr
+            single.workers = 1
+            let pool = try await OCREnginePool(configuration: single, logger: Logger(label: "doctor", factory: { _ in SwiftLogNoOpLogHandler() }))
+            await pool.shutdown()
+            report(true, "OCR engine: Tesseract \(OCREnginePool.tesseractVersion) starts")
+        } catch {
+            report(false, "OCR engine: \(error)")
+        }
+        report(OCREnginePool.openMPLimited ? true : nil, "OMP_THREAD_LIMIT is set (the binary sets it by re-executing itself)")
+        for tool in ["pdfinfo", "pdftotext", "pdftoppm"] {
+            let found = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":").contains { access("\($0)/\(tool)", X_OK) == 0 }
+            report(found, "PDF tool \(tool) (poppler-utils)")
+        }
+
+        do {
+            let (database, _) = try configuration.openStorage()
+            report(true, "database: \(database.path), migrations \(try database.appliedMigrations().joined(separator: ", "))")
+            let counts = try await database.jobCounts()
+            report(true, "jobs: " + JobState.allCases.map { "\($0.rawValue) \(counts[$0, default: 0])" }.joined(separator: ", "))
+        } catch {
+            report(false, "database: \(error)")
+        }
+
+        let environment = ProcessInfo.processInfo.environment
+        if environment["TELEGRAM_BOT_TOKEN"]?.isEmpty == false {
+            do {
+                let settings = try GatewaySettings.fromEnvironment(environment, dataDirectory: configuration.dataDirectory, requireSecret: false)
+                let http = HTTPClient()
+                defer { http.shutdown() }
+                let telegram = TelegramClient(token: settings.token, baseURL: settings.apiBaseURL, http: http)
+                let me = try await telegram.getMe()
+                report(true, "Telegram: the token belongs to @\(me.username ?? "?") (id \(me.id))")
+                let info = try await telegram.getWebhookInfo()
+                report(true, "Telegram webhook: \(info.url.isEmpty ? "none (serve --poll)" : info.url), \(info.pendingUpdateCount ?? 0) pending"
+                       + (info.lastErrorMessage.map { ", last error: \($0)" } ?? ""))
+                report(settings.webhookSecret != nil ? true : nil, "TELEGRAM_WEBHOOK_SECRET " + (settings.webhookSecret != nil ? "set" : "not set: only serve --poll will start"))
+            } catch {
+                report(false, "Telegram: \(error)")
+            }
+        } else {
+            report(nil, "TELEGRAM_BOT_TOKEN not set: serve will not start (batch, ocr, jobs and users work without it)")
+        }
+        if failed > 0 { throw WorkFailed(message: "\(failed) check(s) failed") }
+    }
+}
