@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import OCR
 import Plugins
+import Prometheus
 import ServiceLifecycle
 import Storage
 
@@ -26,9 +27,11 @@ public enum Gateway {
         public var workers: Int
         public var albumQuiet: Double
         public var logger: Logger
+        /// Documents waiting for an OCR engine, for `/metrics`.
+        public var ocrQueueDepth: @Sendable () -> Int
 
         public init(settings: GatewaySettings, database: AppDatabase, blobs: BlobStore, telegram: TelegramClient, plugins: [any Plugin],
-                    workers: Int, albumQuiet: Double = 2.5, logger: Logger) {
+                    workers: Int, albumQuiet: Double = 2.5, logger: Logger, ocrQueueDepth: @escaping @Sendable () -> Int = { 0 }) {
             self.settings = settings
             self.database = database
             self.blobs = blobs
@@ -37,6 +40,7 @@ public enum Gateway {
             self.workers = workers
             self.albumQuiet = albumQuiet
             self.logger = logger
+            self.ocrQueueDepth = ocrQueueDepth
         }
     }
 
@@ -44,8 +48,10 @@ public enum Gateway {
                                         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let logger = dependencies.logger
         let arrived = Signal(), finished = Signal(), queued = Signal()
+        let registry = PrometheusCollectorRegistry()
         let pipeline = Pipeline(database: dependencies.database, blobs: dependencies.blobs, plugins: dependencies.plugins,
-                                observer: PipelineEvents(finished: finished), logger: Logger(label: "pipeline"))
+                                observer: PipelineEvents(finished: finished), logger: Logger(label: "pipeline"),
+                                metrics: PrometheusMetricsFactory(registry: registry))
         let handler = UpdateHandler(settings: dependencies.settings, database: dependencies.database,
                                     intake: DocumentIntake(blobs: dependencies.blobs, maxBytes: dependencies.settings.downloadLimit),
                                     telegram: dependencies.telegram, steps: pipeline.stepNames, logger: Logger(label: "telegram"))
@@ -58,6 +64,7 @@ public enum Gateway {
         ]
         let router = Router()
         HealthController(database: dependencies.database).addRoutes(to: router)
+        MetricsController(registry: registry, database: dependencies.database, ocrQueueDepth: dependencies.ocrQueueDepth).addRoutes(to: router)
         switch mode {
         case .webhook:
             WebhookController(secret: dependencies.settings.webhookSecret ?? "", database: dependencies.database, arrived: arrived, logger: logger)

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import OCR
@@ -41,10 +42,13 @@ public final class Pipeline: Sendable {
     public let stepNames: [String]
     private let observer: (any PipelineObserver)?
     private let logger: Logger
+    /// Injected, not global: `serve` passes its Prometheus registry, everything else records nothing.
+    private let metrics: any MetricsFactory
     private let instance = String(UUID().uuidString.prefix(8))
 
     public init(database: AppDatabase, blobs: BlobStore, plugins: [any Plugin], settings: Settings = Settings(),
-                observer: (any PipelineObserver)? = nil, logger: Logger = Logger(label: "pipeline")) {
+                observer: (any PipelineObserver)? = nil, logger: Logger = Logger(label: "pipeline"),
+                metrics: any MetricsFactory = NOOPMetricsHandler.instance) {
         self.database = database
         self.blobs = blobs
         self.settings = settings
@@ -52,6 +56,26 @@ public final class Pipeline: Sendable {
         self.stepNames = plugins.map(\.name)
         self.observer = observer
         self.logger = logger
+        self.metrics = metrics
+    }
+
+    /// Step time by plugin and outcome, LLM tokens and cost, finished jobs: what `/metrics` shows.
+    private func record(step: String, outcome: String, since started: ContinuousClock.Instant, usage: StepUsage) {
+        Timer(label: "botgateway_step_duration_seconds", dimensions: [("step", step), ("outcome", outcome)], factory: metrics)
+            .recordNanoseconds(Int64((ContinuousClock.now - started).milliseconds * 1_000_000))
+        if usage.inputTokens + usage.outputTokens > 0 {
+            let model = usage.model ?? "unknown"
+            Counter(label: "botgateway_llm_tokens_total", dimensions: [("direction", "input"), ("model", model)], factory: metrics)
+                .increment(by: usage.inputTokens)
+            Counter(label: "botgateway_llm_tokens_total", dimensions: [("direction", "output"), ("model", model)], factory: metrics)
+                .increment(by: usage.outputTokens)
+            FloatingPointCounter(label: "botgateway_llm_cost_usd_total", dimensions: [("model", model)], factory: metrics)
+                .increment(by: usage.costUSD)
+        }
+    }
+
+    private func record(jobOutcome: String) {
+        Counter(label: "botgateway_jobs_finished_total", dimensions: [("outcome", jobOutcome)], factory: metrics).increment()
     }
 
     /// Runs `workers` workers until the task is cancelled, or — with `untilIdle` — until no job
@@ -136,8 +160,10 @@ public final class Pipeline: Sendable {
                 let elapsed = (ContinuousClock.now - started).milliseconds
                 let next = try await database.finishStep(claimed, output: result.output, usage: result.usage, milliseconds: elapsed,
                                                          outcome: result.reused ? .reused : .done)
+                record(step: step.plugin, outcome: result.reused ? "reused" : "done", since: started, usage: result.usage)
                 await observer?.pipeline(.stepFinished(job: claimed.job, plugin: step.plugin, reused: result.reused))
                 guard let next else {
+                    record(jobOutcome: "done")
                     var finished = claimed.job
                     finished.state = .done
                     await observer?.pipeline(.jobFinished(job: finished))
@@ -158,15 +184,16 @@ public final class Pipeline: Sendable {
                 }
                 return
             } catch {
-                await fail(claimed, error: error, logger: jobLogger)
+                await fail(claimed, error: error, logger: jobLogger, started: started)
                 return
             }
         }
     }
 
-    private func fail(_ claimed: ClaimedJob, error: Error, logger: Logger) async {
+    private func fail(_ claimed: ClaimedJob, error: Error, logger: Logger, started: ContinuousClock.Instant) async {
         let step = claimed.currentStep
         let failure = Self.classify(error)
+        record(step: step.plugin, outcome: failure.kind == .transient ? "transient_failure" : "permanent_failure", since: started, usage: failure.usage)
         let retryAt: Timestamp? = failure.kind == .transient
             ? .now + settings.retry.delay(afterAttempt: step.attempts, retryAfter: failure.retryAfter)
             : nil
@@ -181,6 +208,7 @@ public final class Pipeline: Sendable {
                 await observer?.pipeline(.retryScheduled(job: job, plugin: step.plugin, error: failure.message, at: retryAt))
             } else {
                 logger.warning("job failed", metadata: ["step": "\(step.plugin)", "error": "\(failure.message)"])
+                record(jobOutcome: "failed")
                 await observer?.pipeline(.jobFailed(job: job, plugin: step.plugin, error: failure.message))
             }
         } catch {

@@ -20,6 +20,14 @@ struct WebhookFlowTests {
         #expect(messages.last?.text.contains("GBP 8.25") == true)
         // Only the largest photo size is fetched.
         #expect(gateway.telegram.methodCalls.filter { $0 == "getFile" }.count == 1)
+        let metrics = try await gateway.http.send(.init(url: "http://127.0.0.1:\(gateway.port)/metrics"))
+        let text = String(decoding: metrics.body, as: UTF8.self)
+        #expect(metrics.status == 200)
+        #expect(text.contains(#"botgateway_jobs{state="done"} 1"#), "\(text)")
+        #expect(text.contains("botgateway_queue_depth 0"))
+        #expect(text.contains(#"botgateway_step_duration_seconds_count{step="ocr",outcome="done"} 1"#) ||
+                text.contains(#"botgateway_step_duration_seconds_count{outcome="done",step="ocr"} 1"#))
+        #expect(text.contains(#"botgateway_jobs_finished_total{outcome="done"} 1"#))
         await gateway.stop()
     }
 
