@@ -82,6 +82,10 @@ public final class FakeTelegram: @unchecked Sendable {
             let bot = context.parameters.get("bot") ?? ""
             let method = context.parameters.get("method") ?? ""
             let body = Data(buffer: try await request.body.collect(upTo: 60 << 20))
+            // getUpdates is a long poll: with nothing queued, hold the request a little as Telegram does.
+            if method == "getUpdates", self.lock.withLock({ self.updates.isEmpty }) {
+                try await Task.sleep(for: .milliseconds(200))
+            }
             return self.handle(bot: bot, method: method, contentType: request.headers[.contentType] ?? "", body: body)
         }
         router.get("file/:bot/**") { request, context -> Response in

@@ -28,7 +28,7 @@ final class GatewayHarness: @unchecked Sendable {
         self.database = database
     }
 
-    static func start(admins: Set<Int64> = [1], albumQuiet: Double = 0.6) async throws -> GatewayHarness {
+    static func start(admins: Set<Int64> = [1], albumQuiet: Double = 0.6, mode: Gateway.Mode = .webhook) async throws -> GatewayHarness {
         let telegram = try await FakeTelegram.start()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -47,7 +47,7 @@ final class GatewayHarness: @unchecked Sendable {
             plugins: [OCRPlugin(pool: pool, database: database), AnalyzePlugin(analyzer: LocalAnalyzer())],
             workers: 2, albumQuiet: albumQuiet, logger: quiet)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let app = Gateway.buildApplication(dependencies, mode: .webhook) { port in
+        let app = Gateway.buildApplication(dependencies, mode: mode) { port in
             continuation.yield(port)
             continuation.finish()
         }

@@ -150,3 +150,33 @@ struct WebhookFlowTests {
         await gateway.stop()
     }
 }
+
+@Suite("Telegram gateway: polling and /report", .serialized)
+struct PollingAndReportTests {
+    @Test("serve --poll handles updates from getUpdates the same way")
+    func polling() async throws {
+        let gateway = try await GatewayHarness.start(admins: [1], mode: .polling)
+        gateway.telegram.queueUpdate(Updates.text(update: 500, user: 1, message: 3, "/help"))
+        #expect(await gateway.telegram.waitFor { $0.contains { $0.text.contains("/report") } })
+        #expect(gateway.telegram.methodCalls.contains("deleteWebhook"))
+        #expect(gateway.telegram.methodCalls.contains("getUpdates"))
+        #expect(try await gateway.database.lastUpdateID() == 500)
+        await gateway.stop()
+    }
+
+    @Test("/report sends one Markdown report over the chat's documents")
+    func report() async throws {
+        let gateway = try await GatewayHarness.start(admins: [1])
+        gateway.telegram.addFile(id: "receipt", data: try GatewayHarness.fixture("receipt.jpg"))
+        try await gateway.post(Updates.photo(update: 600, user: 1, message: 10, file: "receipt"))
+        #expect(await gateway.telegram.waitFor { $0.contains { $0.text.contains("GBP 8.25") } })
+        try await gateway.post(Updates.text(update: 601, user: 1, message: 11, "/report"))
+        #expect(await gateway.telegram.waitFor { $0.contains { $0.method == "sendDocument" } })
+        let document = try #require(gateway.telegram.sentMessages.first { $0.method == "sendDocument" })
+        #expect(document.text.contains("Report of 1 documents"))
+        #expect(document.replyTo == 11)
+        let reports = try FileManager.default.contentsOfDirectory(atPath: gateway.directory.appendingPathComponent("reports").path)
+        #expect(reports.contains { $0.hasPrefix("chat-1-") && $0.hasSuffix(".md") })
+        await gateway.stop()
+    }
+}
