@@ -98,7 +98,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OCRTests",
-            dependencies: ["OCR", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["OCR", "TestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         // Test doubles and the loopback server shared by the test targets; not part of any product.
         .target(
@@ -119,7 +119,8 @@ let package = Package(
         ),
         .testTarget(
             name: "PipelineTests",
-            dependencies: ["OCR", "Storage", "Plugins", .product(name: "Logging", package: "swift-log"), .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["OCR", "Storage", "Plugins", "TestSupport", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "GRDB", package: "GRDB.swift")]
         ),
     ]
 )

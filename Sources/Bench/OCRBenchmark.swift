@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OCR
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -140,18 +141,20 @@ struct OCRBenchmark: AsyncParsableCommand {
 
     private func cliRead(_ path: String, tesseract: String, environment: [String: String]) -> (String, Int) {
         guard path.lowercased().hasSuffix(".pdf") else {
-            let outcome = ChildProcess.run([tesseract, path, "stdout"], environment: environment)
-            return (outcome.output, outcome.peakRSSKilobytes)
+            guard let outcome = try? ChildProcess.run([tesseract, path, "stdout"], environment: environment, measureMemory: true) else { return ("", 0) }
+            return (outcome.standardOutput, outcome.peakRSSKilobytes)
         }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bench-pdf-\(UUID().uuidString)")
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let render = ChildProcess.run(["pdftoppm", "-r", "300", "-gray", path, folder.appendingPathComponent("p").path], environment: environment)
+        let render = try? ChildProcess.run(["pdftoppm", "-r", "300", "-gray", path, folder.appendingPathComponent("p").path],
+                                           environment: environment, measureMemory: true)
         let pages = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted()
-        var text = "", peak = render.peakRSSKilobytes
+        var text = "", peak = render?.peakRSSKilobytes ?? 0
         for page in pages {
-            let outcome = ChildProcess.run([tesseract, folder.appendingPathComponent(page).path, "stdout"], environment: environment)
-            text += outcome.output + "\n"
+            guard let outcome = try? ChildProcess.run([tesseract, folder.appendingPathComponent(page).path, "stdout"], environment: environment,
+                                                      measureMemory: true) else { continue }
+            text += outcome.standardOutput + "\n"
             peak = max(peak, outcome.peakRSSKilobytes)
         }
         return (text, peak)

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Plugins
 import Storage
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,7 +35,7 @@ struct PipelineBenchmark: AsyncParsableCommand {
             print(String(format: "   %d workers: %6.0f jobs/s processed (enqueue %6.0f jobs/s)", workers, Double(jobs) / process, Double(jobs) / enqueue))
         }
 
-        let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("botgateway").path
+        let binary = ChildProcess.botgateway
         guard access(binary, X_OK) == 0 else {
             throw ValidationError("\(binary) not found: build both products (swift build -c release)")
         }
@@ -43,9 +44,10 @@ struct PipelineBenchmark: AsyncParsableCommand {
             let folder = scratch.appendingPathComponent("folder-\(size)")
             try makeFolder(folder, files: size)
             let started = ContinuousClock.now
-            let outcome = ChildProcess.run([binary, "batch", folder.path, "--no-wait", "--json"],
-                                           environment: ["BOT_DATA_DIR": scratch.appendingPathComponent("data-\(size)").path, "LOG_LEVEL": "warning",
-                                                         "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"])
+            let outcome = try ChildProcess.run([binary, "batch", folder.path, "--no-wait", "--json"],
+                                               environment: ChildProcess.environment(["BOT_DATA_DIR": scratch.appendingPathComponent("data-\(size)").path,
+                                                                                      "LOG_LEVEL": "warning"]),
+                                               measureMemory: true)
             let seconds = (ContinuousClock.now - started).seconds
             print(String(format: "   %6d files: %6.2f s, %7.0f files/s, peak RSS %d MB (exit %d)", size, seconds, Double(size) / seconds,
                          outcome.peakRSSKilobytes / 1024, outcome.exitCode))
@@ -63,9 +65,10 @@ struct PipelineBenchmark: AsyncParsableCommand {
             count += 1
         }
         let started = ContinuousClock.now
-        let outcome = ChildProcess.run([binary, "batch", copy.path, "--json"],
-                                       environment: ["BOT_DATA_DIR": scratch.appendingPathComponent("data-e2e").path, "LOG_LEVEL": "warning",
-                                                     "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"])
+        let outcome = try ChildProcess.run([binary, "batch", copy.path, "--json"],
+                                           environment: ChildProcess.environment(["BOT_DATA_DIR": scratch.appendingPathComponent("data-e2e").path,
+                                                                                  "LOG_LEVEL": "warning"]),
+                                           measureMemory: true)
         let seconds = (ContinuousClock.now - started).seconds
         print(String(format: "   %d files in %.2f s: %.2f files/s, peak RSS %d MB (exit %d)", count, seconds, Double(count) / seconds,
                      outcome.peakRSSKilobytes / 1024, outcome.exitCode))

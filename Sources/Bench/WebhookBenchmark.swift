@@ -25,18 +25,15 @@ struct WebhookBenchmark: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: data) }
         let secret = "bench_secret"
-        let log = data.appendingPathComponent("serve.log")
-        let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("botgateway").path
-        var environment = ProcessInfo.processInfo.environment
-        environment.merge(["TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_BASE_URL": telegram.baseURL, "TELEGRAM_WEBHOOK_SECRET": secret,
-                           "BOT_PORT": "0", "BOT_DATA_DIR": data.path, "LOG_FORMAT": "json", "LOG_LEVEL": "info"]) { $1 }
-        let server = try spawn([binary, "serve"], environment: environment, log: log)
+        let server = try ChildProcess([ChildProcess.botgateway, "serve"], environment: ChildProcess.environment([
+            "TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_BASE_URL": telegram.baseURL, "TELEGRAM_WEBHOOK_SECRET": secret,
+            "BOT_PORT": "0", "BOT_DATA_DIR": data.path, "LOG_FORMAT": "json", "LOG_LEVEL": "info",
+        ]))
         defer {
-            kill(server, SIGTERM)
-            var status: Int32 = 0
-            waitpid(server, &status, 0)
+            server.signal(SIGTERM)
+            _ = server.wait()
         }
-        let port = try await waitForPort(log)
+        let port = try await waitForPort(URL(fileURLWithPath: server.standardErrorPath))
         print("Webhook benchmark: \(updates) updates, \(concurrency) in flight, botgateway serve on 127.0.0.1:\(port), 2 cores shared by both processes")
 
         let client = HTTPClient()
@@ -67,26 +64,6 @@ struct WebhookBenchmark: AsyncParsableCommand {
                      Double(updates) / elapsed, percentile(0.5), percentile(0.9), percentile(0.99), sorted.last ?? .nan, failures, recorded, updates))
         print("targets: ≥ 3000 updates/s, p99 < 20 ms")
         await telegram.stop()
-    }
-
-    private func spawn(_ arguments: [String], environment: [String: String], log: URL) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, log.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, arguments[0], &actions, nil, argv, envp) == 0 else {
-            throw ValidationError("cannot start \(arguments[0]); build both products (swift build -c release)")
-        }
-        return pid
     }
 
     private func waitForPort(_ log: URL) async throws -> Int {

@@ -11,55 +11,33 @@ import Glibc
 @Suite("botgateway serve as a process", .serialized)
 struct ServeProcessTests {
     struct Server {
-        let pid: pid_t
-        let log: URL
+        let child: ChildProcess
 
         /// Starts serve and waits for its "serving" log line to learn the port.
         static func start(environment: [String: String]) async throws -> (Server, Int) {
-            let log = FileManager.default.temporaryDirectory.appendingPathComponent("serve-\(UUID().uuidString).log")
-            var actions = posix_spawn_file_actions_t()
-            posix_spawn_file_actions_init(&actions)
-            defer { posix_spawn_file_actions_destroy(&actions) }
-            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-            posix_spawn_file_actions_addopen(&actions, 2, log.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-            var merged = ProcessInfo.processInfo.environment
-            for (key, value) in environment { merged[key] = value }
-            let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("botgateway").path
-            let arguments: [String] = [binary, "serve"]
-            let argv = arguments.map { strdup($0) } + [nil]
-            let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
-            defer {
-                argv.forEach { free($0) }
-                envp.forEach { free($0) }
-            }
-            var pid: pid_t = 0
-            guard posix_spawn(&pid, binary, &actions, nil, argv, envp) == 0 else { throw LoopbackServerError.didNotStart }
+            let child = try ChildProcess([ChildProcess.botgateway, "serve"], environment: ChildProcess.environment(environment))
             for _ in 0..<600 {
                 try await Task.sleep(for: .milliseconds(50))
-                let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-                for line in text.split(separator: "\n") where line.contains("\"msg\":\"serving\"") {
+                for line in child.standardError.split(separator: "\n") where line.contains("\"msg\":\"serving\"") {
                     if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                        let port = (object["port"] as? String).flatMap(Int.init), port > 0 {
-                        return (Server(pid: pid, log: log), port)
+                        return (Server(child: child), port)
                     }
                 }
             }
-            kill(pid, SIGKILL)
+            child.signal(SIGKILL)
+            _ = child.wait()
             throw LoopbackServerError.didNotStart
         }
 
         func kill9() {
-            kill(pid, SIGKILL)
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
+            child.signal(SIGKILL)
+            _ = child.wait()
         }
 
         func terminate() -> Int32 {
-            kill(pid, SIGTERM)
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
-            return status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+            child.signal(SIGTERM)
+            return child.wait()
         }
     }
 
@@ -106,40 +84,16 @@ struct ServeProcessTests {
         let telegram = try await FakeTelegram.start()
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("doctor-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: data) }
-        let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("botgateway").path
-        let good = try runChild([binary, "doctor"], environment: ["TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_BASE_URL": telegram.baseURL,
-                                                                  "BOT_DATA_DIR": data.path])
-        #expect(good.code == 0, "\(good.output)")
-        #expect(good.output.contains("ok    tessdata: "))
-        #expect(good.output.contains("ok    Telegram: the token belongs to @gateway_test_bot"))
-        let bad = try runChild([binary, "doctor"], environment: ["TELEGRAM_BOT_TOKEN": "999:wrong", "TELEGRAM_API_BASE_URL": telegram.baseURL,
-                                                                 "BOT_DATA_DIR": data.path])
-        #expect(bad.code == 1)
-        #expect(bad.output.contains("FAIL  Telegram: Telegram refused the call (401): Unauthorized"))
-        #expect(!bad.output.contains("999:wrong"))
+        let good = try ChildProcess.run([ChildProcess.botgateway, "doctor"], environment: ChildProcess.environment([
+            "TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_BASE_URL": telegram.baseURL, "BOT_DATA_DIR": data.path]))
+        #expect(good.exitCode == 0, "\(good.standardOutput)")
+        #expect(good.standardOutput.contains("ok    tessdata: "))
+        #expect(good.standardOutput.contains("ok    Telegram: the token belongs to @gateway_test_bot"))
+        let bad = try ChildProcess.run([ChildProcess.botgateway, "doctor"], environment: ChildProcess.environment([
+            "TELEGRAM_BOT_TOKEN": "999:wrong", "TELEGRAM_API_BASE_URL": telegram.baseURL, "BOT_DATA_DIR": data.path]))
+        #expect(bad.exitCode == 1)
+        #expect(bad.standardOutput.contains("FAIL  Telegram: Telegram refused the call (401): Unauthorized"))
+        #expect(!(bad.standardOutput + bad.standardError).contains("999:wrong"))
         await telegram.stop()
-    }
-
-    private func runChild(_ arguments: [String], environment: [String: String]) throws -> (code: Int32, output: String) {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("doctor-out-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: output) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, output.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var merged = ProcessInfo.processInfo.environment
-        for (key, value) in environment { merged[key] = value }
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, arguments[0], &actions, nil, argv, envp) == 0 else { throw LoopbackServerError.didNotStart }
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        return ((status >> 8) & 0xFF, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
     }
 }

@@ -104,9 +104,10 @@ struct HTTPClientTests {
         try await withServer { server, client in
             let started = ContinuousClock.now
             await #expect(throws: HTTPClientError.timedOut(host: "http://127.0.0.1:\(server.port)/…")) {
-                _ = try await client.send(HTTPClientRequest(url: server.baseURL + "/slow?ms=3000", timeout: .milliseconds(300)))
+                _ = try await client.send(HTTPClientRequest(url: server.baseURL + "/slow?ms=30000", timeout: .milliseconds(300)))
             }
-            #expect(ContinuousClock.now - started < .seconds(2))
+            // Far below the server's 30 s, with room for a loaded CI machine.
+            #expect(ContinuousClock.now - started < .seconds(15))
         }
     }
 
@@ -114,11 +115,11 @@ struct HTTPClientTests {
     func cancellation() async throws {
         try await withServer { server, client in
             let started = ContinuousClock.now
-            let task = Task { try await client.send(HTTPClientRequest(url: server.baseURL + "/slow?ms=5000")) }
+            let task = Task { try await client.send(HTTPClientRequest(url: server.baseURL + "/slow?ms=30000")) }
             try await Task.sleep(for: .milliseconds(100))
             task.cancel()
             await #expect(throws: HTTPClientError.cancelled) { _ = try await task.value }
-            #expect(ContinuousClock.now - started < .seconds(2))
+            #expect(ContinuousClock.now - started < .seconds(15))
         }
     }
 

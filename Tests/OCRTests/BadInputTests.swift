@@ -1,5 +1,6 @@
 import Foundation
 import OCR
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -82,7 +83,8 @@ struct BadInputTests {
     /// take 312 MB at 1 bit per pixel and 2.5 GB once converted to grayscale.
     @Test("the decompression bomb is refused without allocating the image")
     func bombMemory() throws {
-        let outcome = try ChildRun.run([Fixtures.binary, "ocr", "--json", Fixtures.path("bad/bomb.png")], environment: ["OCR_WORKERS": "1"])
+        let outcome = try ChildProcess.run([Fixtures.binary, "ocr", "--json", Fixtures.path("bad/bomb.png")],
+                                           environment: ChildProcess.environment(["OCR_WORKERS": "1"]), measureMemory: true)
         #expect(outcome.exitCode == 1)
         #expect(outcome.standardOutput.contains("\"code\":\"image_too_large\""))
         #expect(outcome.peakRSSKilobytes < 200_000, "peak RSS \(outcome.peakRSSKilobytes) kB")

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import OCR
+import TestSupport
 
 /// Paths into the repository's fixtures/ and the built binaries, found from this file's location.
 enum Fixtures {
@@ -20,10 +21,7 @@ enum Fixtures {
     }
 
     /// The `botgateway` binary built next to this test bundle (`swift build --build-tests` builds both).
-    static var binary: String {
-        let folder = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-        return folder.appendingPathComponent("botgateway").path
-    }
+    static var binary: String { ChildProcess.botgateway }
 
     static let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `botgateway ocr` as a user runs it: a real process, its output and exit code.
@@ -6,7 +7,8 @@ import Testing
 struct OCRCommandTests {
     @Test("prints the text of each file and exits 0")
     func plainText() throws {
-        let outcome = try ChildRun.run([Fixtures.binary, "ocr", Fixtures.path("receipt.jpg")], environment: ["OCR_WORKERS": "1", "LOG_LEVEL": "error"])
+        let outcome = try ChildProcess.run([Fixtures.binary, "ocr", Fixtures.path("receipt.jpg")],
+                                           environment: ChildProcess.environment(["OCR_WORKERS": "1", "LOG_LEVEL": "error"]))
         #expect(outcome.exitCode == 0, "\(outcome.standardError)")
         #expect(outcome.standardOutput.contains("CORNER CAFE"))
         #expect(outcome.standardOutput.contains("TOTAL GBP 8.25"))
@@ -14,8 +16,8 @@ struct OCRCommandTests {
 
     @Test("--json prints one object per file, refusals included, and exits 1 when any file failed")
     func jsonLines() throws {
-        let outcome = try ChildRun.run([Fixtures.binary, "ocr", "--json", Fixtures.path("utility-bill.pdf"), Fixtures.path("bad/truncated.png")],
-                                       environment: ["OCR_WORKERS": "2", "LOG_LEVEL": "error"])
+        let outcome = try ChildProcess.run([Fixtures.binary, "ocr", "--json", Fixtures.path("utility-bill.pdf"), Fixtures.path("bad/truncated.png")],
+                                           environment: ChildProcess.environment(["OCR_WORKERS": "2", "LOG_LEVEL": "error"]))
         #expect(outcome.exitCode == 1)
         let lines = outcome.standardOutput.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         #expect(lines.count == 2)
@@ -32,16 +34,17 @@ struct OCRCommandTests {
 
     @Test("a malformed variable stops start-up with one line naming it, exit code 2")
     func badConfiguration() throws {
-        let outcome = try ChildRun.run([Fixtures.binary, "ocr", Fixtures.path("receipt.jpg")], environment: ["OCR_WORKERS": "zero"])
+        let outcome = try ChildProcess.run([Fixtures.binary, "ocr", Fixtures.path("receipt.jpg")],
+                                           environment: ChildProcess.environment(["OCR_WORKERS": "zero"]))
         #expect(outcome.exitCode == 2)
         #expect(outcome.standardError.contains("OCR_WORKERS"))
     }
 
     @Test("bad usage exits 2")
     func badUsage() throws {
-        let outcome = try ChildRun.run([Fixtures.binary, "ocr"])
+        let outcome = try ChildProcess.run([Fixtures.binary, "ocr"])
         #expect(outcome.exitCode == 2)
-        let unknown = try ChildRun.run([Fixtures.binary, "ocr", "--no-such-flag", "x.png"])
+        let unknown = try ChildProcess.run([Fixtures.binary, "ocr", "--no-such-flag", "x.png"])
         #expect(unknown.exitCode == 2)
     }
 }

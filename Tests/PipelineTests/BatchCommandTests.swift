@@ -1,5 +1,6 @@
 import Foundation
 import Storage
+import TestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -97,7 +98,7 @@ struct BatchCommandTests {
         let workspace = try Workspace(files: names.map { ($0, $0) })
         defer { workspace.remove() }
 
-        let child = try Child.start([Paths.binary, "batch", workspace.folder.path, "--json"], environment: workspace.environment)
+        let child = try ChildProcess([Paths.binary, "batch", workspace.folder.path, "--json"], environment: ChildProcess.environment(workspace.environment))
         // Kill it once some documents are done and others are mid-OCR.
         var killed = false
         var watcher: AppDatabase?
@@ -107,7 +108,7 @@ struct BatchCommandTests {
                 watcher = try? workspace.database()
             }
             if let counts = try? await watcher?.jobCounts(), counts[.done, default: 0] >= 3 {
-                kill(child.pid, SIGKILL)
+                child.signal(SIGKILL)
                 killed = true
                 break
             }

@@ -3,6 +3,7 @@ import Logging
 import OCR
 import Plugins
 import Storage
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -45,9 +46,7 @@ enum Paths {
         try String(contentsOfFile: fixture("ground-truth/\(name).txt"), encoding: .utf8)
     }
 
-    static var binary: String {
-        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("botgateway").path
-    }
+    static var binary: String { ChildProcess.botgateway }
 
     static let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 }
@@ -118,47 +117,10 @@ final class EventLog: PipelineObserver, @unchecked Sendable {
     }
 }
 
-/// Runs the built `botgateway` binary as a child process.
-struct Child {
-    let pid: pid_t
-    let output: URL
-
-    static func start(_ arguments: [String], environment extra: [String: String]) throws -> Child {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID().uuidString).log")
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, output.path + ".err", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        var environment = ProcessInfo.processInfo.environment
-        for (key, value) in extra { environment[key] = value }
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        guard access(arguments[0], X_OK) == 0, posix_spawn(&pid, arguments[0], &actions, nil, argv, envp) == 0 else {
-            throw StorageError.invalid("cannot start \(arguments[0]); build it with `swift build --build-tests`")
-        }
-        return Child(pid: pid, output: output)
-    }
-
-    /// Waits for the exit code (signals as 128+n).
-    func wait() -> Int32 {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        return status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-    }
-
-    var standardOutput: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
-    var standardError: String { (try? String(contentsOfFile: output.path + ".err", encoding: .utf8)) ?? "" }
-
+/// Runs the built `botgateway` binary to completion with extra environment.
+enum Child {
     static func run(_ arguments: [String], environment: [String: String]) throws -> (code: Int32, output: String, error: String) {
-        let child = try start(arguments, environment: environment)
-        let code = child.wait()
-        return (code, child.standardOutput, child.standardError)
+        let outcome = try ChildProcess.run(arguments, environment: ChildProcess.environment(environment))
+        return (outcome.exitCode, outcome.standardOutput, outcome.standardError)
     }
 }
