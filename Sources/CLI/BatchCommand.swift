@@ -1,4 +1,6 @@
 import ArgumentParser
+import BotGateway
+import CurlHTTP
 import Foundation
 import Logging
 import OCR
@@ -26,6 +28,9 @@ struct BatchCommand: AsyncParsableCommand {
     @Option(help: "Where to write the report (default: FOLDER/botgateway-report.md).")
     var report: String?
 
+    @Option(help: "Also send the report to this Telegram chat (needs TELEGRAM_BOT_TOKEN).")
+    var chat: Int64?
+
     @Flag(help: "Only enqueue the files; a running `botgateway serve` or a later `batch` processes them.")
     var noWait = false
 
@@ -37,6 +42,10 @@ struct BatchCommand: AsyncParsableCommand {
     func run() async throws {
         try LogSetup.bootstrap()
         let configuration = try GatewayConfiguration.fromEnvironment()
+        // Checked before any work, so a missing token is a usage error, not a failure at the end.
+        let telegramSettings = try chat.map { _ in
+            try GatewaySettings.fromEnvironment(ProcessInfo.processInfo.environment, dataDirectory: configuration.dataDirectory, requireSecret: false)
+        }
         let root = URL(fileURLWithPath: folder).standardizedFileURL.resolvingSymlinksInPath()
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -119,7 +128,22 @@ struct BatchCommand: AsyncParsableCommand {
         let failed = jobs.filter { $0.job.state == .failed }.count
         progress.finish()
         progress.report(path: reportURL.path, done: jobs.count - failed, failed: failed, skipped: skipped.count)
+        if let chat, let telegramSettings {
+            try await send(reportURL, to: chat, settings: telegramSettings, caption: "Batch \(root.lastPathComponent): \(jobs.count - failed) documents analysed, \(failed) failed")
+            progress.message("report sent to chat \(chat)")
+        }
         if failed > 0 { throw WorkFailed() }
+    }
+
+    private func send(_ report: URL, to chat: Int64, settings: GatewaySettings, caption: String) async throws {
+        let http = HTTPClient()
+        defer { http.shutdown() }
+        let telegram = TelegramClient(token: settings.token, baseURL: settings.apiBaseURL, http: http)
+        do {
+            try await telegram.sendDocument(chatID: chat, path: report.path, fileName: Self.reportName, caption: Replies.escape(caption))
+        } catch {
+            throw WorkFailed(message: "the report is at \(report.path) but could not be sent to chat \(chat): \(error)")
+        }
     }
 
     /// Regular files, sorted, hidden ones and the report itself left out. Symbolic links are not followed.

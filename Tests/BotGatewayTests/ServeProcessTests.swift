@@ -96,4 +96,28 @@ struct ServeProcessTests {
         #expect(!(bad.standardOutput + bad.standardError).contains("999:wrong"))
         await telegram.stop()
     }
+
+    @Test("batch --chat sends the report to the chat; without a token it is a usage error")
+    func batchToChat() async throws {
+        let telegram = try await FakeTelegram.start()
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("batch-chat-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let inbox = root.appendingPathComponent("inbox")
+        try FileManager.default.createDirectory(at: inbox, withIntermediateDirectories: true)
+        try GatewayHarness.fixture("receipt.jpg").write(to: inbox.appendingPathComponent("receipt.jpg"))
+        let environment = ["BOT_DATA_DIR": root.appendingPathComponent("data").path, "OCR_WORKERS": "1", "LOG_LEVEL": "error"]
+        let sent = try ChildProcess.run([ChildProcess.botgateway, "batch", inbox.path, "--chat", "77"], environment: ChildProcess.environment(
+            environment.merging(["TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_BASE_URL": telegram.baseURL]) { $1 }))
+        #expect(sent.exitCode == 0, "\(sent.standardError)")
+        let document = try #require(telegram.sentMessages.first { $0.method == "sendDocument" })
+        #expect(document.chatID == 77)
+        #expect(document.text.contains("1 documents analysed, 0 failed"))
+        var withoutToken: [String: String?] = environment
+        withoutToken["TELEGRAM_BOT_TOKEN"] = .some(nil)
+        let missing = try ChildProcess.run([ChildProcess.botgateway, "batch", inbox.path, "--chat", "77"],
+                                           environment: ChildProcess.environment(withoutToken))
+        #expect(missing.exitCode == 2)
+        #expect(missing.standardError.contains("TELEGRAM_BOT_TOKEN"))
+        await telegram.stop()
+    }
 }
