@@ -204,6 +204,12 @@ final class Transfer: @unchecked Sendable {
         switch request.body {
         case .none:
             if method == "HEAD" { bg_curl_set_long(easy, CURLOPT_NOBODY, 1) }
+            // A POST without a body is still a POST (S3's CreateMultipartUpload), not a GET.
+            if method == "POST" {
+                bg_curl_set_long(easy, CURLOPT_POST, 1)
+                bg_curl_set_offset(easy, CURLOPT_POSTFIELDSIZE_LARGE, 0)
+                bg_curl_set_string(easy, CURLOPT_COPYPOSTFIELDS, "")
+            }
         case .data(let data):
             bg_curl_set_long(easy, CURLOPT_POST, 1)
             bg_curl_set_offset(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(data.count))
