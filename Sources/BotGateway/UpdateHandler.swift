@@ -100,9 +100,12 @@ public struct UpdateHandler: Sendable {
 
         let document: DocumentRecord
         do {
-            document = try intake.take(file: download, displayName: file.fileName)
-        } catch {
-            try await reply(chat, .message(Replies.refused(error.description), replyTo: message.messageID), key: "refused:\(key)")
+            let intake = self.intake, name = file.fileName
+            document = try await BlockingWork.run { () throws(DocumentIntake.Refusal) -> DocumentRecord in
+                try intake.take(file: download, displayName: name)
+            }
+        } catch let refusal as DocumentIntake.Refusal {
+            try await reply(chat, .message(Replies.refused(refusal.description), replyTo: message.messageID), key: "refused:\(key)")
             return .handled
         }
         _ = try await database.saveDocument(document)

@@ -52,6 +52,8 @@ struct WebhookFlowTests {
         #expect(try await gateway.post(Updates.text(update: 31, user: 1, message: 1, "/help"), secret: "wrong") == 401)
         #expect(try await gateway.post(raw: Data("{not json".utf8)) == 400)
         #expect(try await gateway.post(raw: Data(#"{"message":{}}"#.utf8)) == 400)
+        // Far larger than any update: refused before it is read whole.
+        #expect(try await gateway.post(raw: Data(repeating: 0x20, count: 2 << 20)) == 413)
         #expect(try await gateway.database.lastUpdateID() == nil)
         #expect(try await gateway.get("/healthz") == 200)
         #expect(try await gateway.get("/readyz") == 200)
