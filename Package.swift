@@ -57,6 +57,8 @@ let package = Package(
             dependencies: [
                 "OCR",
                 "Storage",
+                "S3",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
@@ -118,7 +120,7 @@ let package = Package(
         ),
         .testTarget(
             name: "S3Tests",
-            dependencies: ["S3", "CurlHTTP", "TestSupport"]
+            dependencies: ["S3", "CurlHTTP", "TestSupport", "Storage", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(
             name: "BotGatewayTests",

@@ -81,7 +81,8 @@ public enum Replies {
     /// The answer for one document.
     public static func analysis(_ details: JobDetails) -> String {
         let job = details.job
-        guard job.state == .done, let data = details.output(of: AnalyzePlugin.stepName), let analysis = try? Analysis.decode(data) else {
+        // The analysis is the answer even when a later step (archiving) is still retrying or failed.
+        guard let data = details.output(of: AnalyzePlugin.stepName), let analysis = try? Analysis.decode(data) else {
             return "Sorry, I could not read <b>\(escape(job.sourceName))</b>: \(escape(job.lastError ?? "it failed")). (job <code>\(job.code)</code>)"
         }
         var lines = ["<b>\(escape(analysis.title))</b>", "<i>\(escape(analysis.documentType.replacingOccurrences(of: "_", with: " ")))</i>", "", escape(analysis.summary)]

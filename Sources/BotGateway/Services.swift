@@ -89,13 +89,13 @@ struct NotificationSweeper: Service {
             while !Task.isCancelled {
                 do {
                     var sent = false
-                    for details in try await database.unnotifiedJobs() {
+                    for details in try await database.unnotifiedJobs(answerStep: AnalyzePlugin.stepName) {
                         guard let chat = details.job.chatID, let jobID = details.job.id else { continue }
                         let payload = Self.payload(for: details, dataDirectory: dataDirectory)
                         try await database.notify(jobID: jobID, reply: payload.record(chatID: chat, dedupeKey: "result:job:\(jobID)"))
                         sent = true
                     }
-                    for (group, jobs) in try await database.completedAlbums(quiet: albumQuiet) {
+                    for (group, jobs) in try await database.completedAlbums(quiet: albumQuiet, answerStep: AnalyzePlugin.stepName) {
                         guard let chat = group.chatID, let groupID = group.id else { continue }
                         let payload = try Self.albumPayload(group: group, jobs: jobs, dataDirectory: dataDirectory)
                         try await database.notify(groupID: groupID, reply: payload.record(chatID: chat, dedupeKey: "result:album:\(groupID)"))

@@ -59,7 +59,7 @@ struct BatchCommand: AsyncParsableCommand {
         let group = try await database.group(kind: .batch, key: "batch:" + root.path, title: "Batch report: \(root.lastPathComponent)")
         let files = Self.listFiles(root, recursive: recursive, excluding: [reportURL.path])
         let intake = DocumentIntake(blobs: blobs, maxBytes: Int64(configuration.ocr.limits.maxBytes))
-        let steps = [OCRPlugin.stepName, AnalyzePlugin.stepName]
+        let steps = [OCRPlugin.stepName, AnalyzePlugin.stepName] + (configuration.s3 == nil ? [] : [ArchivePlugin.stepName])
         var skipped: [ReportBuilder.Skipped] = []
         var pending: [(document: DocumentRecord, request: JobRequest)] = []
         var created = 0, existing = 0
@@ -99,14 +99,17 @@ struct BatchCommand: AsyncParsableCommand {
             return
         }
 
-        // 2. Process this group's jobs until none is queued or running.
+        // 2. Process this group's jobs until none is left but deferrable work (archiving) waiting for a retry.
+        // Running the batch again is the user saying "now": waiting retries are due at once.
+        try await database.expediteQueuedJobs(groupID: group.id!)
         let counts = try await database.jobCounts(groupID: group.id)
         progress.start(total: counts.values.reduce(0, +), alreadyDone: counts[.done, default: 0], alreadyFailed: counts[.failed, default: 0])
         let workers = configuration.ocr.workers
         let pool = try await OCREnginePool(configuration: configuration.ocr, scratchDirectory: configuration.dataDirectory.appendingPathComponent("tmp"),
                                            logger: Logger(label: "ocr"))
-        let pipeline = Pipeline(database: database, blobs: blobs,
-                                plugins: [OCRPlugin(pool: pool, database: database), AnalyzePlugin(analyzer: configuration.makeAnalyzer())],
+        let http = HTTPClient()
+        defer { http.shutdown() }
+        let pipeline = Pipeline(database: database, blobs: blobs, plugins: configuration.plugins(pool: pool, database: database, http: http),
                                 observer: progress, logger: Logger(label: "pipeline"))
         let interrupted = await SignalHandling.runCancellable {
             await pipeline.run(workers: workers * 2, groupID: group.id, untilIdle: true)

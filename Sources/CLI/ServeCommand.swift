@@ -35,7 +35,7 @@ struct ServeCommand: AsyncParsableCommand {
         let telegram = TelegramClient(token: settings.token, baseURL: settings.apiBaseURL, http: http, logger: Logger(label: "telegram"))
         let dependencies = Gateway.Dependencies(
             settings: settings, database: database, blobs: blobs, telegram: telegram,
-            plugins: [OCRPlugin(pool: pool, database: database), AnalyzePlugin(analyzer: configuration.makeAnalyzer())],
+            plugins: configuration.plugins(pool: pool, database: database, http: http),
             workers: configuration.ocr.workers * 2, logger: logger, ocrQueueDepth: { pool.queueDepth })
         let app = Gateway.buildApplication(dependencies, mode: poll ? .polling : .webhook) { port in
             logger.info("serving", metadata: ["host": "\(settings.host)", "port": "\(port)", "mode": "\(poll ? "polling" : "webhook")"])

@@ -40,6 +40,8 @@ public final class Pipeline: Sendable {
     private let plugins: [String: any Plugin]
     /// Step names in order, as new jobs get them.
     public let stepNames: [String]
+    /// Steps that do not hold back the answer (see `Plugin.isDeferrable`).
+    public let deferrableSteps: Set<String>
     private let observer: (any PipelineObserver)?
     private let logger: Logger
     /// Injected, not global: `serve` passes its Prometheus registry, everything else records nothing.
@@ -54,6 +56,7 @@ public final class Pipeline: Sendable {
         self.settings = settings
         self.plugins = Dictionary(plugins.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.stepNames = plugins.map(\.name)
+        self.deferrableSteps = Set(plugins.filter(\.isDeferrable).map(\.name))
         self.observer = observer
         self.logger = logger
         self.metrics = metrics
@@ -79,7 +82,7 @@ public final class Pipeline: Sendable {
     }
 
     /// Runs `workers` workers until the task is cancelled, or — with `untilIdle` — until no job
-    /// (of `groupID`, if given) is queued or running.
+    /// (of `groupID`, if given) has work left other than deferrable steps waiting for a retry.
     public func run(workers: Int, groupID: Int64? = nil, untilIdle: Bool = false) async {
         do {
             let expired = try await database.expireLeases(ofDeadOwners: Self.ownerIsAlive)
@@ -112,10 +115,7 @@ public final class Pipeline: Sendable {
                     await process(claimed)
                     continue
                 }
-                if untilIdle {
-                    let counts = try await database.jobCounts(groupID: groupID)
-                    if counts[.queued, default: 0] + counts[.running, default: 0] == 0 { return }
-                }
+                if untilIdle, try await database.unfinishedJobCount(groupID: groupID, ignoring: deferrableSteps) == 0 { return }
                 let next = try await database.nextDueTime(groupID: groupID) ?? (.now + settings.pollInterval)
                 let wait = min(settings.pollInterval, max(0.005, next - .now))
                 try await Task.sleep(for: .milliseconds(Int(wait * 1000)))
@@ -194,12 +194,13 @@ public final class Pipeline: Sendable {
         let step = claimed.currentStep
         let failure = Self.classify(error)
         record(step: step.plugin, outcome: failure.kind == .transient ? "transient_failure" : "permanent_failure", since: started, usage: failure.usage)
+        let policy = plugins[step.plugin]?.retryPolicy ?? settings.retry
         let retryAt: Timestamp? = failure.kind == .transient
-            ? .now + settings.retry.delay(afterAttempt: step.attempts, retryAfter: failure.retryAfter)
+            ? .now + policy.delay(afterAttempt: step.attempts, retryAfter: failure.retryAfter)
             : nil
         do {
             let state = try await database.failStep(claimed, error: failure.message, retryAt: retryAt,
-                                                     maxAttempts: settings.retry.maxAttempts, usage: failure.usage)
+                                                     maxAttempts: policy.maxAttempts, usage: failure.usage)
             var job = claimed.job
             job.state = state
             job.lastError = failure.message

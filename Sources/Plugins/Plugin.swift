@@ -7,7 +7,17 @@ import Storage
 /// step it was in runs again.
 public protocol Plugin: Sendable {
     var name: String { get }
+    /// A deferrable step (archiving) does not hold back the answer: the document counts as analysed, a
+    /// batch may finish while it still retries, and it is retried under its own policy.
+    var isDeferrable: Bool { get }
+    /// Overrides the pipeline's retry policy for this step.
+    var retryPolicy: RetryPolicy? { get }
     func run(_ context: PluginContext) async throws -> PluginResult
+}
+
+extension Plugin {
+    public var isDeferrable: Bool { false }
+    public var retryPolicy: RetryPolicy? { nil }
 }
 
 /// What a plugin sees: the job, its document, and what earlier steps produced.

@@ -34,12 +34,17 @@ public struct ReportBuilder: Sendable {
         var out = "# \(Self.inline(title))\n\n"
         out += "Generated \(generatedAt.formatted(.iso8601)) by BotGateway.\n\n"
         out += "## Overview\n\n"
-        let done = entries.filter { $0.details.job.state == .done }.count
-        let failed = entries.filter { $0.details.job.state == .failed }
+        // A document with an analysis counts as analysed even while a deferrable step (archiving) retries.
+        let done = entries.filter { $0.analysis != nil }.count
+        let failed = entries.filter { $0.details.job.state == .failed && $0.analysis == nil }
         let pending = entries.count - done - failed.count
         out += "- Documents: \(entries.count) (\(done) analysed, \(failed.count) failed"
         out += pending > 0 ? ", \(pending) not finished" : ""
         out += skipped.isEmpty ? ")\n" : "; \(skipped.count) \(skipped.count == 1 ? "file" : "files") skipped)\n"
+        let archiving = entries.filter { entry in entry.analysis != nil && entry.details.job.state != .done }
+        if !archiving.isEmpty {
+            out += "- Archive: \(archiving.count) not yet in the bucket (retried later)\n"
+        }
 
         let analyses = entries.compactMap(\.analysis)
         let dates = analyses.flatMap(\.dates).sorted()

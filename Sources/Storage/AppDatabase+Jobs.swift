@@ -423,6 +423,36 @@ extension AppDatabase {
         }
     }
 
+    /// Makes a group's waiting jobs due now (a batch run again after an outage retries at once).
+    public func expediteQueuedJobs(groupID: Int64, now: Timestamp = .now) async throws {
+        try await write { db in
+            try db.execute(sql: "UPDATE job SET nextAttemptAt = ? WHERE groupID = ? AND state = 'queued' AND nextAttemptAt > ?",
+                           arguments: [now, groupID, now])
+        }
+    }
+
+    /// Jobs (of a group) not finished for reasons other than the `ignoring` steps: a job whose only
+    /// unfinished steps are deferrable (archiving) does not count.
+    public func unfinishedJobCount(groupID: Int64? = nil, ignoring: Set<String> = []) async throws -> Int {
+        try await read { db in
+            var sql = """
+                SELECT COUNT(*) FROM job WHERE state IN ('queued', 'running')
+                  AND EXISTS (SELECT 1 FROM step WHERE step.jobID = job.id AND step.state != 'done'
+                """
+            var arguments: StatementArguments = []
+            if !ignoring.isEmpty {
+                sql += " AND step.plugin NOT IN (\(ignoring.map { _ in "?" }.joined(separator: ", ")))"
+                arguments += StatementArguments(ignoring.sorted())
+            }
+            sql += ")"
+            if let groupID {
+                sql += " AND groupID = ?"
+                arguments += [groupID]
+            }
+            return try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0
+        }
+    }
+
     /// The earliest time a queued job becomes due, for a worker deciding how long to sleep.
     public func nextDueTime(groupID: Int64? = nil) async throws -> Timestamp? {
         try await read { db in

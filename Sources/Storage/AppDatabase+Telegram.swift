@@ -124,15 +124,18 @@ extension AppDatabase {
 
     // MARK: Telling requesters
 
-    /// Finished Telegram jobs whose requester has not been told, outside albums (those get one reply).
-    public func unnotifiedJobs(limit: Int = 20) async throws -> [JobDetails] {
+    /// Telegram jobs whose requester has not been told and that are finished or past `answerStep` (the
+    /// step whose output is the answer), outside albums (those get one reply).
+    public func unnotifiedJobs(answerStep: String, limit: Int = 20) async throws -> [JobDetails] {
         try await read { db in
             let jobs = try JobRecord.fetchAll(db, sql: """
                 SELECT job.* FROM job LEFT JOIN jobGroup ON jobGroup.id = job.groupID
-                WHERE job.origin = 'telegram' AND job.state IN ('done', 'failed') AND job.notifiedAt IS NULL
+                WHERE job.origin = 'telegram' AND job.notifiedAt IS NULL
+                  AND (job.state IN ('done', 'failed')
+                       OR EXISTS (SELECT 1 FROM step WHERE step.jobID = job.id AND step.plugin = ? AND step.state = 'done'))
                   AND (jobGroup.kind IS NULL OR jobGroup.kind != 'album')
                 ORDER BY job.id LIMIT ?
-                """, arguments: [limit])
+                """, arguments: [answerStep, limit])
             return try jobs.map { try Self.details(db, $0) }
         }
     }
@@ -146,12 +149,13 @@ extension AppDatabase {
     }
 
     /// Albums whose every job is finished and to which nothing was added for `quiet` seconds.
-    public func completedAlbums(quiet: Double, now: Timestamp = .now) async throws -> [(group: GroupRecord, jobs: [JobDetails])] {
+    public func completedAlbums(quiet: Double, answerStep: String, now: Timestamp = .now) async throws -> [(group: GroupRecord, jobs: [JobDetails])] {
         try await read { db in
             let groups = try GroupRecord.fetchAll(db, sql: """
                 SELECT * FROM jobGroup WHERE kind = 'album' AND notifiedAt IS NULL AND lastAddedAt <= ?
-                  AND NOT EXISTS (SELECT 1 FROM job WHERE job.groupID = jobGroup.id AND job.state NOT IN ('done', 'failed'))
-                """, arguments: [now - quiet])
+                  AND NOT EXISTS (SELECT 1 FROM job WHERE job.groupID = jobGroup.id AND job.state NOT IN ('done', 'failed')
+                      AND NOT EXISTS (SELECT 1 FROM step WHERE step.jobID = job.id AND step.plugin = ? AND step.state = 'done'))
+                """, arguments: [now - quiet, answerStep])
             return try groups.map { group in
                 let jobs = try JobRecord.fetchAll(db, sql: "SELECT * FROM job WHERE groupID = ? ORDER BY messageID, id", arguments: [group.id])
                 return (group, try jobs.map { try Self.details(db, $0) })

@@ -10,16 +10,18 @@ public final class SeaweedFS: @unchecked Sendable {
     public let accessKey: String
     public let secretKey: String
     private let directory: URL
-    private let process: ChildProcess
+    private var process: ChildProcess
     private let ports: [Int]
+    private let arguments: [String]
 
-    private init(endpoint: URL, accessKey: String, secretKey: String, directory: URL, process: ChildProcess, ports: [Int]) {
+    private init(endpoint: URL, accessKey: String, secretKey: String, directory: URL, process: ChildProcess, ports: [Int], arguments: [String]) {
         self.endpoint = endpoint
         self.accessKey = accessKey
         self.secretKey = secretKey
         self.directory = directory
         self.process = process
         self.ports = ports
+        self.arguments = arguments
     }
 
     /// `WEED_BINARY`, else `weed` on PATH (scripts/setup installs it).
@@ -37,25 +39,49 @@ public final class SeaweedFS: @unchecked Sendable {
         // Every port p also opens p + 10000 (gRPC): stay below 55535 and away from each other.
         let base = Int.random(in: 20_000...33_000) / 10 * 10
         let ports = [base, base + 1, base + 2, base + 3]
-        let process = try ChildProcess([
+        let arguments = [
             weed, "server", "-dir=\(directory.appendingPathComponent("data").path)", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             "-master.port=\(ports[0])", "-volume.port=\(ports[1])", "-filer.port=\(ports[2])", "-s3", "-s3.port=\(ports[3])",
             "-s3.config=\(directory.appendingPathComponent("s3.json").path)", "-s3.port.iceberg=0", "-s3.port.lance=0",
             "-master.telemetry=false", "-volume.max=0",
-        ])
+        ]
+        let process = try ChildProcess(arguments)
         let endpoint = URL(string: "http://127.0.0.1:\(ports[3])")!
-        let server = SeaweedFS(endpoint: endpoint, accessKey: accessKey, secretKey: secretKey, directory: directory, process: process, ports: ports)
-        // Ready when the S3 port answers anything (anonymous requests get 403).
+        let server = SeaweedFS(endpoint: endpoint, accessKey: accessKey, secretKey: secretKey, directory: directory, process: process, ports: ports,
+                               arguments: arguments)
+        try await server.waitUntilReady()
+        return server
+    }
+
+    /// Ready when the S3 port answers anything (anonymous requests get 403).
+    private func waitUntilReady() async throws {
         for _ in 0..<120 {
             try await Task.sleep(for: .milliseconds(250))
-            if Self.answers(port: ports[3]) { return server }
+            if Self.answers(port: ports[3]) { return }
         }
-        await server.stop()
-        throw SeaweedFSError.didNotStart(process.standardError.suffix(500).description)
+        let log = process.standardError.suffix(500).description
+        await stop()
+        throw SeaweedFSError.didNotStart(log)
+    }
+
+    /// Stops the server but keeps its data, to simulate an outage.
+    public func pause() async {
+        await terminate()
+    }
+
+    /// Starts it again on the same ports and data after `pause()`.
+    public func resume() async throws {
+        process = try ChildProcess(arguments)
+        try await waitUntilReady()
     }
 
     /// Stops the server (it can ignore TERM, so KILL follows after 3 s) and removes its data.
     public func stop() async {
+        await terminate()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private func terminate() async {
         process.signal(SIGTERM)
         for _ in 0..<30 where kill(process.pid, 0) == 0 {
             var status: Int32 = 0
@@ -64,8 +90,9 @@ public final class SeaweedFS: @unchecked Sendable {
         }
         process.signal(SIGKILL)
         var status: Int32 = 0
-        waitpid(process.pid, &status, WNOHANG)
-        try? FileManager.default.removeItem(at: directory)
+        waitpid(process.pid, &status, 0)
+        // Its gRPC ports linger briefly after exit.
+        try? await Task.sleep(for: .milliseconds(300))
     }
 
     private static func answers(port: Int) -> Bool {

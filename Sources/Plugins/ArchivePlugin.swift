@@ -1,0 +1,61 @@
+import Crypto
+import Foundation
+import S3
+import Storage
+
+/// The `archive` step (when `S3_BUCKET` is set): the original under `{prefix}raw/{sha256}.{ext}` with its
+/// name, job code and chat as metadata, and the results under `{prefix}processed/{sha256}/ocr.txt` and
+/// `analysis.json`. Idempotent: an object already there with the same SHA-256 is not uploaded again.
+/// Deferrable: the answer does not wait for it, and a store that is down is retried for hours.
+public struct ArchivePlugin: Plugin {
+    public static let stepName = "archive"
+    public var name: String { Self.stepName }
+    public var isDeferrable: Bool { true }
+    /// 10 attempts, 30 s doubling to 30 min between them: an outage of a few hours costs nothing.
+    public var retryPolicy: RetryPolicy? { RetryPolicy(maxAttempts: 10, baseDelay: 30, maxDelay: 1800) }
+
+    let client: S3Client
+
+    public init(client: S3Client) {
+        self.client = client
+    }
+
+    public func run(_ context: PluginContext) async throws -> PluginResult {
+        let document = context.document
+        var objects: [[String: Any]] = []
+        do {
+            var metadata = ["sha256": document.sha256, "original-name": document.originalName, "job-code": context.job.code]
+            if let chat = context.job.chatID { metadata["chat-id"] = String(chat) }
+            let extensionName = document.format == "jpeg" ? "jpg" : (document.format == "tiff" ? "tif" : document.format)
+            let raw = client.key("raw/\(document.sha256).\(extensionName)")
+            if try await alreadyThere(raw, sha256: document.sha256) {
+                objects.append(["key": raw, "uploaded": false])
+            } else {
+                try await client.putObject(raw, file: context.documentPath, sha256: document.sha256, contentType: document.mimeType, metadata: metadata)
+                objects.append(["key": raw, "uploaded": true])
+            }
+            var results: [(String, Data, String)] = []
+            if let ocr = try context.ocrResult() { results.append(("ocr.txt", Data(ocr.text.utf8), "text/plain; charset=utf-8")) }
+            if let analysis = context.outputs[AnalyzePlugin.stepName] { results.append(("analysis.json", analysis, "application/json")) }
+            for (name, data, type) in results {
+                let key = client.key("processed/\(document.sha256)/\(name)")
+                let hash = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+                if try await alreadyThere(key, sha256: hash) {
+                    objects.append(["key": key, "uploaded": false])
+                    continue
+                }
+                try await client.putObject(key, data: data, contentType: type, metadata: ["sha256": hash, "job-code": context.job.code])
+                objects.append(["key": key, "uploaded": true])
+            }
+        } catch let error as S3Error {
+            throw PluginError(error.isTransient ? .transient : .permanent, "archiving to S3 failed: \(error)")
+        }
+        let output = try JSONSerialization.data(withJSONObject: ["objects": objects], options: [.sortedKeys])
+        return PluginResult(output: output)
+    }
+
+    private func alreadyThere(_ key: String, sha256: String) async throws -> Bool {
+        guard let info = try await client.headObject(key) else { return false }
+        return info.metadata["sha256"] == sha256
+    }
+}

@@ -1,0 +1,119 @@
+import Crypto
+import CurlHTTP
+import Foundation
+import S3
+import Storage
+import TestSupport
+import Testing
+
+/// `botgateway batch` with archiving on, against SeaweedFS.
+@Suite("archive step against SeaweedFS", .serialized)
+struct ArchiveBatchTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let files = ["receipt.jpg", "invoice.png"]
+
+    struct Workspace {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("archive-test-\(UUID().uuidString)")
+        var inbox: URL { root.appendingPathComponent("inbox") }
+
+        init() throws {
+            try FileManager.default.createDirectory(at: inbox, withIntermediateDirectories: true)
+            for name in ArchiveBatchTests.files {
+                try FileManager.default.copyItem(at: ArchiveBatchTests.root.appendingPathComponent("fixtures/\(name)"), to: inbox.appendingPathComponent(name))
+            }
+        }
+
+        func batch(_ server: SeaweedFS, data: String = "data") throws -> ChildProcess.Outcome {
+            try ChildProcess.run([ChildProcess.botgateway, "batch", inbox.path, "--json"], environment: ChildProcess.environment([
+                "BOT_DATA_DIR": root.appendingPathComponent(data).path, "OCR_WORKERS": "1", "LOG_LEVEL": "error",
+                "S3_BUCKET": "archive", "S3_ENDPOINT": server.endpoint.absoluteString, "S3_FORCE_PATH_STYLE": "true", "S3_PREFIX": "gw/",
+                "S3_ACCESS_KEY_ID": server.accessKey, "S3_SECRET_ACCESS_KEY": server.secretKey,
+            ]))
+        }
+
+        func archiveOutputs(data: String = "data") async throws -> [[String: Any]] {
+            let database = try AppDatabase(path: root.appendingPathComponent("\(data)/botgateway.sqlite").path)
+            let jobs = try await database.jobs(limit: 10)
+            var objects: [[String: Any]] = []
+            for job in jobs {
+                guard let output = try await database.jobDetails(code: job.code)?.output(of: "archive"),
+                      let object = try JSONSerialization.jsonObject(with: output) as? [String: Any],
+                      let list = object["objects"] as? [[String: Any]] else { continue }
+                objects += list
+            }
+            return objects
+        }
+
+        func remove() { try? FileManager.default.removeItem(at: root) }
+    }
+
+    static func client(_ server: SeaweedFS, _ http: HTTPClient) -> S3Client {
+        S3Client(configuration: S3Configuration(bucket: "archive", endpoint: server.endpoint, forcePathStyle: true,
+                                                credentials: AWSCredentials(accessKeyID: server.accessKey, secretAccessKey: server.secretKey)), http: http)
+    }
+
+    static func sha256(_ data: Data) -> String { SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() }
+
+    @Test("a batch archives every original and result at its key; a second run uploads nothing new")
+    func archives() async throws {
+        let server = try await SeaweedFS.start()
+        let http = HTTPClient()
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        let client = Self.client(server, http)
+        try await client.createBucket()
+
+        let first = try workspace.batch(server)
+        #expect(first.exitCode == 0, "\(first.standardError)")
+        let keys = Set(try await client.listObjects(prefix: "gw/").map(\.key))
+        for name in Self.files {
+            let data = try Data(contentsOf: Self.root.appendingPathComponent("fixtures/\(name)"))
+            let sha = Self.sha256(data)
+            let ext = name.hasSuffix(".jpg") ? "jpg" : "png"
+            #expect(keys.contains("gw/raw/\(sha).\(ext)"))
+            #expect(keys.contains("gw/processed/\(sha)/ocr.txt"))
+            #expect(keys.contains("gw/processed/\(sha)/analysis.json"))
+            #expect(try await client.getObject("gw/raw/\(sha).\(ext)") == data)
+            #expect(try await client.headObject("gw/raw/\(sha).\(ext)")?.metadata["original-name"] == name)
+            let analysis = try await client.getObject("gw/processed/\(sha)/analysis.json")
+            #expect((try JSONSerialization.jsonObject(with: analysis) as? [String: Any])?["document_type"] != nil)
+        }
+        #expect(keys.count == 6)
+        #expect(try await workspace.archiveOutputs().allSatisfy { $0["uploaded"] as? Bool == true })
+
+        // A fresh data folder archives the same documents again: everything is already there.
+        let second = try workspace.batch(server, data: "data-again")
+        #expect(second.exitCode == 0)
+        let again = try await workspace.archiveOutputs(data: "data-again")
+        #expect(again.count == 6)
+        #expect(again.allSatisfy { $0["uploaded"] as? Bool == false })
+        http.shutdown()
+        await server.stop()
+    }
+
+    @Test("with the store down the analyses are still delivered; the archive completes once it is back")
+    func storeDown() async throws {
+        let server = try await SeaweedFS.start()
+        let http = HTTPClient()
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        let client = Self.client(server, http)
+        try await client.createBucket()
+        await server.pause()
+
+        let during = try workspace.batch(server)
+        #expect(during.exitCode == 0, "\(during.standardError)")
+        let report = try String(contentsOf: workspace.inbox.appendingPathComponent("botgateway-report.md"), encoding: .utf8)
+        #expect(report.contains("- Documents: 2 (2 analysed, 0 failed)"))
+        #expect(report.contains("- Archive: 2 not yet in the bucket (retried later)"))
+
+        try await server.resume()
+        let after = try workspace.batch(server)
+        #expect(after.exitCode == 0, "\(after.standardError)")
+        #expect(try await client.listObjects(prefix: "gw/").count == 6)
+        let final = try String(contentsOf: workspace.inbox.appendingPathComponent("botgateway-report.md"), encoding: .utf8)
+        #expect(!final.contains("- Archive:"))
+        http.shutdown()
+        await server.stop()
+    }
+}
