@@ -22,6 +22,9 @@ struct MetricsController {
             registry.makeGauge(name: "botgateway_ocr_queue_depth").set(Double(ocrQueueDepth()))
             registry.makeGauge(name: "botgateway_replies_pending").set(Double(stats.pendingReplies))
             registry.makeGauge(name: "botgateway_documents").set(Double(stats.documents))
+            for (step, count) in stats.unfinishedSteps {
+                registry.makeGauge(name: "botgateway_steps_unfinished", labels: [("step", step)]).set(Double(count))
+            }
             var buffer: [UInt8] = []
             registry.emit(into: &buffer)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

@@ -4,6 +4,7 @@ import CurlHTTP
 import Foundation
 import Logging
 import OCR
+import S3
 import Storage
 
 struct DoctorCommand: AsyncParsableCommand {
@@ -62,6 +63,25 @@ struct DoctorCommand: AsyncParsableCommand {
             report(true, "jobs: " + JobState.allCases.map { "\($0.rawValue) \(counts[$0, default: 0])" }.joined(separator: ", "))
         } catch {
             report(false, "database: \(error)")
+        }
+
+        if let s3 = configuration.s3 {
+            // Credentials, write, read back, delete: what archiving needs.
+            let http = HTTPClient()
+            let client = S3Client(configuration: s3, http: http)
+            let key = client.key("botgateway-doctor-\(UUID().uuidString).txt")
+            let probe = Data("botgateway doctor \(Date())\n".utf8)
+            do {
+                try await client.putObject(key, data: probe, contentType: "text/plain")
+                let back = try await client.getObject(key)
+                try await client.deleteObject(key)
+                report(back == probe, "S3 bucket \(s3.bucket): write, read back and delete")
+            } catch {
+                report(false, "S3 bucket \(s3.bucket): \(error)")
+            }
+            http.shutdown()
+        } else {
+            report(nil, "S3_BUCKET not set: archiving is off")
         }
 
         let environment = ProcessInfo.processInfo.environment

@@ -208,17 +208,24 @@ extension AppDatabase {
         public var outputTokens: Int
         public var costUSD: Double
         public var pendingReplies: Int
+        /// Steps not done yet, by plugin (`archive` waiting for the store shows here).
+        public var unfinishedSteps: [String: Int]
     }
 
     public func stats() async throws -> Stats {
         let jobs = try await jobCounts()
         return try await read { db in
             let usage = try Row.fetchOne(db, sql: "SELECT COALESCE(SUM(inputTokens),0), COALESCE(SUM(outputTokens),0), COALESCE(SUM(costUSD),0) FROM step")
+            var unfinished: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT plugin, COUNT(*) FROM step WHERE state != 'done' GROUP BY plugin") {
+                unfinished[row[0]] = row[1]
+            }
             return Stats(jobs: jobs,
                          documents: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM document") ?? 0,
                          users: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM user") ?? 0,
                          inputTokens: usage?[0] ?? 0, outputTokens: usage?[1] ?? 0, costUSD: usage?[2] ?? 0,
-                         pendingReplies: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE state = 'pending'") ?? 0)
+                         pendingReplies: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE state = 'pending'") ?? 0,
+                         unfinishedSteps: unfinished)
         }
     }
 }

@@ -87,6 +87,15 @@ struct ArchiveBatchTests {
         let again = try await workspace.archiveOutputs(data: "data-again")
         #expect(again.count == 6)
         #expect(again.allSatisfy { $0["uploaded"] as? Bool == false })
+
+        let doctor = try ChildProcess.run([ChildProcess.botgateway, "doctor"], environment: ChildProcess.environment([
+            "BOT_DATA_DIR": workspace.root.appendingPathComponent("data").path, "S3_BUCKET": "archive", "S3_ENDPOINT": server.endpoint.absoluteString,
+            "S3_FORCE_PATH_STYLE": "true", "S3_ACCESS_KEY_ID": server.accessKey, "S3_SECRET_ACCESS_KEY": server.secretKey,
+        ]))
+        #expect(doctor.exitCode == 0, "\(doctor.standardOutput)")
+        #expect(doctor.standardOutput.contains("ok    S3 bucket archive: write, read back and delete"))
+        #expect(!doctor.standardOutput.contains(server.secretKey))
+        #expect(try await client.listObjects(prefix: "botgateway-doctor").isEmpty)
         http.shutdown()
         await server.stop()
     }
