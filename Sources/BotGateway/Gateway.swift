@@ -29,9 +29,12 @@ public enum Gateway {
         public var logger: Logger
         /// Documents waiting for an OCR engine, for `/metrics`.
         public var ocrQueueDepth: @Sendable () -> Int
+        /// Uploads consolidated reports when archiving is on.
+        public var reportArchiver: ReportArchiver?
 
         public init(settings: GatewaySettings, database: AppDatabase, blobs: BlobStore, telegram: TelegramClient, plugins: [any Plugin],
-                    workers: Int, albumQuiet: Double = 2.5, logger: Logger, ocrQueueDepth: @escaping @Sendable () -> Int = { 0 }) {
+                    workers: Int, albumQuiet: Double = 2.5, logger: Logger, ocrQueueDepth: @escaping @Sendable () -> Int = { 0 },
+                    reportArchiver: ReportArchiver? = nil) {
             self.settings = settings
             self.database = database
             self.blobs = blobs
@@ -41,6 +44,7 @@ public enum Gateway {
             self.albumQuiet = albumQuiet
             self.logger = logger
             self.ocrQueueDepth = ocrQueueDepth
+            self.reportArchiver = reportArchiver
         }
     }
 
@@ -54,12 +58,13 @@ public enum Gateway {
                                 metrics: PrometheusMetricsFactory(registry: registry))
         let handler = UpdateHandler(settings: dependencies.settings, database: dependencies.database,
                                     intake: DocumentIntake(blobs: dependencies.blobs, maxBytes: dependencies.settings.downloadLimit),
-                                    telegram: dependencies.telegram, steps: pipeline.stepNames, logger: Logger(label: "telegram"))
+                                    telegram: dependencies.telegram, steps: pipeline.stepNames, reportArchiver: dependencies.reportArchiver,
+                                    logger: Logger(label: "telegram"))
         var services: [any Service] = [
             PipelineService(pipeline: pipeline, workers: dependencies.workers),
             UpdateProcessor(database: dependencies.database, handler: handler, arrived: arrived, logger: logger),
             NotificationSweeper(database: dependencies.database, dataDirectory: dependencies.settings.dataDirectory, finished: finished,
-                                queued: queued, albumQuiet: dependencies.albumQuiet, logger: logger),
+                                queued: queued, albumQuiet: dependencies.albumQuiet, reportArchiver: dependencies.reportArchiver, logger: logger),
             ReplySender(database: dependencies.database, telegram: dependencies.telegram, queued: queued, logger: logger),
         ]
         let router = Router()

@@ -82,6 +82,7 @@ struct NotificationSweeper: Service {
     let queued: Signal
     /// An album is complete once no item arrived for this long.
     let albumQuiet: Double
+    let reportArchiver: ReportArchiver?
     let logger: Logger
 
     func run() async throws {
@@ -98,6 +99,7 @@ struct NotificationSweeper: Service {
                     for (group, jobs) in try await database.completedAlbums(quiet: albumQuiet, answerStep: AnalyzePlugin.stepName) {
                         guard let chat = group.chatID, let groupID = group.id else { continue }
                         let payload = try Self.albumPayload(group: group, jobs: jobs, dataDirectory: dataDirectory)
+                        await archiveReport(group: group, jobs: jobs)
                         try await database.notify(groupID: groupID, reply: payload.record(chatID: chat, dedupeKey: "result:album:\(groupID)"))
                         sent = true
                     }
@@ -109,6 +111,20 @@ struct NotificationSweeper: Service {
                 }
                 await finished.wait(timeout: .milliseconds(500))
             }
+        }
+    }
+
+    /// Every album's consolidated report goes to the bucket when archiving is on, whether or not the
+    /// answer was short enough for a message.
+    private func archiveReport(group: GroupRecord, jobs: [JobDetails]) async {
+        guard let reportArchiver, let groupID = group.id else { return }
+        let path = dataDirectory.appendingPathComponent("reports/album-\(groupID).md")
+        do {
+            try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(ReportBuilder().markdown(title: "Album of \(jobs.count) documents", jobs: jobs).utf8).write(to: path, options: .atomic)
+            try await reportArchiver.archive(path, name: path.lastPathComponent)
+        } catch {
+            logger.warning("album report not archived", metadata: ["group": "\(groupID)", "error": "\(error)"])
         }
     }
 

@@ -19,14 +19,17 @@ public struct UpdateHandler: Sendable {
     let intake: DocumentIntake
     let telegram: TelegramClient
     let steps: [String]
+    let reportArchiver: ReportArchiver?
     let logger: Logger
 
-    public init(settings: GatewaySettings, database: AppDatabase, intake: DocumentIntake, telegram: TelegramClient, steps: [String], logger: Logger) {
+    public init(settings: GatewaySettings, database: AppDatabase, intake: DocumentIntake, telegram: TelegramClient, steps: [String],
+                reportArchiver: ReportArchiver? = nil, logger: Logger) {
         self.settings = settings
         self.database = database
         self.intake = intake
         self.telegram = telegram
         self.steps = steps
+        self.reportArchiver = reportArchiver
         self.logger = logger
     }
 
@@ -208,8 +211,18 @@ public struct UpdateHandler: Sendable {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let path = folder.appendingPathComponent("chat-\(chat)-\(Int(Date().timeIntervalSince1970)).md")
         try Data(markdown.utf8).write(to: path, options: .atomic)
+        await archive(path)
         try await reply(chat, .document(path: path.path, fileName: "report.md", caption: "Report of \(jobs.count) documents", replyTo: message.messageID),
                         key: "command:\(key):0")
+    }
+
+    private func archive(_ report: URL) async {
+        guard let reportArchiver else { return }
+        do {
+            try await reportArchiver.archive(report, name: report.lastPathComponent)
+        } catch {
+            logger.warning("report not archived", metadata: ["report": "\(report.lastPathComponent)", "error": "\(error)"])
+        }
     }
 
     private func reply(_ chat: Int64, _ payload: ReplyPayload, key: String) async throws {

@@ -128,6 +128,14 @@ struct BatchCommand: AsyncParsableCommand {
         let archived = configuration.reportsDirectory.appendingPathComponent("batch-\(group.id!).md")
         try Self.writeAtomically(markdown, to: archived)
         try await database.markConsolidated(groupID: group.id!, reportPath: reportURL.path)
+        if let archiver = configuration.reportArchiver(http: http) {
+            do {
+                let key = try await archiver.archive(archived, name: "batch-\(group.id!)-\(Int(Date().timeIntervalSince1970)).md")
+                progress.message("report archived as \(key)")
+            } catch {
+                progress.message("the report was not archived to S3 (\(error)); it is in \(archived.path)")
+            }
+        }
         let failed = jobs.filter { $0.job.state == .failed }.count
         progress.finish()
         progress.report(path: reportURL.path, done: jobs.count - failed, failed: failed, skipped: skipped.count)

@@ -62,6 +62,10 @@ struct GatewayConfiguration {
                                credentials: AWSCredentials(accessKeyID: access, secretAccessKey: secret, sessionToken: value("AWS_SESSION_TOKEN")))
     }
 
+    func reportArchiver(http: HTTPClient) -> ReportArchiver? {
+        s3.map { ReportArchiver(client: S3Client(configuration: $0, http: http)) }
+    }
+
     /// The pipeline's steps in order: ocr, analyze, and archive when S3 is configured.
     func plugins(pool: OCREnginePool, database: AppDatabase, http: HTTPClient) -> [any Plugin] {
         var plugins: [any Plugin] = [OCRPlugin(pool: pool, database: database), AnalyzePlugin(analyzer: makeAnalyzer())]

@@ -36,7 +36,8 @@ struct ServeCommand: AsyncParsableCommand {
         let dependencies = Gateway.Dependencies(
             settings: settings, database: database, blobs: blobs, telegram: telegram,
             plugins: configuration.plugins(pool: pool, database: database, http: http),
-            workers: configuration.ocr.workers * 2, logger: logger, ocrQueueDepth: { pool.queueDepth })
+            workers: configuration.ocr.workers * 2, logger: logger, ocrQueueDepth: { pool.queueDepth },
+            reportArchiver: configuration.reportArchiver(http: http))
         let app = Gateway.buildApplication(dependencies, mode: poll ? .polling : .webhook) { port in
             logger.info("serving", metadata: ["host": "\(settings.host)", "port": "\(port)", "mode": "\(poll ? "polling" : "webhook")"])
         }

@@ -78,7 +78,8 @@ struct ArchiveBatchTests {
             let analysis = try await client.getObject("gw/processed/\(sha)/analysis.json")
             #expect((try JSONSerialization.jsonObject(with: analysis) as? [String: Any])?["document_type"] != nil)
         }
-        #expect(keys.count == 6)
+        #expect(keys.count == 7)
+        #expect(keys.contains { $0.hasPrefix("gw/reports/batch-") && $0.hasSuffix(".md") })
         #expect(try await workspace.archiveOutputs().allSatisfy { $0["uploaded"] as? Bool == true })
 
         // A fresh data folder archives the same documents again: everything is already there.
@@ -86,6 +87,7 @@ struct ArchiveBatchTests {
         #expect(second.exitCode == 0)
         let again = try await workspace.archiveOutputs(data: "data-again")
         #expect(again.count == 6)
+        #expect(second.standardOutput.contains("report archived as gw/reports/batch-"))
         #expect(again.allSatisfy { $0["uploaded"] as? Bool == false })
 
         let doctor = try ChildProcess.run([ChildProcess.botgateway, "doctor"], environment: ChildProcess.environment([
@@ -119,7 +121,9 @@ struct ArchiveBatchTests {
         try await server.resume()
         let after = try workspace.batch(server)
         #expect(after.exitCode == 0, "\(after.standardError)")
-        #expect(try await client.listObjects(prefix: "gw/").count == 6)
+        #expect(try await client.listObjects(prefix: "gw/raw/").count == 2)
+        #expect(try await client.listObjects(prefix: "gw/processed/").count == 4)
+        #expect(during.standardOutput.contains("the report was not archived to S3"))
         let final = try String(contentsOf: workspace.inbox.appendingPathComponent("botgateway-report.md"), encoding: .utf8)
         #expect(!final.contains("- Archive:"))
         http.shutdown()
