@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Plugins
 import Storage
 import Testing
 
@@ -144,5 +145,25 @@ struct StorageTests {
         #expect(try await store.database.searchDocuments("resume").count == 2)
         #expect(try await store.database.searchDocuments("\"unbalanced AND OR ( NEAR").isEmpty)
         #expect(try await store.database.searchDocuments("   ").isEmpty)
+    }
+
+    @Test("a Telegram job is answered once its analysis is done, even while archiving still retries")
+    func answerBeforeArchive() async throws {
+        let store = try TestStore()
+        defer { store.remove() }
+        let document = try DocumentIntake(blobs: store.blobs).take(data: try distinctDocument(8), displayName: "a.webp")
+        _ = try await store.database.saveDocument(document)
+        let (job, _) = try await store.database.enqueue(documentSHA256: document.sha256,
+                                                        request: JobRequest(origin: .telegram, sourceName: "a.webp", chatID: 5, messageID: 1),
+                                                        steps: ["analyze", "archive"])
+        #expect(try await store.database.unnotifiedJobs(answerStep: "analyze").isEmpty)
+        let claimed = try #require(try await store.database.claimNextJob(owner: "w", leaseSeconds: 10))
+        let archiving = try #require(try await store.database.finishStep(claimed, output: Data("{}".utf8), milliseconds: 1))
+        _ = try await store.database.failStep(archiving, error: "S3 unreachable", retryAt: .now + 600, maxAttempts: 10)
+        let waiting = try await store.database.unnotifiedJobs(answerStep: "analyze")
+        #expect(waiting.map(\.job.id) == [job.id])
+        #expect(waiting.first?.job.state == .queued)
+        #expect(try await store.database.unfinishedJobCount(ignoring: ["archive"]) == 0)
+        #expect(try await store.database.unfinishedJobCount() == 1)
     }
 }
