@@ -96,6 +96,7 @@ let package = Package(
                 "Storage",
                 "Plugins",
                 "CurlHTTP",
+                "S3",
                 "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
