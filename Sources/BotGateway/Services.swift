@@ -34,6 +34,8 @@ public final class Signal: Sendable {
 
 /// Handles recorded updates in `update_id` order, one at a time (a chat's messages keep their order).
 struct UpdateProcessor: Service {
+    /// While Telegram is unreachable: 0.5 s doubling up to 30 s between tries.
+    static let outage = RetryPolicy(maxAttempts: .max, baseDelay: 0.5, maxDelay: 30)
     let database: AppDatabase
     let handler: UpdateHandler
     let arrived: Signal
@@ -58,7 +60,7 @@ struct UpdateProcessor: Service {
                             // Telegram or the disk is down: keep the update and everything after it for later.
                             failures += 1
                             logger.warning("update will be retried", metadata: ["update": "\(record.updateID)", "reason": "\(reason)"])
-                            try await Task.sleep(for: .milliseconds(min(30_000, 500 << min(failures, 6))))
+                            try await Self.outage.pause(afterAttempt: failures)
                             break batch
                         }
                     } catch is CancellationError {
@@ -98,8 +100,9 @@ struct NotificationSweeper: Service {
                     }
                     for (group, jobs) in try await database.completedAlbums(quiet: albumQuiet, answerStep: AnalyzePlugin.stepName) {
                         guard let chat = group.chatID, let groupID = group.id else { continue }
-                        let payload = try Self.albumPayload(group: group, jobs: jobs, dataDirectory: dataDirectory)
-                        await archiveReport(group: group, jobs: jobs)
+                        let report = try Self.writeAlbumReport(group: group, jobs: jobs, dataDirectory: dataDirectory)
+                        let payload = Self.albumPayload(jobs: jobs, report: report)
+                        await archive(report, group: groupID)
                         try await database.notify(groupID: groupID, reply: payload.record(chatID: chat, dedupeKey: "result:album:\(groupID)"))
                         sent = true
                     }
@@ -116,15 +119,12 @@ struct NotificationSweeper: Service {
 
     /// Every album's consolidated report goes to the bucket when archiving is on, whether or not the
     /// answer was short enough for a message.
-    private func archiveReport(group: GroupRecord, jobs: [JobDetails]) async {
-        guard let reportArchiver, let groupID = group.id else { return }
-        let path = dataDirectory.appendingPathComponent("reports/album-\(groupID).md")
+    private func archive(_ report: URL, group: Int64) async {
+        guard let reportArchiver else { return }
         do {
-            try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try Data(ReportBuilder().markdown(title: "Album of \(jobs.count) documents", jobs: jobs).utf8).write(to: path, options: .atomic)
-            try await reportArchiver.archive(path, name: path.lastPathComponent)
+            try await reportArchiver.archive(report, name: report.lastPathComponent)
         } catch {
-            logger.warning("album report not archived", metadata: ["group": "\(groupID)", "error": "\(error)"])
+            logger.warning("album report not archived", metadata: ["group": "\(group)", "error": "\(error)"])
         }
     }
 
@@ -142,18 +142,22 @@ struct NotificationSweeper: Service {
                          replyTo: details.job.messageID)
     }
 
-    static func albumPayload(group: GroupRecord, jobs: [JobDetails], dataDirectory: URL) throws -> ReplyPayload {
+    /// The album's consolidated Markdown report, written once: sent when the answer is long, archived always.
+    static func writeAlbumReport(group: GroupRecord, jobs: [JobDetails], dataDirectory: URL) throws -> URL {
+        let path = dataDirectory.appendingPathComponent("reports/album-\(group.id ?? 0).md")
+        try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(ReportBuilder().markdown(title: "Album of \(jobs.count) documents", jobs: jobs).utf8).write(to: path, options: .atomic)
+        return path
+    }
+
+    static func albumPayload(jobs: [JobDetails], report: URL) -> ReplyPayload {
         let first = jobs.first?.job.messageID
         var text = "<b>Album of \(jobs.count) documents</b>\n"
         for details in jobs {
             text += "\n" + Replies.analysis(details) + "\n"
         }
         if text.count <= Replies.messageLimit { return .message(text, replyTo: first) }
-        let markdown = ReportBuilder().markdown(title: "Album of \(jobs.count) documents", jobs: jobs)
-        let path = dataDirectory.appendingPathComponent("reports/album-\(group.id ?? 0).md")
-        try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(markdown.utf8).write(to: path, options: .atomic)
-        return .document(path: path.path, fileName: "album-report.md", caption: "Report of your album (\(jobs.count) documents)", replyTo: first)
+        return .document(path: report.path, fileName: "album-report.md", caption: "Report of your album (\(jobs.count) documents)", replyTo: first)
     }
 }
 
@@ -215,6 +219,7 @@ struct ReplySender: Service {
 
 /// `serve --poll`: long-polls `getUpdates` and records each page durably before asking for the next.
 struct PollingReceiver: Service {
+    static let outage = UpdateProcessor.outage
     let database: AppDatabase
     let telegram: TelegramClient
     let arrived: Signal
@@ -239,7 +244,7 @@ struct PollingReceiver: Service {
                 } catch {
                     failures += 1
                     logger.warning("getUpdates failed", metadata: ["error": "\(error)"])
-                    try await Task.sleep(for: .milliseconds(min(30_000, 500 << min(failures, 6))))
+                    try await Self.outage.pause(afterAttempt: failures)
                 }
             }
         }

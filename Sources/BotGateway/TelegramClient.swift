@@ -1,6 +1,7 @@
 import CurlHTTP
 import Foundation
 import Logging
+import Plugins
 
 /// Why a Bot API call failed. The token never appears: URLs are redacted by the HTTP client and
 /// Telegram's descriptions do not echo it.
@@ -41,6 +42,8 @@ public struct TelegramClient: Sendable {
     private let logger: Logger
     /// Retries after the first attempt, for 429 and 5xx.
     public var retries = 2
+    /// Backoff for 5xx and transport errors (0.5 s doubling, as the official SDKs do).
+    private let backoff = RetryPolicy()
     /// A `retry_after` longer than this is not waited out inside the call; the caller reschedules.
     public var maxInlineWait: Double = 30
 
@@ -199,7 +202,7 @@ public struct TelegramClient: Sendable {
                 response = try await http.send(request)
             } catch let error as HTTPClientError {
                 if error.isTransient, attempt <= retries {
-                    try await Task.sleep(for: .milliseconds(500 * (1 << (attempt - 1))))
+                    try await backoff.pause(afterAttempt: attempt)
                     continue
                 }
                 throw TelegramError.transport(error)
@@ -209,7 +212,7 @@ public struct TelegramClient: Sendable {
                 envelope = try JSONDecoder().decode(TelegramEnvelope<Result>.self, from: response.body)
             } catch {
                 if response.status >= 500, attempt <= retries {
-                    try await Task.sleep(for: .milliseconds(500 * (1 << (attempt - 1))))
+                    try await backoff.pause(afterAttempt: attempt)
                     continue
                 }
                 throw TelegramError.malformedResponse("\(method) answered HTTP \(response.status) without a Bot API body")
@@ -224,7 +227,7 @@ public struct TelegramClient: Sendable {
                 continue
             }
             if code >= 500, attempt <= retries {
-                try await Task.sleep(for: .milliseconds(500 * (1 << (attempt - 1))))
+                try await backoff.pause(afterAttempt: attempt)
                 continue
             }
             throw TelegramError.api(code: code, description: envelope.description ?? "no description")

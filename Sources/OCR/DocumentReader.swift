@@ -24,11 +24,13 @@ final class DocumentReader {
         let started = ContinuousClock.now
         let budget = Duration.milliseconds(Int(configuration.limits.timeoutSeconds * 1000))
         let deadline = started + budget
-        let bytes = try load(input)
-        guard !bytes.isEmpty else { throw .emptyFile }
-        guard let format = DocumentFormat.detect(bytes.prefix(1024)) else {
-            throw .unsupportedFormat(hint: DocumentFormat.describeUnrecognized(bytes.prefix(64)))
+        let head = try self.head(input)
+        guard !head.isEmpty else { throw .emptyFile }
+        guard let format = DocumentFormat.detect(head) else {
+            throw .unsupportedFormat(hint: DocumentFormat.describeUnrecognized(head.prefix(64)))
         }
+        // poppler reads a PDF file by path: loading it as well would cost its whole size per engine.
+        let bytes = format == .pdf && input.isFile ? Data() : try load(input)
 
         var pages: [OCRPage] = []
         var recognizeTime = Duration.zero
@@ -111,18 +113,36 @@ final class DocumentReader {
             totalMilliseconds: total))
     }
 
-    /// Reads the file after checking its size, so an oversized upload costs one `stat`.
-    private func load(_ input: OCRInput) throws(OCRError) -> Data {
+    /// The first KiB, after the size check, so an oversized upload costs one `stat` and a PDF is never read whole.
+    private func head(_ input: OCRInput) throws(OCRError) -> Data {
         let limit = configuration.limits.maxBytes
         switch input {
         case .data(let data):
             guard data.count <= limit else { throw .fileTooLarge(bytes: data.count, limit: limit) }
-            return data
+            return data.prefix(1024)
         case .file(let path):
             var info = stat()
             guard stat(path, &info) == 0 else { throw .fileUnreadable(path: path, reason: String(cString: strerror(errno))) }
             guard info.st_mode & S_IFMT == S_IFREG else { throw .fileUnreadable(path: path, reason: "not a regular file") }
             guard Int(info.st_size) <= limit else { throw .fileTooLarge(bytes: Int(info.st_size), limit: limit) }
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                throw .fileUnreadable(path: path, reason: "permission denied")
+            }
+            defer { try? handle.close() }
+            do {
+                // nil at end of file: an empty file has an empty head.
+                return try handle.read(upToCount: 1024) ?? Data()
+            } catch {
+                throw .fileUnreadable(path: path, reason: "read error")
+            }
+        }
+    }
+
+    private func load(_ input: OCRInput) throws(OCRError) -> Data {
+        switch input {
+        case .data(let data):
+            return data
+        case .file(let path):
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw .fileUnreadable(path: path, reason: "permission denied or read error")
             }

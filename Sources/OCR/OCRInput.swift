@@ -5,6 +5,11 @@ public enum OCRInput: Sendable, CustomStringConvertible {
     case file(String)
     case data(Data)
 
+    var isFile: Bool {
+        if case .file = self { return true }
+        return false
+    }
+
     public var description: String {
         switch self {
         case .file(let path): path

@@ -22,4 +22,9 @@ public struct RetryPolicy: Sendable, Equatable {
         let exponential = min(maxDelay, baseDelay * pow(2, Double(max(0, attempt - 1))))
         return exponential * Double.random(in: 0.75...1.0)
     }
+
+    /// Sleeps the backoff for `attempt` (the same schedule everywhere: pipeline, Telegram calls, receive loops).
+    public func pause(afterAttempt attempt: Int, retryAfter: Double? = nil) async throws {
+        try await Task.sleep(for: .milliseconds(Int(delay(afterAttempt: attempt, retryAfter: retryAfter) * 1000)))
+    }
 }

@@ -135,6 +135,22 @@ struct WebhookFlowTests {
         await gateway.stop()
     }
 
+    @Test("a 5xx from Telegram is retried and the reply still arrives once; an edited message is ignored")
+    func serverError() async throws {
+        let gateway = try await GatewayHarness.start(admins: [1])
+        gateway.telegram.fail("sendMessage", times: 2, code: 502)
+        try await gateway.post(["update_id": 85, "edited_message": ["message_id": 1, "from": Updates.user(1), "chat": ["id": 1, "type": "private"],
+                                                                    "date": 1_700_000_000, "text": "/help"] as [String: Any]])
+        try await gateway.post(Updates.text(update: 86, user: 1, message: 2, "/help"))
+        #expect(await gateway.telegram.waitFor { !$0.isEmpty })
+        try await Task.sleep(for: .milliseconds(500))
+        let replies = gateway.telegram.messages(to: 1)
+        #expect(replies.count == 1)
+        #expect(replies.first?.replyTo == 2)
+        #expect(gateway.telegram.methodCalls.filter { $0 == "sendMessage" }.count == 3)
+        await gateway.stop()
+    }
+
     @Test("/status, /search and /stats answer from the store")
     func commands() async throws {
         let gateway = try await GatewayHarness.start(admins: [1])
