@@ -130,7 +130,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PipelineTests",
-            dependencies: ["OCR", "Storage", "Plugins", "TestSupport", .product(name: "Logging", package: "swift-log"),
+            dependencies: ["OCR", "Storage", "Plugins", "TestSupport", "CurlHTTP", .product(name: "Logging", package: "swift-log"),
                            .product(name: "GRDB", package: "GRDB.swift")]
         ),
     ]

@@ -31,10 +31,12 @@ public enum Gateway {
         public var ocrQueueDepth: @Sendable () -> Int
         /// Uploads consolidated reports when archiving is on.
         public var reportArchiver: ReportArchiver?
+        /// Writes reports' executive summaries (an LLM analyser); nil with the local analyser.
+        public var summarizer: (any ReportSummarizer)?
 
         public init(settings: GatewaySettings, database: AppDatabase, blobs: BlobStore, telegram: TelegramClient, plugins: [any Plugin],
                     workers: Int, albumQuiet: Double = 2.5, logger: Logger, ocrQueueDepth: @escaping @Sendable () -> Int = { 0 },
-                    reportArchiver: ReportArchiver? = nil) {
+                    reportArchiver: ReportArchiver? = nil, summarizer: (any ReportSummarizer)? = nil) {
             self.settings = settings
             self.database = database
             self.blobs = blobs
@@ -45,6 +47,7 @@ public enum Gateway {
             self.logger = logger
             self.ocrQueueDepth = ocrQueueDepth
             self.reportArchiver = reportArchiver
+            self.summarizer = summarizer
         }
     }
 
@@ -53,18 +56,19 @@ public enum Gateway {
         let logger = dependencies.logger
         let arrived = Signal(), finished = Signal(), queued = Signal()
         let registry = PrometheusCollectorRegistry()
+        let metrics = PrometheusMetricsFactory(registry: registry)
         let pipeline = Pipeline(database: dependencies.database, blobs: dependencies.blobs, plugins: dependencies.plugins,
-                                observer: PipelineEvents(finished: finished), logger: Logger(label: "pipeline"),
-                                metrics: PrometheusMetricsFactory(registry: registry))
+                                observer: PipelineEvents(finished: finished), logger: Logger(label: "pipeline"), metrics: metrics)
+        let reports = ReportComposer(summarizer: dependencies.summarizer, database: dependencies.database, logger: Logger(label: "report"), metrics: metrics)
         let handler = UpdateHandler(settings: dependencies.settings, database: dependencies.database,
                                     intake: DocumentIntake(blobs: dependencies.blobs, maxBytes: dependencies.settings.downloadLimit),
-                                    telegram: dependencies.telegram, steps: pipeline.stepNames, reportArchiver: dependencies.reportArchiver,
+                                    telegram: dependencies.telegram, steps: pipeline.stepNames, reports: reports, reportArchiver: dependencies.reportArchiver,
                                     logger: Logger(label: "telegram"))
         var services: [any Service] = [
             PipelineService(pipeline: pipeline, workers: dependencies.workers),
             UpdateProcessor(database: dependencies.database, handler: handler, arrived: arrived, logger: logger),
             NotificationSweeper(database: dependencies.database, dataDirectory: dependencies.settings.dataDirectory, finished: finished,
-                                queued: queued, albumQuiet: dependencies.albumQuiet, reportArchiver: dependencies.reportArchiver, logger: logger),
+                                queued: queued, albumQuiet: dependencies.albumQuiet, reports: reports, reportArchiver: dependencies.reportArchiver, logger: logger),
             ReplySender(database: dependencies.database, telegram: dependencies.telegram, queued: queued, logger: logger),
         ]
         let router = Router()

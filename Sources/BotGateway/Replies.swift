@@ -83,6 +83,14 @@ public enum Replies {
         let job = details.job
         // The analysis is the answer even when a later step (archiving) is still retrying or failed.
         guard let data = details.output(of: AnalyzePlugin.stepName), let analysis = try? Analysis.decode(data) else {
+            // Read but not analysed (the analysis service refused, the model's answer was unusable): the text is still theirs.
+            if let ocr = details.output(of: OCRPlugin.stepName), let result = try? JSONDecoder().decode(OCRResult.self, from: ocr) {
+                let text = result.text.trimmingCharacters(in: .whitespacesAndNewlines)
+                if !text.isEmpty {
+                    return "I read <b>\(escape(job.sourceName))</b> but could not analyse it: \(escape(job.lastError ?? "the analysis failed")). "
+                        + "Here is the text I read (job <code>\(job.code)</code>):\n\n" + escape(text)
+                }
+            }
             return "Sorry, I could not read <b>\(escape(job.sourceName))</b>: \(escape(job.lastError ?? "it failed")). (job <code>\(job.code)</code>)"
         }
         var lines = ["<b>\(escape(analysis.title))</b>", "<i>\(escape(analysis.documentType.replacingOccurrences(of: "_", with: " ")))</i>", "", escape(analysis.summary)]

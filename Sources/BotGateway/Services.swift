@@ -84,6 +84,7 @@ struct NotificationSweeper: Service {
     let queued: Signal
     /// An album is complete once no item arrived for this long.
     let albumQuiet: Double
+    let reports: ReportComposer
     let reportArchiver: ReportArchiver?
     let logger: Logger
 
@@ -100,7 +101,7 @@ struct NotificationSweeper: Service {
                     }
                     for (group, jobs) in try await database.completedAlbums(quiet: albumQuiet, answerStep: AnalyzePlugin.stepName) {
                         guard let chat = group.chatID, let groupID = group.id else { continue }
-                        let report = try Self.writeAlbumReport(group: group, jobs: jobs, dataDirectory: dataDirectory)
+                        let report = try await Self.writeAlbumReport(group: group, jobs: jobs, dataDirectory: dataDirectory, reports: reports)
                         let payload = Self.albumPayload(jobs: jobs, report: report)
                         await archive(report, group: groupID)
                         try await database.notify(groupID: groupID, reply: payload.record(chatID: chat, dedupeKey: "result:album:\(groupID)"))
@@ -143,10 +144,11 @@ struct NotificationSweeper: Service {
     }
 
     /// The album's consolidated Markdown report, written once: sent when the answer is long, archived always.
-    static func writeAlbumReport(group: GroupRecord, jobs: [JobDetails], dataDirectory: URL) throws -> URL {
+    static func writeAlbumReport(group: GroupRecord, jobs: [JobDetails], dataDirectory: URL, reports: ReportComposer) async throws -> URL {
         let path = dataDirectory.appendingPathComponent("reports/album-\(group.id ?? 0).md")
         try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(ReportBuilder().markdown(title: "Album of \(jobs.count) documents", jobs: jobs).utf8).write(to: path, options: .atomic)
+        let markdown = await reports.markdown(title: "Album of \(jobs.count) documents", jobs: jobs, groupID: group.id)
+        try Data(markdown.utf8).write(to: path, options: .atomic)
         return path
     }
 

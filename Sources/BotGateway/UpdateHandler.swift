@@ -19,12 +19,14 @@ public struct UpdateHandler: Sendable {
     let intake: DocumentIntake
     let telegram: TelegramClient
     let steps: [String]
+    let reports: ReportComposer
     let reportArchiver: ReportArchiver?
     let logger: Logger
 
     public init(settings: GatewaySettings, database: AppDatabase, intake: DocumentIntake, telegram: TelegramClient, steps: [String],
-                reportArchiver: ReportArchiver? = nil, logger: Logger) {
+                reports: ReportComposer? = nil, reportArchiver: ReportArchiver? = nil, logger: Logger) {
         self.settings = settings
+        self.reports = reports ?? ReportComposer(summarizer: nil, database: database)
         self.database = database
         self.intake = intake
         self.telegram = telegram
@@ -206,7 +208,7 @@ public struct UpdateHandler: Sendable {
             try await reply(chat, .message("No finished documents here yet.", replyTo: message.messageID), key: "command:\(key):0")
             return
         }
-        let markdown = ReportBuilder().markdown(title: "Report of your recent documents", jobs: Array(jobs))
+        let markdown = await reports.markdown(title: "Report of your recent documents", jobs: Array(jobs), languageCode: message.from?.languageCode)
         let folder = settings.dataDirectory.appendingPathComponent("reports")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let path = folder.appendingPathComponent("chat-\(chat)-\(Int(Date().timeIntervalSince1970)).md")

@@ -109,7 +109,8 @@ struct BatchCommand: AsyncParsableCommand {
                                            logger: Logger(label: "ocr"))
         let http = HTTPClient()
         defer { http.shutdown() }
-        let pipeline = Pipeline(database: database, blobs: blobs, plugins: configuration.plugins(pool: pool, database: database, http: http),
+        let (analyzer, summarizer) = configuration.makeAnalyzer(http: http)
+        let pipeline = Pipeline(database: database, blobs: blobs, plugins: configuration.plugins(pool: pool, database: database, http: http, analyzer: analyzer),
                                 observer: progress, logger: Logger(label: "pipeline"))
         let interrupted = await SignalHandling.runCancellable {
             await pipeline.run(workers: workers * 2, groupID: group.id, untilIdle: true)
@@ -123,7 +124,9 @@ struct BatchCommand: AsyncParsableCommand {
 
         // 3. The consolidated report.
         let jobs = try await database.jobDetails(groupID: group.id!)
-        let markdown = ReportBuilder().markdown(title: group.title, jobs: jobs, skipped: skipped)
+        if summarizer != nil { progress.message("writing the executive summary") }
+        let markdown = await ReportComposer(summarizer: summarizer, database: database, logger: Logger(label: "report"))
+            .markdown(title: group.title, jobs: jobs, skipped: skipped, groupID: group.id)
         try Self.writeAtomically(markdown, to: reportURL)
         let archived = configuration.reportsDirectory.appendingPathComponent("batch-\(group.id!).md")
         try Self.writeAtomically(markdown, to: archived)

@@ -3,6 +3,7 @@ import BotGateway
 import CurlHTTP
 import Foundation
 import Logging
+import Plugins
 import OCR
 import S3
 import Storage
@@ -82,6 +83,24 @@ struct DoctorCommand: AsyncParsableCommand {
             http.shutdown()
         } else {
             report(nil, "S3_BUCKET not set: archiving is off")
+        }
+
+        if let endpoint = configuration.llm {
+            let http = HTTPClient()
+            do {
+                let model: String
+                switch configuration.makeAnalyzer(http: http).analyzer {
+                case let claude as ClaudeAnalyzer: model = try await claude.checkAccess()
+                case let openAI as OpenAIAnalyzer: model = try await openAI.checkAccess()
+                default: model = endpoint.model
+                }
+                report(true, "analyser \(configuration.analyzer): \(endpoint.host) accepts the key; model \(model)")
+            } catch {
+                report(false, "analyser \(configuration.analyzer) at \(endpoint.host): \(error)")
+            }
+            http.shutdown()
+        } else {
+            report(nil, "analyser local (offline): set ANTHROPIC_API_KEY or OPENAI_API_KEY for LLM analysis")
         }
 
         let environment = ProcessInfo.processInfo.environment

@@ -11,25 +11,85 @@ import Storage
 struct GatewayConfiguration {
     var dataDirectory: URL
     var ocr: OCRConfiguration
+    /// `claude`, `openai` or `local` (SPEC §3: claude when an Anthropic key is set, else openai when an
+    /// OpenAI key is set, else local).
     var analyzer: String
+    /// The LLM endpoint for `claude` / `openai`; nil for `local`.
+    var llm: LLMEndpoint?
+    var llmOptions: LLMOptions
     /// Archiving is on when `S3_BUCKET` is set.
     var s3: S3Configuration?
 
     static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> GatewayConfiguration {
-        let data = environment["BOT_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "./data"
-        let analyzer = (environment["ANALYZER"] ?? "").lowercased()
-        switch analyzer {
-        case "", "local": break
-        case "claude", "openai":
-            throw ConfigurationError(variable: "ANALYZER", problem: "'\(analyzer)' is not available in this build yet; use local")
-        default:
-            throw ConfigurationError(variable: "ANALYZER", problem: "expected claude, openai or local")
+        func value(_ name: String) -> String? {
+            guard let raw = environment[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !raw.isEmpty else { return nil }
+            return raw
+        }
+        let data = value("BOT_DATA_DIR") ?? "./data"
+        let analyzer: String
+        switch value("ANALYZER")?.lowercased() {
+        case nil: analyzer = value("ANTHROPIC_API_KEY") != nil ? "claude" : value("OPENAI_API_KEY") != nil ? "openai" : "local"
+        case let name? where ["claude", "openai", "local"].contains(name): analyzer = name
+        default: throw ConfigurationError(variable: "ANALYZER", problem: "expected claude, openai or local")
         }
         return GatewayConfiguration(
             dataDirectory: URL(fileURLWithPath: data).standardizedFileURL,
             ocr: try OCRConfiguration.fromEnvironment(environment),
-            analyzer: "local",
+            analyzer: analyzer,
+            llm: try llmEndpoint(analyzer, value),
+            llmOptions: try llmOptions(value),
             s3: try s3(environment))
+    }
+
+    static func llmEndpoint(_ analyzer: String, _ value: (String) -> String?) throws -> LLMEndpoint? {
+        let prefix: String, defaultURL: String, defaultModel: String
+        switch analyzer {
+        case "claude": (prefix, defaultURL, defaultModel) = ("ANTHROPIC", ClaudeAnalyzer.defaultBaseURL, ClaudeAnalyzer.defaultModel)
+        case "openai": (prefix, defaultURL, defaultModel) = ("OPENAI", OpenAIAnalyzer.defaultBaseURL, OpenAIAnalyzer.defaultModel)
+        default: return nil
+        }
+        let base = value("\(prefix)_BASE_URL") ?? defaultURL
+        guard let url = URL(string: base), url.scheme == "http" || url.scheme == "https", url.host != nil else {
+            throw ConfigurationError(variable: "\(prefix)_BASE_URL", problem: "expected an http(s) URL")
+        }
+        let key = value("\(prefix)_API_KEY")
+        // OpenAI-compatible servers on your own machine (Ollama, llama.cpp) may need no key; the real APIs do.
+        if key == nil && (analyzer == "claude" || base == defaultURL) {
+            throw ConfigurationError(variable: "\(prefix)_API_KEY", problem: "required when ANALYZER=\(analyzer)")
+        }
+        var timeout = 180.0
+        if let raw = value("ANALYZER_TIMEOUT_SECONDS") {
+            guard let seconds = Double(raw), seconds >= 1, seconds <= 3600 else {
+                throw ConfigurationError(variable: "ANALYZER_TIMEOUT_SECONDS", problem: "expected seconds between 1 and 3600")
+            }
+            timeout = seconds
+        }
+        return LLMEndpoint(baseURL: base, apiKey: key.map(APIKey.init), model: value("\(prefix)_MODEL") ?? defaultModel,
+                           timeout: .milliseconds(Int(timeout * 1000)))
+    }
+
+    static func llmOptions(_ value: (String) -> String?) throws -> LLMOptions {
+        var options = LLMOptions()
+        if let path = value("ANALYZER_PROMPT_FILE") {
+            guard let prompt = try? String(contentsOfFile: path, encoding: .utf8),
+                  !prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                throw ConfigurationError(variable: "ANALYZER_PROMPT_FILE", problem: "cannot read a prompt from \(path)")
+            }
+            options.systemPrompt = prompt
+        }
+        if let path = value("LLM_PRICES_FILE") {
+            do {
+                options.prices = try PriceTable.loading(overridesAt: path)
+            } catch {
+                throw ConfigurationError(variable: "LLM_PRICES_FILE", problem: "expected JSON like {\"model\": {\"input\": 3, \"output\": 15}} (USD per million tokens): \(error)")
+            }
+        }
+        switch value("ANALYZER_SEND_DOCUMENT")?.lowercased() {
+        case nil, "true", "1", "yes": options.sendDocument = true
+        case "false", "0", "no": options.sendDocument = false
+        default: throw ConfigurationError(variable: "ANALYZER_SEND_DOCUMENT", problem: "expected true or false")
+        }
+        return options
     }
 
     static func s3(_ environment: [String: String]) throws -> S3Configuration? {
@@ -67,8 +127,8 @@ struct GatewayConfiguration {
     }
 
     /// The pipeline's steps in order: ocr, analyze, and archive when S3 is configured.
-    func plugins(pool: OCREnginePool, database: AppDatabase, http: HTTPClient) -> [any Plugin] {
-        var plugins: [any Plugin] = [OCRPlugin(pool: pool, database: database), AnalyzePlugin(analyzer: makeAnalyzer())]
+    func plugins(pool: OCREnginePool, database: AppDatabase, http: HTTPClient, analyzer: any Analyzer) -> [any Plugin] {
+        var plugins: [any Plugin] = [OCRPlugin(pool: pool, database: database), AnalyzePlugin(analyzer: analyzer)]
         if let s3 { plugins.append(ArchivePlugin(client: S3Client(configuration: s3, http: http))) }
         return plugins
     }
@@ -86,8 +146,19 @@ struct GatewayConfiguration {
         return (database, blobs)
     }
 
-    func makeAnalyzer() -> any Analyzer {
-        LocalAnalyzer()
+    /// The analyser, once per process (an OpenAI-compatible server's quirks are learnt by the instance);
+    /// LLM analysers also write reports' executive summaries.
+    func makeAnalyzer(http: HTTPClient) -> (analyzer: any Analyzer, summarizer: (any ReportSummarizer)?) {
+        switch (analyzer, llm) {
+        case ("claude", let endpoint?):
+            let claude = ClaudeAnalyzer(http: http, endpoint: endpoint, options: llmOptions, logger: Logger(label: "claude"))
+            return (claude, claude)
+        case ("openai", let endpoint?):
+            let openAI = OpenAIAnalyzer(http: http, endpoint: endpoint, options: llmOptions, logger: Logger(label: "openai"))
+            return (openAI, openAI)
+        default:
+            return (LocalAnalyzer(), nil)
+        }
     }
 
     var reportsDirectory: URL { dataDirectory.appendingPathComponent("reports") }

@@ -32,12 +32,14 @@ struct ServeCommand: AsyncParsableCommand {
         let pool = try await OCREnginePool(configuration: configuration.ocr, scratchDirectory: configuration.dataDirectory.appendingPathComponent("tmp"),
                                            logger: Logger(label: "ocr"))
         let http = HTTPClient()
+        let (analyzer, summarizer) = configuration.makeAnalyzer(http: http)
+        logger.info("analyser", metadata: ["name": "\(analyzer.name)", "model": "\(configuration.llm?.model ?? "-")", "host": "\(configuration.llm?.host ?? "-")"])
         let telegram = TelegramClient(token: settings.token, baseURL: settings.apiBaseURL, http: http, logger: Logger(label: "telegram"))
         let dependencies = Gateway.Dependencies(
             settings: settings, database: database, blobs: blobs, telegram: telegram,
-            plugins: configuration.plugins(pool: pool, database: database, http: http),
+            plugins: configuration.plugins(pool: pool, database: database, http: http, analyzer: analyzer),
             workers: configuration.ocr.workers * 2, logger: logger, ocrQueueDepth: { pool.queueDepth },
-            reportArchiver: configuration.reportArchiver(http: http))
+            reportArchiver: configuration.reportArchiver(http: http), summarizer: summarizer)
         let app = Gateway.buildApplication(dependencies, mode: poll ? .polling : .webhook) { port in
             logger.info("serving", metadata: ["host": "\(settings.host)", "port": "\(port)", "mode": "\(poll ? "polling" : "webhook")"])
         }

@@ -4,6 +4,8 @@ import CTesseract
 /// against the pixel limit so a decompression bomb is refused before a byte of it is inflated.
 struct ImageDecoder {
     let limits: OCRLimits
+    /// OCR needs grey only; page images for an analyser keep their colour.
+    var luminanceOnly = true
 
     func forEachPage(_ bytes: UnsafeRawBufferPointer, format: DocumentFormat, _ body: (Int, LeptonicaImage) throws -> Void) throws {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { throw OCRError.emptyFile }
@@ -17,7 +19,7 @@ struct ImageDecoder {
         }
         try checkPixels(Int(width), Int(height), format)
         let decoded: UnsafeMutablePointer<Pix>?
-        if format == .jpeg {
+        if format == .jpeg && luminanceOnly {
             // Luminance only: skips colour conversion we would throw away; fails on corrupt data.
             var warnings: Int32 = 0
             decoded = pixReadMemJpeg(base, bytes.count, 0, 1, &warnings, Int32(L_JPEG_READ_LUMINANCE))

@@ -24,8 +24,9 @@ public struct ReportBuilder: Sendable {
 
     public init() {}
 
+    /// `summaryUsage` is what writing `executiveSummary` cost; it joins the documents' usage in the overview.
     public func markdown(title: String, jobs: [JobDetails], skipped: [Skipped] = [], executiveSummary: String? = nil,
-                         generatedAt: Date = Date()) -> String {
+                         summaryUsage: StepUsage = StepUsage(), generatedAt: Date = Date()) -> String {
         let entries = jobs.map { details in
             Entry(details: details,
                   analysis: details.output(of: AnalyzePlugin.stepName).flatMap { try? Analysis.decode($0) },
@@ -51,9 +52,13 @@ public struct ReportBuilder: Sendable {
         if let first = dates.first, let last = dates.last {
             out += "- Date range: \(first == last ? first : "\(first) to \(last)")\n"
         }
-        let usage = jobs.reduce(StepUsage()) { $0 + $1.usage }
+        let usage = jobs.reduce(summaryUsage) { $0 + $1.usage }
         if usage.inputTokens + usage.outputTokens > 0 {
-            out += String(format: "- LLM usage: %d input and %d output tokens, estimated cost $%.4f\n", usage.inputTokens, usage.outputTokens, usage.costUSD)
+            out += String(format: "- LLM usage: %d input and %d output tokens, estimated cost $%.4f", usage.inputTokens, usage.outputTokens, usage.costUSD)
+            if summaryUsage.inputTokens + summaryUsage.outputTokens > 0 {
+                out += String(format: " (summary: $%.4f)", summaryUsage.costUSD)
+            }
+            out += "\n"
         }
         if let executiveSummary, !executiveSummary.isEmpty {
             out += "\n### Summary\n\n\(executiveSummary.trimmingCharacters(in: .whitespacesAndNewlines))\n"
@@ -107,6 +112,11 @@ public struct ReportBuilder: Sendable {
             var out = "### \(number). \(Self.inline(job.sourceName))\n\n"
             out += "- Job: \(job.code), \(job.state.rawValue)\n"
             if let error = job.lastError { out += "- Problem: \(Self.inline(error))\n" }
+            // Read but not analysed (the analysis service refused, the model's answer was unusable): the text still counts.
+            if let text = entry.ocr?.text.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty {
+                let excerpt = text.count > 4000 ? String(text.prefix(4000)) + "\n…" : text
+                out += "\nOCR text:\n\n" + excerpt.split(separator: "\n", omittingEmptySubsequences: false).map { "    " + $0 }.joined(separator: "\n") + "\n"
+            }
             return out
         }
         var out = "### \(number). \(Self.inline(analysis.title))\n\n"

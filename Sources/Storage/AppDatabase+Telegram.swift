@@ -215,7 +215,10 @@ extension AppDatabase {
     public func stats() async throws -> Stats {
         let jobs = try await jobCounts()
         return try await read { db in
-            let usage = try Row.fetchOne(db, sql: "SELECT COALESCE(SUM(inputTokens),0), COALESCE(SUM(outputTokens),0), COALESCE(SUM(costUSD),0) FROM step")
+            let usage = try Row.fetchOne(db, sql: """
+                SELECT COALESCE(SUM(inputTokens),0), COALESCE(SUM(outputTokens),0), COALESCE(SUM(costUSD),0)
+                FROM (SELECT inputTokens, outputTokens, costUSD FROM step UNION ALL SELECT inputTokens, outputTokens, costUSD FROM llmUsage)
+                """)
             var unfinished: [String: Int] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT plugin, COUNT(*) FROM step WHERE state != 'done' GROUP BY plugin") {
                 unfinished[row[0]] = row[1]
@@ -226,6 +229,14 @@ extension AppDatabase {
                          inputTokens: usage?[0] ?? 0, outputTokens: usage?[1] ?? 0, costUSD: usage?[2] ?? 0,
                          pendingReplies: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE state = 'pending'") ?? 0,
                          unfinishedSteps: unfinished)
+        }
+    }
+
+    /// Records an LLM call that is not a job's step (a report's summary), so `/stats` counts it.
+    public func recordLLMUsage(purpose: String, groupID: Int64?, usage: StepUsage, now: Timestamp = .now) async throws {
+        try await write { db in
+            try db.execute(sql: "INSERT INTO llmUsage (purpose, groupID, model, inputTokens, outputTokens, costUSD, createdAt) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [purpose, groupID, usage.model, usage.inputTokens, usage.outputTokens, usage.costUSD, now])
         }
     }
 }

@@ -194,6 +194,19 @@ public final class AppDatabase: Sendable {
                 t.column("error", .text)
             }
         }
+        // LLM calls that belong to no job's step: a report's executive summary.
+        migrator.registerMigration("v2-llm-usage") { db in
+            try db.create(table: "llmUsage") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("purpose", .text).notNull()
+                t.column("groupID", .integer).references("jobGroup", onDelete: .setNull)
+                t.column("model", .text)
+                t.column("inputTokens", .integer).notNull()
+                t.column("outputTokens", .integer).notNull()
+                t.column("costUSD", .double).notNull()
+                t.column("createdAt", .double).notNull()
+            }
+        }
         return migrator
     }
 }

@@ -1,0 +1,100 @@
+import CurlHTTP
+import Foundation
+import Storage
+
+/// The HTTP side both LLM analysers share: one JSON POST with a timeout, and the reading of failures into
+/// transient (retried by the pipeline, honouring `retry-after`) and permanent ones with plain words.
+/// Error texts never carry the key: provider messages are scrubbed of it, and a 401's message is dropped.
+struct LLMTransport: Sendable {
+    let http: HTTPClient
+    let endpoint: LLMEndpoint
+    /// "Anthropic", "OpenAI": only for the operator's log.
+    let service: String
+
+    /// A failed call: the status and the provider's error (`{"error": {"type", "message", "code"}}` in both APIs).
+    struct Failure: Error {
+        var status: Int
+        var type: String?
+        var code: String?
+        var message: String
+        var retryAfter: Double?
+    }
+
+    /// Returns the JSON object of a 2xx answer; throws `Failure` for an error status, `PluginError` for
+    /// a call that never got an answer.
+    func post(_ path: String, body: [String: Any], headers: [(name: String, value: String)]) async throws -> [String: Any] {
+        let data = try JSONSerialization.data(withJSONObject: body)
+        return try await send(HTTPClientRequest.json(url: endpoint.baseURL + path, body: data, headers: headers, timeout: endpoint.timeout))
+    }
+
+    /// A GET that spends no tokens (model listings), for `botgateway doctor`.
+    func get(_ path: String, headers: [(name: String, value: String)]) async throws -> [String: Any] {
+        try await send(HTTPClientRequest(url: endpoint.baseURL + path, headers: headers, timeout: .seconds(30)))
+    }
+
+    private func send(_ original: HTTPClientRequest) async throws -> [String: Any] {
+        var request = original
+        request.connectTimeout = .seconds(15)
+        request.maxResponseBytes = 16 << 20
+        let response: HTTPClientResponse
+        do {
+            response = try await http.send(request)
+        } catch let error as HTTPClientError {
+            switch error {
+            case .timedOut: throw PluginError.transient("the analysis service did not answer in time")
+            case .connectionFailed: throw PluginError.transient("could not reach the analysis service at \(endpoint.host)")
+            case .responseTooLarge: throw PluginError.permanent("the analysis service sent an answer too large to read")
+            case .cancelled, .shutDown: throw CancellationError()
+            case .invalidRequest, .fileUnreadable: throw PluginError.permanent("the analysis request could not be made: \(error)")
+            }
+        }
+        guard (200..<300).contains(response.status) else {
+            throw failure(response)
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any] else {
+            // A proxy's HTML page or a truncated body: the service is not well, try again later.
+            throw PluginError.transient("the analysis service sent an unreadable answer (HTTP \(response.status))")
+        }
+        return object
+    }
+
+    func failure(_ response: HTTPClientResponse) -> Failure {
+        let object = (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any]
+        let error = object?["error"] as? [String: Any]
+        let message = (error?["message"] as? String) ?? (object?["message"] as? String)
+            ?? String(decoding: response.body.prefix(300), as: UTF8.self)
+        let code = (error?["code"] as? String) ?? (error?["code"] as? Int).map(String.init)
+        return Failure(status: response.status, type: error?["type"] as? String, code: code,
+                       message: scrub(message), retryAfter: response.retryAfter)
+    }
+
+    /// The provider's words, without the key or anything that looks like one, shortened.
+    func scrub(_ message: String) -> String {
+        var text = message.replacingOccurrences(of: "\n", with: " ")
+        if let key = endpoint.apiKey?.value, key.count >= 4 { text = text.replacingOccurrences(of: key, with: "<redacted>") }
+        if let pattern = try? NSRegularExpression(pattern: #"\b(sk|key|api)[-_][A-Za-z0-9_*\-]{6,}"#, options: [.caseInsensitive]) {
+            text = pattern.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "<redacted>")
+        }
+        return text.count > 240 ? String(text.prefix(240)) + "…" : text
+    }
+
+    /// The failure as the pipeline sees it. `usage` is what earlier calls of the same step spent.
+    func pluginError(_ failure: Failure, usage: StepUsage) -> PluginError {
+        let quota = failure.code == "insufficient_quota" || failure.type == "insufficient_quota" || failure.type == "billing_error"
+        let (kind, message): (PluginError.Kind, String) = switch failure.status {
+        case 401: (.permanent, "the analysis service rejected the API key")
+        case 402: (.permanent, "the analysis service account is out of credit")
+        case 429 where quota: (.permanent, "the analysis service account is out of credit")
+        case 403: (.permanent, "the analysis service refused access to model \(endpoint.model) (permission denied)")
+        case 404: (.permanent, "the analysis service does not know model \(endpoint.model) (or its URL is wrong)")
+        case 413: (.permanent, "the document is too large for the analysis service")
+        case 408: (.transient, "the analysis service timed out")
+        case 409: (.transient, "the analysis service reported a conflict")
+        case 429: (.transient, "the analysis service is rate-limiting requests")
+        case 529: (.transient, "the analysis service is overloaded")
+        case 500...: (.transient, "the analysis service had an error (HTTP \(failure.status))")
+        default: (.permanent, "the analysis service refused the request: \(failure.message)")
+        }
+        return PluginError(kind, message, retryAfter: kind == .transient ? failure.retryAfter : nil, usage: usage)
+    }
+}
