@@ -28,7 +28,8 @@ final class GatewayHarness: @unchecked Sendable {
         self.database = database
     }
 
-    static func start(admins: Set<Int64> = [1], albumQuiet: Double = 0.6, mode: Gateway.Mode = .webhook) async throws -> GatewayHarness {
+    static func start(admins: Set<Int64> = [1], albumQuiet: Double = 0.6, mode: Gateway.Mode = .webhook,
+                      analyzer: (@Sendable (HTTPClient) -> any Analyzer & ReportSummarizer)? = nil) async throws -> GatewayHarness {
         let telegram = try await FakeTelegram.start()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -44,8 +45,8 @@ final class GatewayHarness: @unchecked Sendable {
                                     pacer: SendPacer(perChat: .milliseconds(10), perGroup: .milliseconds(10), global: .milliseconds(1)), logger: quiet)
         let dependencies = Gateway.Dependencies(
             settings: settings, database: database, blobs: blobs, telegram: client,
-            plugins: [OCRPlugin(pool: pool, database: database), AnalyzePlugin(analyzer: LocalAnalyzer())],
-            workers: 2, albumQuiet: albumQuiet, logger: quiet)
+            plugins: [OCRPlugin(pool: pool, database: database), AnalyzePlugin(analyzer: analyzer?(harness.http) ?? LocalAnalyzer())],
+            workers: 2, albumQuiet: albumQuiet, logger: quiet, summarizer: analyzer?(harness.http))
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let app = Gateway.buildApplication(dependencies, mode: mode) { port in
             continuation.yield(port)

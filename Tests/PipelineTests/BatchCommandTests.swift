@@ -131,6 +131,41 @@ struct BatchCommandTests {
         #expect(workspace.report.contains("- Documents: \(names.count) (\(names.count) analysed, 0 failed)"))
     }
 
+    @Test("with ANALYZER=claude the report carries the model's fields per document, its summary and the total cost; the key is never printed")
+    func claudeBatch() async throws {
+        let fake = try await FakeAnthropic.start()
+        let workspace = try Workspace(files: [("invoice.png", "invoice.png"), ("receipt.jpg", "receipt.jpg"), ("utility-bill.pdf", "bill.pdf")])
+        defer { workspace.remove() }
+        var environment = workspace.environment
+        environment["ANALYZER"] = "claude"
+        environment["ANTHROPIC_API_KEY"] = fake.apiKey
+        environment["ANTHROPIC_BASE_URL"] = fake.baseURL
+        environment["LOG_LEVEL"] = "debug"
+        let arguments = [Paths.binary, "batch", workspace.folder.path, "--json"]
+        let childEnvironment = environment
+        // The double answers on this process's threads: wait for the child off the concurrency pool.
+        let run = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: Result { try Child.run(arguments, environment: childEnvironment) }) }
+        }
+        let outcome = try run.get()
+        await fake.stop()
+        #expect(outcome.code == 0, "\(outcome.error)")
+        let report = workspace.report
+        for name in ["invoice.png", "receipt.jpg", "bill.pdf"] {
+            #expect(report.contains("### ") && report.contains("\(fake.model) read \(name)"), "\(report)")
+        }
+        #expect(report.contains("- Analysed by: \(fake.model)"))
+        #expect(report.contains("- LLM: \(fake.model), "))
+        #expect(report.contains("### Summary"))
+        #expect(report.contains("Executive summary by \(fake.model)"))
+        #expect(report.range(of: #"- LLM usage: \d+ input and \d+ output tokens, estimated cost \$0\.\d{4} \(summary: \$0\.\d{4}\)"#, options: .regularExpression) != nil, "\(report)")
+        #expect(fake.requests.count == 4)
+        #expect(fake.requests.filter { $0.json["tool_choice"] != nil }.count == 3)
+        #expect(!outcome.output.contains(fake.apiKey) && !outcome.error.contains(fake.apiKey))
+        let stats = try await workspace.database().stats()
+        #expect(stats.outputTokens == 4 * 150)
+    }
+
     @Test("--no-wait only enqueues; a folder that does not exist is bad usage")
     func noWaitAndUsage() async throws {
         let workspace = try Workspace(files: [("receipt.jpg", "receipt.jpg")])

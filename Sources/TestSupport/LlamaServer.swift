@@ -1,0 +1,116 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real OpenAI-compatible server for tests: llama.cpp's `llama-server` (built by `scripts/llama-server`)
+/// serving SmolLM2-135M-Instruct on loopback, with `--api-key` enforcing the Bearer key.
+public final class LlamaServer: @unchecked Sendable {
+    public let apiKey: String
+    public let model: String
+    public let port: Int
+    private let process: ChildProcess
+
+    /// What `/v1` clients configure as their base URL.
+    public var apiBaseURL: String { "http://127.0.0.1:\(port)/v1" }
+
+    private init(apiKey: String, model: String, port: Int, process: ChildProcess) {
+        self.apiKey = apiKey
+        self.model = model
+        self.port = port
+        self.process = process
+    }
+
+    /// `LLAMA_SERVER_BINARY` and `SMOLLM2_GGUF`, when both exist (scripts/test exports them).
+    public static var installation: (binary: String, model: String)? {
+        let environment = ProcessInfo.processInfo.environment
+        guard let binary = environment["LLAMA_SERVER_BINARY"], access(binary, X_OK) == 0,
+              let model = environment["SMOLLM2_GGUF"], access(model, R_OK) == 0 else { return nil }
+        return (binary, model)
+    }
+
+    public static func start(binary: String, modelPath: String, apiKey: String = "llama-test-\(UUID().uuidString.prefix(8))") async throws -> LlamaServer {
+        let port = try freePort()
+        let alias = "SmolLM2-135M-Instruct"
+        let process = try ChildProcess([binary, "-m", modelPath, "--alias", alias, "--host", "127.0.0.1", "--port", String(port),
+                                        "--api-key", apiKey, "-c", "4096", "-t", "2", "-np", "1", "--no-webui"])
+        let server = LlamaServer(apiKey: apiKey, model: alias, port: port, process: process)
+        try await server.waitUntilReady()
+        return server
+    }
+
+    /// `/health` answers 200 once the model is loaded (503 while loading).
+    private func waitUntilReady() async throws {
+        for _ in 0..<240 {
+            try await Task.sleep(for: .milliseconds(250))
+            if kill(process.pid, 0) != 0 { break }
+            if let status = try? Self.healthStatus(port: port), status == 200 { return }
+        }
+        let log = (try? String(contentsOfFile: process.standardErrorPath, encoding: .utf8))?.suffix(800).description ?? ""
+        stop()
+        throw LlamaServerError.didNotStart(log)
+    }
+
+    public var log: String { (try? String(contentsOfFile: process.standardErrorPath, encoding: .utf8)) ?? "" }
+
+    public func stop() {
+        process.signal(SIGTERM)
+        var status: Int32 = 0
+        for _ in 0..<50 {
+            if waitpid(process.pid, &status, WNOHANG) == process.pid { return }
+            usleep(100_000)
+        }
+        process.signal(SIGKILL)
+        waitpid(process.pid, &status, 0)
+    }
+
+    static func freePort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw LlamaServerError.noPort }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+        }
+        guard bound else { throw LlamaServerError.noPort }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// A bare HTTP/1.0 GET of /health, so the helper needs no client library.
+    static func healthStatus(port: Int) throws -> Int? {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard connected else { return nil }
+        let request = "GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
+        _ = request.withCString { send(descriptor, $0, strlen($0), 0) }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let count = recv(descriptor, &buffer, buffer.count, 0)
+        guard count > 12 else { return nil }
+        let line = String(decoding: buffer[0..<count], as: UTF8.self)
+        return Int(line.split(separator: " ").dropFirst().first ?? "")
+    }
+}
+
+public enum LlamaServerError: Error, CustomStringConvertible {
+    case noPort
+    case didNotStart(String)
+
+    public var description: String {
+        switch self {
+        case .noPort: "no free loopback port"
+        case .didNotStart(let log): "llama-server did not start: \(log)"
+        }
+    }
+}

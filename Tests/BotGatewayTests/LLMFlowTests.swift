@@ -1,0 +1,53 @@
+import BotGateway
+import CurlHTTP
+import Foundation
+import Plugins
+import TestSupport
+import Testing
+
+/// The bot with the Claude analyser, against the Telegram and Anthropic doubles.
+@Suite("Telegram flow with an LLM analyser")
+struct LLMFlowTests {
+    static func claude(_ fake: FakeAnthropic, key: String? = nil) -> @Sendable (HTTPClient) -> any Analyzer & ReportSummarizer {
+        let endpoint = LLMEndpoint(baseURL: fake.baseURL, apiKey: APIKey(key ?? fake.apiKey), model: fake.model, timeout: .seconds(20))
+        return { http in ClaudeAnalyzer(http: http, endpoint: endpoint, logger: GatewayHarness.quiet) }
+    }
+
+    @Test("a photo is answered with the model's analysis; tokens and cost show in /stats and /metrics")
+    func analysed() async throws {
+        let fake = try await FakeAnthropic.start()
+        let gateway = try await GatewayHarness.start(admins: [1], analyzer: Self.claude(fake))
+        gateway.telegram.addFile(id: "receipt", data: try GatewayHarness.fixture("receipt.jpg"))
+        #expect(try await gateway.post(Updates.photo(update: 10, user: 1, message: 501, file: "receipt")) == 200)
+        #expect(await gateway.telegram.waitFor { $0.contains { $0.text.contains("\(fake.model) read ") } })
+        #expect(try await gateway.post(Updates.text(update: 11, user: 1, message: 502, "/stats")) == 200)
+        #expect(await gateway.telegram.waitFor { $0.contains { $0.text.contains("LLM: ") } })
+        let stats = try #require(gateway.telegram.messages(to: 1).last { $0.text.contains("LLM: ") })
+        #expect(stats.text.range(of: #"LLM: \d+ input \+ 150 output tokens, \$0\.\d{4}"#, options: .regularExpression) != nil, "\(stats.text)")
+        let metrics = String(decoding: try await gateway.http.send(.init(url: "http://127.0.0.1:\(gateway.port)/metrics")).body, as: UTF8.self)
+        #expect(metrics.contains("botgateway_llm_tokens_total"), "\(metrics)")
+        #expect(metrics.contains("botgateway_llm_cost_usd_total"))
+        // The photo went along, in the sender's language setting.
+        let body = try #require(fake.requests.first).json
+        #expect("\(body)".contains("image/jpeg"))
+        await gateway.stop()
+        await fake.stop()
+    }
+
+    @Test("a rejected key is told plainly and the OCR text still reaches the user")
+    func rejectedKey() async throws {
+        let fake = try await FakeAnthropic.start()
+        let gateway = try await GatewayHarness.start(admins: [1], analyzer: Self.claude(fake, key: "sk-ant-revoked-0000"))
+        gateway.telegram.addFile(id: "receipt", data: try GatewayHarness.fixture("receipt.jpg"))
+        #expect(try await gateway.post(Updates.photo(update: 20, user: 1, message: 601, file: "receipt")) == 200)
+        #expect(await gateway.telegram.waitFor { $0.contains { $0.text.contains("rejected the API key") } })
+        let reply = try #require(gateway.telegram.messages(to: 1).last)
+        #expect(reply.text.contains("could not analyse it: the analysis service rejected the API key"))
+        #expect(reply.text.contains("CORNER CAFE"), "\(reply.text)")
+        #expect(reply.replyTo == 601)
+        #expect(!reply.text.contains("sk-ant-revoked"))
+        #expect(fake.requests.count == 1)
+        await gateway.stop()
+        await fake.stop()
+    }
+}
