@@ -33,11 +33,11 @@ public final class LogCapture: @unchecked Sendable {
             set { metadata[key] = newValue }
         }
 
-        func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
-                 file: String, function: String, line: UInt) {
-            let all = self.metadata.merging(explicit ?? [:]) { $1 }
+        func log(event: LogEvent) {
+            let all = self.metadata.merging(event.metadata ?? [:]) { $1 }
             let rendered = all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-            capture.append("\(level) \(label): \(message) \(rendered)")
+            let error = event.error.map { " error=\($0)" } ?? ""
+            capture.append("\(event.level) \(label): \(event.message) \(rendered)\(error)")
         }
     }
 }

@@ -166,6 +166,34 @@ struct BatchCommandTests {
         #expect(stats.outputTokens == 4 * 150)
     }
 
+    @Test("analyser configuration: a missing key stops start-up naming the variable; doctor checks the key without spending tokens")
+    func analyzerConfiguration() async throws {
+        let workspace = try Workspace(files: [("letter.png", "letter.png")])
+        defer { workspace.remove() }
+        var environment = workspace.environment
+        environment["ANALYZER"] = "claude"
+        let missing = try Child.run([Paths.binary, "batch", workspace.folder.path], environment: environment)
+        #expect(missing.code == 2)
+        #expect(missing.error.contains("ANTHROPIC_API_KEY: required when ANALYZER=claude"), "\(missing.error)")
+        environment["ANALYZER"] = "gemini"
+        let unknown = try Child.run([Paths.binary, "batch", workspace.folder.path], environment: environment)
+        #expect(unknown.code == 2 && unknown.error.contains("ANALYZER: expected claude, openai or local"))
+
+        let fake = try await FakeAnthropic.start()
+        var doctorEnvironment = workspace.environment
+        doctorEnvironment["ANTHROPIC_API_KEY"] = fake.apiKey
+        doctorEnvironment["ANTHROPIC_BASE_URL"] = fake.baseURL
+        let fixedEnvironment = doctorEnvironment
+        let doctor = try await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: Result { try Child.run([Paths.binary, "doctor"], environment: fixedEnvironment) }) }
+        }.get()
+        await fake.stop()
+        // ANALYZER unset and an Anthropic key present: claude is the default (SPEC §3).
+        #expect(doctor.output.contains("ok    analyser claude: 127.0.0.1:\(URL(string: fake.baseURL)!.port!) accepts the key; model Fake \(fake.model)"), "\(doctor.output)")
+        #expect(fake.requests.isEmpty || fake.requests.allSatisfy { $0.path != "/v1/messages" })
+        #expect(!doctor.output.contains(fake.apiKey))
+    }
+
     @Test("--no-wait only enqueues; a folder that does not exist is bad usage")
     func noWaitAndUsage() async throws {
         let workspace = try Workspace(files: [("receipt.jpg", "receipt.jpg")])

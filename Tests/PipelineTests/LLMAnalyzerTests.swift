@@ -115,6 +115,20 @@ struct LLMAnalyzerTests {
         #expect((document["source"] as? [String: Any])?["media_type"] as? String == "application/pdf")
     }
 
+    @Test("claude: a PDF the API cannot open is sent again as OCR text only, and analysed")
+    func claudeRefusedPDF() async throws {
+        let fake = try await FakeAnthropic.start()
+        fake.enqueue(.error(status: 400, type: "invalid_request_error", message: "messages.0.content.0.document.source.base64.data: The PDF specified was not valid."))
+        let run = try LLMRun()
+        defer { run.close() }
+        let details = try await run.run("utility-bill.pdf", analyzer: run.claude(fake), format: .pdf)
+        await fake.stop()
+        #expect(details.job.state == .done, "\(details.job.lastError ?? "")")
+        #expect(fake.requests.count == 2)
+        let retried = "\(fake.requests.last?.json["messages"] ?? "")"
+        #expect(!retried.contains("application/pdf") && retried.contains("Only the OCR text is available"))
+    }
+
     @Test("claude: 529 overloaded is transient and the next attempt succeeds")
     func overloadedThenSuccess() async throws {
         let fake = try await FakeAnthropic.start()

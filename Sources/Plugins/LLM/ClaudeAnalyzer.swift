@@ -30,8 +30,7 @@ public struct ClaudeAnalyzer: Analyzer, ReportSummarizer {
         return headers
     }
 
-    public func analyze(_ input: AnalysisInput) async throws -> (Analysis, StepUsage) {
-        let attachment = await DocumentAttachment.load(input, settings: options.pageImages, send: options.sendDocument)
+    func body(_ input: AnalysisInput, attachment: DocumentAttachment) -> [String: Any] {
         var content: [[String: Any]] = []
         switch attachment {
         case .pdf(let data):
@@ -40,11 +39,12 @@ public struct ClaudeAnalyzer: Analyzer, ReportSummarizer {
             for page in pages {
                 content.append(["type": "image", "source": ["type": "base64", "media_type": "image/jpeg", "data": page.base64EncodedString()]])
             }
-        case .none(let reason):
-            logger.debug("sending OCR text only", metadata: ["reason": "\(reason)"])
+        case .none:
+            break
         }
+        // Images first, then the text that refers to them: what Anthropic's vision guide recommends.
         content.append(["type": "text", "text": AnalysisRequestText.make(input, attachment: attachment, maxCharacters: options.maxTextCharacters, schemaInText: false)])
-        let body: [String: Any] = [
+        return [
             "model": transport.endpoint.model,
             "max_tokens": transport.endpoint.maxOutputTokens,
             "temperature": 0,
@@ -54,14 +54,25 @@ public struct ClaudeAnalyzer: Analyzer, ReportSummarizer {
             "tool_choice": ["type": "tool", "name": AnalysisSchema.toolName],
             "messages": [["role": "user", "content": content]],
         ]
+    }
 
+    public func analyze(_ input: AnalysisInput) async throws -> (Analysis, StepUsage) {
+        var attachment = await DocumentAttachment.load(input, settings: options.pageImages, send: options.sendDocument)
+        if case .none(let reason) = attachment { logger.debug("sending OCR text only", metadata: ["reason": "\(reason)"]) }
         var usage = StepUsage(model: transport.endpoint.model)
         var rejection = ""
-        for attempt in 1...2 {
+        var invalidAnswers = 0
+        // Two invalid answers end it; a document the API refuses (a PDF it cannot open) costs one more call, as text.
+        for _ in 0..<3 {
             let answer: [String: Any]
             do {
-                answer = try await transport.post("/v1/messages", body: body, headers: headers)
+                answer = try await transport.post("/v1/messages", body: body(input, attachment: attachment), headers: headers)
             } catch let failure as LLMTransport.Failure {
+                if failure.status == 400, !attachment.isEmpty, Self.refusesDocument(failure.message.lowercased()) {
+                    logger.notice("the API refused the attached document; sending OCR text only", metadata: ["message": "\(failure.message)"])
+                    attachment = .none(reason: "the analysis service refused the attached document")
+                    continue
+                }
                 logger.warning("Anthropic call failed", metadata: ["status": "\(failure.status)", "type": "\(failure.type ?? "")", "message": "\(failure.message)"])
                 throw transport.pluginError(failure, usage: usage)
             } catch var error as PluginError {
@@ -73,10 +84,16 @@ public struct ClaudeAnalyzer: Analyzer, ReportSummarizer {
                 return (try Self.analysis(from: answer), usage)
             } catch {
                 rejection = error.reason
-                logger.warning("Claude's answer was not a valid analysis", metadata: ["attempt": "\(attempt)", "reason": "\(error.reason)"])
+                invalidAnswers += 1
+                logger.warning("Claude's answer was not a valid analysis", metadata: ["attempt": "\(invalidAnswers)", "reason": "\(error.reason)"])
+                if invalidAnswers == 2 { break }
             }
         }
         throw PluginError(.permanent, "the analysis model did not return a usable analysis (\(rejection))", usage: usage)
+    }
+
+    static func refusesDocument(_ message: String) -> Bool {
+        ["image", "pdf", "document", "media_type", "base64", "page"].contains { message.contains($0) }
     }
 
     func usage(of answer: [String: Any]) -> StepUsage {
@@ -121,7 +138,7 @@ public struct ClaudeAnalyzer: Analyzer, ReportSummarizer {
         ]
         let answer: [String: Any]
         do {
-            answer = try await transport.post("/v1/messages", body: body, headers: headers)
+            answer = try await transport.post("/v1/messages", body: body, headers: headers, timeout: transport.summaryTimeout)
         } catch let failure as LLMTransport.Failure {
             throw transport.pluginError(failure, usage: StepUsage())
         }

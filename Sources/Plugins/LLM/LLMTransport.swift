@@ -11,6 +11,9 @@ struct LLMTransport: Sendable {
     /// "Anthropic", "OpenAI": only for the operator's log.
     let service: String
 
+    /// A report's summary is waited for by a person or a sweep of replies: it gets less time than an analysis.
+    var summaryTimeout: Duration { min(endpoint.timeout, .seconds(60)) }
+
     /// A failed call: the status and the provider's error (`{"error": {"type", "message", "code"}}` in both APIs).
     struct Failure: Error {
         var status: Int
@@ -22,9 +25,9 @@ struct LLMTransport: Sendable {
 
     /// Returns the JSON object of a 2xx answer; throws `Failure` for an error status, `PluginError` for
     /// a call that never got an answer.
-    func post(_ path: String, body: [String: Any], headers: [(name: String, value: String)]) async throws -> [String: Any] {
+    func post(_ path: String, body: [String: Any], headers: [(name: String, value: String)], timeout: Duration? = nil) async throws -> [String: Any] {
         let data = try JSONSerialization.data(withJSONObject: body)
-        return try await send(HTTPClientRequest.json(url: endpoint.baseURL + path, body: data, headers: headers, timeout: endpoint.timeout))
+        return try await send(HTTPClientRequest.json(url: endpoint.baseURL + path, body: data, headers: headers, timeout: timeout ?? endpoint.timeout))
     }
 
     /// A GET that spends no tokens (model listings), for `botgateway doctor`.

@@ -191,7 +191,7 @@ public struct OpenAIAnalyzer: Analyzer, ReportSummarizer {
         ]
         let answer: [String: Any]
         do {
-            answer = try await transport.post("/chat/completions", body: body, headers: headers)
+            answer = try await transport.post("/chat/completions", body: body, headers: headers, timeout: transport.summaryTimeout)
         } catch let failure as LLMTransport.Failure {
             throw transport.pluginError(failure, usage: StepUsage())
         }
