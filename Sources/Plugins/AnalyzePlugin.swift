@@ -10,6 +10,14 @@ public struct AnalysisInput: Sendable {
     public var documentPath: String
     /// The sender's language (Telegram's `language_code`), to answer in it.
     public var languageCode: String?
+
+    public init(text: String, ocr: OCRResult, document: DocumentRecord, documentPath: String, languageCode: String? = nil) {
+        self.text = text
+        self.ocr = ocr
+        self.document = document
+        self.documentPath = documentPath
+        self.languageCode = languageCode
+    }
 }
 
 /// Fills SPEC §6's analysis from a document. The local analyser works offline; Claude and OpenAI
