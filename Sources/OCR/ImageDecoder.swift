@@ -6,6 +6,9 @@ struct ImageDecoder {
     let limits: OCRLimits
     /// OCR needs grey only; page images for an analyser keep their colour.
     var luminanceOnly = true
+    /// Page images are shrunk to this long edge anyway: libjpeg can decode at 1/2, 1/4 or 1/8 scale for far
+    /// less work. Nil (OCR) decodes at full size.
+    var targetLongEdge: Int?
 
     func forEachPage(_ bytes: UnsafeRawBufferPointer, format: DocumentFormat, _ body: (Int, LeptonicaImage) throws -> Void) throws {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { throw OCRError.emptyFile }
@@ -23,6 +26,11 @@ struct ImageDecoder {
             // Luminance only: skips colour conversion we would throw away; fails on corrupt data.
             var warnings: Int32 = 0
             decoded = pixReadMemJpeg(base, bytes.count, 0, 1, &warnings, Int32(L_JPEG_READ_LUMINANCE))
+        } else if format == .jpeg, let target = targetLongEdge, target > 0 {
+            var reduction: Int32 = 1
+            while reduction < 8 && Int(max(width, height)) / Int(reduction * 2) >= target { reduction *= 2 }
+            var warnings: Int32 = 0
+            decoded = pixReadMemJpeg(base, bytes.count, 0, reduction, &warnings, 0)
         } else {
             decoded = pixReadMem(base, bytes.count)
         }

@@ -90,8 +90,10 @@ struct LLMAnalyzerTests {
         #expect((body["tool_choice"] as? [String: Any])?["name"] as? String == AnalysisSchema.toolName)
         let content = ((body["messages"] as? [[String: Any]])?.first?["content"] as? [[String: Any]]) ?? []
         let image = try #require(content.first { $0["type"] as? String == "image" })
-        let jpeg = try #require(Data(base64Encoded: ((image["source"] as? [String: Any])?["data"] as? String) ?? ""))
-        #expect(jpeg.starts(with: [0xFF, 0xD8, 0xFF]))
+        let source = try #require(image["source"] as? [String: Any])
+        let bytes = try #require(Data(base64Encoded: (source["data"] as? String) ?? ""))
+        #expect(bytes == (try Data(contentsOf: URL(fileURLWithPath: Paths.fixture("invoice.png")))))
+        #expect(source["media_type"] as? String == "image/png")
         #expect(content.last?["text"].map { "\($0)" }?.contains("INVOICE") == true || content.last?["text"].map { "\($0)" }?.lowercased().contains("invoice") == true)
 
         let usage = details.usage
@@ -220,7 +222,7 @@ struct LLMAnalyzerTests {
         let format = try #require(body["response_format"] as? [String: Any])
         #expect(format["type"] as? String == "json_schema")
         let parts = ((body["messages"] as? [[String: Any]])?.last?["content"] as? [[String: Any]]) ?? []
-        #expect(parts.contains { (($0["image_url"] as? [String: Any])?["url"] as? String)?.hasPrefix("data:image/jpeg;base64,") == true })
+        #expect(parts.contains { (($0["image_url"] as? [String: Any])?["url"] as? String)?.hasPrefix("data:image/jpeg;base64,/9j/") == true })
         #expect(details.usage.model == fake.model && details.usage.costUSD > 0)
         run.expectKeyNeverShown(fake.apiKey, details)
     }
@@ -368,14 +370,27 @@ struct AnalysisSchemaTests {
         #expect(custom.price(for: "claude-sonnet-4-5-20250929") == PriceTable.Price(input: 2, output: 10))
     }
 
-    @Test("page images are upright, shrunk to the long-edge limit and JPEG")
+    @Test("page images: turned upright, shrunk to the long-edge limit, the smaller of JPEG and PNG; small upright files go as they are")
     func pageImages() throws {
         let encoder = PageImageEncoder(maxEdge: 800)
         var turned = PageCorrections()
         turned.quarterTurns = 1
-        let pages = try encoder.jpegPages(path: Paths.fixture("contract-2pages.tif"), corrections: [turned])
-        #expect(pages.count == 2)
-        #expect(pages.allSatisfy { $0.starts(with: [0xFF, 0xD8, 0xFF]) && $0.count < 400_000 })
-        #expect(throws: OCRError.self) { try encoder.jpegPages(path: Paths.fixture("bad/truncated.png")) }
+        let contract = try encoder.pages(path: Paths.fixture("contract-2pages.tif"), corrections: [turned])
+        #expect(contract.count == 2)
+        #expect(contract.allSatisfy { max($0.width, $0.height) == 800 && ["image/jpeg", "image/png"].contains($0.mediaType) })
+        // Both stored pages are wide (1240 × 684 and 1240 × 528); the first was turned a quarter.
+        #expect(contract[0].width < contract[0].height && contract[1].width > contract[1].height)
+        #expect(contract.allSatisfy { $0.data.starts(with: [0xFF, 0xD8, 0xFF]) || $0.data.starts(with: [0x89, 0x50, 0x4E, 0x47]) })
+
+        let receipt = try Data(contentsOf: URL(fileURLWithPath: Paths.fixture("receipt.jpg")))
+        let asIs = try PageImageEncoder().pages(path: Paths.fixture("receipt.jpg"))
+        #expect(asIs == [PageImage(data: receipt, mediaType: "image/jpeg", width: asIs[0].width, height: asIs[0].height)])
+        // Rotated by EXIF: decoded and turned, not passed through.
+        var exif = PageCorrections()
+        exif.quarterTurns = 1
+        let upright = try PageImageEncoder().pages(path: Paths.fixture("receipt-exif-rotated.jpg"), corrections: [exif])
+        let stored = try Data(contentsOf: URL(fileURLWithPath: Paths.fixture("receipt-exif-rotated.jpg")))
+        #expect(upright.count == 1 && upright[0].data != stored)
+        #expect(throws: OCRError.self) { try encoder.pages(path: Paths.fixture("bad/truncated.png")) }
     }
 }

@@ -35,9 +35,9 @@ public struct ClaudeAnalyzer: Analyzer, ReportSummarizer {
         switch attachment {
         case .pdf(let data):
             content.append(["type": "document", "source": ["type": "base64", "media_type": "application/pdf", "data": data.base64EncodedString()]])
-        case .jpegPages(let pages):
+        case .pages(let pages):
             for page in pages {
-                content.append(["type": "image", "source": ["type": "base64", "media_type": "image/jpeg", "data": page.base64EncodedString()]])
+                content.append(["type": "image", "source": ["type": "base64", "media_type": page.mediaType, "data": page.data.base64EncodedString()]])
             }
         case .none:
             break

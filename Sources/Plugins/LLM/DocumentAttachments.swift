@@ -5,7 +5,7 @@ import OCR
 /// What of the document itself goes to a model besides the OCR text.
 enum DocumentAttachment: Sendable {
     case pdf(Data)
-    case jpegPages([Data])
+    case pages([PageImage])
     /// Text only, and why (for the prompt: the model should know it sees no page).
     case none(reason: String)
 
@@ -36,8 +36,8 @@ enum DocumentAttachment: Sendable {
         }
         let encoder = PageImageEncoder(maxEdge: settings.maxEdge, maxPages: settings.maxPages)
         do {
-            let pages = try encoder.jpegPages(path: path, corrections: corrections)
-            return pages.isEmpty ? .none(reason: "no page image could be made") : .jpegPages(pages)
+            let pages = try encoder.pages(path: path, corrections: corrections)
+            return pages.isEmpty ? .none(reason: "no page image could be made") : .pages(pages)
         } catch {
             return .none(reason: "the page images could not be made (\(error))")
         }
@@ -50,7 +50,7 @@ enum AnalysisRequestText {
         var text = "File: \(input.document.originalName)\nPages: \(input.ocr.pages.count)\n"
         switch attachment {
         case .pdf: text += "The PDF is attached.\n"
-        case .jpegPages(let pages):
+        case .pages(let pages):
             text += pages.count < input.ocr.pages.count ? "The first \(pages.count) page images are attached.\n" : "The page images are attached.\n"
         case .none: text += "Only the OCR text is available.\n"
         }

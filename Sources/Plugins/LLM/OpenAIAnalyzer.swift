@@ -60,9 +60,9 @@ public struct OpenAIAnalyzer: Analyzer, ReportSummarizer {
         switch attachment {
         case .none:
             userContent = text
-        case .jpegPages(let pages):
+        case .pages(let pages):
             userContent = [["type": "text", "text": text]] + pages.map { page -> [String: Any] in
-                ["type": "image_url", "image_url": ["url": "data:image/jpeg;base64," + page.base64EncodedString(), "detail": "high"]]
+                ["type": "image_url", "image_url": ["url": "data:\(page.mediaType);base64," + page.data.base64EncodedString(), "detail": "high"]]
             }
         case .pdf(let data):
             let name = input.document.originalName.lowercased().hasSuffix(".pdf") ? input.document.originalName : "document.pdf"
