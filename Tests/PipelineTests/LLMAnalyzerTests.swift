@@ -156,7 +156,8 @@ struct LLMAnalyzerTests {
         let times = fake.requests.map(\.receivedAt)
         #expect(times.count == 2)
         let waited = times[1] - times[0]
-        #expect(waited >= .milliseconds(950) && waited < .seconds(5), "waited \(waited)")
+        // At least what the server asked for; the upper bound only catches a runaway backoff (the suite shares 2 cores).
+        #expect(waited >= .milliseconds(950) && waited < .seconds(30), "waited \(waited)")
     }
 
     @Test("claude: 401 fails at once with plain words; the OCR text stays and the report shows it; the key is nowhere")

@@ -10,9 +10,27 @@ struct StorageTests {
     func migrations() throws {
         let store = try TestStore()
         defer { store.remove() }
-        #expect(try store.database.appliedMigrations() == ["v1-documents-jobs-steps"])
+        #expect(try store.database.appliedMigrations() == ["v1-documents-jobs-steps", "v2-llm-usage"])
         let reopened = try AppDatabase(path: store.database.path)
-        #expect(try reopened.appliedMigrations() == ["v1-documents-jobs-steps"])
+        #expect(try reopened.appliedMigrations() == ["v1-documents-jobs-steps", "v2-llm-usage"])
+    }
+
+    @Test("a database from before the LLM usage table is upgraded in place, its jobs kept")
+    func upgradeFromV1() async throws {
+        let store = try TestStore()
+        defer { store.remove() }
+        let job = try await store.enqueue(try distinctDocument(900), steps: ["ocr"])
+        // Make the file what v1 left behind.
+        let queue = try DatabaseQueue(path: store.database.path)
+        try await queue.write { db in
+            try db.execute(sql: "DROP TABLE llmUsage; DELETE FROM grdb_migrations WHERE identifier = 'v2-llm-usage'")
+        }
+        try await queue.close()
+        let upgraded = try AppDatabase(path: store.database.path)
+        #expect(try upgraded.appliedMigrations() == ["v1-documents-jobs-steps", "v2-llm-usage"])
+        #expect(try await upgraded.jobDetails(code: job.code)?.job.code == job.code)
+        try await upgraded.recordLLMUsage(purpose: "summary", groupID: nil, usage: StepUsage(model: "m", inputTokens: 10, outputTokens: 5, costUSD: 0.5))
+        #expect(try await upgraded.stats().costUSD == 0.5)
     }
 
     @Test("a database path that cannot be opened gives a clear error")
