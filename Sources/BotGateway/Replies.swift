@@ -103,6 +103,22 @@ public enum Replies {
         return lines.joined(separator: "\n")
     }
 
+    /// A model's Markdown summary as chat text: bullets as •, emphasis dropped, escaped, cut at `limit`.
+    static func summary(_ markdown: String, limit: Int = 2000) -> String {
+        var lines: [String] = []
+        for raw in markdown.split(separator: "\n", omittingEmptySubsequences: true) {
+            var line = raw.trimmingCharacters(in: .whitespaces)
+            for bullet in ["- ", "* ", "+ "] where line.hasPrefix(bullet) { line = "• " + line.dropFirst(2) }
+            line = line.replacingOccurrences(of: "**", with: "").replacingOccurrences(of: "__", with: "")
+            lines.append(escape(line))
+        }
+        var text = lines.joined(separator: "\n")
+        if text.count > limit { text = String(text.prefix(limit)) + "…" }
+        // A cut must not leave half an entity (&amp;) behind.
+        if let amp = text.lastIndex(of: "&"), !text[amp...].contains(";") { text = String(text[..<amp]) + "…" }
+        return "<b>Summary</b>\n" + text
+    }
+
     static func status(_ details: JobDetails) -> String {
         let job = details.job
         var lines = ["Job <code>\(job.code)</code> (\(escape(job.sourceName))): <b>\(job.state.rawValue)</b>"]

@@ -101,8 +101,8 @@ struct NotificationSweeper: Service {
                     }
                     for (group, jobs) in try await database.completedAlbums(quiet: albumQuiet, answerStep: AnalyzePlugin.stepName) {
                         guard let chat = group.chatID, let groupID = group.id else { continue }
-                        let report = try await Self.writeAlbumReport(group: group, jobs: jobs, dataDirectory: dataDirectory, reports: reports)
-                        let payload = Self.albumPayload(jobs: jobs, report: report)
+                        let (report, summary) = try await Self.writeAlbumReport(group: group, jobs: jobs, dataDirectory: dataDirectory, reports: reports)
+                        let payload = Self.albumPayload(jobs: jobs, report: report, summary: summary)
                         await archive(report, group: groupID)
                         try await database.notify(groupID: groupID, reply: payload.record(chatID: chat, dedupeKey: "result:album:\(groupID)"))
                         sent = true
@@ -144,22 +144,26 @@ struct NotificationSweeper: Service {
     }
 
     /// The album's consolidated Markdown report, written once: sent when the answer is long, archived always.
-    static func writeAlbumReport(group: GroupRecord, jobs: [JobDetails], dataDirectory: URL, reports: ReportComposer) async throws -> URL {
+    /// With an LLM analyser the report has an executive summary, which the reply also leads with.
+    static func writeAlbumReport(group: GroupRecord, jobs: [JobDetails], dataDirectory: URL, reports: ReportComposer) async throws -> (URL, String?) {
         let path = dataDirectory.appendingPathComponent("reports/album-\(group.id ?? 0).md")
         try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let markdown = await reports.markdown(title: "Album of \(jobs.count) documents", jobs: jobs, groupID: group.id)
-        try Data(markdown.utf8).write(to: path, options: .atomic)
-        return path
+        let composed = await reports.compose(title: "Album of \(jobs.count) documents", jobs: jobs, groupID: group.id)
+        try Data(composed.markdown.utf8).write(to: path, options: .atomic)
+        return (path, composed.summary)
     }
 
-    static func albumPayload(jobs: [JobDetails], report: URL) -> ReplyPayload {
+    static func albumPayload(jobs: [JobDetails], report: URL, summary: String? = nil) -> ReplyPayload {
         let first = jobs.first?.job.messageID
         var text = "<b>Album of \(jobs.count) documents</b>\n"
+        if let summary { text += "\n" + Replies.summary(summary) + "\n" }
         for details in jobs {
             text += "\n" + Replies.analysis(details) + "\n"
         }
         if text.count <= Replies.messageLimit { return .message(text, replyTo: first) }
-        return .document(path: report.path, fileName: "album-report.md", caption: "Report of your album (\(jobs.count) documents)", replyTo: first)
+        var caption = "Report of your album (\(jobs.count) documents)"
+        if let summary { caption += "\n\n" + Replies.summary(summary, limit: 800) }
+        return .document(path: report.path, fileName: "album-report.md", caption: caption, replyTo: first)
     }
 }
 

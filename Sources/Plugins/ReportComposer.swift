@@ -21,8 +21,20 @@ public struct ReportComposer: Sendable {
         self.metrics = metrics
     }
 
+    public struct Composed: Sendable {
+        public var markdown: String
+        /// The model's executive summary (Markdown), when one was written.
+        public var summary: String?
+    }
+
     public func markdown(title: String, jobs: [JobDetails], skipped: [ReportBuilder.Skipped] = [], groupID: Int64? = nil,
                          languageCode: String? = nil) async -> String {
+        await compose(title: title, jobs: jobs, skipped: skipped, groupID: groupID, languageCode: languageCode).markdown
+    }
+
+    public func compose(title: String, jobs: [JobDetails], skipped: [ReportBuilder.Skipped] = [], groupID: Int64? = nil,
+                        languageCode: String? = nil) async -> Composed {
+        var written: String?
         var summary: String?
         var summaryUsage = StepUsage()
         if let summarizer {
@@ -39,6 +51,7 @@ public struct ReportComposer: Sendable {
                     await record(usage, groupID: groupID)
                     let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
                     summary = trimmed.isEmpty ? "_The model returned no summary._" : String(trimmed.prefix(6000))
+                    written = trimmed.isEmpty ? nil : summary
                 } catch is CancellationError {
                     summary = nil
                 } catch {
@@ -47,7 +60,8 @@ public struct ReportComposer: Sendable {
                 }
             }
         }
-        return ReportBuilder().markdown(title: title, jobs: jobs, skipped: skipped, executiveSummary: summary, summaryUsage: summaryUsage)
+        return Composed(markdown: ReportBuilder().markdown(title: title, jobs: jobs, skipped: skipped, executiveSummary: summary, summaryUsage: summaryUsage),
+                        summary: written)
     }
 
     private func record(_ usage: StepUsage, groupID: Int64?) async {

@@ -23,9 +23,16 @@ public final class ChildProcess: Sendable {
     public var standardOutputPath: String { folder.appendingPathComponent("stdout").path }
     public var standardErrorPath: String { folder.appendingPathComponent("stderr").path }
 
-    /// This process's environment with `changes` applied (a nil value removes the variable).
+    /// Configuration a developer's shell may carry that would point a test at real services (a real bot,
+    /// bucket or LLM account): never inherited; a test that wants one sets it.
+    static let serviceVariablePrefixes = ["TELEGRAM_", "S3_", "AWS_", "ANTHROPIC_", "OPENAI_", "ANALYZER", "LLM_", "BOT_"]
+
+    /// This process's environment without the gateway's service settings, with `changes` applied (a nil
+    /// value removes the variable).
     public static func environment(_ changes: [String: String?] = [:]) -> [String: String] {
-        var environment = ProcessInfo.processInfo.environment
+        var environment = ProcessInfo.processInfo.environment.filter { variable in
+            !serviceVariablePrefixes.contains { variable.key.hasPrefix($0) }
+        }
         for (key, value) in changes { environment[key] = value }
         return environment
     }

@@ -50,4 +50,25 @@ struct LLMFlowTests {
         await gateway.stop()
         await fake.stop()
     }
+
+    @Test("an album's consolidated reply leads with the model's executive summary")
+    func albumSummary() async throws {
+        let fake = try await FakeAnthropic.start()
+        let gateway = try await GatewayHarness.start(admins: [1], albumQuiet: 0.6, analyzer: Self.claude(fake))
+        for name in ["receipt.jpg", "invoice.png"] {
+            gateway.telegram.addFile(id: name, data: try GatewayHarness.fixture(name))
+        }
+        for (index, name) in ["receipt.jpg", "invoice.png"].enumerated() {
+            try await gateway.post(Updates.photo(update: Int64(80 + index), user: 1, message: Int64(800 + index), file: name, album: "B1"))
+        }
+        #expect(await gateway.telegram.waitFor { $0.contains { $0.text.contains("Album of 2 documents") } })
+        let reply = try #require(gateway.telegram.messages(to: 1).last)
+        #expect(reply.text.contains("<b>Summary</b>\n• Executive summary by \(fake.model)"), "\(reply.text)")
+        #expect(reply.text.contains("\(fake.model) read "))
+        // Two analyses and one summary.
+        #expect(fake.requests.count == 3)
+        #expect(fake.requests.last?.json["tools"] == nil)
+        await gateway.stop()
+        await fake.stop()
+    }
 }
