@@ -26,8 +26,10 @@ public final class FakeAnthropic: FakeLLMBase, @unchecked Sendable {
         return fake
     }
 
-    static func error(_ status: Int, _ type: String, _ message: String, retryAfter: Int? = nil) -> Response {
-        json(["type": "error", "error": ["type": type, "message": message], "request_id": "req_\(UUID().uuidString.prefix(20))"],
+    static func error(_ status: Int, _ type: String, _ message: String, retryAfter: Int? = nil, code: String? = nil) -> Response {
+        var error: [String: Any] = ["type": type, "message": message]
+        if let code { error["details"] = ["error_code": code] }
+        return json(["type": "error", "error": error, "request_id": "req_\(UUID().uuidString.prefix(20))"],
              status: status, headers: retryAfter.map { ["retry-after": String($0)] } ?? [:])
     }
 
@@ -42,8 +44,8 @@ public final class FakeAnthropic: FakeLLMBase, @unchecked Sendable {
         if let problem = Self.problem(body) { return Self.error(400, "invalid_request_error", problem) }
 
         switch nextReply() {
-        case .error(let status, let type, let message, let retryAfter, _):
-            return Self.error(status, type, message, retryAfter: retryAfter)
+        case .error(let status, let type, let message, let retryAfter, let code):
+            return Self.error(status, type, message, retryAfter: retryAfter, code: code)
         case .notJSON:
             return message([["type": "text", "text": "I think this is some kind of document."]], stop: "end_turn", request)
         case .invalidAnalysis:

@@ -267,6 +267,24 @@ struct LLMAnalyzerTests {
         #expect(quota.steps.first { $0.plugin == "analyze" }?.attempts == 1)
     }
 
+    @Test("failures retrying cannot fix are permanent: a spend limit (429), a context overflow (llama.cpp's 500)")
+    func notWorthRetrying() async throws {
+        let claude = try await FakeAnthropic.start()
+        claude.enqueue(.error(status: 429, type: "rate_limit_error", message: "You have reached your specified API usage limits.",
+                              code: "enforced_spend_limit_reached"))
+        let openAI = try await FakeOpenAI.start(model: "local-model")
+        openAI.enqueue(.error(status: 500, type: "server_error", message: "Context size has been exceeded."))
+        let run = try LLMRun()
+        defer { run.close() }
+        let spent = try await run.run("letter.png", analyzer: run.claude(claude))
+        let overflow = try await run.run("receipt.jpg", analyzer: run.openAI(openAI), format: .jpeg)
+        await claude.stop()
+        await openAI.stop()
+        #expect(spent.job.lastError == "the analysis service account is out of credit")
+        #expect(overflow.job.lastError?.hasPrefix("the document is too long for the model's context window") == true, "\(overflow.job.lastError ?? "")")
+        #expect(claude.requests.count == 1 && openAI.requests.count == 1)
+    }
+
     @Test("the analysis is asked for in the sender's language")
     func language() async throws {
         let fake = try await FakeAnthropic.start()

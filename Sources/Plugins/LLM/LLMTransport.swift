@@ -66,7 +66,9 @@ struct LLMTransport: Sendable {
         let error = object?["error"] as? [String: Any]
         let message = (error?["message"] as? String) ?? (object?["message"] as? String)
             ?? String(decoding: response.body.prefix(300), as: UTF8.self)
+        // Anthropic puts a finer reason in `error.details.error_code` (a spend limit reached is a 429 too).
         let code = (error?["code"] as? String) ?? (error?["code"] as? Int).map(String.init)
+            ?? ((error?["details"] as? [String: Any])?["error_code"] as? String)
         return Failure(status: response.status, type: error?["type"] as? String, code: code,
                        message: scrub(message), retryAfter: response.retryAfter)
     }
@@ -83,7 +85,14 @@ struct LLMTransport: Sendable {
 
     /// The failure as the pipeline sees it. `usage` is what earlier calls of the same step spent.
     func pluginError(_ failure: Failure, usage: StepUsage) -> PluginError {
+        let lowered = failure.message.lowercased()
+        // Prompt plus answer do not fit the model's context: llama.cpp says so with a 500, OpenAI with
+        // `context_length_exceeded`. Trying again cannot help.
+        if failure.code == "context_length_exceeded" || (lowered.contains("context") && (lowered.contains("exceed") || lowered.contains("too long"))) {
+            return PluginError(.permanent, "the document is too long for the model's context window (\(failure.message))", usage: usage)
+        }
         let quota = failure.code == "insufficient_quota" || failure.type == "insufficient_quota" || failure.type == "billing_error"
+            || failure.code == "enforced_spend_limit_reached"
         let (kind, message): (PluginError.Kind, String) = switch failure.status {
         case 401: (.permanent, "the analysis service rejected the API key")
         case 402: (.permanent, "the analysis service account is out of credit")
