@@ -104,7 +104,7 @@ struct LLMTransport: Sendable {
         case 409: (.transient, "the analysis service reported a conflict")
         case 429: (.transient, "the analysis service is rate-limiting requests")
         case 529: (.transient, "the analysis service is overloaded")
-        case 500...: (.transient, "the analysis service had an error (HTTP \(failure.status))")
+        case 500...: (.transient, "the analysis service had an error (HTTP \(failure.status)\(failure.message.isEmpty ? "" : ": " + failure.message.prefix(120)))")
         default: (.permanent, "the analysis service refused the request: \(failure.message)")
         }
         return PluginError(kind, message, retryAfter: kind == .transient ? failure.retryAfter : nil, usage: usage)
