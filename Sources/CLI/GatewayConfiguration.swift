@@ -20,11 +20,28 @@ struct GatewayConfiguration {
     /// Archiving is on when `S3_BUCKET` is set.
     var s3: S3Configuration?
 
-    static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> GatewayConfiguration {
+    /// The variables as the readers below see them: blank counts as unset; switches are true or false.
+    struct Variables {
+        let environment: [String: String]
+
         func value(_ name: String) -> String? {
             guard let raw = environment[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !raw.isEmpty else { return nil }
             return raw
         }
+
+        func flag(_ name: String, default fallback: Bool) throws -> Bool {
+            switch value(name)?.lowercased() {
+            case nil: return fallback
+            case "true", "1", "yes": return true
+            case "false", "0", "no": return false
+            default: throw ConfigurationError(variable: name, problem: "expected true or false")
+            }
+        }
+    }
+
+    static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> GatewayConfiguration {
+        let variables = Variables(environment: environment)
+        let value = variables.value
         let data = value("BOT_DATA_DIR") ?? "./data"
         let analyzer: String
         switch value("ANALYZER")?.lowercased() {
@@ -37,8 +54,8 @@ struct GatewayConfiguration {
             ocr: try OCRConfiguration.fromEnvironment(environment),
             analyzer: analyzer,
             llm: try llmEndpoint(analyzer, value),
-            llmOptions: try llmOptions(value),
-            s3: try s3(environment))
+            llmOptions: try llmOptions(variables),
+            s3: try s3(variables))
     }
 
     static func llmEndpoint(_ analyzer: String, _ value: (String) -> String?) throws -> LLMEndpoint? {
@@ -68,7 +85,8 @@ struct GatewayConfiguration {
                            timeout: .milliseconds(Int(timeout * 1000)))
     }
 
-    static func llmOptions(_ value: (String) -> String?) throws -> LLMOptions {
+    static func llmOptions(_ variables: Variables) throws -> LLMOptions {
+        let value = variables.value
         var options = LLMOptions()
         if let path = value("ANALYZER_PROMPT_FILE") {
             guard let prompt = try? String(contentsOfFile: path, encoding: .utf8),
@@ -84,19 +102,12 @@ struct GatewayConfiguration {
                 throw ConfigurationError(variable: "LLM_PRICES_FILE", problem: "expected JSON like {\"model\": {\"input\": 3, \"output\": 15}} (USD per million tokens): \(error)")
             }
         }
-        switch value("ANALYZER_SEND_DOCUMENT")?.lowercased() {
-        case nil, "true", "1", "yes": options.sendDocument = true
-        case "false", "0", "no": options.sendDocument = false
-        default: throw ConfigurationError(variable: "ANALYZER_SEND_DOCUMENT", problem: "expected true or false")
-        }
+        options.sendDocument = try variables.flag("ANALYZER_SEND_DOCUMENT", default: true)
         return options
     }
 
-    static func s3(_ environment: [String: String]) throws -> S3Configuration? {
-        func value(_ name: String) -> String? {
-            guard let raw = environment[name]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return nil }
-            return raw
-        }
+    static func s3(_ variables: Variables) throws -> S3Configuration? {
+        let value = variables.value
         guard let bucket = value("S3_BUCKET") else { return nil }
         var endpoint: URL?
         if let raw = value("S3_ENDPOINT") {
@@ -111,12 +122,7 @@ struct GatewayConfiguration {
         guard let secret = value("S3_SECRET_ACCESS_KEY") ?? value("AWS_SECRET_ACCESS_KEY") else {
             throw ConfigurationError(variable: "S3_SECRET_ACCESS_KEY", problem: "required when S3_BUCKET is set (or AWS_SECRET_ACCESS_KEY)")
         }
-        let pathStyle: Bool
-        switch value("S3_FORCE_PATH_STYLE")?.lowercased() {
-        case nil, "false", "0", "no": pathStyle = false
-        case "true", "1", "yes": pathStyle = true
-        default: throw ConfigurationError(variable: "S3_FORCE_PATH_STYLE", problem: "expected true or false")
-        }
+        let pathStyle = try variables.flag("S3_FORCE_PATH_STYLE", default: false)
         return S3Configuration(bucket: bucket, endpoint: endpoint, region: value("S3_REGION") ?? value("AWS_REGION") ?? "us-east-1",
                                prefix: value("S3_PREFIX") ?? "", forcePathStyle: pathStyle,
                                credentials: AWSCredentials(accessKeyID: access, secretAccessKey: secret, sessionToken: value("AWS_SESSION_TOKEN")))

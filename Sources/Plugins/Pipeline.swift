@@ -66,15 +66,7 @@ public final class Pipeline: Sendable {
     private func record(step: String, outcome: String, since started: ContinuousClock.Instant, usage: StepUsage) {
         Timer(label: "botgateway_step_duration_seconds", dimensions: [("step", step), ("outcome", outcome)], factory: metrics)
             .recordNanoseconds(Int64((ContinuousClock.now - started).milliseconds * 1_000_000))
-        if usage.inputTokens + usage.outputTokens > 0 {
-            let model = usage.model ?? "unknown"
-            Counter(label: "botgateway_llm_tokens_total", dimensions: [("direction", "input"), ("model", model)], factory: metrics)
-                .increment(by: usage.inputTokens)
-            Counter(label: "botgateway_llm_tokens_total", dimensions: [("direction", "output"), ("model", model)], factory: metrics)
-                .increment(by: usage.outputTokens)
-            FloatingPointCounter(label: "botgateway_llm_cost_usd_total", dimensions: [("model", model)], factory: metrics)
-                .increment(by: usage.costUSD)
-        }
+        usage.record(to: metrics)
     }
 
     private func record(jobOutcome: String) {

@@ -34,42 +34,41 @@ public struct ReportComposer: Sendable {
 
     public func compose(title: String, jobs: [JobDetails], skipped: [ReportBuilder.Skipped] = [], groupID: Int64? = nil,
                         languageCode: String? = nil) async -> Composed {
-        var written: String?
-        var summary: String?
-        var summaryUsage = StepUsage()
-        if let summarizer {
-            let documents = jobs.compactMap { details -> SummaryRequest.Document? in
-                guard let data = details.output(of: AnalyzePlugin.stepName), let analysis = try? Analysis.decode(data) else { return nil }
-                return SummaryRequest.Document(fileName: details.job.sourceName, analysis: analysis)
-            }
-            if !documents.isEmpty {
-                let request = SummaryRequest(title: title, documents: documents, failedCount: jobs.count - documents.count,
-                                             languageCode: languageCode ?? jobs.lazy.compactMap(\.job.languageCode).first)
-                do {
-                    let (text, usage) = try await summarizer.summarize(request)
-                    summaryUsage = usage
-                    await record(usage, groupID: groupID)
-                    let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-                    summary = trimmed.isEmpty ? "_The model returned no summary._" : String(trimmed.prefix(6000))
-                    written = trimmed.isEmpty ? nil : summary
-                } catch is CancellationError {
-                    summary = nil
-                } catch {
-                    logger.warning("could not write the executive summary", metadata: ["error": "\(error)"])
-                    summary = "_No summary: \(error)._"
-                }
-            }
+        let summary = await executiveSummary(title: title, jobs: jobs, groupID: groupID, languageCode: languageCode)
+        let markdown = ReportBuilder().markdown(title: title, jobs: jobs, skipped: skipped, executiveSummary: summary.section, summaryUsage: summary.usage)
+        return Composed(markdown: markdown, summary: summary.text)
+    }
+
+    /// The report's summary section — the model's text, or a note saying why there is none — what it cost,
+    /// and the text alone when the model wrote one.
+    private func executiveSummary(title: String, jobs: [JobDetails], groupID: Int64?, languageCode: String?) async
+        -> (section: String?, usage: StepUsage, text: String?) {
+        guard let summarizer else { return (nil, StepUsage(), nil) }
+        let documents = jobs.compactMap { details -> SummaryRequest.Document? in
+            guard let data = details.output(of: AnalyzePlugin.stepName), let analysis = try? Analysis.decode(data) else { return nil }
+            return SummaryRequest.Document(fileName: details.job.sourceName, analysis: analysis)
         }
-        return Composed(markdown: ReportBuilder().markdown(title: title, jobs: jobs, skipped: skipped, executiveSummary: summary, summaryUsage: summaryUsage),
-                        summary: written)
+        guard !documents.isEmpty else { return (nil, StepUsage(), nil) }
+        let request = SummaryRequest(title: title, documents: documents, failedCount: jobs.count - documents.count,
+                                     languageCode: languageCode ?? jobs.lazy.compactMap(\.job.languageCode).first)
+        do {
+            let (raw, usage) = try await summarizer.summarize(request)
+            await record(usage, groupID: groupID)
+            let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !text.isEmpty else { return ("_The model returned no summary._", usage, nil) }
+            let kept = String(text.prefix(6000))
+            return (kept, usage, kept)
+        } catch is CancellationError {
+            return (nil, StepUsage(), nil)
+        } catch {
+            logger.warning("could not write the executive summary", metadata: ["error": "\(error)"])
+            return ("_No summary: \(error)._", StepUsage(), nil)
+        }
     }
 
     private func record(_ usage: StepUsage, groupID: Int64?) async {
         guard usage.inputTokens + usage.outputTokens > 0 else { return }
-        let model = usage.model ?? "unknown"
-        Counter(label: "botgateway_llm_tokens_total", dimensions: [("direction", "input"), ("model", model)], factory: metrics).increment(by: usage.inputTokens)
-        Counter(label: "botgateway_llm_tokens_total", dimensions: [("direction", "output"), ("model", model)], factory: metrics).increment(by: usage.outputTokens)
-        FloatingPointCounter(label: "botgateway_llm_cost_usd_total", dimensions: [("model", model)], factory: metrics).increment(by: usage.costUSD)
+        usage.record(to: metrics)
         do {
             try await database.recordLLMUsage(purpose: "summary", groupID: groupID, usage: usage)
         } catch {

@@ -51,7 +51,7 @@ public final class FakeAnthropic: FakeLLMBase, @unchecked Sendable {
         case .invalidAnalysis:
             return message([toolUse(Self.invalidAnalysis, body)], stop: "tool_use", request)
         case .analysis:
-            let text = Self.userText(body)
+            let text = Self.messageText(body)
             if body["tool_choice"] != nil {
                 return message([toolUse(madeUpAnalysis(userText: text), body)], stop: "tool_use", request)
             }
@@ -70,14 +70,6 @@ public final class FakeAnthropic: FakeLLMBase, @unchecked Sendable {
             "content": content, "stop_reason": stop, "stop_sequence": NSNull(),
             "usage": ["input_tokens": Self.tokens(request.body), "output_tokens": 150, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0],
         ], status: 200)
-    }
-
-    public static func userText(_ body: [String: Any]) -> String {
-        let messages = body["messages"] as? [[String: Any]] ?? []
-        return messages.map { message -> String in
-            if let text = message["content"] as? String { return text }
-            return (message["content"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }.joined(separator: "\n")
-        }.joined(separator: "\n")
     }
 
     /// The request checks the API makes, as `invalid_request_error` messages.

@@ -47,6 +47,10 @@ public class FakeLLMBase: @unchecked Sendable {
 
     /// Replies for the next calls, in order.
     public func enqueue(_ replies: FakeLLMReply...) {
+        enqueue(replies)
+    }
+
+    public func enqueue(_ replies: [FakeLLMReply]) {
         lock.withLock { script += replies }
     }
 
@@ -101,6 +105,15 @@ public class FakeLLMBase: @unchecked Sendable {
             "action_items": ["Pay by 2024-04-15"],
             "confidence": 0.93,
         ]
+    }
+
+    /// Every text of every message, in order (string content or the text parts of a content array: the
+    /// same in both APIs).
+    public static func messageText(_ body: [String: Any]) -> String {
+        (body["messages"] as? [[String: Any]] ?? []).map { message -> String in
+            if let text = message["content"] as? String { return text }
+            return (message["content"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }.joined(separator: "\n")
+        }.joined(separator: "\n")
     }
 
     static var invalidAnalysis: [String: Any] { ["document_type": "invoice", "title": "Missing most fields"] }

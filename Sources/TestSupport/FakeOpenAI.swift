@@ -65,7 +65,7 @@ public final class FakeOpenAI: FakeLLMBase, @unchecked Sendable {
         case .invalidAnalysis:
             return completion(String(decoding: try! JSONSerialization.data(withJSONObject: Self.invalidAnalysis), as: UTF8.self), request)
         case .analysis:
-            let text = Self.text(body)
+            let text = Self.messageText(body)
             if schemaMode == nil && !text.contains("<ocr_text>") {
                 return completion("- Executive summary by \(model): the documents were read and analysed.", request)
             }
@@ -85,13 +85,6 @@ public final class FakeOpenAI: FakeLLMBase, @unchecked Sendable {
             "choices": [["index": 0, "message": ["role": "assistant", "content": content, "refusal": NSNull()], "logprobs": NSNull(), "finish_reason": "stop"]],
             "usage": ["prompt_tokens": prompt, "completion_tokens": 140, "total_tokens": prompt + 140],
         ], status: 200)
-    }
-
-    static func text(_ body: [String: Any]) -> String {
-        (body["messages"] as? [[String: Any]] ?? []).map { message -> String in
-            if let text = message["content"] as? String { return text }
-            return (message["content"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }.joined(separator: "\n")
-        }.joined(separator: "\n")
     }
 
     func problem(_ body: [String: Any]) -> (String, String?)? {
@@ -141,7 +134,7 @@ public final class FakeOpenAI: FakeLLMBase, @unchecked Sendable {
             switch format["type"] as? String {
             case "text": break
             case "json_object":
-                guard Self.text(body).lowercased().contains("json") else {
+                guard Self.messageText(body).lowercased().contains("json") else {
                     return ("'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.", "messages")
                 }
             case "json_schema":

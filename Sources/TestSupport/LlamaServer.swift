@@ -30,7 +30,7 @@ public final class LlamaServer: @unchecked Sendable {
     }
 
     public static func start(binary: String, modelPath: String, apiKey: String = "llama-test-\(UUID().uuidString.prefix(8))") async throws -> LlamaServer {
-        let port = try freePort()
+        guard let port = LoopbackSocket.freePort() else { throw LlamaServerError.noPort }
         let alias = "SmolLM2-135M-Instruct"
         let process = try ChildProcess([binary, "-m", modelPath, "--alias", alias, "--host", "127.0.0.1", "--port", String(port),
                                         "--api-key", apiKey, "-c", "4096", "-t", "2", "-np", "1", "--no-webui"])
@@ -44,7 +44,7 @@ public final class LlamaServer: @unchecked Sendable {
         for _ in 0..<240 {
             try await Task.sleep(for: .milliseconds(250))
             if kill(process.pid, 0) != 0 { break }
-            if let status = try? Self.healthStatus(port: port), status == 200 { return }
+            if Self.healthStatus(port: port) == 200 { return }
         }
         let log = (try? String(contentsOfFile: process.standardErrorPath, encoding: .utf8))?.suffix(800).description ?? ""
         stop()
@@ -64,42 +64,16 @@ public final class LlamaServer: @unchecked Sendable {
         waitpid(process.pid, &status, 0)
     }
 
-    static func freePort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw LlamaServerError.noPort }
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
-        }
-        guard bound else { throw LlamaServerError.noPort }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     /// A bare HTTP/1.0 GET of /health, so the helper needs no client library.
-    static func healthStatus(port: Int) throws -> Int? {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { return nil }
+    static func healthStatus(port: Int) -> Int? {
+        guard let descriptor = LoopbackSocket.connect(port: port) else { return nil }
         defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        guard connected else { return nil }
         let request = "GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
         _ = request.withCString { send(descriptor, $0, strlen($0), 0) }
         var buffer = [UInt8](repeating: 0, count: 64)
         let count = recv(descriptor, &buffer, buffer.count, 0)
         guard count > 12 else { return nil }
-        let line = String(decoding: buffer[0..<count], as: UTF8.self)
-        return Int(line.split(separator: " ").dropFirst().first ?? "")
+        return Int(String(decoding: buffer[0..<count], as: UTF8.self).split(separator: " ").dropFirst().first ?? "")
     }
 }
 

@@ -53,7 +53,6 @@ struct LLMRun {
 
     /// No captured line, and nothing stored, holds the key.
     func expectKeyNeverShown(_ key: String, _ details: JobDetails) {
-        #expect(!logs.lines.isEmpty || details.job.state == .done)
         for line in logs.lines { #expect(!line.contains(key), "key in log: \(line)") }
         #expect(!(details.job.lastError ?? "").contains(key))
         for step in details.steps {
@@ -70,13 +69,22 @@ struct LLMRun {
 
 @Suite("LLM analysers against their API doubles")
 struct LLMAnalyzerTests {
-    @Test("claude: the invoice is analysed from OCR text plus a page image, through a forced tool; usage and cost are stored")
-    func claudeSuccess() async throws {
+    /// One fixture through a fresh Claude double that first answers `replies`; the double is stopped after,
+    /// and the key is checked to be in no log line, error or output.
+    func throughClaude(_ fixture: String, format: DocumentFormat = .png, replies: [FakeLLMReply] = []) async throws -> (FakeAnthropic, JobDetails) {
         let fake = try await FakeAnthropic.start()
+        fake.enqueue(replies)
         let run = try LLMRun()
         defer { run.close() }
-        let details = try await run.run("invoice.png", analyzer: run.claude(fake))
+        let details = try await run.run(fixture, analyzer: run.claude(fake), format: format)
         await fake.stop()
+        run.expectKeyNeverShown(fake.apiKey, details)
+        return (fake, details)
+    }
+
+    @Test("claude: the invoice is analysed from OCR text plus a page image, through a forced tool; usage and cost are stored")
+    func claudeSuccess() async throws {
+        let (fake, details) = try await throughClaude("invoice.png")
 
         #expect(details.job.state == .done, "\(details.job.lastError ?? "")")
         let analysis = try Analysis.decode(try #require(details.output(of: "analyze")))
@@ -94,23 +102,20 @@ struct LLMAnalyzerTests {
         let bytes = try #require(Data(base64Encoded: (source["data"] as? String) ?? ""))
         #expect(bytes == (try Data(contentsOf: URL(fileURLWithPath: Paths.fixture("invoice.png")))))
         #expect(source["media_type"] as? String == "image/png")
-        #expect(content.last?["text"].map { "\($0)" }?.contains("INVOICE") == true || content.last?["text"].map { "\($0)" }?.lowercased().contains("invoice") == true)
+        // The OCR text follows the image, inside its tags.
+        let text = try #require(content.last?["text"] as? String)
+        #expect(text.contains("<ocr_text>\n\(try Paths.truth("invoice.png"))"))
 
         let usage = details.usage
         #expect(usage.model == fake.model)
         #expect(usage.inputTokens > 1000 && usage.outputTokens == 150)
         let expected = PriceTable.standard.cost(model: fake.model, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens)
         #expect(abs(usage.costUSD - expected) < 1e-9 && usage.costUSD > 0)
-        run.expectKeyNeverShown(fake.apiKey, details)
     }
 
     @Test("claude: a PDF goes as a document block")
     func claudePDF() async throws {
-        let fake = try await FakeAnthropic.start()
-        let run = try LLMRun()
-        defer { run.close() }
-        let details = try await run.run("utility-bill.pdf", analyzer: run.claude(fake), format: .pdf)
-        await fake.stop()
+        let (fake, details) = try await throughClaude("utility-bill.pdf", format: .pdf)
         #expect(details.job.state == .done, "\(details.job.lastError ?? "")")
         let content = ((fake.requests.first?.json["messages"] as? [[String: Any]])?.first?["content"] as? [[String: Any]]) ?? []
         let document = try #require(content.first { $0["type"] as? String == "document" })
@@ -119,12 +124,7 @@ struct LLMAnalyzerTests {
 
     @Test("claude: a PDF the API cannot open is sent again as OCR text only, and analysed")
     func claudeRefusedPDF() async throws {
-        let fake = try await FakeAnthropic.start()
-        fake.enqueue(.error(status: 400, type: "invalid_request_error", message: "messages.0.content.0.document.source.base64.data: The PDF specified was not valid."))
-        let run = try LLMRun()
-        defer { run.close() }
-        let details = try await run.run("utility-bill.pdf", analyzer: run.claude(fake), format: .pdf)
-        await fake.stop()
+        let (fake, details) = try await throughClaude("utility-bill.pdf", format: .pdf, replies: [.error(status: 400, type: "invalid_request_error", message: "messages.0.content.0.document.source.base64.data: The PDF specified was not valid.")])
         #expect(details.job.state == .done, "\(details.job.lastError ?? "")")
         #expect(fake.requests.count == 2)
         let retried = "\(fake.requests.last?.json["messages"] ?? "")"
@@ -133,12 +133,7 @@ struct LLMAnalyzerTests {
 
     @Test("claude: 529 overloaded is transient and the next attempt succeeds")
     func overloadedThenSuccess() async throws {
-        let fake = try await FakeAnthropic.start()
-        fake.enqueue(.error(status: 529, type: "overloaded_error", message: "Overloaded"))
-        let run = try LLMRun()
-        defer { run.close() }
-        let details = try await run.run("receipt.jpg", analyzer: run.claude(fake), format: .jpeg)
-        await fake.stop()
+        let (fake, details) = try await throughClaude("receipt.jpg", format: .jpeg, replies: [.error(status: 529, type: "overloaded_error", message: "Overloaded")])
         #expect(details.job.state == .done)
         #expect(fake.requests.count == 2)
         #expect(details.steps.first { $0.plugin == "analyze" }?.attempts == 2)
@@ -146,12 +141,7 @@ struct LLMAnalyzerTests {
 
     @Test("claude: 429 with retry-after 1 waits about a second, then succeeds")
     func rateLimitedThenSuccess() async throws {
-        let fake = try await FakeAnthropic.start()
-        fake.enqueue(.error(status: 429, type: "rate_limit_error", message: "Number of request tokens has exceeded your per-minute rate limit", retryAfter: 1))
-        let run = try LLMRun()
-        defer { run.close() }
-        let details = try await run.run("letter.png", analyzer: run.claude(fake))
-        await fake.stop()
+        let (fake, details) = try await throughClaude("letter.png", replies: [.error(status: 429, type: "rate_limit_error", message: "Number of request tokens has exceeded your per-minute rate limit", retryAfter: 1)])
         #expect(details.job.state == .done)
         let times = fake.requests.map(\.receivedAt)
         #expect(times.count == 2)
@@ -176,20 +166,19 @@ struct LLMAnalyzerTests {
         #expect(report.contains("rejected the API key"))
         #expect(report.contains("OCR text:"))
         #expect(report.contains(String(try Paths.truth("invoice.png").split(separator: "\n").first ?? "")))
+        // The capture works: the refused call is in the log (without the key).
+        #expect(run.logs.lines.contains { $0.contains("Anthropic call failed") && $0.contains("status=401") }, "\(run.logs.lines)")
         run.expectKeyNeverShown(wrongKey, details)
         run.expectKeyNeverShown(fake.apiKey, details)
     }
 
     @Test("claude: an answer that is not the schema is asked for once more, then fails clearly; both calls are billed")
     func invalidTwice() async throws {
-        let fake = try await FakeAnthropic.start()
-        fake.enqueue(.invalidAnalysis, .notJSON)
-        let run = try LLMRun()
-        defer { run.close() }
-        let details = try await run.run("receipt.jpg", analyzer: run.claude(fake), format: .jpeg)
-        await fake.stop()
+        let (fake, details) = try await throughClaude("receipt.jpg", format: .jpeg, replies: [.invalidAnalysis, .notJSON])
         #expect(details.job.state == .failed)
-        #expect(details.job.lastError?.hasPrefix("the analysis model did not return a usable analysis") == true, "\(details.job.lastError ?? "")")
+        // The reason given is the second answer's: prose instead of the tool call.
+        #expect(details.job.lastError == "the analysis model did not return a usable analysis (the model answered without calling record_analysis)",
+                "\(details.job.lastError ?? "")")
         #expect(fake.requests.count == 2)
         #expect(details.usage.outputTokens == 300)
         #expect(details.usage.costUSD > 0)
@@ -197,12 +186,7 @@ struct LLMAnalyzerTests {
 
     @Test("claude: an invalid answer then a valid one succeeds")
     func invalidOnceThenValid() async throws {
-        let fake = try await FakeAnthropic.start()
-        fake.enqueue(.invalidAnalysis)
-        let run = try LLMRun()
-        defer { run.close() }
-        let details = try await run.run("receipt.jpg", analyzer: run.claude(fake), format: .jpeg)
-        await fake.stop()
+        let (fake, details) = try await throughClaude("receipt.jpg", format: .jpeg, replies: [.invalidAnalysis])
         #expect(details.job.state == .done)
         #expect(fake.requests.count == 2)
         #expect(details.usage.outputTokens == 300)
@@ -302,7 +286,7 @@ struct LLMAnalyzerTests {
         await pipeline.run(workers: 1, untilIdle: true)
         await fake.stop()
         #expect(try await run.store.database.jobDetails(code: job.code)?.job.state == .done)
-        let asked = FakeAnthropic.userText(fake.requests.first?.json ?? [:])
+        let asked = FakeAnthropic.messageText(fake.requests.first?.json ?? [:])
         #expect(asked.contains("ISO 639-1 code 'de'"))
     }
 

@@ -57,53 +57,34 @@ public struct ClaudeAnalyzer: Analyzer, ReportSummarizer {
     }
 
     public func analyze(_ input: AnalysisInput) async throws -> (Analysis, StepUsage) {
-        var attachment = await DocumentAttachment.load(input, settings: options.pageImages, send: options.sendDocument)
+        let attachment = await DocumentAttachment.load(input, settings: options.pageImages, send: options.sendDocument)
         if case .none(let reason) = attachment { logger.debug("sending OCR text only", metadata: ["reason": "\(reason)"]) }
-        var usage = StepUsage(model: transport.endpoint.model)
-        var rejection = ""
-        var invalidAnswers = 0
+        // Built once (base64 of the pages) and again only when the document has to go as text.
+        var request = body(input, attachment: attachment)
+        var attached = !attachment.isEmpty
         // Two invalid answers end it; a document the API refuses (a PDF it cannot open) costs one more call, as text.
-        for _ in 0..<3 {
-            let answer: [String: Any]
-            do {
-                answer = try await transport.post("/v1/messages", body: body(input, attachment: attachment), headers: headers)
-            } catch let failure as LLMTransport.Failure {
-                if failure.status == 400, !attachment.isEmpty, Self.refusesDocument(failure.message.lowercased()) {
-                    logger.notice("the API refused the attached document; sending OCR text only", metadata: ["message": "\(failure.message)"])
-                    attachment = .none(reason: "the analysis service refused the attached document")
-                    continue
-                }
-                logger.warning("Anthropic call failed", metadata: ["status": "\(failure.status)", "type": "\(failure.type ?? "")", "message": "\(failure.message)"])
-                throw transport.pluginError(failure, usage: usage)
-            } catch var error as PluginError {
-                error.usage = usage + error.usage
-                throw error
-            }
-            usage = usage + self.usage(of: answer)
-            do {
-                return (try Self.analysis(from: answer), usage)
-            } catch {
-                rejection = error.reason
-                invalidAnswers += 1
-                logger.warning("Claude's answer was not a valid analysis", metadata: ["attempt": "\(invalidAnswers)", "reason": "\(error.reason)"])
-                if invalidAnswers == 2 { break }
-            }
-        }
-        throw PluginError(.permanent, "the analysis model did not return a usable analysis (\(rejection))", usage: usage)
+        return try await transport.analyze(maxCalls: 3, prices: options.prices, logger: logger,
+            call: { try await transport.post("/v1/messages", body: request, headers: headers) },
+            recover: { failure in
+                guard failure.status == 400, attached, Self.refusesDocument(failure.message.lowercased()) else { return false }
+                logger.notice("the API refused the attached document; sending OCR text only", metadata: ["message": "\(failure.message)"])
+                request = body(input, attachment: .none(reason: "the analysis service refused the attached document"))
+                attached = false
+                return true
+            },
+            tokens: Self.tokens,
+            parse: Self.analysis)
     }
 
     static func refusesDocument(_ message: String) -> Bool {
         ["image", "pdf", "document", "media_type", "base64", "page"].contains { message.contains($0) }
     }
 
-    func usage(of answer: [String: Any]) -> StepUsage {
+    /// Cache writes and reads are input too (we never ask for caching, but a proxy might).
+    static func tokens(_ answer: [String: Any]) -> (input: Int, output: Int) {
         let counts = answer["usage"] as? [String: Any] ?? [:]
-        // Cache writes and reads are input too (we never ask for caching, but a proxy might).
         let input = ["input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"].reduce(0) { $0 + ((counts[$1] as? Int) ?? 0) }
-        let output = counts["output_tokens"] as? Int ?? 0
-        let model = answer["model"] as? String ?? transport.endpoint.model
-        return StepUsage(model: model, inputTokens: input, outputTokens: output,
-                         costUSD: options.prices.cost(model: model, inputTokens: input, outputTokens: output))
+        return (input, counts["output_tokens"] as? Int ?? 0)
     }
 
     static func analysis(from answer: [String: Any]) throws(AnalysisSchema.Rejection) -> Analysis {
@@ -120,12 +101,8 @@ public struct ClaudeAnalyzer: Analyzer, ReportSummarizer {
 
     /// Checks the key and the model without spending tokens (`GET /v1/models/{model}`); returns the model's name.
     public func checkAccess() async throws -> String {
-        do {
-            let model = try await transport.get("/v1/models/\(transport.endpoint.model)", headers: headers)
-            return model["display_name"] as? String ?? transport.endpoint.model
-        } catch let failure as LLMTransport.Failure {
-            throw transport.pluginError(failure, usage: StepUsage())
-        }
+        let model = try await transport.single("/v1/models/\(transport.endpoint.model)", body: nil, headers: headers)
+        return model["display_name"] as? String ?? transport.endpoint.model
     }
 
     public func summarize(_ request: SummaryRequest) async throws -> (String, StepUsage) {
@@ -136,15 +113,9 @@ public struct ClaudeAnalyzer: Analyzer, ReportSummarizer {
             "system": AnalysisPrompt.summarySystem,
             "messages": [["role": "user", "content": request.prompt()]],
         ]
-        let answer: [String: Any]
-        do {
-            answer = try await transport.post("/v1/messages", body: body, headers: headers, timeout: transport.summaryTimeout)
-        } catch let failure as LLMTransport.Failure {
-            throw transport.pluginError(failure, usage: StepUsage())
-        }
-        let usage = self.usage(of: answer)
+        let answer = try await transport.single("/v1/messages", body: body, headers: headers, timeout: transport.summaryTimeout)
         let text = (answer["content"] as? [[String: Any]] ?? []).filter { $0["type"] as? String == "text" }
             .compactMap { $0["text"] as? String }.joined(separator: "\n")
-        return (text, usage)
+        return (text, transport.usage(of: answer, tokens: Self.tokens(answer), prices: options.prices))
     }
 }

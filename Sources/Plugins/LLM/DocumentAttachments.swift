@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import OCR
 
@@ -20,11 +19,9 @@ enum DocumentAttachment: Sendable {
         let format = input.ocr.format
         let path = input.documentPath
         let corrections = input.ocr.pages.map(\.corrections)
-        return await withCheckedContinuation { continuation in
-            DispatchQueue.global(qos: .utility).async {
-                continuation.resume(returning: build(format: format, path: path, corrections: corrections, settings: settings))
-            }
-        }
+        // `build` reports every problem as `.none(reason:)`; it never throws.
+        return (try? await BlockingWork.run { build(format: format, path: path, corrections: corrections, settings: settings) })
+            ?? .none(reason: "the page images could not be made")
     }
 
     static func build(format: DocumentFormat, path: String, corrections: [PageCorrections], settings: PageImageSettings) -> DocumentAttachment {

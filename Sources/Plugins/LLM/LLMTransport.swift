@@ -1,5 +1,6 @@
 import CurlHTTP
 import Foundation
+import Logging
 import Storage
 
 /// The HTTP side both LLM analysers share: one JSON POST with a timeout, and the reading of failures into
@@ -33,6 +34,60 @@ struct LLMTransport: Sendable {
     /// A GET that spends no tokens (model listings), for `botgateway doctor`.
     func get(_ path: String, headers: [(name: String, value: String)]) async throws -> [String: Any] {
         try await send(HTTPClientRequest(url: endpoint.baseURL + path, headers: headers, timeout: .seconds(30)))
+    }
+
+    /// One call nothing is retried within (a summary, `doctor`'s check): a failed status becomes the
+    /// pipeline's error at once. A GET when `body` is nil.
+    func single(_ path: String, body: [String: Any]?, headers: [(name: String, value: String)], timeout: Duration? = nil) async throws -> [String: Any] {
+        do {
+            guard let body else { return try await get(path, headers: headers) }
+            return try await post(path, body: body, headers: headers, timeout: timeout)
+        } catch let failure as Failure {
+            throw pluginError(failure, usage: StepUsage())
+        }
+    }
+
+    /// The analysis exchange both analysers have. Each round: `call`, bill its tokens, `parse`. An answer
+    /// that fails validation is asked for once more; the second ends the step. A refused call goes to
+    /// `recover`, which may change what `call` sends (a server without vision or JSON schema) and says so by
+    /// returning true; otherwise the refusal is the step's error. Every call's tokens are on the result or
+    /// on the error. `maxCalls` bounds the rounds.
+    func analyze(maxCalls: Int, prices: PriceTable, logger: Logger,
+                 call: () async throws -> [String: Any],
+                 recover: (Failure) async -> Bool,
+                 tokens: ([String: Any]) -> (input: Int, output: Int),
+                 parse: ([String: Any]) throws(AnalysisSchema.Rejection) -> Analysis) async throws -> (Analysis, StepUsage) {
+        var usage = StepUsage(model: endpoint.model)
+        var rejections: [String] = []
+        for _ in 0..<maxCalls where rejections.count < 2 {
+            let answer: [String: Any]
+            do {
+                answer = try await call()
+            } catch let failure as Failure {
+                if await recover(failure) { continue }
+                logger.warning("\(service) call failed", metadata: ["host": "\(endpoint.host)", "status": "\(failure.status)",
+                                                                   "type": "\(failure.type ?? "")", "message": "\(failure.message)"])
+                throw pluginError(failure, usage: usage)
+            } catch var error as PluginError {
+                error.usage = usage + error.usage
+                throw error
+            }
+            usage = usage + self.usage(of: answer, tokens: tokens(answer), prices: prices)
+            do {
+                return (try parse(answer), usage)
+            } catch {
+                rejections.append(error.reason)
+                logger.warning("the model's answer was not a valid analysis", metadata: ["attempt": "\(rejections.count)", "reason": "\(error.reason)"])
+            }
+        }
+        throw PluginError(.permanent, "the analysis model did not return a usable analysis (\(rejections.last ?? "no answer"))", usage: usage)
+    }
+
+    /// Tokens and estimated cost of one answer, under the model the answer names (a dated id) or the configured one.
+    func usage(of answer: [String: Any], tokens: (input: Int, output: Int), prices: PriceTable) -> StepUsage {
+        let model = (answer["model"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? endpoint.model
+        return StepUsage(model: model, inputTokens: tokens.input, outputTokens: tokens.output,
+                         costUSD: prices.cost(model: model, inputTokens: tokens.input, outputTokens: tokens.output))
     }
 
     private func send(_ original: HTTPClientRequest) async throws -> [String: Any] {

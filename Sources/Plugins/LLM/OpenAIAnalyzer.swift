@@ -89,48 +89,31 @@ public struct OpenAIAnalyzer: Analyzer, ReportSummarizer {
     public func analyze(_ input: AnalysisInput) async throws -> (Analysis, StepUsage) {
         let takesAttachments = await compatibility.takesAttachments
         var attachment = await DocumentAttachment.load(input, settings: options.pageImages, send: options.sendDocument && takesAttachments)
-        var usage = StepUsage(model: transport.endpoint.model)
-        var rejection = ""
-        var invalidAnswers = 0
+        var mode = await compatibility.outputMode
+        var request = body(input, attachment: attachment, mode: mode)
         // Each refusal of a feature costs one extra call, at most three in all; two invalid answers end it.
-        for _ in 0..<5 {
-            let mode = await compatibility.outputMode
-            let answer: [String: Any]
-            do {
-                answer = try await transport.post("/chat/completions", body: body(input, attachment: attachment, mode: mode), headers: headers)
-            } catch let failure as LLMTransport.Failure {
-                if failure.status == 400 || failure.status == 422 || failure.status == 500 || failure.status == 501 {
-                    let refused = failure.message.lowercased()
-                    if !attachment.isEmpty, Self.refusesAttachments(refused) {
-                        logger.notice("the server takes no images or files; sending OCR text only", metadata: ["host": "\(transport.endpoint.host)", "message": "\(failure.message)"])
-                        await compatibility.refuseAttachments()
-                        attachment = .none(reason: "the analysis server takes no images or files")
-                        continue
-                    }
-                    if mode != .prompt, Self.refusesOutputFormat(refused) {
-                        let next: OutputMode = mode == .jsonSchema ? .jsonObject : .prompt
-                        logger.notice("the server refused the response format; falling back", metadata: ["from": "\(mode)", "to": "\(next)", "message": "\(failure.message)"])
-                        await compatibility.degrade(to: next)
-                        continue
-                    }
+        return try await transport.analyze(maxCalls: 5, prices: options.prices, logger: logger,
+            call: { try await transport.post("/chat/completions", body: request, headers: headers) },
+            recover: { failure in
+                guard [400, 422, 500, 501].contains(failure.status) else { return false }
+                let refused = failure.message.lowercased()
+                if !attachment.isEmpty, Self.refusesAttachments(refused) {
+                    logger.notice("the server takes no images or files; sending OCR text only", metadata: ["host": "\(transport.endpoint.host)", "message": "\(failure.message)"])
+                    await compatibility.refuseAttachments()
+                    attachment = .none(reason: "the analysis server takes no images or files")
+                } else if mode != .prompt, Self.refusesOutputFormat(refused) {
+                    let next: OutputMode = mode == .jsonSchema ? .jsonObject : .prompt
+                    logger.notice("the server refused the response format; falling back", metadata: ["from": "\(mode)", "to": "\(next)", "message": "\(failure.message)"])
+                    await compatibility.degrade(to: next)
+                    mode = next
+                } else {
+                    return false
                 }
-                logger.warning("OpenAI-compatible call failed", metadata: ["host": "\(transport.endpoint.host)", "status": "\(failure.status)", "message": "\(failure.message)"])
-                throw transport.pluginError(failure, usage: usage)
-            } catch var error as PluginError {
-                error.usage = usage + error.usage
-                throw error
-            }
-            usage = usage + self.usage(of: answer)
-            do {
-                return (try Self.analysis(from: answer), usage)
-            } catch {
-                rejection = error.reason
-                invalidAnswers += 1
-                logger.warning("the model's answer was not a valid analysis", metadata: ["attempt": "\(invalidAnswers)", "mode": "\(mode)", "reason": "\(error.reason)"])
-                if invalidAnswers == 2 { break }
-            }
-        }
-        throw PluginError(.permanent, "the analysis model did not return a usable analysis (\(rejection))", usage: usage)
+                request = body(input, attachment: attachment, mode: mode)
+                return true
+            },
+            tokens: Self.tokens,
+            parse: Self.analysis)
     }
 
     static func refusesAttachments(_ message: String) -> Bool {
@@ -142,13 +125,9 @@ public struct OpenAIAnalyzer: Analyzer, ReportSummarizer {
         ["response_format", "json_schema", "json schema", "grammar", "schema", "json_object", "structured output"].contains { message.contains($0) }
     }
 
-    func usage(of answer: [String: Any]) -> StepUsage {
+    static func tokens(_ answer: [String: Any]) -> (input: Int, output: Int) {
         let counts = answer["usage"] as? [String: Any] ?? [:]
-        let input = counts["prompt_tokens"] as? Int ?? 0
-        let output = counts["completion_tokens"] as? Int ?? 0
-        let model = (answer["model"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? transport.endpoint.model
-        return StepUsage(model: model, inputTokens: input, outputTokens: output,
-                         costUSD: options.prices.cost(model: model, inputTokens: input, outputTokens: output))
+        return (counts["prompt_tokens"] as? Int ?? 0, counts["completion_tokens"] as? Int ?? 0)
     }
 
     static func message(of answer: [String: Any]) throws(AnalysisSchema.Rejection) -> String {
@@ -170,12 +149,7 @@ public struct OpenAIAnalyzer: Analyzer, ReportSummarizer {
 
     /// Checks the key and that the server lists the model, without spending tokens (`GET /models`).
     public func checkAccess() async throws -> String {
-        let listing: [String: Any]
-        do {
-            listing = try await transport.get("/models", headers: headers)
-        } catch let failure as LLMTransport.Failure {
-            throw transport.pluginError(failure, usage: StepUsage())
-        }
+        let listing = try await transport.single("/models", body: nil, headers: headers)
         let models = (listing["data"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
         guard models.isEmpty || models.contains(transport.endpoint.model) else {
             throw PluginError.permanent("the server does not list model \(transport.endpoint.model) (it has: \(models.prefix(5).joined(separator: ", ")))")
@@ -189,13 +163,7 @@ public struct OpenAIAnalyzer: Analyzer, ReportSummarizer {
             "messages": [["role": "system", "content": AnalysisPrompt.summarySystem], ["role": "user", "content": request.prompt()]],
             tokenLimitField: 1024,
         ]
-        let answer: [String: Any]
-        do {
-            answer = try await transport.post("/chat/completions", body: body, headers: headers, timeout: transport.summaryTimeout)
-        } catch let failure as LLMTransport.Failure {
-            throw transport.pluginError(failure, usage: StepUsage())
-        }
-        let text = try Self.message(of: answer)
-        return (text, usage(of: answer))
+        let answer = try await transport.single("/chat/completions", body: body, headers: headers, timeout: transport.summaryTimeout)
+        return (try Self.message(of: answer), transport.usage(of: answer, tokens: Self.tokens(answer), prices: options.prices))
     }
 }
