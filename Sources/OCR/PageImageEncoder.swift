@@ -94,8 +94,6 @@ public struct PageImageEncoder: Sendable {
             return pixReadHeaderMem(base, raw.count, &imageFormat, &width, &height, &bps, &spp, &colormap)
         }
         guard read == 0, width > 0, height > 0, max(Int(width), Int(height)) <= maxEdge else { return nil }
-        // An animated GIF or WebP is not a page.
-        if format == .gif || format == .webp, corrections.count > 1 { return nil }
         return PageImage(data: data, mediaType: format.mimeType, width: Int(width), height: Int(height))
     }
 

@@ -71,4 +71,26 @@ struct LLMFlowTests {
         await gateway.stop()
         await fake.stop()
     }
+
+    @Test("/report's Markdown gains the model's executive summary, written in the sender's language")
+    func reportSummary() async throws {
+        let fake = try await FakeAnthropic.start()
+        let gateway = try await GatewayHarness.start(admins: [1], analyzer: Self.claude(fake))
+        gateway.telegram.addFile(id: "receipt", data: try GatewayHarness.fixture("receipt.jpg"))
+        try await gateway.post(Updates.photo(update: 90, user: 1, message: 10, file: "receipt"))
+        #expect(await gateway.telegram.waitFor { $0.contains { $0.text.contains("\(fake.model) read ") } })
+        try await gateway.post(Updates.text(update: 91, user: 1, message: 11, "/report"))
+        #expect(await gateway.telegram.waitFor { $0.contains { $0.method == "sendDocument" } })
+        let folder = gateway.directory.appendingPathComponent("reports")
+        let name = try #require(try FileManager.default.contentsOfDirectory(atPath: folder.path).first { $0.hasPrefix("chat-1-") })
+        let report = try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)
+        #expect(report.contains("### Summary\n\n- Executive summary by \(fake.model)"), "\(report)")
+        #expect(report.contains("(summary: $"))
+        let summaryCall = try #require(fake.requests.last)
+        #expect(summaryCall.json["tools"] == nil)
+        // Updates.user gives language_code "en".
+        #expect(FakeLLMBase.messageText(summaryCall.json).contains("ISO 639-1 code 'en'"))
+        await gateway.stop()
+        await fake.stop()
+    }
 }

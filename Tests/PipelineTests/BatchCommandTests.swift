@@ -141,13 +141,14 @@ struct BatchCommandTests {
         environment["ANTHROPIC_API_KEY"] = fake.apiKey
         environment["ANTHROPIC_BASE_URL"] = fake.baseURL
         environment["LOG_LEVEL"] = "debug"
-        let arguments = [Paths.binary, "batch", workspace.folder.path, "--json"]
-        let childEnvironment = environment
-        // The double answers on this process's threads: wait for the child off the concurrency pool.
-        let run = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: Result { try Child.run(arguments, environment: childEnvironment) }) }
-        }
-        let outcome = try run.get()
+        // The prompt file replaces the built-in prompt; the price file sets this model's price.
+        let prompt = workspace.root.appendingPathComponent("prompt.md")
+        try Data("You are a careful clerk. Marker 7f3a.".utf8).write(to: prompt)
+        environment["ANALYZER_PROMPT_FILE"] = prompt.path
+        let prices = workspace.root.appendingPathComponent("prices.json")
+        try Data(#"{"\#(fake.model)": {"input": 1, "output": 0}}"#.utf8).write(to: prices)
+        environment["LLM_PRICES_FILE"] = prices.path
+        let outcome = try await Child.runOffPool([Paths.binary, "batch", workspace.folder.path, "--json"], environment: environment)
         await fake.stop()
         #expect(outcome.code == 0, "\(outcome.error)")
         let report = workspace.report
@@ -164,6 +165,15 @@ struct BatchCommandTests {
         #expect(!outcome.output.contains(fake.apiKey) && !outcome.error.contains(fake.apiKey))
         let stats = try await workspace.database().stats()
         #expect(stats.outputTokens == 4 * 150)
+        #expect(fake.requests.filter { $0.json["tool_choice"] != nil }.allSatisfy { $0.json["system"] as? String == "You are a careful clerk. Marker 7f3a." })
+
+        // `jobs show`: the analyze step's tokens and their cost at the configured price ($1 per million input tokens).
+        let invoice = try #require(try await workspace.database().jobDetails(groupID: 1).first { $0.job.sourceName == "invoice.png" })
+        let analyze = try #require(invoice.steps.first { $0.plugin == "analyze" })
+        let shown = try Child.run([Paths.binary, "jobs", "show", invoice.job.code], environment: workspace.environment)
+        #expect(shown.code == 0)
+        #expect(shown.output.contains(String(format: "%d+150 tokens, $%.4f", analyze.inputTokens, Double(analyze.inputTokens) / 1_000_000)), "\(shown.output)")
+        #expect(shown.output.contains("analysis: \(fake.model) read invoice.png"))
     }
 
     @Test("analyser configuration: a missing key stops start-up naming the variable; doctor checks the key without spending tokens")
@@ -178,15 +188,20 @@ struct BatchCommandTests {
         environment["ANALYZER"] = "gemini"
         let unknown = try Child.run([Paths.binary, "batch", workspace.folder.path], environment: environment)
         #expect(unknown.code == 2 && unknown.error.contains("ANALYZER: expected claude, openai or local"))
+        environment["ANALYZER"] = "local"
+        environment["LLM_PRICES_FILE"] = Paths.fixture("receipt.jpg")
+        let prices = try Child.run([Paths.binary, "batch", workspace.folder.path], environment: environment)
+        #expect(prices.code == 2 && prices.error.contains("LLM_PRICES_FILE: expected JSON like"), "\(prices.error)")
+        environment["LLM_PRICES_FILE"] = nil
+        environment["ANALYZER_PROMPT_FILE"] = workspace.root.appendingPathComponent("no-such-prompt.md").path
+        let prompt = try Child.run([Paths.binary, "batch", workspace.folder.path], environment: environment)
+        #expect(prompt.code == 2 && prompt.error.contains("ANALYZER_PROMPT_FILE: cannot read a prompt from"), "\(prompt.error)")
 
         let fake = try await FakeAnthropic.start()
         var doctorEnvironment = workspace.environment
         doctorEnvironment["ANTHROPIC_API_KEY"] = fake.apiKey
         doctorEnvironment["ANTHROPIC_BASE_URL"] = fake.baseURL
-        let fixedEnvironment = doctorEnvironment
-        let doctor = try await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: Result { try Child.run([Paths.binary, "doctor"], environment: fixedEnvironment) }) }
-        }.get()
+        let doctor = try await Child.runOffPool([Paths.binary, "doctor"], environment: doctorEnvironment)
         await fake.stop()
         // ANALYZER unset and an Anthropic key present: claude is the default (SPEC §3).
         #expect(doctor.output.contains("ok    analyser claude: 127.0.0.1:\(URL(string: fake.baseURL)!.port!) accepts the key; model Fake \(fake.model)"), "\(doctor.output)")
