@@ -117,7 +117,8 @@ let package = Package(
         ),
         .testTarget(
             name: "HTTPTests",
-            dependencies: ["CurlHTTP", "TestSupport", .product(name: "Hummingbird", package: "hummingbird")]
+            dependencies: ["CurlHTTP", "TestSupport", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(
             name: "S3Tests",

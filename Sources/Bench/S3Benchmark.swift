@@ -26,7 +26,7 @@ struct S3Benchmark: AsyncParsableCommand {
         let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         for megabytes in sizes.split(separator: ",").compactMap({ Int($0) }) {
             let path = folder.appendingPathComponent("file-\(megabytes).bin")
-            FileManager.default.createFile(atPath: path.path, contents: nil)
+            guard FileManager.default.createFile(atPath: path.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
             let handle = try FileHandle(forWritingTo: path)
             var generator = SystemRandomNumberGenerator()
             let chunk = Data((0..<(1 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) })

@@ -69,11 +69,14 @@ public enum Gateway {
             UpdateProcessor(database: dependencies.database, handler: handler, arrived: arrived, logger: logger),
             NotificationSweeper(database: dependencies.database, dataDirectory: dependencies.settings.dataDirectory, finished: finished,
                                 queued: queued, albumQuiet: dependencies.albumQuiet, reports: reports, reportArchiver: dependencies.reportArchiver, logger: logger),
-            ReplySender(database: dependencies.database, telegram: dependencies.telegram, queued: queued, logger: logger),
+            ReplySender(database: dependencies.database, telegram: dependencies.telegram, delivery: dependencies.settings.replyDelivery,
+                        dataDirectory: dependencies.settings.dataDirectory, queued: queued, logger: logger),
         ]
         let router = Router()
-        HealthController(database: dependencies.database).addRoutes(to: router)
-        MetricsController(registry: registry, database: dependencies.database, ocrQueueDepth: dependencies.ocrQueueDepth).addRoutes(to: router)
+        HealthController(database: dependencies.database, dataDirectory: dependencies.settings.dataDirectory,
+                         minimumFreeBytes: dependencies.settings.minimumFreeBytes).addRoutes(to: router)
+        MetricsController(registry: registry, database: dependencies.database, dataDirectory: dependencies.settings.dataDirectory,
+                          ocrQueueDepth: dependencies.ocrQueueDepth).addRoutes(to: router)
         switch mode {
         case .webhook:
             WebhookController(secret: dependencies.settings.webhookSecret ?? "", database: dependencies.database, arrived: arrived, logger: logger)

@@ -1,9 +1,10 @@
+import CurlHTTP
 import Foundation
 import OCR
 
 /// What `serve` needs from the environment (SPEC §3). A missing or malformed value is a
 /// `ConfigurationError` naming the variable; the token is never part of any message.
-public struct GatewaySettings: Sendable {
+public struct GatewaySettings: Sendable, Redacted {
     public var token: String
     public var apiBaseURL: String
     public var webhookSecret: String?
@@ -13,9 +14,14 @@ public struct GatewaySettings: Sendable {
     public var dataDirectory: URL
     /// The Bot API's download limit for bots is 20 MB; a local Bot API server has none (2 GB here).
     public var downloadLimit: Int64
+    /// How long replies keep being retried while Telegram is unreachable.
+    public var replyDelivery: ReplyDelivery
+    /// `/readyz` answers 503 while the data folder has less free space than this (`BOT_MIN_FREE_MB`).
+    public var minimumFreeBytes: Int64
 
     public init(token: String, apiBaseURL: String = "https://api.telegram.org", webhookSecret: String?, adminIDs: Set<Int64>,
-                host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL, downloadLimit: Int64? = nil) {
+                host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL, downloadLimit: Int64? = nil,
+                replyDelivery: ReplyDelivery = ReplyDelivery(), minimumFreeBytes: Int64 = 200_000_000) {
         self.token = token
         self.apiBaseURL = apiBaseURL
         self.webhookSecret = webhookSecret
@@ -23,8 +29,20 @@ public struct GatewaySettings: Sendable {
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory
-        // Any base URL other than Telegram's own is taken for a local Bot API server.
-        self.downloadLimit = downloadLimit ?? (apiBaseURL.contains("api.telegram.org") ? 20_000_000 : 2_000_000_000)
+        self.downloadLimit = downloadLimit ?? (Self.isTelegram(apiBaseURL) ? 20_000_000 : 2_000_000_000)
+        self.replyDelivery = replyDelivery
+        self.minimumFreeBytes = minimumFreeBytes
+    }
+
+    public var redactedDescription: String {
+        "GatewaySettings(api: \(URL(string: apiBaseURL)?.host ?? "?"), token redacted, webhook secret \(webhookSecret == nil ? "unset" : "redacted"), "
+            + "admins: \(adminIDs.sorted()), listen: \(host):\(port), data: \(dataDirectory.path))"
+    }
+
+    /// Any base URL other than Telegram's own is taken for a local Bot API server (no download limit, files
+    /// handed over as paths on its disk).
+    public static func isTelegram(_ baseURL: String) -> Bool {
+        URL(string: baseURL)?.host?.lowercased() == "api.telegram.org"
     }
 
     public static func fromEnvironment(_ environment: [String: String], dataDirectory: URL, requireSecret: Bool) throws -> GatewaySettings {
@@ -69,8 +87,18 @@ public struct GatewaySettings: Sendable {
         } else {
             port = 8080
         }
+        func number(_ name: String, default fallback: Double, in range: ClosedRange<Double>, unit: String) throws -> Double {
+            guard let raw = value(name) else { return fallback }
+            guard let parsed = Double(raw), range.contains(parsed) else {
+                throw ConfigurationError(variable: name, problem: "expected \(unit) from \(range.lowerBound.formatted()) to \(range.upperBound.formatted())")
+            }
+            return parsed
+        }
+        let delivery = ReplyDelivery(maxBackoff: try number("BOT_REPLY_MAX_BACKOFF_SECONDS", default: 300, in: 0.05...3600, unit: "seconds"),
+                                     horizon: try number("BOT_REPLY_HORIZON_HOURS", default: 24, in: 0.001...720, unit: "hours") * 3600)
+        let floor = try number("BOT_MIN_FREE_MB", default: 200, in: 0...1_000_000, unit: "megabytes")
         return GatewaySettings(token: token, apiBaseURL: base, webhookSecret: secret, adminIDs: admins, host: host, port: port,
-                               dataDirectory: dataDirectory)
+                               dataDirectory: dataDirectory, replyDelivery: delivery, minimumFreeBytes: Int64(floor * 1_000_000))
     }
 }
 

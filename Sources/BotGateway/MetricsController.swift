@@ -10,20 +10,33 @@ import Storage
 struct MetricsController {
     let registry: PrometheusCollectorRegistry
     let database: AppDatabase
+    let dataDirectory: URL
     let ocrQueueDepth: @Sendable () -> Int
+
+    private func gauge(_ name: String, _ help: String, _ labels: [(String, String)] = []) -> Prometheus.Gauge {
+        registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+    }
 
     func addRoutes(to router: Router<BasicRequestContext>) {
         router.get("metrics") { _, _ -> Response in
             let stats = try await database.stats()
             for state in JobState.allCases {
-                registry.makeGauge(name: "botgateway_jobs", labels: [("state", state.rawValue)]).set(Double(stats.jobs[state, default: 0]))
+                gauge("botgateway_jobs", "Jobs by state.", [("state", state.rawValue)]).set(Double(stats.jobs[state, default: 0]))
             }
-            registry.makeGauge(name: "botgateway_queue_depth").set(Double(stats.jobs[.queued, default: 0]))
-            registry.makeGauge(name: "botgateway_ocr_queue_depth").set(Double(ocrQueueDepth()))
-            registry.makeGauge(name: "botgateway_replies_pending").set(Double(stats.pendingReplies))
-            registry.makeGauge(name: "botgateway_documents").set(Double(stats.documents))
+            gauge("botgateway_queue_depth", "Jobs waiting for a worker.").set(Double(stats.jobs[.queued, default: 0]))
+            gauge("botgateway_ocr_queue_depth", "Documents waiting for an OCR engine.").set(Double(ocrQueueDepth()))
+            gauge("botgateway_replies_pending", "Replies waiting to be sent.").set(Double(stats.pendingReplies))
+            gauge("botgateway_documents", "Documents stored.").set(Double(stats.documents))
             for (step, count) in stats.unfinishedSteps {
-                registry.makeGauge(name: "botgateway_steps_unfinished", labels: [("step", step)]).set(Double(count))
+                gauge("botgateway_steps_unfinished", "Steps not done yet, by step.", [("step", step)]).set(Double(count))
+            }
+            // Undelivered replies are results Telegram never took: an operator's alert.
+            let replies = try await database.replyCounts()
+            for state in OutboxState.allCases {
+                gauge("botgateway_replies", "Replies by state.", [("state", state.rawValue)]).set(Double(replies[state, default: 0]))
+            }
+            if let free = DiskSpace.available(at: dataDirectory) {
+                gauge("botgateway_data_free_bytes", "Free space in the data folder's file system.").set(Double(free))
             }
             var buffer: [UInt8] = []
             registry.emit(into: &buffer)

@@ -6,34 +6,49 @@ import Storage
 /// Everything the bot says, written once, here at the Telegram edge. Text from documents, file names
 /// and users is HTML-escaped: replies use Telegram's HTML parse mode.
 public enum Replies {
-    /// Telegram's limit is 4096 characters after entities; stay under it with room for tags.
+    /// Telegram's limit is 4096 UTF-16 code units of text after entity parsing. Parts are measured in UTF-16
+    /// units of the HTML itself (never less than what Telegram counts), with room for the tags a cut closes.
     public static let messageLimit = 4000
-    /// Longer answers go as a Markdown document instead of many messages.
-    static let documentThreshold = 3 * messageLimit
+    /// Captions: 1024 units after entity parsing.
+    public static let captionLimit = 1024
+    /// A command's argument longer than this gets one short reply instead of an answer.
+    static let argumentLimit = 256
 
     public static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
     }
 
-    /// Splits on line boundaries (a very long line is cut) so each part stays under the limit.
-    public static func split(_ text: String, limit: Int = messageLimit) -> [String] {
-        var parts: [String] = []
-        var current = ""
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            var line = String(line)
-            while line.count > limit {
-                if !current.isEmpty { parts.append(current); current = "" }
-                parts.append(String(line.prefix(limit)))
-                line = String(line.dropFirst(limit))
+    /// Splits HTML into messages of at most `limit` UTF-16 units, at line ends where it can. A cut never falls
+    /// inside an entity (`&amp;`) or a tag, and tags open at a cut are closed at the end of the part and opened
+    /// again at the start of the next, so every part parses on its own.
+    public static func split(_ html: String, limit: Int = messageLimit) -> [String] {
+        var splitter = HTMLSplitter(limit: limit)
+        for token in HTMLToken.tokens(of: html) { splitter.append(token) }
+        return splitter.finish()
+    }
+
+    /// The visible text of our HTML: tags dropped, entities decoded (the fallback when Telegram refuses the HTML).
+    public static func plainText(_ html: String) -> String {
+        var out = ""
+        for token in HTMLToken.tokens(of: html) {
+            switch token {
+            case .tag: continue
+            case .entity(let entity): out += HTMLToken.decode(entity)
+            case .text(let text): out += text
             }
-            if current.count + line.count + 1 > limit, !current.isEmpty {
-                parts.append(current)
-                current = ""
-            }
-            current += current.isEmpty ? line : "\n" + line
         }
-        if !current.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { parts.append(current) }
-        return parts
+        return out
+    }
+
+    /// Plain text cut to `limit` UTF-16 units, with an ellipsis when cut (never inside a surrogate pair or a character).
+    static func truncated(_ text: String, limit: Int) -> String {
+        guard text.utf16.count > limit else { return text }
+        var out = ""
+        for character in text {
+            guard out.utf16.count + character.utf16.count <= limit - 1 else { break }
+            out.append(character)
+        }
+        return out + "…"
     }
 
     static let help = """
@@ -78,6 +93,16 @@ public enum Replies {
 
     static let notAllowed = "Not allowed."
 
+    static func argumentTooLong(command: String) -> String {
+        "That is too long for \(escape(command)): keep it under \(argumentLimit) characters."
+    }
+
+    /// A file name or other name from a user, as shown: cleaned of control and invisible reordering
+    /// characters, escaped.
+    static func name(_ raw: String) -> String {
+        escape(DocumentIntake.safeName(raw))
+    }
+
     /// The answer for one document.
     public static func analysis(_ details: JobDetails) -> String {
         let job = details.job
@@ -87,11 +112,11 @@ public enum Replies {
             if let ocr = details.output(of: OCRPlugin.stepName), let result = try? JSONDecoder().decode(OCRResult.self, from: ocr) {
                 let text = result.text.trimmingCharacters(in: .whitespacesAndNewlines)
                 if !text.isEmpty {
-                    return "I read <b>\(escape(job.sourceName))</b> but could not analyse it: \(escape(job.lastError ?? "the analysis failed")). "
+                    return "I read <b>\(name(job.sourceName))</b> but could not analyse it: \(escape(job.lastError ?? "the analysis failed")). "
                         + "Here is the text I read (job <code>\(job.code)</code>):\n\n" + escape(text)
                 }
             }
-            return "Sorry, I could not read <b>\(escape(job.sourceName))</b>: \(escape(job.lastError ?? "it failed")). (job <code>\(job.code)</code>)"
+            return "Sorry, I could not read <b>\(name(job.sourceName))</b>: \(escape(job.lastError ?? "it failed")). (job <code>\(job.code)</code>)"
         }
         var lines = ["<b>\(escape(analysis.title))</b>", "<i>\(escape(analysis.documentType.replacingOccurrences(of: "_", with: " ")))</i>", "", escape(analysis.summary)]
         if !analysis.dates.isEmpty { lines += ["", "<b>Dates:</b> " + analysis.dates.joined(separator: ", ")] }
@@ -110,18 +135,16 @@ public enum Replies {
             var line = raw.trimmingCharacters(in: .whitespaces)
             for bullet in ["- ", "* ", "+ "] where line.hasPrefix(bullet) { line = "• " + line.dropFirst(2) }
             line = line.replacingOccurrences(of: "**", with: "").replacingOccurrences(of: "__", with: "")
-            lines.append(escape(line))
+            lines.append(line)
         }
-        var text = lines.joined(separator: "\n")
-        if text.count > limit { text = String(text.prefix(limit)) + "…" }
-        // A cut must not leave half an entity (&amp;) behind.
-        if let amp = text.lastIndex(of: "&"), !text[amp...].contains(";") { text = String(text[..<amp]) + "…" }
-        return "<b>Summary</b>\n" + text
+        // Cut by characters before escaping, so no entity is ever cut in half.
+        let text = truncated(lines.joined(separator: "\n"), limit: limit)
+        return "<b>Summary</b>\n" + escape(text)
     }
 
     static func status(_ details: JobDetails) -> String {
         let job = details.job
-        var lines = ["Job <code>\(job.code)</code> (\(escape(job.sourceName))): <b>\(job.state.rawValue)</b>"]
+        var lines = ["Job <code>\(job.code)</code> (\(name(job.sourceName))): <b>\(job.state.rawValue)</b>"]
         for step in details.steps {
             lines.append("• \(step.plugin): \(step.state.rawValue)\(step.attempts > 1 ? ", \(step.attempts) attempts" : "")")
         }

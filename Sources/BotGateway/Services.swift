@@ -32,46 +32,82 @@ public final class Signal: Sendable {
     }
 }
 
-/// Handles recorded updates in `update_id` order, one at a time (a chat's messages keep their order).
+/// Handles recorded updates: one chat's in `update_id` order, different chats at the same time (up to
+/// `concurrentChats`). An update that must wait (Telegram or the disk unavailable) is postponed with backoff
+/// and holds up only the later updates of its own chat.
 struct UpdateProcessor: Service {
-    /// While Telegram is unreachable: 0.5 s doubling up to 30 s between tries.
+    /// While Telegram or the disk is unavailable: 0.5 s doubling up to 30 s between tries of one update.
     static let outage = RetryPolicy(maxAttempts: .max, baseDelay: 0.5, maxDelay: 30)
+    static let concurrentChats = 8
+
+    enum Lane: Hashable, Sendable {
+        case chat(Int64)
+        /// An update that names no chat stands alone.
+        case update(Int64)
+    }
+
     let database: AppDatabase
     let handler: UpdateHandler
     let arrived: Signal
     let logger: Logger
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            var failures = 0
-            while !Task.isCancelled {
-                let pending = (try? await database.pendingUpdates()) ?? []
-                if pending.isEmpty {
-                    await arrived.wait(timeout: .milliseconds(500))
-                    continue
-                }
-                batch: for record in pending {
-                    do {
-                        switch try await handler.handle(record) {
-                        case .handled:
-                            try await database.finishUpdate(id: record.updateID)
-                            failures = 0
-                        case .retryLater(let reason):
-                            // Telegram or the disk is down: keep the update and everything after it for later.
-                            failures += 1
-                            logger.warning("update will be retried", metadata: ["update": "\(record.updateID)", "reason": "\(reason)"])
-                            try await Self.outage.pause(afterAttempt: failures)
-                            break batch
-                        }
-                    } catch is CancellationError {
-                        return
-                    } catch {
-                        logger.error("update failed", metadata: ["update": "\(record.updateID)", "error": "\(error)"])
-                        try? await database.finishUpdate(id: record.updateID, error: "\(error)")
-                    }
-                }
-            }
+        await cancelWhenGracefulShutdown {
+            await ChatLanes<Lane>(limit: Self.concurrentChats, wake: arrived).run(due: { running in
+                let heads = (try? await database.dueUpdateHeads()) ?? []
+                let lanes = heads.map { $0.chatID.map(Lane.chat) ?? .update($0.updateID) }
+                if !heads.isEmpty { return (lanes.filter { !running.contains($0) }, .milliseconds(500)) }
+                return ([], Self.wait(until: (try? await database.nextUpdateDue()) ?? nil))
+            }, drain: drain)
         }
+    }
+
+    /// A chat's due updates, in order, until one must wait or none is left.
+    private func drain(_ lane: Lane) async {
+        while !Task.isCancelled {
+            let next: TelegramUpdateRecord?
+            switch lane {
+            case .chat(let chat): next = try? await database.nextDueUpdate(chatID: chat)
+            case .update(let id): next = try? await database.dueUpdateHeads().first { $0.updateID == id }
+            }
+            guard let record = next, await handle(record), case .chat = lane else { return }
+        }
+    }
+
+    /// True when the update is finished with (handled, or failed for good); false when it waits.
+    private func handle(_ record: TelegramUpdateRecord) async -> Bool {
+        do {
+            switch try await handler.handle(record) {
+            case .handled:
+                try await database.finishUpdate(id: record.updateID)
+                return true
+            case .retryLater(let reason):
+                await postpone(record, reason: reason)
+                return false
+            }
+        } catch is CancellationError {
+            return false
+        } catch let error as StorageError where error.isTransient {
+            // Our own database or disk: the update is kept and tried again, never dropped.
+            await postpone(record, reason: error.description)
+            return false
+        } catch {
+            logger.error("update failed", metadata: ["update": "\(record.updateID)", "error": "\(error)"])
+            try? await database.finishUpdate(id: record.updateID, error: "\(error)")
+            return true
+        }
+    }
+
+    private func postpone(_ record: TelegramUpdateRecord, reason: String) async {
+        let delay = Self.outage.delay(afterAttempt: record.attempts + 1, retryAfter: nil)
+        logger.warning("update will be retried", metadata: ["update": "\(record.updateID)", "in": "\(Int(delay * 1000)) ms", "reason": "\(reason)"])
+        try? await database.postponeUpdate(id: record.updateID, until: .now + delay, reason: reason)
+    }
+
+    /// How long to sleep when nothing is due: until the next postponed item, at most a second.
+    static func wait(until next: Timestamp?) -> Duration {
+        let seconds = next.map { max(0.01, min(1, $0 - .now)) } ?? 1
+        return .milliseconds(Int(seconds * 1000))
     }
 }
 
@@ -89,7 +125,7 @@ struct NotificationSweeper: Service {
     let logger: Logger
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
                     var sent = false
@@ -131,7 +167,7 @@ struct NotificationSweeper: Service {
 
     static func payload(for details: JobDetails, dataDirectory: URL) -> ReplyPayload {
         let text = Replies.analysis(details)
-        if text.count <= Replies.messageLimit {
+        if text.utf16.count <= Replies.messageLimit {
             return .message(text, replyTo: details.job.messageID)
         }
         // Too long for one message: the full analysis as a Markdown report.
@@ -160,65 +196,117 @@ struct NotificationSweeper: Service {
         for details in jobs {
             text += "\n" + Replies.analysis(details) + "\n"
         }
-        if text.count <= Replies.messageLimit { return .message(text, replyTo: first) }
+        if text.utf16.count <= Replies.messageLimit { return .message(text, replyTo: first) }
         var caption = "Report of your album (\(jobs.count) documents)"
-        if let summary { caption += "\n\n" + Replies.summary(summary, limit: 800) }
+        if let summary { caption += "\n\n" + Replies.summary(summary, limit: 700) }
         return .document(path: report.path, fileName: "album-report.md", caption: caption, replyTo: first)
     }
 }
 
-/// Sends queued replies, oldest first, paced per chat. A reply Telegram refuses for good (the user blocked
-/// the bot, the chat is gone) is marked failed; rate limits and outages are retried later.
+/// How long a reply keeps being offered to Telegram while it is unreachable.
+public struct ReplyDelivery: Sendable {
+    /// Network failures, 5xx and 429 back off along this (2 s doubling, capped) and never exhaust it.
+    public var retry: RetryPolicy
+    /// After this long unsent (at least Telegram's own 24 h update retention), a reply is marked undelivered.
+    public var horizon: Double
+
+    public init(maxBackoff: Double = 300, horizon: Double = 24 * 3600) {
+        retry = RetryPolicy(maxAttempts: .max, baseDelay: 2, maxDelay: maxBackoff)
+        self.horizon = horizon
+    }
+}
+
+/// Sends queued replies: each chat's oldest first, chats independently (up to `concurrentChats` at once), paced
+/// per chat and overall by the client's `SendPacer`, so one busy chat never delays another. Only a permanent
+/// refusal (the user blocked the bot, the chat is gone) ends a reply as failed; outages and rate limits are
+/// retried until the delivery horizon.
 struct ReplySender: Service {
+    static let concurrentChats = 16
     let database: AppDatabase
     let telegram: TelegramClient
+    let delivery: ReplyDelivery
+    /// Where a reply too long for Telegram is written as a Markdown document.
+    let dataDirectory: URL
     let queued: Signal
     let logger: Logger
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             if let (resent, dropped) = try? await database.recoverInterruptedReplies(), resent + dropped > 0 {
                 logger.notice("replies interrupted by a stop", metadata: ["resent": "\(resent)", "dropped": "\(dropped)"])
             }
-            while !Task.isCancelled {
-                let due = (try? await database.dueReplies()) ?? []
-                for record in due {
-                    guard let id = record.id else { continue }
-                    do {
-                        try await database.beginSending(id: id)
-                        try await send(record)
-                        try await database.markReplySent(id: id)
-                    } catch is CancellationError {
-                        return
-                    } catch let error as TelegramError {
-                        let retryAt: Timestamp? = switch error {
-                        case .rateLimited(let seconds): .now + seconds
-                        default: error.isTransient && record.attempts < 20 ? .now + min(300, 2 * pow(2, Double(record.attempts))) : nil
-                        }
-                        logger.warning("reply not sent", metadata: ["chat": "\(record.chatID)", "error": "\(error)", "retry": "\(retryAt != nil)"])
-                        try? await database.markReplyFailed(id: id, error: error.description, retryAt: retryAt)
-                    } catch {
-                        try? await database.markReplyFailed(id: id, error: "\(error)", retryAt: nil)
-                    }
+            await ChatLanes<Int64>(limit: Self.concurrentChats, wake: queued).run(due: { running in
+                let chats = (try? await database.chatsWithDueReplies()) ?? []
+                if !chats.isEmpty { return (chats.filter { !running.contains($0) }, .seconds(1)) }
+                return ([], UpdateProcessor.wait(until: (try? await database.nextReplyDue()) ?? nil))
+            }, drain: drain)
+        }
+    }
+
+    /// Sends the chat's due replies in order until one must wait or none is left.
+    private func drain(_ chat: Int64) async {
+        while !Task.isCancelled, let record = try? await database.nextDueReply(chatID: chat), let id = record.id {
+            do {
+                try await database.beginSending(id: id)
+                try await send(record)
+                try await database.markReplySent(id: id)
+            } catch is CancellationError {
+                return
+            } catch let error as TelegramError where error.isTransient {
+                let now = Timestamp.now
+                if now - record.createdAt >= delivery.horizon {
+                    logger.error("reply undelivered", metadata: ["chat": "\(chat)", "error": "\(error)"])
+                    try? await database.markReplyFailed(id: id, error: error.description, retryAt: nil, final: .undelivered)
+                    continue
                 }
-                if due.isEmpty {
-                    let next = (try? await database.nextReplyDue()) ?? nil
-                    let wait = next.map { max(0.01, min(1, $0 - .now)) } ?? 1
-                    await queued.wait(timeout: .milliseconds(Int(wait * 1000)))
-                }
+                let retryAfter: Double? = if case .rateLimited(let seconds) = error { seconds } else { nil }
+                let delay = delivery.retry.delay(afterAttempt: record.attempts + 1, retryAfter: retryAfter)
+                logger.warning("reply not sent", metadata: ["chat": "\(chat)", "error": "\(error)", "retry_in": "\(Int(delay)) s"])
+                try? await database.markReplyFailed(id: id, error: error.description, retryAt: now + delay)
+                return
+            } catch {
+                logger.warning("reply refused", metadata: ["chat": "\(chat)", "error": "\(error)"])
+                try? await database.markReplyFailed(id: id, error: "\(error)", retryAt: nil)
             }
         }
     }
 
     private func send(_ record: OutboxRecord) async throws {
         let payload = try JSONDecoder().decode(ReplyPayload.self, from: record.payload)
+        do {
+            try await sendAsHTML(payload, chat: record.chatID)
+        } catch let error as TelegramError where error.isUnsendableText {
+            // Our HTML or its length was refused: the same content once more, as plain text or as a document.
+            logger.warning("reply refused as HTML; sending it plain", metadata: ["chat": "\(record.chatID)", "error": "\(error)"])
+            try await sendPlain(payload, chat: record.chatID, id: record.id ?? 0)
+        }
+    }
+
+    private func sendAsHTML(_ payload: ReplyPayload, chat: Int64) async throws {
         switch payload.kind {
         case .message:
-            try await telegram.sendMessage(chatID: record.chatID, text: payload.text, replyTo: payload.replyTo)
+            try await telegram.sendMessage(chatID: chat, text: payload.text, replyTo: payload.replyTo)
         case .document:
             guard let path = payload.path else { return }
-            try await telegram.sendDocument(chatID: record.chatID, path: path, fileName: payload.fileName ?? "report.md",
-                                            caption: payload.text, replyTo: payload.replyTo)
+            try await telegram.sendDocument(chatID: chat, path: path, fileName: payload.fileName ?? "report.md", caption: payload.text,
+                                            replyTo: payload.replyTo)
+        }
+    }
+
+    private func sendPlain(_ payload: ReplyPayload, chat: Int64, id: Int64) async throws {
+        let text = Replies.plainText(payload.text)
+        switch payload.kind {
+        case .message where text.utf16.count <= 4096:
+            try await telegram.sendMessage(chatID: chat, text: text, html: false, replyTo: payload.replyTo)
+        case .message:
+            let path = dataDirectory.appendingPathComponent("reports/reply-\(id).md")
+            try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: path, options: .atomic)
+            try await telegram.sendDocument(chatID: chat, path: path.path, fileName: "reply.md", caption: nil, replyTo: payload.replyTo)
+        case .document:
+            guard let path = payload.path else { return }
+            try await telegram.sendDocument(chatID: chat, path: path, fileName: payload.fileName ?? "report.md",
+                                            caption: Replies.truncated(text, limit: Replies.captionLimit), html: false, replyTo: payload.replyTo)
         }
     }
 }
@@ -242,7 +330,7 @@ struct PollingReceiver: Service {
                     let updates = try await telegram.getUpdates(offset: offset, timeout: 25)
                     failures = 0
                     guard let last = updates.last else { continue }
-                    _ = try await database.recordUpdates(updates.map { ($0.updateID, $0.json) })
+                    _ = try await database.recordUpdates(updates.map { ($0.updateID, $0.chatID, $0.json) })
                     offset = last.updateID + 1
                     arrived.fire()
                 } catch is CancellationError {

@@ -22,6 +22,20 @@ public enum TelegramError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Telegram refused the text itself: HTML it cannot parse, or too long after parsing. Sending the same
+    /// content as plain text (or as a document) goes through.
+    public var isUnsendableText: Bool {
+        guard case .api(400, let description) = self else { return false }
+        let text = description.lowercased()
+        return text.contains("can't parse entities") || text.contains("too long")
+    }
+
+    /// getFile's answer for files over the Bot API's 20 MB download limit.
+    public var isFileTooBig: Bool {
+        guard case .api(400, let description) = self else { return false }
+        return description.lowercased().contains("file is too big")
+    }
+
     public var isTransient: Bool {
         switch self {
         case .api(let code, _): code >= 500
@@ -34,7 +48,7 @@ public enum TelegramError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// The Bot API methods the gateway uses, over the project's libcurl client. 429 (`retry_after`) and
 /// 5xx are retried here, up to three attempts; sends are paced so no chat is flooded.
-public struct TelegramClient: Sendable {
+public struct TelegramClient: Sendable, Redacted {
     public let baseURL: String
     private let token: String
     private let http: HTTPClient
@@ -56,8 +70,10 @@ public struct TelegramClient: Sendable {
         self.logger = logger
     }
 
+    public var redactedDescription: String { "TelegramClient(\(URL(string: baseURL)?.host ?? "?"), token redacted)" }
+
     /// A local Bot API server (anything but api.telegram.org) has no 20 MB download limit.
-    public var isLocalServer: Bool { !baseURL.contains("api.telegram.org") }
+    public var isLocalServer: Bool { !GatewaySettings.isTelegram(baseURL) }
 
     // MARK: Methods
 
@@ -99,23 +115,45 @@ public struct TelegramClient: Sendable {
     public func download(_ file: TelegramFile, to destination: String, maxBytes: Int64) async throws {
         guard let path = file.filePath else { throw TelegramError.malformedResponse("getFile gave no file_path") }
         if path.hasPrefix("/") {
-            // A local Bot API server hands out paths on its own disk.
-            do {
-                try? FileManager.default.removeItem(atPath: destination)
-                try FileManager.default.copyItem(atPath: path, toPath: destination)
-            } catch {
-                throw TelegramError.malformedResponse("local file \(path) is not readable")
-            }
+            // A local Bot API server hands out paths on its own disk; Telegram's own API never does, so an
+            // absolute path from it is not followed (it would copy any file of this machine).
+            guard isLocalServer else { throw TelegramError.malformedResponse("getFile gave a local path, which only a local Bot API server may") }
+            try Self.copyLocalFile(path, to: destination, maxBytes: maxBytes)
             return
         }
         let response: HTTPClientResponse
         do {
-            response = try await http.send(HTTPClientRequest(url: "\(baseURL)/file/bot\(token)/\(path)", timeout: .seconds(120),
-                                                       maxResponseBytes: maxBytes, downloadPath: destination))
+            // A stalled download gives up after 30 s under 1 KB/s instead of holding its chat for the whole timeout.
+            response = try await http.send(HTTPClientRequest(url: "\(baseURL)/file/bot\(token)/\(path)", timeout: .seconds(600),
+                                                       maxResponseBytes: maxBytes, downloadPath: destination,
+                                                       minimumSpeed: .init(bytesPerSecond: 1024, seconds: 30)))
         } catch let error as HTTPClientError {
             throw TelegramError.transport(error)
         }
         guard response.status == 200 else { throw TelegramError.api(code: response.status, description: "file download failed") }
+    }
+
+    /// Copies a file a local Bot API server named: a regular file only (not a device, FIFO or folder), at most
+    /// `maxBytes`, opened once so what is checked is what is copied.
+    static func copyLocalFile(_ path: String, to destination: String, maxBytes: Int64) throws {
+        guard let source = FileHandle(forReadingAtPath: path) else { throw TelegramError.malformedResponse("the local file named by getFile is not readable") }
+        defer { try? source.close() }
+        var info = stat()
+        guard fstat(source.fileDescriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            throw TelegramError.malformedResponse("the local file named by getFile is not a regular file")
+        }
+        guard Int64(info.st_size) <= maxBytes else { throw TelegramError.transport(.responseTooLarge(host: "local Bot API server", limit: maxBytes)) }
+        try? FileManager.default.removeItem(atPath: destination)
+        guard FileManager.default.createFile(atPath: destination, contents: nil), let output = FileHandle(forWritingAtPath: destination) else {
+            throw TelegramError.malformedResponse("cannot write the downloaded file")
+        }
+        defer { try? output.close() }
+        var copied: Int64 = 0
+        while let chunk = try source.read(upToCount: 1 << 20), !chunk.isEmpty {
+            copied += Int64(chunk.count)
+            guard copied <= maxBytes else { throw TelegramError.transport(.responseTooLarge(host: "local Bot API server", limit: maxBytes)) }
+            try output.write(contentsOf: chunk)
+        }
     }
 
     @discardableResult
@@ -133,11 +171,12 @@ public struct TelegramClient: Sendable {
     }
 
     @discardableResult
-    public func sendDocument(chatID: Int64, path: String, fileName: String, caption: String? = nil, replyTo messageID: Int64? = nil) async throws -> SentMessage {
+    public func sendDocument(chatID: Int64, path: String, fileName: String, caption: String? = nil, html: Bool = true,
+                             replyTo messageID: Int64? = nil) async throws -> SentMessage {
         var parts: [MultipartPart] = [.field("chat_id", String(chatID))]
         if let caption {
             parts.append(.field("caption", caption))
-            parts.append(.field("parse_mode", "HTML"))
+            if html { parts.append(.field("parse_mode", "HTML")) }
         }
         if let messageID {
             parts.append(.field("reply_parameters", #"{"message_id":\#(messageID),"allow_sending_without_reply":true}"#))
@@ -166,16 +205,15 @@ public struct TelegramClient: Sendable {
     /// An update as received, kept raw for the durable queue.
     public struct RawUpdate: Decodable, Sendable {
         public var updateID: Int64
+        /// The chat whose order the update keeps (nil for kinds that name none).
+        public var chatID: Int64?
         public var json: Data
 
         public init(from decoder: Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            updateID = try container.decode(Int64.self, forKey: .updateID)
+            let routing = try UpdateRouting(from: decoder)
+            updateID = routing.updateID
+            chatID = routing.chatID
             json = try JSONEncoder().encode(try RawJSON(from: decoder))
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case updateID = "update_id"
         }
     }
 

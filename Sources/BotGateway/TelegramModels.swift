@@ -145,3 +145,28 @@ extension TelegramMessage {
         return nil
     }
 }
+
+/// What the durable queue needs of an update before it is handled: its id, and the chat whose order it
+/// keeps. Anything else in it may be malformed; that is the handler's business.
+struct UpdateRouting: Decodable {
+    var updateID: Int64
+    var chatID: Int64?
+
+    private enum CodingKeys: String, CodingKey {
+        case updateID = "update_id"
+        case message
+        case editedMessage = "edited_message"
+    }
+
+    private struct Carrier: Decodable {
+        struct Chat: Decodable { var id: Int64 }
+        var chat: Chat
+    }
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        updateID = try container.decode(Int64.self, forKey: .updateID)
+        chatID = ((try? container.decodeIfPresent(Carrier.self, forKey: .message)) ?? (try? container.decodeIfPresent(Carrier.self, forKey: .editedMessage)))?
+            .chat.id
+    }
+}

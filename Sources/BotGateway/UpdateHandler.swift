@@ -87,7 +87,8 @@ public struct UpdateHandler: Sendable {
 
         let scratch = settings.dataDirectory.appendingPathComponent("tmp")
         try? FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        let download = scratch.appendingPathComponent("telegram-\(updateID)").path
+        // Unique per attempt and process: a second process or a retry never writes into this one's file.
+        let download = scratch.appendingPathComponent("telegram-\(updateID)-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: download) }
         do {
             let located = try await telegram.getFile(file.fileID)
@@ -97,6 +98,11 @@ public struct UpdateHandler: Sendable {
             if case .transport(.responseTooLarge) = error {
                 try await reply(chat, .message(Replies.tooLarge(bytes: settings.downloadLimit + 1, limit: settings.downloadLimit), replyTo: message.messageID),
                                 key: "refused:\(key)")
+                return .handled
+            }
+            if error.isFileTooBig {
+                try await reply(chat, .message(Replies.tooLarge(bytes: file.size ?? settings.downloadLimit + 1, limit: settings.downloadLimit),
+                                               replyTo: message.messageID), key: "refused:\(key)")
                 return .handled
             }
             try await reply(chat, .message(Replies.refused("Telegram would not hand it over (\(error))"), replyTo: message.messageID), key: "refused:\(key)")
@@ -110,6 +116,8 @@ public struct UpdateHandler: Sendable {
                 try intake.take(file: download, displayName: name)
             }
         } catch let refusal as DocumentIntake.Refusal {
+            // Our disk, not their file: the update waits (and so does the rest of this chat) until space returns.
+            if case .storeUnavailable = refusal { return .retryLater(refusal.description) }
             try await reply(chat, .message(Replies.refused(refusal.description), replyTo: message.messageID), key: "refused:\(key)")
             return .handled
         }
@@ -120,7 +128,7 @@ public struct UpdateHandler: Sendable {
             let group = try await database.group(kind: .album, key: "album:\(chat):\(album)", title: "Album", chatID: chat, userID: user.id)
             groupID = group.id
         }
-        let request = JobRequest(origin: .telegram, sourceName: file.fileName, groupID: groupID, chatID: chat, userID: user.id,
+        let request = JobRequest(origin: .telegram, sourceName: DocumentIntake.safeName(file.fileName), groupID: groupID, chatID: chat, userID: user.id,
                                  messageID: message.messageID, languageCode: user.languageCode, sourceKey: "tg:\(key)")
         let (job, _) = try await database.enqueue(documentSHA256: document.sha256, request: request, steps: steps)
         if let groupID {
@@ -138,9 +146,11 @@ public struct UpdateHandler: Sendable {
 
     private func command(_ text: String, message: TelegramMessage, user: TelegramUser, isAdmin: Bool, key: String) async throws {
         let chat = message.chat.id
-        let words = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        // Control characters (NUL among them) mean nothing in a command and break what they reach.
+        let cleaned = String(text.unicodeScalars.map { CharacterSet.controlCharacters.contains($0) && $0 != "\n" ? " " : Character($0) })
+        let words = cleaned.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
         // "/status@MyBot CODE" in groups.
-        let name = words[0].split(separator: "@").first.map(String.init)?.lowercased() ?? ""
+        let name = words.first?.split(separator: "@").first.map(String.init)?.lowercased() ?? ""
         let argument = words.dropFirst().joined(separator: " ")
         func say(_ text: String) async throws {
             for (index, part) in Replies.split(text).enumerated() {
@@ -152,27 +162,38 @@ public struct UpdateHandler: Sendable {
             try await say(Replies.notAllowed)
             return
         }
+        guard argument.utf16.count <= Replies.argumentLimit else {
+            return try await say(Replies.argumentTooLong(command: name))
+        }
         switch name {
         case "/start", "/help":
             try await say(Replies.help + (isAdmin ? Replies.adminHelp : ""))
         case "/status":
             guard !argument.isEmpty else { return try await say("Usage: /status CODE") }
             guard let details = try await database.jobDetails(code: argument), isAdmin || details.job.chatID == chat else {
-                return try await say("No job \(Replies.escape(argument.uppercased())) here.")
+                return try await say("No job \(Replies.name(argument.uppercased())) here.")
             }
             try await say(Replies.status(details))
         case "/report":
             try await report(chat: chat, message: message, key: key)
         case "/search":
             guard !argument.isEmpty else { return try await say("Usage: /search WORDS") }
+            // Each hit is named as this chat uploaded it (the same bytes may have come from someone else first).
             let hits = try await database.searchDocuments(argument, chatID: isAdmin ? nil : chat, limit: 10)
             guard !hits.isEmpty else { return try await say("Nothing found for \(Replies.escape(argument)).") }
-            try await say(hits.map { "• <b>\(Replies.escape($0.document.originalName))</b>: \(Replies.escape($0.snippet))" }.joined(separator: "\n"))
+            try await say(hits.map { "• <b>\(Replies.name($0.name))</b> (<code>\($0.jobCode)</code>): \(Replies.escape($0.snippet))" }.joined(separator: "\n"))
         case "/allow", "/deny":
             guard let id = Int64(argument), id > 0 else { return try await say("Usage: \(name) USER_ID (a number)") }
+            let current = try await role(of: id)
             if name == "/allow" {
+                // Allowing someone who is already an admin must not quietly demote them.
+                guard current != .admin else { return try await say("\(id) is an admin already.") }
                 try await database.allow(userID: id, role: .user, addedBy: user.id)
                 try await say("\(id) may use the bot now.")
+            } else if id == user.id {
+                try await say("You can't remove yourself; another admin can.")
+            } else if settings.adminIDs.contains(id) {
+                try await say("\(id) is an admin from BOT_ADMIN_IDS; remove them there.")
             } else {
                 let removed = try await database.deny(userID: id)
                 try await say(removed ? "\(id) removed." : "\(id) was not on the list.")
@@ -183,7 +204,7 @@ public struct UpdateHandler: Sendable {
             try await say((admins + users.map { "\($0.id) (\($0.role.rawValue))" }).joined(separator: "\n").nonEmpty ?? "Nobody yet.")
         case "/jobs":
             let jobs = try await database.jobs(limit: 15)
-            try await say(jobs.map { "<code>\($0.code)</code> \($0.state.rawValue) \(Replies.escape($0.sourceName))" }.joined(separator: "\n").nonEmpty ?? "No jobs yet.")
+            try await say(jobs.map { "<code>\($0.code)</code> \($0.state.rawValue) \(Replies.name($0.sourceName))" }.joined(separator: "\n").nonEmpty ?? "No jobs yet.")
         case "/retry":
             do {
                 let job = try await database.retryJob(code: argument)
@@ -203,7 +224,9 @@ public struct UpdateHandler: Sendable {
 
     /// One report over the chat's recent documents, sent as a Markdown file.
     private func report(chat: Int64, message: TelegramMessage, key: String) async throws {
-        let jobs = try await database.recentJobs(chatID: chat, limit: 50).filter { $0.job.state.isTerminal }.reversed()
+        // Analysed is enough: a document whose archive copy still waits for the store is in the report.
+        let jobs = try await database.recentJobs(chatID: chat, limit: 50)
+            .filter { $0.job.state.isTerminal || $0.output(of: AnalyzePlugin.stepName) != nil }.reversed()
         guard !jobs.isEmpty else {
             try await reply(chat, .message("No finished documents here yet.", replyTo: message.messageID), key: "command:\(key):0")
             return

@@ -139,17 +139,38 @@ struct GatewayConfiguration {
         return plugins
     }
 
-    /// The data folder, created on first use; a folder that cannot be created is a configuration error.
+    /// The data folder, created on first use; a folder that cannot be created or a database that cannot be
+    /// opened is a configuration error in plain words.
     func openStorage() throws -> (AppDatabase, BlobStore) {
+        try createDataDirectory()
+        do {
+            let blobs = try BlobStore(dataDirectory: dataDirectory)
+            blobs.removeLeftovers()
+            let database = try AppDatabase(path: dataDirectory.appendingPathComponent("botgateway.sqlite").path)
+            return (database, blobs)
+        } catch {
+            throw ConfigurationError(variable: "BOT_DATA_DIR", problem: error.description)
+        }
+    }
+
+    /// `serve`'s exclusive claim on the data folder, held until the process ends; a second `serve` on the same
+    /// folder stops here, before any worker starts. `batch`, `jobs`, `users` and `doctor` do not take it and may
+    /// run beside a `serve`.
+    func lockDataDirectory() throws -> DataDirectoryLock {
+        try createDataDirectory()
+        do {
+            return try DataDirectoryLock.acquire(dataDirectory: dataDirectory)
+        } catch {
+            throw ConfigurationError(variable: "BOT_DATA_DIR", problem: error.description)
+        }
+    }
+
+    private func createDataDirectory() throws {
         do {
             try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw ConfigurationError(variable: "BOT_DATA_DIR", problem: "cannot create \(dataDirectory.path): \(error.localizedDescription)")
         }
-        let blobs = try BlobStore(dataDirectory: dataDirectory)
-        blobs.removeLeftovers()
-        let database = try AppDatabase(path: dataDirectory.appendingPathComponent("botgateway.sqlite").path)
-        return (database, blobs)
     }
 
     /// The analyser, once per process (an OpenAI-compatible server's quirks are learnt by the instance);

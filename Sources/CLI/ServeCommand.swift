@@ -27,6 +27,9 @@ struct ServeCommand: AsyncParsableCommand {
         let configuration = try GatewayConfiguration.fromEnvironment()
         let settings = try GatewaySettings.fromEnvironment(ProcessInfo.processInfo.environment, dataDirectory: configuration.dataDirectory,
                                                            requireSecret: !poll)
+        // Held until exit: a second serve on this data folder would fetch, process and answer everything twice.
+        let lock = try configuration.lockDataDirectory()
+        defer { withExtendedLifetime(lock) {} }
         let (database, blobs) = try configuration.openStorage()
         let logger = Logger(label: "botgateway")
         let pool = try await OCREnginePool(configuration: configuration.ocr, scratchDirectory: configuration.dataDirectory.appendingPathComponent("tmp"),

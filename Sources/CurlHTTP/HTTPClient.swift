@@ -183,6 +183,10 @@ final class Transfer: @unchecked Sendable {
         bg_curl_set_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer)
         bg_curl_set_long(easy, CURLOPT_TIMEOUT_MS, Int(request.timeout.totalMilliseconds))
         bg_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(request.connectTimeout.totalMilliseconds))
+        if let speed = request.minimumSpeed {
+            bg_curl_set_long(easy, CURLOPT_LOW_SPEED_LIMIT, speed.bytesPerSecond)
+            bg_curl_set_long(easy, CURLOPT_LOW_SPEED_TIME, speed.seconds)
+        }
         bg_curl_set_string(easy, CURLOPT_USERAGENT, userAgent)
         bg_curl_set_string(easy, CURLOPT_ACCEPT_ENCODING, "")
         bg_curl_set_long(easy, CURLOPT_FOLLOWLOCATION, 0)

@@ -1,7 +1,7 @@
 import Foundation
 
 /// An outgoing HTTP request. Every call in the gateway goes through `HTTPClient` with one of these.
-public struct HTTPClientRequest: Sendable {
+public struct HTTPClientRequest: Sendable, Redacted {
     public enum Body: Sendable {
         case none
         case data(Data)
@@ -21,10 +21,23 @@ public struct HTTPClientRequest: Sendable {
     public var maxResponseBytes: Int64
     /// Stream the response body to this file instead of memory (downloads).
     public var downloadPath: String?
+    /// Give up (`timedOut`) when the transfer stays below this speed for this long: a stalled peer fails fast
+    /// while a large, steady transfer may use the whole timeout.
+    public var minimumSpeed: MinimumSpeed?
+
+    public struct MinimumSpeed: Sendable {
+        public var bytesPerSecond: Int
+        public var seconds: Int
+
+        public init(bytesPerSecond: Int, seconds: Int) {
+            self.bytesPerSecond = bytesPerSecond
+            self.seconds = seconds
+        }
+    }
 
     public init(method: String = "GET", url: String, headers: [(name: String, value: String)] = [], body: Body = .none,
                 timeout: Duration = .seconds(60), connectTimeout: Duration = .seconds(10),
-                maxResponseBytes: Int64 = 64 << 20, downloadPath: String? = nil) {
+                maxResponseBytes: Int64 = 64 << 20, downloadPath: String? = nil, minimumSpeed: MinimumSpeed? = nil) {
         self.method = method
         self.url = url
         self.headers = headers
@@ -33,6 +46,7 @@ public struct HTTPClientRequest: Sendable {
         self.connectTimeout = connectTimeout
         self.maxResponseBytes = maxResponseBytes
         self.downloadPath = downloadPath
+        self.minimumSpeed = minimumSpeed
     }
 
     /// JSON body with the matching content type.
@@ -40,6 +54,9 @@ public struct HTTPClientRequest: Sendable {
                             timeout: Duration = .seconds(60)) -> HTTPClientRequest {
         HTTPClientRequest(method: method, url: url, headers: [("Content-Type", "application/json")] + headers, body: .data(body), timeout: timeout)
     }
+
+    /// Method and host; never the path (Telegram's carries the token) nor the headers (API keys).
+    public var redactedDescription: String { "HTTPClientRequest(\(method) \(redactedURL))" }
 
     /// Scheme and host only: URLs can carry secrets (Telegram puts the bot token in the path), so errors
     /// and logs name the host and nothing more.

@@ -8,14 +8,18 @@ public struct AnalysisInput: Sendable {
     public var ocr: OCRResult
     public var document: DocumentRecord
     public var documentPath: String
+    /// The name this requester gave the file. Not the document's: the same bytes may have come from
+    /// someone else first, and their name is theirs.
+    public var fileName: String
     /// The sender's language (Telegram's `language_code`), to answer in it.
     public var languageCode: String?
 
-    public init(text: String, ocr: OCRResult, document: DocumentRecord, documentPath: String, languageCode: String? = nil) {
+    public init(text: String, ocr: OCRResult, document: DocumentRecord, documentPath: String, fileName: String? = nil, languageCode: String? = nil) {
         self.text = text
         self.ocr = ocr
         self.document = document
         self.documentPath = documentPath
+        self.fileName = fileName ?? document.originalName
         self.languageCode = languageCode
     }
 }
@@ -43,7 +47,7 @@ public struct AnalyzePlugin: Plugin {
             throw PluginError.permanent("the document has no OCR result to analyse")
         }
         let input = AnalysisInput(text: ocr.text, ocr: ocr, document: context.document, documentPath: context.documentPath,
-                                  languageCode: context.job.languageCode)
+                                  fileName: context.job.sourceName, languageCode: context.job.languageCode)
         let (analysis, usage) = try await analyzer.analyze(input)
         return PluginResult(output: try analysis.json(), usage: usage)
     }

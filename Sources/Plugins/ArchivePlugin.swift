@@ -24,7 +24,7 @@ public struct ArchivePlugin: Plugin {
         let document = context.document
         var objects: [[String: Any]] = []
         do {
-            var metadata = ["sha256": document.sha256, "original-name": document.originalName, "job-code": context.job.code]
+            var metadata = ["sha256": document.sha256, "original-name": context.job.sourceName, "job-code": context.job.code]
             if let chat = context.job.chatID { metadata["chat-id"] = String(chat) }
             let extensionName = document.format == "jpeg" ? "jpg" : (document.format == "tiff" ? "tif" : document.format)
             let raw = client.key("raw/\(document.sha256).\(extensionName)")

@@ -10,6 +10,8 @@ public struct DocumentIntake: Sendable {
         case unsupported(String)
         case tooLarge(bytes: Int64, limit: Int64)
         case unreadable(String)
+        /// Our own store failed (disk full, I/O error): nothing is wrong with the file; try again later.
+        case storeUnavailable(reason: String)
 
         public var description: String {
             switch self {
@@ -17,6 +19,7 @@ public struct DocumentIntake: Sendable {
             case .unsupported(let hint): "not a supported document (\(hint))"
             case .tooLarge(let bytes, let limit): OCRError.fileTooLarge(bytes: Int(bytes), limit: Int(limit)).description
             case .unreadable(let reason): "the file cannot be read: \(reason)"
+            case .storeUnavailable(let reason): "the document store cannot take it right now (\(reason))"
             }
         }
     }
@@ -46,7 +49,7 @@ public struct DocumentIntake: Sendable {
         do {
             stored = try blobs.store(file: path, maxBytes: maxBytes, sync: sync)
         } catch {
-            throw .unreadable("\(error)")
+            throw Self.refusal(error)
         }
         return record(stored, format: format, displayName: displayName)
     }
@@ -59,7 +62,17 @@ public struct DocumentIntake: Sendable {
         do {
             return record(try blobs.store(data: data), format: format, displayName: displayName)
         } catch {
-            throw .unreadable("\(error)")
+            throw Self.refusal(error)
+        }
+    }
+
+    /// A store failure in words that name no server path: the file's own read errors are the sender's
+    /// problem, the store's are ours.
+    private static func refusal(_ error: StorageError) -> Refusal {
+        switch error {
+        case .blobUnavailable(_, let reason), .databaseUnavailable(_, let reason): .storeUnavailable(reason: reason)
+        case .invalid(let why): .unreadable(why)
+        case .notFound, .leaseLost, .inUse: .storeUnavailable(reason: error.description)
         }
     }
 
@@ -68,10 +81,12 @@ public struct DocumentIntake: Sendable {
                        blobPath: stored.relativePath, originalName: Self.safeName(displayName))
     }
 
-    /// Names are shown, never used as paths: keep the last path component, drop control characters, cap the length.
+    /// Names are shown, never used as paths: keep the last path component, drop control characters and the
+    /// invisible format characters that reorder or hide text (RTL overrides, zero-width joiners), cap the length.
     public static func safeName(_ name: String) -> String {
         let last = name.split(separator: "/").last.map(String.init) ?? name
-        let cleaned = String(last.unicodeScalars.filter { !CharacterSet.controlCharacters.contains($0) }.map(Character.init))
+        let cleaned = String(last.unicodeScalars.filter { !CharacterSet.controlCharacters.contains($0) && $0.properties.generalCategory != .format }
+            .map(Character.init))
             .trimmingCharacters(in: .whitespaces)
         let capped = cleaned.count > 120 ? String(cleaned.prefix(120)) : cleaned
         return capped.isEmpty || capped == "." || capped == ".." ? "document" : capped

@@ -1,8 +1,9 @@
 import Crypto
+import CurlHTTP
 import Foundation
 
 /// S3 credentials. The secret never appears in descriptions, logs or errors.
-public struct AWSCredentials: Sendable, CustomStringConvertible {
+public struct AWSCredentials: Sendable, Redacted {
     public var accessKeyID: String
     public var secretAccessKey: String
     public var sessionToken: String?
@@ -13,7 +14,8 @@ public struct AWSCredentials: Sendable, CustomStringConvertible {
         self.sessionToken = sessionToken
     }
 
-    public var description: String { "AWSCredentials(\(accessKeyID), secret redacted)" }
+    /// The key id's first 4 characters (enough to tell keys apart); the secret and session token never.
+    public var redactedDescription: String { "AWSCredentials(\(accessKeyID.revealingPrefix()), secret redacted)" }
 }
 
 /// AWS Signature Version 4 (header form), checked against AWS's published test-suite vectors.

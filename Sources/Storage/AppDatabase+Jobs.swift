@@ -56,26 +56,34 @@ extension AppDatabase {
     /// Full-text search over OCR text (diacritics ignored: "resume" finds "résumé"), best matches first.
     /// Every word must appear; words are quoted, so FTS syntax in user input is inert. `chatID` limits
     /// the search to documents sent in that chat.
-    public func searchDocuments(_ words: String, chatID: Int64? = nil, limit: Int = 10) async throws -> [(document: DocumentRecord, snippet: String)] {
-        let terms = words.split(whereSeparator: { $0.isWhitespace }).map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+    /// One full-text hit: the document, named as the searcher's own (latest) job for it calls it.
+    public struct SearchHit: Sendable {
+        public var sha256: String
+        public var name: String
+        public var jobCode: String
+        public var snippet: String
+    }
+
+    /// Full-text search over OCR text. With `chatID`, only that chat's documents, each named as that chat
+    /// uploaded it: a document is stored once by content, but its name belongs to each upload.
+    public func searchDocuments(_ words: String, chatID: Int64? = nil, limit: Int = 10) async throws -> [SearchHit] {
+        // Every word quoted (FTS syntax in user input is text); NUL and other controls cannot reach SQLite.
+        let terms = words.unicodeScalars.map { CharacterSet.controlCharacters.contains($0) ? " " : Character($0) }
+            .split(whereSeparator: { $0.isWhitespace })
+            .map { "\"" + String($0).replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
         guard !terms.isEmpty else { return [] }
         let query = terms.joined(separator: " ")
         return try await read { db in
-            var sql = """
-                SELECT document.*, snippet(document_fts, 0, '«', '»', '…', 12) AS snippet
-                FROM document_fts JOIN document ON document.rowid = document_fts.rowid
-                WHERE document_fts MATCH ?
-                """
-            var arguments: StatementArguments = [query]
-            if let chatID {
-                sql += " AND document.sha256 IN (SELECT documentSHA256 FROM job WHERE chatID = ?)"
-                arguments += [chatID]
-            }
-            sql += " ORDER BY bm25(document_fts) LIMIT ?"
-            arguments += [limit]
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                (try DocumentRecord(row: row), row["snippet"] as String? ?? "")
-            }
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT hit.sha256, hit.snippet, job.sourceName, job.code FROM (
+                    SELECT document.sha256 AS sha256, snippet(document_fts, 0, '«', '»', '…', 12) AS snippet, bm25(document_fts) AS rank,
+                           (SELECT MAX(id) FROM job WHERE job.documentSHA256 = document.sha256 AND (?1 IS NULL OR job.chatID = ?1)) AS jobID
+                    FROM document_fts JOIN document ON document.rowid = document_fts.rowid
+                    WHERE document_fts MATCH ?2
+                ) AS hit JOIN job ON job.id = hit.jobID
+                ORDER BY hit.rank LIMIT ?3
+                """, arguments: [chatID, query, limit])
+            return rows.map { SearchHit(sha256: $0[0], name: $0[2], jobCode: $0[3], snippet: $0[1] ?? "") }
         }
     }
 

@@ -5,26 +5,20 @@ extension AppDatabase {
     // MARK: Updates
 
     /// Records an update durably; false when the same `update_id` was recorded before (Telegram resends).
-    public func recordUpdate(id: Int64, payload: Data, now: Timestamp = .now) async throws -> Bool {
-        try await write { db in
-            try db.cachedStatement(sql: """
-                INSERT INTO telegramUpdate (updateID, payload, state, receivedAt) VALUES (?, ?, 'pending', ?)
-                ON CONFLICT(updateID) DO NOTHING
-                """).execute(arguments: [id, payload, now])
-            return db.changesCount == 1
-        }
+    public func recordUpdate(id: Int64, chatID: Int64?, payload: Data, now: Timestamp = .now) async throws -> Bool {
+        try await recordUpdates([(id, chatID, payload)], now: now) == 1
     }
 
     /// Many updates in one transaction (a `getUpdates` page); returns how many were new.
-    public func recordUpdates(_ updates: [(id: Int64, payload: Data)], now: Timestamp = .now) async throws -> Int {
+    public func recordUpdates(_ updates: [(id: Int64, chatID: Int64?, payload: Data)], now: Timestamp = .now) async throws -> Int {
         try await write { db in
             var new = 0
             let statement = try db.cachedStatement(sql: """
-                INSERT INTO telegramUpdate (updateID, payload, state, receivedAt) VALUES (?, ?, 'pending', ?)
-                ON CONFLICT(updateID) DO NOTHING
+                INSERT INTO telegramUpdate (updateID, chatID, payload, state, receivedAt, attempts, nextAttemptAt)
+                VALUES (?, ?, ?, 'pending', ?, 0, ?) ON CONFLICT(updateID) DO NOTHING
                 """)
             for update in updates {
-                try statement.execute(arguments: [update.id, update.payload, now])
+                try statement.execute(arguments: [update.id, update.chatID, update.payload, now, now])
                 new += db.changesCount
             }
             return new
@@ -35,6 +29,42 @@ extension AppDatabase {
         try await read { db in
             try TelegramUpdateRecord.fetchAll(db, sql: "SELECT * FROM telegramUpdate WHERE state = 'pending' ORDER BY updateID LIMIT ?", arguments: [limit])
         }
+    }
+
+    /// The update each chat must handle next, where it is due: the oldest pending one of its chat (an update
+    /// that names no chat stands alone). A chat whose oldest update waits for a retry is not in the list.
+    public func dueUpdateHeads(limit: Int = 200, now: Timestamp = .now) async throws -> [TelegramUpdateRecord] {
+        try await read { db in
+            try TelegramUpdateRecord.fetchAll(db, sql: """
+                SELECT * FROM telegramUpdate AS u WHERE u.state = 'pending' AND u.nextAttemptAt <= ?
+                  AND (u.chatID IS NULL OR NOT EXISTS (SELECT 1 FROM telegramUpdate AS p
+                       WHERE p.state = 'pending' AND p.chatID = u.chatID AND p.updateID < u.updateID))
+                ORDER BY u.updateID LIMIT ?
+                """, arguments: [now, limit])
+        }
+    }
+
+    /// The chat's oldest pending update if it is due now (nil when there is none or it waits for a retry).
+    public func nextDueUpdate(chatID: Int64, now: Timestamp = .now) async throws -> TelegramUpdateRecord? {
+        try await read { db in
+            let head = try TelegramUpdateRecord.fetchOne(db, sql: """
+                SELECT * FROM telegramUpdate WHERE state = 'pending' AND chatID = ? ORDER BY updateID LIMIT 1
+                """, arguments: [chatID])
+            return head.flatMap { $0.nextAttemptAt <= now ? $0 : nil }
+        }
+    }
+
+    /// "Try again later": the update stays pending, and so does everything after it in its chat.
+    public func postponeUpdate(id: Int64, until: Timestamp, reason: String) async throws {
+        try await write { db in
+            try db.execute(sql: "UPDATE telegramUpdate SET attempts = attempts + 1, nextAttemptAt = ?, error = ? WHERE updateID = ?",
+                           arguments: [until, reason, id])
+        }
+    }
+
+    /// When the earliest postponed update is due (nil when none waits).
+    public func nextUpdateDue() async throws -> Timestamp? {
+        try await read { db in try Double.fetchOne(db, sql: "SELECT MIN(nextAttemptAt) FROM telegramUpdate WHERE state = 'pending'") }
     }
 
     public func finishUpdate(id: Int64, error: String? = nil, now: Timestamp = .now) async throws {
@@ -76,6 +106,27 @@ extension AppDatabase {
         }
     }
 
+    /// The chats whose next reply (their oldest unsent one) is due now. One chat's replies go in order, so a
+    /// chat whose oldest reply waits out a rate limit or an outage is not listed, whatever else it has queued.
+    public func chatsWithDueReplies(limit: Int = 200, now: Timestamp = .now) async throws -> [Int64] {
+        try await read { db in
+            try Int64.fetchAll(db, sql: """
+                SELECT o.chatID FROM outbox AS o WHERE o.state = 'pending' AND o.nextAttemptAt <= ?
+                  AND NOT EXISTS (SELECT 1 FROM outbox AS p WHERE p.state IN ('pending', 'sending') AND p.chatID = o.chatID AND p.id < o.id)
+                ORDER BY o.id LIMIT ?
+                """, arguments: [now, limit])
+        }
+    }
+
+    /// The chat's oldest unsent reply if it is due now.
+    public func nextDueReply(chatID: Int64, now: Timestamp = .now) async throws -> OutboxRecord? {
+        try await read { db in
+            let head = try OutboxRecord.fetchOne(db, sql: "SELECT * FROM outbox WHERE state IN ('pending', 'sending') AND chatID = ? ORDER BY id LIMIT 1",
+                                                 arguments: [chatID])
+            return head.flatMap { $0.state == .pending && $0.nextAttemptAt <= now ? $0 : nil }
+        }
+    }
+
     /// Marks a reply as being handed to Telegram, just before the call.
     public func beginSending(id: Int64) async throws {
         try await write { db in try db.execute(sql: "UPDATE outbox SET state = 'sending' WHERE id = ?", arguments: [id]) }
@@ -99,15 +150,35 @@ extension AppDatabase {
         }
     }
 
-    /// A failed send: tried again at `retryAt`, or given up (`retryAt` nil).
-    public func markReplyFailed(id: Int64, error: String, retryAt: Timestamp?) async throws {
+    /// A send that did not go through: tried again at `retryAt`, or ended in `final` (`failed` when Telegram
+    /// refused it for good, `undelivered` when it stayed unreachable past the delivery horizon).
+    public func markReplyFailed(id: Int64, error: String, retryAt: Timestamp?, final: OutboxState = .failed) async throws {
         try await write { db in
             if let retryAt {
                 try db.execute(sql: "UPDATE outbox SET state = 'pending', attempts = attempts + 1, nextAttemptAt = ?, lastError = ? WHERE id = ?",
                                arguments: [retryAt, error, id])
             } else {
-                try db.execute(sql: "UPDATE outbox SET state = 'failed', attempts = attempts + 1, lastError = ? WHERE id = ?", arguments: [error, id])
+                try db.execute(sql: "UPDATE outbox SET state = ?, attempts = attempts + 1, lastError = ? WHERE id = ?", arguments: [final, error, id])
             }
+        }
+    }
+
+    /// Replies by state, for `/metrics`.
+    public func replyCounts() async throws -> [OutboxState: Int] {
+        try await read { db in
+            var counts: [OutboxState: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) FROM outbox GROUP BY state") {
+                if let state = OutboxState(rawValue: row[0]) { counts[state] = row[1] }
+            }
+            return counts
+        }
+    }
+
+    /// The reply that carries a job's result (its own, or its album's), once one is queued.
+    public func resultReply(jobID: Int64, groupID: Int64?) async throws -> OutboxRecord? {
+        try await read { db in
+            try OutboxRecord.fetchOne(db, sql: "SELECT * FROM outbox WHERE dedupeKey IN (?, ?) ORDER BY id LIMIT 1",
+                                      arguments: ["result:job:\(jobID)", "result:album:\(groupID ?? -1)"])
         }
     }
 

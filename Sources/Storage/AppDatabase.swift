@@ -25,8 +25,23 @@ public final class AppDatabase: Sendable {
             writer = try DatabasePool(path: path, configuration: configuration)
             try Self.migrate(writer)
         } catch {
-            throw .databaseUnavailable(path: path, reason: "\(error)")
+            throw .databaseUnavailable(path: path, reason: Self.plainReason(error, path: path))
         }
+    }
+
+    /// Why the file could not be opened, in words an operator can act on (not SQLite's or GRDB's codes).
+    static func plainReason(_ error: any Error, path: String) -> String {
+        let folder = (path as NSString).deletingLastPathComponent
+        if FileManager.default.fileExists(atPath: path), access(path, W_OK) != 0 {
+            return "the database file is read-only; give the user running botgateway write access to it"
+        }
+        if access(folder, W_OK) != 0 {
+            return "the folder \(folder) is read-only; SQLite needs to write its journal beside the database"
+        }
+        if let database = error as? DatabaseError {
+            return database.message ?? "SQLite error \(database.resultCode.rawValue)"
+        }
+        return "\(error)"
     }
 
     /// Names of the migrations applied, oldest first (for `doctor` and tests).
@@ -207,6 +222,21 @@ public final class AppDatabase: Sendable {
                 t.column("createdAt", .double).notNull()
             }
         }
+        // One chat's updates and replies in order, chats independent: the queues are read per chat.
+        migrator.registerMigration("v3-per-chat-queues") { db in
+            try db.alter(table: "telegramUpdate") { t in
+                t.add(column: "chatID", .integer)
+                t.add(column: "attempts", .integer).notNull().defaults(to: 0)
+                t.add(column: "nextAttemptAt", .double).notNull().defaults(to: 0)
+            }
+            try db.execute(sql: """
+                UPDATE telegramUpdate SET chatID = COALESCE(json_extract(CAST(payload AS TEXT), '$.message.chat.id'),
+                                                            json_extract(CAST(payload AS TEXT), '$.edited_message.chat.id'))
+                WHERE state = 'pending' AND json_valid(CAST(payload AS TEXT))
+                """)
+            try db.create(index: "telegramUpdate_chat", on: "telegramUpdate", columns: ["state", "chatID", "updateID"])
+            try db.create(index: "outbox_chat", on: "outbox", columns: ["state", "chatID", "id"])
+        }
         return migrator
     }
 }
@@ -218,6 +248,8 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case notFound(String)
     case leaseLost(jobID: Int64)
     case invalid(String)
+    /// Another process holds the data folder (a second `serve`).
+    case inUse(path: String, holder: String?)
 
     public var description: String {
         switch self {
@@ -226,6 +258,17 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
         case .notFound(let what): "\(what) not found"
         case .leaseLost(let id): "job \(id) was taken over by another worker"
         case .invalid(let why): why
+        case .inUse(let path, let holder):
+            "\(path) is in use by another botgateway serve\(holder.map { " (pid \($0))" } ?? ""); stop it or give this one its own BOT_DATA_DIR"
+        }
+    }
+
+    /// Our own database or disk failing (full, read-only for a moment, I/O error): the work is kept and
+    /// tried again. A missing record or a lost lease is not retried.
+    public var isTransient: Bool {
+        switch self {
+        case .databaseUnavailable, .blobUnavailable: true
+        case .notFound, .leaseLost, .invalid, .inUse: false
         }
     }
 }

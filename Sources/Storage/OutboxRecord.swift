@@ -1,12 +1,16 @@
 import Foundation
 import GRDB
 
-public enum OutboxState: String, Codable, Sendable, DatabaseValueConvertible {
+public enum OutboxState: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
     case pending
     /// Handed to Telegram; whether it arrived is unknown until the answer comes back.
     case sending
     case sent
+    /// Telegram refused it for good (the bot was blocked, the chat is gone).
     case failed
+    /// Telegram stayed unreachable for longer than the delivery horizon: kept, shown in `jobs show` and
+    /// `/metrics`, not tried again.
+    case undelivered
 }
 
 /// A reply to send. `payload` is the sender's own JSON; the store only keeps it and its state.
@@ -51,4 +55,10 @@ public struct TelegramUpdateRecord: Codable, Sendable, Equatable, FetchableRecor
     public var receivedAt: Timestamp
     public var processedAt: Timestamp?
     public var error: String?
+    /// The chat the update belongs to: one chat's updates are handled in order, chats independently.
+    /// Nil for updates that name no chat.
+    public var chatID: Int64?
+    /// Tries that ended in "retry later" (Telegram or the disk unavailable), and when to try next.
+    public var attempts: Int
+    public var nextAttemptAt: Timestamp
 }

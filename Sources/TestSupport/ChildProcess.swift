@@ -95,6 +95,14 @@ public final class ChildProcess: Sendable {
         return Outcome(exitCode: code, standardOutput: child.standardOutput, standardError: child.standardError, peakRSSKilobytes: child.peakRSSKilobytes)
     }
 
+    /// The same, waiting off the concurrency pool: for a child that talks to a server answering on this
+    /// process's threads (a test double, a benchmark's peer), which a blocked pool thread could starve.
+    public static func runOffPool(_ arguments: [String], environment: [String: String] = ChildProcess.environment()) async throws -> Outcome {
+        try await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: Result { try run(arguments, environment: environment) }) }
+        }.get()
+    }
+
     /// The `botgateway` binary built next to the running test bundle or benchmark.
     public static var botgateway: String {
         URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("botgateway").path

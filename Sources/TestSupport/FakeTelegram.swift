@@ -19,7 +19,9 @@ public final class FakeTelegram: @unchecked Sendable {
     private var sent: [Sent] = []
     private var calls: [String] = []
     private var files: [String: Data] = [:]
-    private var failures: [String: [(code: Int, retryAfter: Int?)]] = [:]
+    private var failures: [String: [(code: Int, retryAfter: Int?, description: String?)]] = [:]
+    private var localPaths: [String: String] = [:]
+    private var unavailable = false
     private var updates: [[String: Any]] = []
     private var nextMessageID: Int64 = 1000
     private(set) var server: LoopbackServer!
@@ -47,9 +49,20 @@ public final class FakeTelegram: @unchecked Sendable {
         lock.withLock { files[id] = data }
     }
 
-    /// The next `times` calls of `method` fail with `code` (429 with `retry_after`, 500, …).
-    public func fail(_ method: String, times: Int = 1, code: Int, retryAfter: Int? = nil) {
-        lock.withLock { failures[method, default: []] += Array(repeating: (code, retryAfter), count: times) }
+    /// The next `times` calls of `method` fail with `code` (429 with `retry_after`, 500, …) and Telegram's
+    /// description for it, or `description`.
+    public func fail(_ method: String, times: Int = 1, code: Int, retryAfter: Int? = nil, description: String? = nil) {
+        lock.withLock { failures[method, default: []] += Array(repeating: (code, retryAfter, description), count: times) }
+    }
+
+    /// getFile answers with this absolute `file_path`, as a local Bot API server does.
+    public func setLocalPath(fileID: String, path: String) {
+        lock.withLock { localPaths[fileID] = path }
+    }
+
+    /// An outage: while true every call and download gets a 502 from "the proxy in front of Telegram".
+    public func setUnavailable(_ value: Bool) {
+        lock.withLock { unavailable = value }
     }
 
     /// Queues an update for getUpdates.
@@ -89,6 +102,7 @@ public final class FakeTelegram: @unchecked Sendable {
             return self.handle(bot: bot, method: method, contentType: request.headers[.contentType] ?? "", body: body)
         }
         router.get("file/:bot/**") { request, context -> Response in
+            if self.lock.withLock({ self.unavailable }) { return Self.badGateway() }
             guard context.parameters.get("bot") == "bot\(self.token)" else { return Self.error(401, "Unauthorized") }
             let path = context.parameters.getCatchAll().joined(separator: "/")
             let id = path.split(separator: "/").last.map(String.init) ?? ""
@@ -99,8 +113,9 @@ public final class FakeTelegram: @unchecked Sendable {
     }
 
     private func handle(bot: String, method: String, contentType: String, body: Data) -> Response {
+        if lock.withLock({ unavailable }) { return Self.badGateway() }
         guard bot == "bot\(token)" else { return Self.error(401, "Unauthorized") }
-        let failure: (code: Int, retryAfter: Int?)? = lock.withLock {
+        let failure: (code: Int, retryAfter: Int?, description: String?)? = lock.withLock {
             calls.append(method)
             guard var queue = failures[method], !queue.isEmpty else { return nil }
             let first = queue.removeFirst()
@@ -108,8 +123,8 @@ public final class FakeTelegram: @unchecked Sendable {
             return first
         }
         if let failure {
-            return Self.error(failure.code, failure.code == 429 ? "Too Many Requests: retry after \(failure.retryAfter ?? 1)" : "Internal Server Error",
-                              retryAfter: failure.retryAfter)
+            let standard = failure.code == 429 ? "Too Many Requests: retry after \(failure.retryAfter ?? 1)" : "Internal Server Error"
+            return Self.error(failure.code, failure.description ?? standard, retryAfter: failure.retryAfter)
         }
         let parameters = contentType.hasPrefix("multipart/form-data") ? Self.multipartFields(body, contentType: contentType)
             : ((try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:])
@@ -121,15 +136,19 @@ public final class FakeTelegram: @unchecked Sendable {
         case "getMe":
             return Self.ok(["id": 1, "is_bot": true, "first_name": "Gateway", "username": "gateway_test_bot"])
         case "getFile":
-            guard let id = parameters["file_id"] as? String, let data = lock.withLock({ files[id] }) else {
-                return Self.error(400, "Bad Request: invalid file_id")
+            guard let id = parameters["file_id"] as? String else { return Self.error(400, "Bad Request: invalid file_id") }
+            if let path = lock.withLock({ localPaths[id] }) {
+                return Self.ok(["file_id": id, "file_unique_id": "u-\(id)", "file_path": path])
             }
+            guard let data = lock.withLock({ files[id] }) else { return Self.error(400, "Bad Request: invalid file_id") }
             return Self.ok(["file_id": id, "file_unique_id": "u-\(id)", "file_size": data.count, "file_path": "documents/\(id)"])
         case "sendMessage", "sendDocument", "editMessageText":
             guard let chat = int("chat_id") else { return Self.error(400, "Bad Request: chat_id is empty") }
             let text = (parameters["text"] as? String) ?? (parameters["caption"] as? String) ?? ""
-            if method == "sendMessage", text.isEmpty || text.count > 4096 {
-                return Self.error(400, "Bad Request: message text is empty or too long")
+            // Telegram's own rules: HTML must parse, and the text after parsing is measured in UTF-16 units.
+            if let refusal = TelegramText.refusal(text, html: (parameters["parse_mode"] as? String) == "HTML",
+                                                  isCaption: method == "sendDocument") {
+                return Self.error(400, refusal)
             }
             var replyTo: Int64?
             if let reply = parameters["reply_parameters"] as? [String: Any] { replyTo = (reply["message_id"] as? NSNumber)?.int64Value }
@@ -157,6 +176,10 @@ public final class FakeTelegram: @unchecked Sendable {
         default:
             return Self.error(404, "Not Found: method not found")
         }
+    }
+
+    static func badGateway() -> Response {
+        Response(status: .badGateway, headers: [.contentType: "text/html"], body: .init(byteBuffer: ByteBuffer(string: "<html>502 Bad Gateway</html>")))
     }
 
     static func ok(_ result: Any) -> Response {

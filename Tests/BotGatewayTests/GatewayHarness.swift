@@ -29,10 +29,14 @@ final class GatewayHarness: @unchecked Sendable {
     }
 
     static func start(admins: Set<Int64> = [1], albumQuiet: Double = 0.6, mode: Gateway.Mode = .webhook,
-                      analyzer: (@Sendable (HTTPClient) -> any Analyzer & ReportSummarizer)? = nil) async throws -> GatewayHarness {
+                      analyzer: (@Sendable (HTTPClient) -> any Analyzer & ReportSummarizer)? = nil,
+                      pacer: SendPacer = SendPacer(perChat: .milliseconds(10), perGroup: .milliseconds(10), global: .milliseconds(1)),
+                      telegramRetries: Int = 2, delivery: ReplyDelivery = ReplyDelivery(), minimumFreeBytes: Int64 = 0,
+                      prepare: (URL) throws -> Void = { _ in }) async throws -> GatewayHarness {
         let telegram = try await FakeTelegram.start()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try prepare(directory)
         let database = try AppDatabase(path: directory.appendingPathComponent("botgateway.sqlite").path)
         let blobs = try BlobStore(dataDirectory: directory)
         let harness = GatewayHarness(telegram: telegram, directory: directory, database: database)
@@ -40,9 +44,9 @@ final class GatewayHarness: @unchecked Sendable {
         harness.pool = pool
         let settings = GatewaySettings(token: telegram.token, apiBaseURL: telegram.baseURL, webhookSecret: secret, adminIDs: admins,
                                        host: "127.0.0.1", port: 0, dataDirectory: directory,
-                                       downloadLimit: 20_000_000)
-        let client = TelegramClient(token: telegram.token, baseURL: telegram.baseURL, http: harness.http,
-                                    pacer: SendPacer(perChat: .milliseconds(10), perGroup: .milliseconds(10), global: .milliseconds(1)), logger: quiet)
+                                       downloadLimit: 20_000_000, replyDelivery: delivery, minimumFreeBytes: minimumFreeBytes)
+        var client = TelegramClient(token: telegram.token, baseURL: telegram.baseURL, http: harness.http, pacer: pacer, logger: quiet)
+        client.retries = telegramRetries
         let dependencies = Gateway.Dependencies(
             settings: settings, database: database, blobs: blobs, telegram: client,
             plugins: [OCRPlugin(pool: pool, database: database), AnalyzePlugin(analyzer: analyzer?(harness.http) ?? LocalAnalyzer())],
@@ -84,6 +88,10 @@ final class GatewayHarness: @unchecked Sendable {
         try await http.send(HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")).status
     }
 
+    func body(_ path: String) async throws -> String {
+        String(decoding: try await http.send(HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")).body, as: UTF8.self)
+    }
+
     static func fixture(_ name: String) throws -> Data {
         try Data(contentsOf: root.appendingPathComponent("fixtures").appendingPathComponent(name))
     }
@@ -111,6 +119,10 @@ enum Updates {
             "message_id": message, "from": Self.user(user), "chat": ["id": user, "type": "private"], "date": 1_700_000_000,
             "document": ["file_id": file, "file_unique_id": "u" + file, "file_name": name, "mime_type": mime, "file_size": size],
         ] as [String: Any]]
+    }
+
+    static func document(update: Int64, user: Int64, message: Int64, file: String, name: String) -> [String: Any] {
+        document(update: update, user: user, message: message, file: file, name: name, mime: "image/png", size: 50_000)
     }
 
     static func text(update: Int64, user: Int64, message: Int64, _ text: String) -> [String: Any] {

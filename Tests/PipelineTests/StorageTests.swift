@@ -10,9 +10,9 @@ struct StorageTests {
     func migrations() throws {
         let store = try TestStore()
         defer { store.remove() }
-        #expect(try store.database.appliedMigrations() == ["v1-documents-jobs-steps", "v2-llm-usage"])
+        #expect(try store.database.appliedMigrations() == ["v1-documents-jobs-steps", "v2-llm-usage", "v3-per-chat-queues"])
         let reopened = try AppDatabase(path: store.database.path)
-        #expect(try reopened.appliedMigrations() == ["v1-documents-jobs-steps", "v2-llm-usage"])
+        #expect(try reopened.appliedMigrations() == ["v1-documents-jobs-steps", "v2-llm-usage", "v3-per-chat-queues"])
     }
 
     @Test("a database from before the LLM usage table is upgraded in place, its jobs kept")
@@ -27,7 +27,7 @@ struct StorageTests {
         }
         try await queue.close()
         let upgraded = try AppDatabase(path: store.database.path)
-        #expect(try upgraded.appliedMigrations() == ["v1-documents-jobs-steps", "v2-llm-usage"])
+        #expect(try upgraded.appliedMigrations() == ["v1-documents-jobs-steps", "v2-llm-usage", "v3-per-chat-queues"])
         #expect(try await upgraded.jobDetails(code: job.code)?.job.code == job.code)
         try await upgraded.recordLLMUsage(purpose: "summary", groupID: nil, usage: StepUsage(model: "m", inputTokens: 10, outputTokens: 5, costUSD: 0.5))
         #expect(try await upgraded.stats().costUSD == 0.5)
@@ -159,11 +159,14 @@ struct StorageTests {
         try await store.database.saveOCR(sha256: mine.documentSHA256, text: "Curriculum vitae: résumé of Zoë", result: Data("{}".utf8), pages: 1)
         try await store.database.saveOCR(sha256: theirs.documentSHA256, text: "Another resume here", result: Data("{}".utf8), pages: 1)
         let hits = try await store.database.searchDocuments("resume zoe", chatID: 1)
-        #expect(hits.map(\.document.sha256) == [mine.documentSHA256])
+        #expect(hits.map(\.sha256) == [mine.documentSHA256])
+        #expect(hits.map(\.jobCode) == [mine.code])
         #expect(hits.first?.snippet.contains("«résumé»") == true)
         #expect(try await store.database.searchDocuments("resume").count == 2)
         #expect(try await store.database.searchDocuments("\"unbalanced AND OR ( NEAR").isEmpty)
         #expect(try await store.database.searchDocuments("   ").isEmpty)
+        #expect(try await store.database.searchDocuments("resume\u{0}zoe", chatID: 1).map(\.sha256) == [mine.documentSHA256])
+        #expect(try await store.database.searchDocuments("\u{0}").isEmpty)
     }
 
     @Test("a Telegram job is answered once its analysis is done, even while archiving still retries")

@@ -127,8 +127,7 @@ enum Child {
     /// The same, waiting off the concurrency pool: for a child that talks to a test double answering on this
     /// process's threads, which a blocked pool thread could starve.
     static func runOffPool(_ arguments: [String], environment: [String: String]) async throws -> (code: Int32, output: String, error: String) {
-        try await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: Result { try run(arguments, environment: environment) }) }
-        }.get()
+        let outcome = try await ChildProcess.runOffPool(arguments, environment: ChildProcess.environment(environment))
+        return (outcome.exitCode, outcome.standardOutput, outcome.standardError)
     }
 }

@@ -68,7 +68,7 @@ struct S3ClientTests {
             defer { try? FileManager.default.removeItem(at: path) }
             var generator = SystemRandomNumberGenerator()
             let chunk = Data((0..<(1 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) })
-            FileManager.default.createFile(atPath: path.path, contents: nil)
+            guard FileManager.default.createFile(atPath: path.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
             let handle = try FileHandle(forWritingTo: path)
             for index in 0..<40 { try handle.write(contentsOf: chunk + Data([UInt8(index)])) }
             try handle.close()

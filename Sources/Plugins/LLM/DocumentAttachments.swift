@@ -44,7 +44,7 @@ enum DocumentAttachment: Sendable {
 /// The user turn's text, the same for both analysers.
 enum AnalysisRequestText {
     static func make(_ input: AnalysisInput, attachment: DocumentAttachment, maxCharacters: Int, schemaInText: Bool) -> String {
-        var text = "File: \(input.document.originalName)\nPages: \(input.ocr.pages.count)\n"
+        var text = "File: \(input.fileName)\nPages: \(input.ocr.pages.count)\n"
         switch attachment {
         case .pdf: text += "The PDF is attached.\n"
         case .pages(let pages):

@@ -1,16 +1,16 @@
+import CurlHTTP
 import Foundation
 
 /// An API key. It prints as `<redacted>` wherever it ends up (logs, errors, `dump`), so the only way to
 /// read it is `value`, used in one place per analyser: the request header.
-public struct APIKey: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+public struct APIKey: Sendable, Redacted {
     public let value: String
 
     public init(_ value: String) {
         self.value = value
     }
 
-    public var description: String { "<redacted>" }
-    public var debugDescription: String { "<redacted>" }
+    public var redactedDescription: String { "<redacted>" }
 }
 
 /// Where an LLM analyser sends its calls and with which model.

@@ -65,7 +65,7 @@ public struct OpenAIAnalyzer: Analyzer, ReportSummarizer {
                 ["type": "image_url", "image_url": ["url": "data:\(page.mediaType);base64," + page.data.base64EncodedString(), "detail": "high"]]
             }
         case .pdf(let data):
-            let name = input.document.originalName.lowercased().hasSuffix(".pdf") ? input.document.originalName : "document.pdf"
+            let name = input.fileName.lowercased().hasSuffix(".pdf") ? input.fileName : "document.pdf"
             userContent = [["type": "text", "text": text],
                            ["type": "file", "file": ["filename": name, "file_data": "data:application/pdf;base64," + data.base64EncodedString()]]]
         }
