@@ -57,10 +57,11 @@ struct BatchCommand: AsyncParsableCommand {
 
         // 1. Take the files in: each is stored once and gets one job in this folder's group.
         let group = try await database.group(kind: .batch, key: "batch:" + root.path, title: "Batch report: \(root.lastPathComponent)")
-        let files = Self.listFiles(root, recursive: recursive, excluding: [reportURL.path])
+        let listing = Self.listFiles(root, recursive: recursive, excluding: [reportURL.path])
+        let files = listing.files
+        var skipped = listing.skipped
         let intake = DocumentIntake(blobs: blobs, maxBytes: Int64(configuration.ocr.limits.maxBytes))
         let steps = [OCRPlugin.stepName, AnalyzePlugin.stepName] + (configuration.s3 == nil ? [] : [ArchivePlugin.stepName])
-        var skipped: [ReportBuilder.Skipped] = []
         var pending: [(document: DocumentRecord, request: JobRequest)] = []
         var created = 0, existing = 0
         var firstNames: [String: String] = [:]
@@ -92,7 +93,7 @@ struct BatchCommand: AsyncParsableCommand {
             if pending.count >= 256 { try await flush() }
         }
         try await flush()
-        progress.enqueued(files: files.count, new: created, resumed: existing, skipped: skipped)
+        progress.enqueued(files: files.count + skipped.count, new: created, resumed: existing, skipped: skipped)
 
         if noWait {
             progress.message("enqueued; run `botgateway batch \(folder)` again or `botgateway serve` to process")
@@ -160,20 +161,44 @@ struct BatchCommand: AsyncParsableCommand {
         }
     }
 
-    /// Regular files, sorted, hidden ones and the report itself left out. Symbolic links are not followed.
-    static func listFiles(_ root: URL, recursive: Bool, excluding: Set<String>) -> [URL] {
-        let keys: [URLResourceKey] = [.isRegularFileKey, .isSymbolicLinkKey]
-        var files: [URL] = []
+    /// Regular files, sorted, hidden ones and the report itself left out; everything else found is listed as
+    /// skipped with the reason (symbolic links are not followed, so a link loop cannot trap the walk, and a FIFO
+    /// is never opened, so it cannot hang it).
+    static func listFiles(_ root: URL, recursive: Bool, excluding: Set<String>) -> (files: [URL], skipped: [ReportBuilder.Skipped]) {
+        var entries: [URL] = []
         if recursive {
-            let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: keys, options: [.skipsHiddenFiles])
-            while let url = enumerator?.nextObject() as? URL { files.append(url) }
+            let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isSymbolicLinkKey], options: [.skipsHiddenFiles])
+            while let url = enumerator?.nextObject() as? URL { entries.append(url) }
         } else {
-            files = (try? FileManager.default.contentsOfDirectory(at: root, includingPropertiesForKeys: keys, options: [.skipsHiddenFiles])) ?? []
+            entries = (try? FileManager.default.contentsOfDirectory(at: root, includingPropertiesForKeys: nil, options: [.skipsHiddenFiles])) ?? []
         }
-        return files.filter { url in
-            let values = try? url.resourceValues(forKeys: Set(keys))
-            return values?.isRegularFile == true && values?.isSymbolicLink != true && !excluding.contains(url.standardizedFileURL.path)
-        }.sorted { $0.path < $1.path }
+        var files: [URL] = [], skipped: [ReportBuilder.Skipped] = []
+        for url in entries.sorted(by: { $0.path < $1.path }) where !excluding.contains(url.standardizedFileURL.path) {
+            var info = stat()
+            guard lstat(url.path, &info) == 0 else {
+                skipped.append(.init(name: relativeName(url, root), reason: "cannot be read: \(String(cString: strerror(errno)))"))
+                continue
+            }
+            let reason: String?
+            switch info.st_mode & S_IFMT {
+            case S_IFREG: reason = nil
+            case S_IFDIR: reason = recursive ? nil : "a folder (add --recursive to read folders)"
+            case S_IFLNK: reason = "a symbolic link (links are not followed)"
+            case S_IFIFO: reason = "a named pipe, not a file"
+            case S_IFSOCK: reason = "a socket, not a file"
+            default: reason = "a device, not a file"
+            }
+            if let reason {
+                skipped.append(.init(name: relativeName(url, root), reason: reason))
+            } else if info.st_mode & S_IFMT == S_IFREG {
+                files.append(url)
+            }
+        }
+        return (files, skipped)
+    }
+
+    private static func relativeName(_ url: URL, _ root: URL) -> String {
+        String(url.path.dropFirst(root.path.count + 1))
     }
 
     static func writeAtomically(_ text: String, to url: URL) throws {

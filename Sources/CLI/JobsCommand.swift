@@ -60,6 +60,12 @@ struct JobsCommand: AsyncParsableCommand {
                 if let error = step.error { line += " — \(error)" }
                 print(line)
             }
+            // Whether the answer reached the chat: sent, still retrying (an outage), or undelivered after the horizon.
+            if let jobID = job.id, let reply = try await database.resultReply(jobID: jobID, groupID: job.groupID) {
+                var line = "reply: \(reply.state.rawValue), \(reply.attempts) attempt(s)"
+                if let error = reply.lastError, reply.state != .sent { line += " — \(error)" }
+                print(line)
+            }
             if let data = details.output(of: AnalyzePlugin.stepName), let analysis = try? Analysis.decode(data) {
                 print("analysis: \(analysis.title)")
                 print("  \(analysis.summary)")

@@ -54,6 +54,9 @@ public final class AppDatabase: Sendable {
     private static func migrate(_ writer: DatabasePool) throws {
         let migrator = Self.migrator
         if try writer.read({ try migrator.hasCompletedMigrations($0) }) { return }
+        // The reader that asked has cached the old schema: an upgraded table would read as missing its new
+        // columns until that connection is replaced.
+        defer { writer.invalidateReadOnlyConnections() }
         do {
             try migrator.migrate(writer)
         } catch {

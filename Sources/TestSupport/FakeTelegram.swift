@@ -12,6 +12,8 @@ public final class FakeTelegram: @unchecked Sendable {
         public var chatID: Int64
         public var text: String
         public var replyTo: Int64?
+        /// When the double took it (for latency figures).
+        public var at: ContinuousClock.Instant = .now
     }
 
     public let token: String
@@ -21,6 +23,8 @@ public final class FakeTelegram: @unchecked Sendable {
     private var files: [String: Data] = [:]
     private var failures: [String: [(code: Int, retryAfter: Int?, description: String?)]] = [:]
     private var localPaths: [String: String] = [:]
+    private var downloadFailures: [String: Int] = [:]
+    private var slowFiles: [String: Int] = [:]
     private var unavailable = false
     private var updates: [[String: Any]] = []
     private var nextMessageID: Int64 = 1000
@@ -53,6 +57,16 @@ public final class FakeTelegram: @unchecked Sendable {
     /// description for it, or `description`.
     public func fail(_ method: String, times: Int = 1, code: Int, retryAfter: Int? = nil, description: String? = nil) {
         lock.withLock { failures[method, default: []] += Array(repeating: (code, retryAfter, description), count: times) }
+    }
+
+    /// The next `times` downloads of this file fail with a 500 (one user's file, not everyone's).
+    public func failDownload(fileID: String, times: Int) {
+        lock.withLock { downloadFailures[fileID, default: 0] += times }
+    }
+
+    /// This file is served at about `bytesPerSecond` (a slow or stalling download).
+    public func slowDownload(fileID: String, bytesPerSecond: Int) {
+        lock.withLock { slowFiles[fileID] = bytesPerSecond }
     }
 
     /// getFile answers with this absolute `file_path`, as a local Bot API server does.
@@ -106,8 +120,26 @@ public final class FakeTelegram: @unchecked Sendable {
             guard context.parameters.get("bot") == "bot\(self.token)" else { return Self.error(401, "Unauthorized") }
             let path = context.parameters.getCatchAll().joined(separator: "/")
             let id = path.split(separator: "/").last.map(String.init) ?? ""
-            guard let data = self.lock.withLock({ self.files[id] }) else { return Self.error(404, "Not Found") }
-            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            let (data, fail, speed): (Data?, Bool, Int?) = self.lock.withLock {
+                let fail = (self.downloadFailures[id] ?? 0) > 0
+                if fail { self.downloadFailures[id]! -= 1 }
+                return (self.files[id], fail, self.slowFiles[id])
+            }
+            if fail { return Self.error(500, "Internal Server Error") }
+            guard let data else { return Self.error(404, "Not Found") }
+            guard let speed else { return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: data))) }
+            // Trickled in chunks of a tenth of a second's worth.
+            let chunk = max(1, speed / 10)
+            return Response(status: .ok, headers: [.contentLength: String(data.count)], body: ResponseBody { writer in
+                var offset = 0
+                while offset < data.count {
+                    let end = min(data.count, offset + chunk)
+                    try await writer.write(ByteBuffer(bytes: data[offset..<end]))
+                    offset = end
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                try await writer.finish(nil)
+            })
         }
         return router
     }

@@ -186,6 +186,8 @@ struct HardeningFlowTests {
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(try await gateway.database.replies(chatID: 9).first?.state == .undelivered)
+        // What `jobs show` reads for the job's answer.
+        #expect(try await gateway.database.resultReply(jobID: 1, groupID: nil)?.state == .undelivered)
         let metrics = try await gateway.body("/metrics")
         #expect(metrics.contains(#"botgateway_replies{state="undelivered"} 1"#), "\(metrics)")
         #expect(metrics.contains("botgateway_data_free_bytes"))

@@ -66,6 +66,31 @@ struct BatchCommandTests {
         #expect(report.contains("| USD | 363.26 | 1 |"))
     }
 
+    @Test("links, link loops, FIFOs and folders are listed as skipped with their reason, never followed or opened")
+    func specialFiles() throws {
+        let workspace = try Workspace(files: [("receipt.jpg", "receipt.jpg")])
+        defer { workspace.remove() }
+        let folder = workspace.folder
+        try FileManager.default.createSymbolicLink(atPath: folder.appendingPathComponent("link.jpg").path, withDestinationPath: "receipt.jpg")
+        try FileManager.default.createSymbolicLink(atPath: folder.appendingPathComponent("loop-a").path, withDestinationPath: "loop-b")
+        try FileManager.default.createSymbolicLink(atPath: folder.appendingPathComponent("loop-b").path, withDestinationPath: "loop-a")
+        #expect(mkfifo(folder.appendingPathComponent("pipe").path, 0o600) == 0)
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("sub"), withIntermediateDirectories: true)
+        let run = try workspace.batch()
+        #expect(run.code == 0, "\(run.error)")
+        var reasons: [String: String] = [:]
+        for event in Self.events(run.output) where event["event"] as? String == "skipped" {
+            if let file = event["file"] as? String { reasons[file] = event["reason"] as? String }
+        }
+        #expect(reasons["link.jpg"]?.contains("symbolic link") == true, "\(reasons)")
+        #expect(reasons["loop-a"]?.contains("symbolic link") == true)
+        #expect(reasons["loop-b"]?.contains("symbolic link") == true)
+        #expect(reasons["pipe"]?.contains("named pipe") == true)
+        #expect(reasons["sub"]?.contains("--recursive") == true)
+        #expect(workspace.report.contains("- pipe: skipped, a named pipe, not a file"))
+        #expect(workspace.report.contains("1 analysed, 0 failed; 5 files skipped"))
+    }
+
     @Test("running it again resumes: nothing finished is redone, identical files are one document")
     func resume() async throws {
         let workspace = try Workspace(files: [("receipt.jpg", "a.jpg"), ("receipt.jpg", "copy-of-a.jpg"), ("letter.png", "letter.png")])

@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import Plugins
-import Storage
+@testable import Storage
 import Testing
 
 @Suite("Storage: migrations, blobs, leases, resumption")
@@ -31,6 +31,37 @@ struct StorageTests {
         #expect(try await upgraded.jobDetails(code: job.code)?.job.code == job.code)
         try await upgraded.recordLLMUsage(purpose: "summary", groupID: nil, usage: StepUsage(model: "m", inputTokens: 10, outputTokens: 5, costUSD: 0.5))
         #expect(try await upgraded.stats().costUSD == 0.5)
+    }
+
+    @Test("updates pending before the per-chat queues learn their chat on upgrade, and keep their order")
+    func upgradeToPerChatQueues() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("upgrade-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("botgateway.sqlite").path
+        // The file as the release before the per-chat queues left it.
+        let queue = try DatabaseQueue(path: path)
+        try AppDatabase.migrator.migrate(queue, upTo: "v2-llm-usage")
+        try await queue.write { db in
+            try db.execute(sql: """
+                INSERT INTO telegramUpdate (updateID, payload, state, receivedAt) VALUES
+                  (7, CAST('{"update_id":7,"message":{"message_id":1,"chat":{"id":42},"text":"/help"}}' AS BLOB), 'pending', 1),
+                  (8, CAST('{"update_id":8,"message":{"message_id":2,"chat":{"id":42},"text":"/help"}}' AS BLOB), 'pending', 2),
+                  (9, CAST('{"update_id":9,"my_chat_member":{}}' AS BLOB), 'pending', 3),
+                  (10, CAST('not json' AS BLOB), 'pending', 4);
+                """)
+        }
+        try await queue.close()
+        // The instance that migrates is the one used (a stale reader once hid the new columns).
+        let upgraded = try AppDatabase(path: path)
+        #expect(try await upgraded.pendingUpdates().map(\.chatID) == [42, 42, nil, nil])
+        // One head for chat 42 (its oldest), and each update without a chat on its own.
+        #expect(try await upgraded.dueUpdateHeads().map(\.updateID) == [7, 9, 10])
+        #expect(try await upgraded.nextDueUpdate(chatID: 42)?.updateID == 7)
+        try await upgraded.postponeUpdate(id: 7, until: .now + 60, reason: "Telegram unreachable")
+        // The chat waits behind its postponed update; the others do not.
+        #expect(try await upgraded.dueUpdateHeads().map(\.updateID) == [9, 10])
+        #expect(try await upgraded.nextDueUpdate(chatID: 42) == nil)
     }
 
     @Test("a database path that cannot be opened gives a clear error")

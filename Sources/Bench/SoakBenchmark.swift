@@ -1,0 +1,210 @@
+import ArgumentParser
+import CurlHTTP
+import Foundation
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A bounded soak of a real `botgateway serve` against the Telegram double on loopback: several chats send
+/// documents and commands while Telegram misbehaves (5xx bursts, 429s, a download that keeps failing and a
+/// slow one for one chat, a full outage) and the bot is killed with SIGKILL and started again. It counts what
+/// every chat got back: each document's result exactly once, nothing lost, nothing duplicated, and the p99
+/// reply latency per chat. Not part of the test run (`scripts/soak`).
+struct SoakBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "soak", abstract: "Faults, restarts and many chats: lost, duplicated, p99 per chat.")
+
+    @Option(help: "Seconds of traffic (faults are placed over this span); the run then waits up to 120 s for replies.")
+    var seconds = 90
+
+    @Option(help: "Chats sending at once; chat 1 gets the per-chat faults.")
+    var chats = 6
+
+    struct Sent: Sendable {
+        var chat: Int64
+        var message: Int64
+        var isDocument: Bool
+        var at: ContinuousClock.Instant
+    }
+
+    func run() async throws {
+        let telegram = try await FakeTelegram.start()
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("soak-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: data) }
+        let environment = ChildProcess.environment([
+            "TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_BASE_URL": telegram.baseURL, "TELEGRAM_WEBHOOK_SECRET": "soak_secret",
+            "BOT_ADMIN_IDS": (1...Int64(chats)).map(String.init).joined(separator: ","), "BOT_PORT": "0", "BOT_DATA_DIR": data.path,
+            "LOG_FORMAT": "json", "LOG_LEVEL": "info", "BOT_REPLY_MAX_BACKOFF_SECONDS": "2",
+        ])
+        let server = ServerBox(try await SoakServer.start(environment))
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let fixtures = try ["receipt.jpg", "invoice.png", "letter.png"].map { try Data(contentsOf: root.appendingPathComponent("fixtures/\($0)")) }
+        print("Soak: \(chats) chats for \(seconds) s against botgateway serve (port \(server.current.port)); 2 cores shared with the double")
+
+        let log = SentLog()
+        let client = HTTPClient()
+        defer { client.shutdown() }
+        let started = ContinuousClock.now
+        let end = started + .seconds(seconds)
+        let span = Double(seconds)
+        let accepted = Counter()
+
+        await withTaskGroup(of: Void.self) { group in
+            // Faults, at fixed fractions of the run.
+            group.addTask {
+                func at(_ fraction: Double) async { try? await Task.sleep(until: started + .milliseconds(Int(span * fraction * 1000)), clock: .continuous) }
+                await at(0.15); print("  fault: 5xx burst on sendMessage"); telegram.fail("sendMessage", times: 6, code: 502)
+                await at(0.25); print("  fault: 429s on sendMessage"); telegram.fail("sendMessage", times: 3, code: 429, retryAfter: 1)
+                await at(0.40); print("  fault: Telegram unreachable for 8 s"); telegram.setUnavailable(true)
+                try? await Task.sleep(for: .seconds(8)); telegram.setUnavailable(false)
+                await at(0.65); print("  fault: SIGKILL and restart")
+                await server.restart(environment)
+            }
+            for chat in 1...Int64(chats) {
+                group.addTask {
+                    var message: Int64 = 0
+                    while ContinuousClock.now < end {
+                        message += 1
+                        let update = chat * 1_000_000 + message
+                        let isDocument = message % 3 == 1
+                        var body: [String: Any]
+                        if isDocument {
+                            let file = "c\(chat)-m\(message)"
+                            // Distinct bytes per upload: each is its own document.
+                            telegram.addFile(id: file, data: fixtures[Int(message) % fixtures.count] + Data("\(file)".utf8))
+                            if chat == 1 { telegram.failDownload(fileID: file, times: 3) }
+                            if chat == 1, message == 4 { telegram.slowDownload(fileID: file, bytesPerSecond: 8_000) }
+                            body = ["message_id": message, "from": ["id": chat, "is_bot": false, "first_name": "S"], "chat": ["id": chat, "type": "private"],
+                                    "date": 1_700_000_000, "document": ["file_id": file, "file_unique_id": "u" + file, "file_name": "\(file).bin",
+                                                                        "mime_type": "image/jpeg", "file_size": 60_000]]
+                        } else {
+                            body = ["message_id": message, "from": ["id": chat, "is_bot": false, "first_name": "S"], "chat": ["id": chat, "type": "private"],
+                                    "date": 1_700_000_000, "text": "/help"]
+                        }
+                        let json = (try? JSONSerialization.data(withJSONObject: ["update_id": update, "message": body])) ?? Data()
+                        let sentAt = ContinuousClock.now
+                        // As Telegram does: deliver again until a 2xx (the bot may be restarting).
+                        while ContinuousClock.now < end + .seconds(30) {
+                            let url = "http://127.0.0.1:\(server.current.port)/telegram/webhook"
+                            if let status = try? await client.send(.json(url: url, body: json, headers: [("X-Telegram-Bot-Api-Secret-Token", "soak_secret")],
+                                                                          timeout: .seconds(5))).status, status == 200 {
+                                _ = accepted.next(limit: .max)
+                                break
+                            }
+                            try? await Task.sleep(for: .milliseconds(200))
+                        }
+                        log.add(Sent(chat: chat, message: message, isDocument: isDocument, at: sentAt))
+                        try? await Task.sleep(for: .milliseconds(Int.random(in: 2_000...4_000)))
+                    }
+                }
+            }
+        }
+
+        // Wait for every update to be answered (results may be retrying through the backoff).
+        let sent = log.all
+        let deadline = ContinuousClock.now + .seconds(120)
+        func answers(_ item: Sent, in messages: [FakeTelegram.Sent]) -> [FakeTelegram.Sent] {
+            messages.filter { $0.chatID == item.chat && $0.replyTo == item.message
+                && (item.isDocument ? ($0.method == "sendDocument" || !$0.text.contains("I will reply")) : true) }
+        }
+        while ContinuousClock.now < deadline {
+            let messages = telegram.sentMessages
+            if sent.allSatisfy({ !answers($0, in: messages).isEmpty }) { break }
+            try? await Task.sleep(for: .seconds(1))
+        }
+        try? await Task.sleep(for: .seconds(3))
+        let code = await server.current.stop()
+        let messages = telegram.sentMessages
+
+        let documents = sent.filter(\.isDocument)
+        var once = 0, lost: [String] = [], duplicated: [String] = []
+        for item in documents {
+            let results = answers(item, in: messages)
+            switch results.count {
+            case 1: once += 1
+            case 0: lost.append("chat \(item.chat) message \(item.message)")
+            default: duplicated.append("chat \(item.chat) message \(item.message) ×\(results.count)")
+            }
+        }
+        let commandsUnanswered = sent.filter { !$0.isDocument && answers($0, in: messages).isEmpty }.count
+        print("updates accepted: \(accepted.next(limit: .max) ?? 0) (200s from the webhook), sent: \(sent.count)")
+        print("documents: \(documents.count); results delivered exactly once: \(once); lost: \(lost.count); duplicated: \(duplicated.count)")
+        print("commands: \(sent.count - documents.count); unanswered: \(commandsUnanswered)")
+        if !lost.isEmpty { print("  lost: \(lost.joined(separator: ", "))") }
+        if !duplicated.isEmpty { print("  duplicated: \(duplicated.joined(separator: ", "))") }
+        print("reply latency per chat (first reply to each update; chat 1 has the failing and slow downloads):")
+        for chat in 1...Int64(chats) {
+            let latencies = sent.filter { $0.chat == chat }.compactMap { item in answers(item, in: messages).first.map { ($0.at - item.at).seconds } }.sorted()
+            guard !latencies.isEmpty else { continue }
+            func p(_ q: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * q))] }
+            print(String(format: "  chat %d: %d replies, p50 %.2f s, p99 %.2f s, max %.2f s", chat, latencies.count, p(0.5), p(0.99), latencies.last ?? 0))
+        }
+        print("serve exit code at the end (SIGTERM): \(code)")
+        print("targets: 0 lost, 0 duplicated; no chat's p99 raised by another chat's faults by more than 1 s")
+        await telegram.stop()
+        if !lost.isEmpty || !duplicated.isEmpty { throw ExitCode(1) }
+    }
+}
+
+/// One `botgateway serve` child and the port it listens on.
+struct SoakServer: Sendable {
+    let child: ChildProcess
+    let port: Int
+
+    static func start(_ environment: [String: String]) async throws -> SoakServer {
+        let child = try ChildProcess([ChildProcess.botgateway, "serve"], environment: environment)
+        for _ in 0..<600 {
+            try await Task.sleep(for: .milliseconds(50))
+            for line in child.standardError.split(separator: "\n") where line.contains("\"msg\":\"serving\"") {
+                if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                   let port = (object["port"] as? String).flatMap(Int.init), port > 0 { return SoakServer(child: child, port: port) }
+            }
+        }
+        child.signal(SIGKILL)
+        _ = child.wait()
+        throw ValidationError("serve did not start: \(child.standardError.suffix(2000))")
+    }
+
+    func stop() async -> Int32 {
+        child.signal(SIGTERM)
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: child.wait()) }
+        }
+    }
+}
+
+/// The running server, swapped on restart (read by every chat's poster).
+final class ServerBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var server: SoakServer
+
+    init(_ server: SoakServer) {
+        self.server = server
+    }
+
+    var current: SoakServer { lock.withLock { server } }
+
+    func restart(_ environment: [String: String]) async {
+        let old = current
+        old.child.signal(SIGKILL)
+        _ = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: old.child.wait()) }
+        }
+        // Same data folder: the new process must resume what the killed one had taken in.
+        var environment = environment
+        environment["BOT_PORT"] = "0"
+        if let next = try? await SoakServer.start(environment) { lock.withLock { server = next } }
+    }
+}
+
+final class SentLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [SoakBenchmark.Sent] = []
+
+    func add(_ item: SoakBenchmark.Sent) {
+        lock.withLock { items.append(item) }
+    }
+
+    var all: [SoakBenchmark.Sent] { lock.withLock { items } }
+}
