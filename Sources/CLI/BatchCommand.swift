@@ -93,7 +93,7 @@ struct BatchCommand: AsyncParsableCommand {
             if pending.count >= 256 { try await flush() }
         }
         try await flush()
-        progress.enqueued(files: files.count + skipped.count, new: created, resumed: existing, skipped: skipped)
+        progress.enqueued(files: files.count + listing.skipped.count, new: created, resumed: existing, skipped: skipped)
 
         if noWait {
             progress.message("enqueued; run `botgateway batch \(folder)` again or `botgateway serve` to process")
