@@ -25,15 +25,11 @@ struct WebhookBenchmark: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: data) }
         let secret = "bench_secret"
-        let server = try ChildProcess([ChildProcess.botgateway, "serve"], environment: ChildProcess.environment([
+        let server = try await ServeProcess.start(environment: ChildProcess.environment([
             "TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_BASE_URL": telegram.baseURL, "TELEGRAM_WEBHOOK_SECRET": secret,
             "BOT_PORT": "0", "BOT_DATA_DIR": data.path, "LOG_FORMAT": "json", "LOG_LEVEL": "info",
         ]))
-        defer {
-            server.signal(SIGTERM)
-            _ = server.wait()
-        }
-        let port = try await waitForPort(URL(fileURLWithPath: server.standardErrorPath))
+        let port = server.port
         print("Webhook benchmark: \(updates) updates, \(concurrency) in flight, botgateway serve on 127.0.0.1:\(port), 2 cores shared by both processes")
 
         let client = HTTPClient()
@@ -63,18 +59,8 @@ struct WebhookBenchmark: AsyncParsableCommand {
         print(String(format: "%.0f updates/s; latency p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms; non-200: %d; recorded in SQLite: %d of %d",
                      Double(updates) / elapsed, percentile(0.5), percentile(0.9), percentile(0.99), sorted.last ?? .nan, failures, recorded, updates))
         print("targets: ≥ 3000 updates/s, p99 < 20 ms")
+        _ = await server.terminate()
         await telegram.stop()
-    }
-
-    private func waitForPort(_ log: URL) async throws -> Int {
-        for _ in 0..<600 {
-            try await Task.sleep(for: .milliseconds(50))
-            for line in ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n") where line.contains("\"msg\":\"serving\"") {
-                if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                   let port = (object["port"] as? String).flatMap(Int.init), port > 0 { return port }
-            }
-        }
-        throw ValidationError("serve did not start; see \(log.path)")
     }
 }
 

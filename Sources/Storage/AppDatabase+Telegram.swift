@@ -132,12 +132,13 @@ extension AppDatabase {
         try await write { db in try db.execute(sql: "UPDATE outbox SET state = 'sending' WHERE id = ?", arguments: [id]) }
     }
 
-    /// After a crash, replies caught mid-send may or may not have reached the chat. Results (analyses,
-    /// reports) are sent again: a duplicate beats a lost answer. Everything else (acknowledgements, command
-    /// answers) is not: a repeated "got it" is noise. Returns (resent, dropped).
+    /// After a crash, replies caught mid-send may or may not have reached the chat. Anything the person asked
+    /// for or must know (results, command answers, "I can't read that file") is sent again: a duplicate beats a
+    /// lost answer. Acknowledgements and hints are not: a repeated "got it" is noise. Returns (resent, dropped).
     public func recoverInterruptedReplies() async throws -> (resent: Int, dropped: Int) {
         try await write { db in
-            try db.execute(sql: "UPDATE outbox SET state = 'pending' WHERE state = 'sending' AND dedupeKey LIKE 'result:%'")
+            let noise = "(dedupeKey LIKE 'ack:%' OR dedupeKey LIKE 'hint:%' OR dedupeKey LIKE 'stranger:%')"
+            try db.execute(sql: "UPDATE outbox SET state = 'pending' WHERE state = 'sending' AND NOT \(noise)")
             let resent = db.changesCount
             try db.execute(sql: "UPDATE outbox SET state = 'failed', lastError = 'interrupted mid-send; not repeated' WHERE state = 'sending'")
             return (resent, db.changesCount)

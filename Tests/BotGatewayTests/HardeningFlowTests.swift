@@ -134,7 +134,7 @@ struct HardeningFlowTests {
         let started = ContinuousClock.now
         #expect(try await gateway.post(Updates.text(update: 2, user: 2, message: 1, "/help")) == 200)
         #expect(await gateway.telegram.waitFor(timeout: .seconds(10)) { $0.contains { $0.chatID == 2 } })
-        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(ContinuousClock.now - started < .seconds(5))
         // The stuck update is still pending, to be tried again: never dropped.
         #expect(try await gateway.database.pendingUpdates().map(\.updateID) == [1])
         await gateway.stop()
@@ -150,7 +150,7 @@ struct HardeningFlowTests {
         try await gateway.database.enqueueReply(ReplyPayload.message("quiet").record(chatID: 200, dedupeKey: "quiet"))
         #expect(await gateway.telegram.waitFor(timeout: .seconds(10)) { $0.contains { $0.chatID == 200 } })
         let busySent = gateway.telegram.messages(to: 100)
-        #expect(busySent.count <= 5, "chat 200 waited for \(busySent.count) of chat 100's replies")
+        #expect(busySent.count <= 10, "chat 200 waited for \(busySent.count) of chat 100's replies")
         // One chat's replies keep their order.
         #expect(await gateway.telegram.waitFor(timeout: .seconds(20)) { $0.filter { $0.chatID == 100 }.count == 30 })
         #expect(gateway.telegram.messages(to: 100).map(\.text) == (0..<30).map { "busy \($0)" })

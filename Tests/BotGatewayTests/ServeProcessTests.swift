@@ -10,37 +10,6 @@ import Glibc
 /// `botgateway serve` as an operator runs it: a real process, killed with SIGKILL and started again.
 @Suite("botgateway serve as a process", .serialized)
 struct ServeProcessTests {
-    struct Server {
-        let child: ChildProcess
-
-        /// Starts serve and waits for its "serving" log line to learn the port.
-        static func start(environment: [String: String]) async throws -> (Server, Int) {
-            let child = try ChildProcess([ChildProcess.botgateway, "serve"], environment: ChildProcess.environment(environment))
-            for _ in 0..<600 {
-                try await Task.sleep(for: .milliseconds(50))
-                for line in child.standardError.split(separator: "\n") where line.contains("\"msg\":\"serving\"") {
-                    if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                       let port = (object["port"] as? String).flatMap(Int.init), port > 0 {
-                        return (Server(child: child), port)
-                    }
-                }
-            }
-            child.signal(SIGKILL)
-            _ = child.wait()
-            throw LoopbackServerError.didNotStart
-        }
-
-        func kill9() {
-            child.signal(SIGKILL)
-            _ = child.wait()
-        }
-
-        func terminate() -> Int32 {
-            child.signal(SIGTERM)
-            return child.wait()
-        }
-    }
-
     static func post(_ update: [String: Any], port: Int) async throws -> Int {
         let client = HTTPClient()
         defer { client.shutdown() }
@@ -60,17 +29,18 @@ struct ServeProcessTests {
         ]
         // A two-page scan takes long enough to be killed mid-work.
         telegram.addFile(id: "statement", data: try GatewayHarness.fixture("statement-scanned.pdf"))
-        let (first, port) = try await Server.start(environment: environment)
+        let first = try await ServeProcess.start(environment: ChildProcess.environment(environment))
+        let port = first.port
         #expect(try await Self.post(Updates.document(update: 1, user: 1, message: 42, file: "statement", name: "statement.pdf",
                                                      mime: "application/pdf", size: 96_797), port: port) == 200)
         #expect(await telegram.waitFor(timeout: .seconds(20)) { $0.contains { $0.text.contains("Job <code>") } })
-        first.kill9()
+        await first.kill9()
         let analysedBeforeKill = telegram.sentMessages.contains { $0.text.contains("First Harbor Bank") }
 
-        let (second, _) = try await Server.start(environment: environment)
+        let second = try await ServeProcess.start(environment: ChildProcess.environment(environment))
         #expect(await telegram.waitFor(timeout: .seconds(30)) { $0.contains { $0.text.contains("3591.23") } })
         try await Task.sleep(for: .seconds(1))
-        #expect(second.terminate() == 0)
+        #expect(await second.terminate() == 0)
         let messages = telegram.messages(to: 1)
         #expect(messages.filter { $0.text.contains("Job <code>") && $0.text.contains("I will reply") }.count == 1)
         #expect(messages.filter { $0.text.contains("3591.23") }.count == 1, "\(messages.map(\.text))")

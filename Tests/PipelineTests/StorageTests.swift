@@ -25,7 +25,7 @@ struct StorageTests {
         try await queue.write { db in
             try db.execute(sql: "DROP TABLE llmUsage; DELETE FROM grdb_migrations WHERE identifier = 'v2-llm-usage'")
         }
-        try await queue.close()
+        try queue.close()
         let upgraded = try AppDatabase(path: store.database.path)
         #expect(try upgraded.appliedMigrations() == ["v1-documents-jobs-steps", "v2-llm-usage", "v3-per-chat-queues"])
         #expect(try await upgraded.jobDetails(code: job.code)?.job.code == job.code)
@@ -51,7 +51,7 @@ struct StorageTests {
                   (10, CAST('not json' AS BLOB), 'pending', 4);
                 """)
         }
-        try await queue.close()
+        try queue.close()
         // The instance that migrates is the one used (a stale reader once hid the new columns).
         let upgraded = try AppDatabase(path: path)
         #expect(try await upgraded.pendingUpdates().map(\.chatID) == [42, 42, nil, nil])
@@ -62,6 +62,24 @@ struct StorageTests {
         // The chat waits behind its postponed update; the others do not.
         #expect(try await upgraded.dueUpdateHeads().map(\.updateID) == [9, 10])
         #expect(try await upgraded.nextDueUpdate(chatID: 42) == nil)
+    }
+
+    @Test("replies caught mid-send by a crash are sent again, except acknowledgements and hints")
+    func interruptedReplies() async throws {
+        let store = try TestStore()
+        defer { store.remove() }
+        let keys = ["result:job:1", "command:update:5:0", "refused:update:7", "ack:update:6", "hint:update:8", "stranger:update:9"]
+        for key in keys {
+            var record = OutboxRecord(chatID: 1, kind: "message", payload: Data("{}".utf8), dedupeKey: key)
+            record.state = .pending
+            try await store.database.enqueueReply(record)
+        }
+        for reply in try await store.database.replies() { try await store.database.beginSending(id: reply.id!) }
+        let (resent, dropped) = try await store.database.recoverInterruptedReplies()
+        #expect(resent == 3 && dropped == 3)
+        let states = Dictionary(uniqueKeysWithValues: try await store.database.replies().map { ($0.dedupeKey, $0.state) })
+        #expect(states == ["result:job:1": .pending, "command:update:5:0": .pending, "refused:update:7": .pending,
+                           "ack:update:6": .failed, "hint:update:8": .failed, "stranger:update:9": .failed])
     }
 
     @Test("a database path that cannot be opened gives a clear error")
