@@ -24,6 +24,9 @@ struct OCRBenchmark: AsyncParsableCommand {
     @Option(help: "Engines in the pool and parallel CLI processes in (b); default: cores.")
     var workers = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(help: "A folder of real documents with manifest.json and NAME.truth.txt (as in ../shared/corpora/*); repeatable. Replaces the fixture run.")
+    var corpus: [String] = []
+
     struct Document {
         var path: String
         var name: String
@@ -38,6 +41,10 @@ struct OCRBenchmark: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if !self.corpus.isEmpty {
+            guard let tesseract = which("tesseract") else { throw ValidationError("the baseline needs the tesseract CLI (apt-get install tesseract-ocr)") }
+            return try await OCRCorpusRun(folders: self.corpus, workers: workers).run(tesseract: tesseract)
+        }
         let corpus = try loadCorpus()
         guard !corpus.isEmpty else { throw ValidationError("no documents with ground truth in \(fixtures)") }
         guard let tesseract = which("tesseract"), which("pdftoppm") != nil else {

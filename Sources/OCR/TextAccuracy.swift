@@ -1,3 +1,5 @@
+import Foundation
+
 /// Character error rate against a ground truth, the usual OCR quality measure.
 public enum TextAccuracy {
     /// Levenshtein distance over Unicode scalars divided by the reference length, after folding every
@@ -7,6 +9,39 @@ public enum TextAccuracy {
         let truth = normalized(reference)
         guard !truth.isEmpty else { return hypothesis.isEmpty ? 0 : 1 }
         return Double(editDistance(hypothesis, truth)) / Double(truth.count)
+    }
+
+    /// The same with every whitespace character removed: for truths that drop the spaces inside a text
+    /// segment (WildReceipt's `WecometoChick-fil-A`), where spacing cannot be judged at all.
+    public static func characterErrorRateIgnoringSpaces(recognized: String, reference: String) -> Double {
+        let hypothesis = recognized.unicodeScalars.filter { !$0.properties.isWhitespace }
+        let truth = reference.unicodeScalars.filter { !$0.properties.isWhitespace }
+        guard !truth.isEmpty else { return hypothesis.isEmpty ? 0 : 1 }
+        return Double(editDistance(Array(hypothesis), Array(truth))) / Double(truth.count)
+    }
+
+    /// Share of the reference's words found in the recognised text, order-free (each recognised word counts
+    /// once): the metric of the scribeocr benchmark, punctuation at word ends ignored. `foldCase` for truths
+    /// whose case differs from the print (SROIE's receipts are transcribed in upper case).
+    public static func wordRecall(recognized: String, reference: String, foldCase: Bool = false) -> Double {
+        let truth = words(reference, foldCase: foldCase)
+        guard !truth.isEmpty else { return 1 }
+        var available: [String: Int] = [:]
+        for word in words(recognized, foldCase: foldCase) { available[word, default: 0] += 1 }
+        var found = 0
+        for word in truth where available[word, default: 0] > 0 {
+            available[word]! -= 1
+            found += 1
+        }
+        return Double(found) / Double(truth.count)
+    }
+
+    static func words(_ text: String, foldCase: Bool) -> [String] {
+        text.split(whereSeparator: { $0.isWhitespace }).compactMap { token in
+            let trimmed = token.trimmingCharacters(in: .punctuationCharacters.union(.symbols))
+            guard !trimmed.isEmpty else { return nil }
+            return foldCase ? trimmed.lowercased() : trimmed
+        }
     }
 
     static func normalized(_ text: String) -> [Unicode.Scalar] {

@@ -1,0 +1,135 @@
+import ArgumentParser
+import Foundation
+import OCR
+import TestSupport
+
+/// `botgateway-bench ocr --corpus DIR`: real documents with human ground truth (any folder with a
+/// `manifest.json` of `{"file", "truth", "kind"}`, as in `../shared/corpora/`), read by `tesseract FILE stdout`
+/// (default settings, one process per file, one after another: what most bots run) and by the engine pool, in
+/// the same run. Per image and per kind: word recall (the scribeocr benchmark's metric: order-free, punctuation
+/// at word ends ignored; case folded for sets whose truth is not in the printed case), character error rate
+/// (whitespace ignored for sets whose truth drops spaces), files/s and the ratio.
+struct OCRCorpusRun {
+    struct Entry: Decodable {
+        var file: String
+        var truth: String
+        var kind: String
+    }
+
+    struct Item {
+        var set: String
+        var name: String
+        var kind: String
+        var path: String
+        var truth: String
+
+        /// SROIE's receipts are transcribed in upper case, FUNSD's and WildReceipt's case is unreliable; the
+        /// scribe benchmark's metric is case-sensitive.
+        var foldCase: Bool { ["receipt-scan", "form-scan", "photo"].contains(kind) }
+        /// WildReceipt removes the spaces inside each text segment.
+        var ignoreSpaces: Bool { kind == "photo" }
+    }
+
+    struct Score {
+        var recall: Double
+        var cer: Double
+    }
+
+    let folders: [String]
+    let workers: Int
+
+    static func load(_ folders: [String]) throws -> [Item] {
+        var items: [Item] = []
+        for folder in folders {
+            let root = URL(fileURLWithPath: folder)
+            let manifest = root.appendingPathComponent("manifest.json")
+            guard let data = FileManager.default.contents(atPath: manifest.path) else { throw ValidationError("no manifest.json in \(folder)") }
+            for entry in try JSONDecoder().decode([Entry].self, from: data) {
+                let truth = try String(contentsOf: root.appendingPathComponent(entry.truth), encoding: .utf8)
+                items.append(Item(set: root.lastPathComponent, name: entry.file, kind: entry.kind, path: root.appendingPathComponent(entry.file).path,
+                                  truth: truth))
+            }
+        }
+        return items
+    }
+
+    static func score(_ text: String, _ item: Item) -> Score {
+        Score(recall: TextAccuracy.wordRecall(recognized: text, reference: item.truth, foldCase: item.foldCase),
+              cer: item.ignoreSpaces ? TextAccuracy.characterErrorRateIgnoringSpaces(recognized: text, reference: item.truth)
+                  : TextAccuracy.characterErrorRate(recognized: text, reference: item.truth))
+    }
+
+    func run(tesseract: String) async throws {
+        let items = try Self.load(folders)
+        guard !items.isEmpty else { throw ValidationError("the manifests list no images") }
+        var cliEnvironment = ProcessInfo.processInfo.environment
+        cliEnvironment.removeValue(forKey: "OMP_THREAD_LIMIT")
+        print("OCR on real documents: \(items.count) images from \(folders.joined(separator: ", ")); tesseract \(OCREnginePool.tesseractVersion), "
+              + "\(ProcessInfo.processInfo.activeProcessorCount) cores")
+
+        // The CLI as most bots run it: default settings, one process per file, one file after another.
+        var cliTexts: [String] = []
+        let cliStarted = ContinuousClock.now
+        for item in items {
+            let outcome = try await ChildProcess.runOffPool([tesseract, item.path, "stdout"], environment: cliEnvironment)
+            cliTexts.append(outcome.standardOutput)
+        }
+        let cliSeconds = (ContinuousClock.now - cliStarted).seconds
+
+        var configuration = OCRConfiguration()
+        configuration.workers = workers
+        let pool = try await OCREnginePool(configuration: configuration)
+        let poolStarted = ContinuousClock.now
+        let ours = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            for (index, item) in items.enumerated() {
+                group.addTask { (index, (try? await pool.recognize(.file(item.path)).text) ?? "") }
+            }
+            var texts = [String](repeating: "", count: items.count)
+            for try await (index, text) in group { texts[index] = text }
+            return texts
+        }
+        let poolSeconds = (ContinuousClock.now - poolStarted).seconds
+        await pool.shutdown()
+
+        let cliScores = zip(cliTexts, items).map { Self.score($0, $1) }
+        let ourScores = zip(ours, items).map { Self.score($0, $1) }
+
+        print("")
+        print(pad("image", 34) + pad("kind", 14) + pad("recall CLI", 12) + pad("recall ours", 12) + pad("CER CLI", 10) + "CER ours")
+        for (index, item) in items.enumerated() {
+            let mark = ourScores[index].recall < cliScores[index].recall - 0.02 ? "  ← below the CLI" : ""
+            print(pad("\(item.set)/\(item.name)", 34) + pad(item.kind, 14) + pad(percent(cliScores[index].recall), 12)
+                  + pad(percent(ourScores[index].recall), 12) + pad(percent(cliScores[index].cer), 10) + percent(ourScores[index].cer) + mark)
+        }
+
+        print("")
+        print(pad("set / kind", 30) + pad("images", 8) + pad("recall CLI", 12) + pad("recall ours", 12) + pad("CER CLI", 10) + "CER ours")
+        func summarize(_ label: String, _ indices: [Int]) {
+            func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(max(1, values.count)) }
+            print(pad(label, 30) + pad("\(indices.count)", 8) + pad(percent(mean(indices.map { cliScores[$0].recall })), 12)
+                  + pad(percent(mean(indices.map { ourScores[$0].recall })), 12) + pad(percent(mean(indices.map { cliScores[$0].cer })), 10)
+                  + percent(mean(indices.map { ourScores[$0].cer })))
+        }
+        for set in Set(items.map(\.set)).sorted() {
+            let inSet = items.indices.filter { items[$0].set == set }
+            summarize(set, inSet)
+            let kinds = Set(inSet.map { items[$0].kind }).sorted()
+            if kinds.count > 1 {
+                for kind in kinds { summarize("  " + kind, inSet.filter { items[$0].kind == kind }) }
+            }
+        }
+        summarize("all", Array(items.indices))
+
+        let below = items.indices.filter { ourScores[$0].recall < cliScores[$0].recall - 0.02 }
+        print("")
+        print(String(format: "speed: CLI %.2f files/s (%.1f s), engine pool with %d engines %.2f files/s (%.1f s): %.1f× the CLI",
+                     Double(items.count) / cliSeconds, cliSeconds, workers, Double(items.count) / poolSeconds, poolSeconds, cliSeconds / poolSeconds))
+        print(below.isEmpty ? "no image is more than 2 points of recall below the CLI"
+              : "more than 2 points of recall below the CLI: " + below.map { "\(items[$0].set)/\(items[$0].name)" }.joined(separator: ", "))
+    }
+}
+
+private func percent(_ value: Double) -> String { String(format: "%.1f %%", value * 100) }
+private func pad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+}
