@@ -27,6 +27,9 @@ struct OCRBenchmark: AsyncParsableCommand {
     @Option(help: "A folder of real documents with manifest.json and NAME.truth.txt (as in ../shared/corpora/*); repeatable. Replaces the fixture run.")
     var corpus: [String] = []
 
+    @Option(help: "With --corpus: a JSON file for the CLI's texts, reused when present (tuning runs skip the slow CLI; no speed ratio then).")
+    var cliCache: String?
+
     struct Document {
         var path: String
         var name: String
@@ -43,7 +46,7 @@ struct OCRBenchmark: AsyncParsableCommand {
     func run() async throws {
         if !self.corpus.isEmpty {
             guard let tesseract = which("tesseract") else { throw ValidationError("the baseline needs the tesseract CLI (apt-get install tesseract-ocr)") }
-            return try await OCRCorpusRun(folders: self.corpus, workers: workers).run(tesseract: tesseract)
+            return try await OCRCorpusRun(folders: self.corpus, workers: workers, cliCache: cliCache).run(tesseract: tesseract)
         }
         let corpus = try loadCorpus()
         guard !corpus.isEmpty else { throw ValidationError("no documents with ground truth in \(fixtures)") }

@@ -37,6 +37,9 @@ struct OCRCorpusRun {
 
     let folders: [String]
     let workers: Int
+    /// A JSON file of the CLI's texts by image path: reused when present (for tuning runs; no speed ratio then),
+    /// written after a run that read them.
+    var cliCache: String?
 
     static func load(_ folders: [String]) throws -> [Item] {
         var items: [Item] = []
@@ -59,6 +62,18 @@ struct OCRCorpusRun {
                   : TextAccuracy.characterErrorRate(recognized: text, reference: item.truth))
     }
 
+    /// The first page's corrections, size and confidence, to see why an image reads as it does.
+    static func describe(_ result: OCRResult) -> String {
+        guard let page = result.pages.first else { return "no page" }
+        let c = page.corrections
+        var parts = ["\(page.width)×\(page.height)", String(format: "conf %.0f", page.confidence)]
+        if c.quarterTurns != 0 { parts.append("turned \(c.quarterTurns)") }
+        if abs(c.deskewDegrees) >= 0.05 { parts.append(String(format: "deskew %.1f°", c.deskewDegrees)) }
+        if c.scale != 1 { parts.append(String(format: "scale %.2f", c.scale)) }
+        if c.contrastStretched { parts.append("stretched") }
+        return parts.joined(separator: ", ")
+    }
+
     func run(tesseract: String) async throws {
         let items = try Self.load(folders)
         guard !items.isEmpty else { throw ValidationError("the manifests list no images") }
@@ -69,25 +84,37 @@ struct OCRCorpusRun {
 
         // The CLI as most bots run it: default settings, one process per file, one file after another.
         var cliTexts: [String] = []
-        let cliStarted = ContinuousClock.now
-        for item in items {
-            let outcome = try await ChildProcess.runOffPool([tesseract, item.path, "stdout"], environment: cliEnvironment)
-            cliTexts.append(outcome.standardOutput)
+        var cliSeconds: Double?
+        let cached = cliCache.flatMap { FileManager.default.contents(atPath: $0) }.flatMap { try? JSONDecoder().decode([String: String].self, from: $0) }
+        if let cached, items.allSatisfy({ cached[$0.path] != nil }) {
+            cliTexts = items.map { cached[$0.path] ?? "" }
+            print("(the CLI's texts come from \(cliCache ?? ""): no speed comparison in this run)")
+        } else {
+            let cliStarted = ContinuousClock.now
+            for item in items {
+                let outcome = try await ChildProcess.runOffPool([tesseract, item.path, "stdout"], environment: cliEnvironment)
+                cliTexts.append(outcome.standardOutput)
+            }
+            cliSeconds = (ContinuousClock.now - cliStarted).seconds
+            if let cliCache {
+                let texts = Dictionary(zip(items.map(\.path), cliTexts)) { first, _ in first }
+                try JSONEncoder().encode(texts).write(to: URL(fileURLWithPath: cliCache))
+            }
         }
-        let cliSeconds = (ContinuousClock.now - cliStarted).seconds
 
         var configuration = OCRConfiguration()
         configuration.workers = workers
         let pool = try await OCREnginePool(configuration: configuration)
         let poolStarted = ContinuousClock.now
-        let ours = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+        let results = try await withThrowingTaskGroup(of: (Int, OCRResult?).self) { group in
             for (index, item) in items.enumerated() {
-                group.addTask { (index, (try? await pool.recognize(.file(item.path)).text) ?? "") }
+                group.addTask { (index, try? await pool.recognize(.file(item.path))) }
             }
-            var texts = [String](repeating: "", count: items.count)
-            for try await (index, text) in group { texts[index] = text }
-            return texts
+            var results = [OCRResult?](repeating: nil, count: items.count)
+            for try await (index, result) in group { results[index] = result }
+            return results
         }
+        let ours = results.map { $0?.text ?? "" }
         let poolSeconds = (ContinuousClock.now - poolStarted).seconds
         await pool.shutdown()
 
@@ -95,11 +122,13 @@ struct OCRCorpusRun {
         let ourScores = zip(ours, items).map { Self.score($0, $1) }
 
         print("")
-        print(pad("image", 34) + pad("kind", 14) + pad("recall CLI", 12) + pad("recall ours", 12) + pad("CER CLI", 10) + "CER ours")
+        print(pad("image", 34) + pad("kind", 14) + pad("recall CLI", 12) + pad("recall ours", 12) + pad("CER CLI", 10) + pad("CER ours", 10)
+              + "what our engine did")
         for (index, item) in items.enumerated() {
-            let mark = ourScores[index].recall < cliScores[index].recall - 0.02 ? "  ← below the CLI" : ""
+            let mark = ourScores[index].recall < cliScores[index].recall - 0.02 ? "← below the CLI " : ""
             print(pad("\(item.set)/\(item.name)", 34) + pad(item.kind, 14) + pad(percent(cliScores[index].recall), 12)
-                  + pad(percent(ourScores[index].recall), 12) + pad(percent(cliScores[index].cer), 10) + percent(ourScores[index].cer) + mark)
+                  + pad(percent(ourScores[index].recall), 12) + pad(percent(cliScores[index].cer), 10) + pad(percent(ourScores[index].cer), 10)
+                  + mark + (results[index].map(Self.describe) ?? "failed"))
         }
 
         print("")
@@ -122,8 +151,12 @@ struct OCRCorpusRun {
 
         let below = items.indices.filter { ourScores[$0].recall < cliScores[$0].recall - 0.02 }
         print("")
-        print(String(format: "speed: CLI %.2f files/s (%.1f s), engine pool with %d engines %.2f files/s (%.1f s): %.1f× the CLI",
-                     Double(items.count) / cliSeconds, cliSeconds, workers, Double(items.count) / poolSeconds, poolSeconds, cliSeconds / poolSeconds))
+        if let cliSeconds {
+            print(String(format: "speed: CLI %.2f files/s (%.1f s), engine pool with %d engines %.2f files/s (%.1f s): %.1f× the CLI",
+                         Double(items.count) / cliSeconds, cliSeconds, workers, Double(items.count) / poolSeconds, poolSeconds, cliSeconds / poolSeconds))
+        } else {
+            print(String(format: "speed: engine pool with %d engines %.2f files/s (%.1f s)", workers, Double(items.count) / poolSeconds, poolSeconds))
+        }
         print(below.isEmpty ? "no image is more than 2 points of recall below the CLI"
               : "more than 2 points of recall below the CLI: " + below.map { "\(items[$0].set)/\(items[$0].name)" }.joined(separator: ", "))
     }

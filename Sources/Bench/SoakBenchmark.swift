@@ -52,16 +52,22 @@ struct SoakBenchmark: AsyncParsableCommand {
         let end = started + .seconds(seconds)
         let span = Double(seconds)
         let accepted = Counter()
+        let faults = FaultWindows()
 
         await withTaskGroup(of: Void.self) { group in
             // Faults, at fixed fractions of the run.
             group.addTask {
                 func at(_ fraction: Double) async { try? await Task.sleep(until: started + .milliseconds(Int(span * fraction * 1000)), clock: .continuous) }
+                // Each global fault's window (with its recovery) is noted, so chats can be compared outside them.
                 await at(0.15); print("  fault: 5xx burst on sendMessage"); telegram.fail("sendMessage", times: 6, code: 502)
+                faults.add(seconds: 6)
                 await at(0.25); print("  fault: 429s on sendMessage"); telegram.fail("sendMessage", times: 3, code: 429, retryAfter: 1)
+                faults.add(seconds: 6)
                 await at(0.40); print("  fault: Telegram unreachable for 8 s"); telegram.setUnavailable(true)
+                faults.add(seconds: 8 + 12)
                 try? await Task.sleep(for: .seconds(8)); telegram.setUnavailable(false)
                 await at(0.65); print("  fault: SIGKILL and restart")
+                faults.add(seconds: 15)
                 await server.restart(environment)
             }
             for chat in 1...Int64(chats) {
@@ -142,13 +148,18 @@ struct SoakBenchmark: AsyncParsableCommand {
               + (noChatFaults ? ", no per-chat faults:" : "; chat 1 has failing and slow downloads:"))
         for chat in 1...Int64(chats) {
             func summary(_ items: [Sent]) -> String {
-                let latencies = items.compactMap { item in answers(item, in: messages).first.map { ($0.at - item.at).seconds } }.sorted()
-                guard !latencies.isEmpty else { return "none" }
-                func p(_ q: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * q))] }
-                return String(format: "%d, p50 %.2f s, p99 %.2f s", latencies.count, p(0.5), p(0.99))
+                func figures(_ items: [Sent]) -> String {
+                    let latencies = items.compactMap { item in answers(item, in: messages).first.map { ($0.at - item.at).seconds } }.sorted()
+                    guard !latencies.isEmpty else { return "none" }
+                    func p(_ q: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * q))] }
+                    return String(format: "%d p50 %.2f p99 %.2f", latencies.count, p(0.5), p(0.99))
+                }
+                // Outside the global faults (outage, restart, 5xx, 429 and their recovery) only the chat's own faults remain.
+                return figures(items) + " | outside global faults " + figures(items.filter { !faults.covers($0.at) })
             }
             let mine = sent.filter { $0.chat == chat }
-            print("  chat \(chat): commands \(summary(mine.filter { !$0.isDocument })); results \(summary(mine.filter(\.isDocument)))")
+            print("  chat \(chat): commands \(summary(mine.filter { !$0.isDocument }))")
+            print("          results  \(summary(mine.filter(\.isDocument)))")
         }
         print("serve exit code at the end (SIGTERM): \(code)")
         print("targets: 0 lost, 0 duplicated; no chat's p99 raised by another chat's faults by more than 1 s")
@@ -172,6 +183,21 @@ final class ServerBox: @unchecked Sendable {
     func restart(_ environment: [String: String]) async {
         await current.kill9()
         if let next = try? await ServeProcess.start(environment: environment) { lock.withLock { server = next } }
+    }
+}
+
+/// When the global faults were on, with their recovery: updates sent from 2 s before one began to its end.
+final class FaultWindows: @unchecked Sendable {
+    private let lock = NSLock()
+    private var windows: [(start: ContinuousClock.Instant, end: ContinuousClock.Instant)] = []
+
+    func add(seconds: Int) {
+        let now = ContinuousClock.now
+        lock.withLock { windows.append((now - .seconds(2), now + .seconds(seconds))) }
+    }
+
+    func covers(_ instant: ContinuousClock.Instant) -> Bool {
+        lock.withLock { windows.contains { $0.start <= instant && instant <= $0.end } }
     }
 }
 
