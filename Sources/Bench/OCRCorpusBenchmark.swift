@@ -71,6 +71,7 @@ struct OCRCorpusRun {
         if abs(c.deskewDegrees) >= 0.05 { parts.append(String(format: "deskew %.1f°", c.deskewDegrees)) }
         if c.scale != 1 { parts.append(String(format: "scale %.2f", c.scale)) }
         if c.contrastStretched { parts.append("stretched") }
+        if let crop = c.crop, crop.count == 4 { parts.append("cropped to \(crop[2])×\(crop[3])") }
         return parts.joined(separator: ", ")
     }
 

@@ -68,6 +68,8 @@ public struct PageCorrections: Sendable, Codable, Equatable {
     public var deskewDegrees: Double = 0
     public var scale: Double = 1
     public var contrastStretched: Bool = false
+    /// The text region read, `[x, y, width, height]` in the decoded page, when the page was cropped to it.
+    public var crop: [Int]?
 
     public init() {}
 }

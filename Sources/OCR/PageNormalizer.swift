@@ -13,6 +13,8 @@ struct PageNormalizer {
     static let maxUpscale = 4.0
     /// A histogram spread (1st to 99th percentile) under this is stretched to the full range.
     static let lowContrastSpread = 110
+    /// Darkest pixels (0.2nd percentile) above this: the ink itself is faint, and stretching helps.
+    static let faintestInk = 96
 
     var maxPixels: Int
 
@@ -31,17 +33,27 @@ struct PageNormalizer {
             }
         }
 
+        // Find the document before judging it: a small receipt on a large blank scan is read from its crop.
+        var binary = binarize(page)
+        if let full = binary, let region = TextRegion.crop(glyphs: TextRegion.glyphs(in: full), width: page.width, height: page.height),
+           let cropped = clip(page, to: region) {
+            page = cropped
+            corrections.crop = [region.x, region.y, region.width, region.height]
+            binary = nil
+        }
+
         if let stretched = stretchContrast(page) {
             page = stretched
             corrections.contrastStretched = true
+            binary = nil
         }
 
-        guard let binary = binarize(page) else { return page }
+        guard let binary = binary ?? binarize(page) else { return page }
         if let straight = deskew(page, binary: binary, corrections: &corrections) {
             page = straight
         }
 
-        if let height = medianGlyphHeight(binary), height < Self.smallTextHeight {
+        if let height = TextRegion.medianHeight(TextRegion.glyphs(in: binary)), height < Self.smallTextHeight {
             let scale = min(Self.maxUpscale, Self.targetTextHeight / max(height, 1))
             let pixels = Double(page.width) * Double(page.height) * scale * scale
             if pixels <= Double(maxPixels), let larger = page.transformed({ pixScaleGrayLI($0, Float(scale), Float(scale)) }) {
@@ -50,6 +62,15 @@ struct PageNormalizer {
             }
         }
         return page
+    }
+
+    private func clip(_ page: LeptonicaImage, to region: TextRegion.Box) -> LeptonicaImage? {
+        guard let box = boxCreate(Int32(region.x), Int32(region.y), Int32(region.width), Int32(region.height)) else { return nil }
+        defer {
+            var owned: UnsafeMutablePointer<BOX>? = box
+            boxDestroy(&owned)
+        }
+        return page.transformed { pixClipRectangle($0, box, nil) }
     }
 
     /// 8 bits per pixel, no colour map, transparency composited onto white.
@@ -85,6 +106,9 @@ struct PageNormalizer {
             }
             return 255
         }
+        // Only a washed-out page: one with real ink (its darkest pixels near black) is left alone, however white
+        // the rest — a 99 % blank scan's 1st..99th percentiles are paper, and stretching them turns speckle into text.
+        guard percentile(0.002) > Self.faintestInk else { return nil }
         let low = percentile(0.01), high = percentile(0.99)
         guard high - low < Self.lowContrastSpread, high - low >= 8 else { return nil }
         return page.transformed { pixGammaTRC(nil, $0, 1.0, Int32(low), Int32(high)) }
@@ -116,25 +140,5 @@ struct PageNormalizer {
         else { return nil }
         corrections.deskewDegrees += Double(angle)
         return straight
-    }
-
-    /// Median height of glyph-like connected components, or nil when there are too few to judge.
-    private func medianGlyphHeight(_ binary: LeptonicaImage) -> Double? {
-        guard let boxes = pixConnComp(binary.pointer, nil, 8) else { return nil }
-        defer {
-            var owned: UnsafeMutablePointer<BOXA>? = boxes
-            boxaDestroy(&owned)
-        }
-        var heights: [Int] = []
-        let count = Int(boxaGetCount(boxes))
-        heights.reserveCapacity(count)
-        for index in 0..<count {
-            var x: Int32 = 0, y: Int32 = 0, w: Int32 = 0, h: Int32 = 0
-            boxaGetBoxGeometry(boxes, Int32(index), &x, &y, &w, &h)
-            if h >= 4, h <= 200, w >= 1, w <= 3 * h + 8 { heights.append(Int(h)) }
-        }
-        guard heights.count >= 12 else { return nil }
-        heights.sort()
-        return Double(heights[heights.count / 2])
     }
 }
