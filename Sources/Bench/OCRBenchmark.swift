@@ -30,6 +30,9 @@ struct OCRBenchmark: AsyncParsableCommand {
     @Option(help: "With --corpus: a JSON file for the CLI's texts, reused when present (tuning runs skip the slow CLI; no speed ratio then).")
     var cliCache: String?
 
+    @Option(help: "With --corpus: the page layout our engine uses (choose, auto, block, sparse).")
+    var layout: String = PageLayout.choose.rawValue
+
     struct Document {
         var path: String
         var name: String
@@ -46,7 +49,8 @@ struct OCRBenchmark: AsyncParsableCommand {
     func run() async throws {
         if !self.corpus.isEmpty {
             guard let tesseract = which("tesseract") else { throw ValidationError("the baseline needs the tesseract CLI (apt-get install tesseract-ocr)") }
-            return try await OCRCorpusRun(folders: self.corpus, workers: workers, cliCache: cliCache).run(tesseract: tesseract)
+            guard let layout = PageLayout(rawValue: layout) else { throw ValidationError("--layout: one of choose, auto, block, sparse") }
+            return try await OCRCorpusRun(folders: self.corpus, workers: workers, cliCache: cliCache, layout: layout).run(tesseract: tesseract)
         }
         let corpus = try loadCorpus()
         guard !corpus.isEmpty else { throw ValidationError("no documents with ground truth in \(fixtures)") }

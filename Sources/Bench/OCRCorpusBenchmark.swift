@@ -40,6 +40,7 @@ struct OCRCorpusRun {
     /// A JSON file of the CLI's texts by image path: reused when present (for tuning runs; no speed ratio then),
     /// written after a run that read them.
     var cliCache: String?
+    var layout: PageLayout = .choose
 
     static func load(_ folders: [String]) throws -> [Item] {
         var items: [Item] = []
@@ -71,7 +72,10 @@ struct OCRCorpusRun {
         if abs(c.deskewDegrees) >= 0.05 { parts.append(String(format: "deskew %.1f°", c.deskewDegrees)) }
         if c.scale != 1 { parts.append(String(format: "scale %.2f", c.scale)) }
         if c.contrastStretched { parts.append("stretched") }
-        if let crop = c.crop, crop.count == 4 { parts.append("cropped to \(crop[2])×\(crop[3])") }
+        if let crop = c.crop, crop.count == 4 { parts.append("cropped to \(crop[2])×\(crop[3]) at \(crop[0]),\(crop[1])") }
+        if let layout = page.layout { parts.append(layout) }
+        if c.columns == 2 { parts.append("columns") }
+        parts.append("\(Int(result.timings.totalMilliseconds)) ms")
         return parts.joined(separator: ", ")
     }
 
@@ -105,6 +109,7 @@ struct OCRCorpusRun {
 
         var configuration = OCRConfiguration()
         configuration.workers = workers
+        configuration.layout = layout
         let pool = try await OCREnginePool(configuration: configuration)
         let poolStarted = ContinuousClock.now
         let results = try await withThrowingTaskGroup(of: (Int, OCRResult?).self) { group in

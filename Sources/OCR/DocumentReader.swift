@@ -12,8 +12,7 @@ final class DocumentReader {
     init(configuration: OCRConfiguration, scratch: URL) throws(OCRError) {
         self.configuration = configuration
         self.scratch = scratch
-        self.engine = try TesseractEngine(languages: configuration.languages, tessdataPath: configuration.tessdataPath,
-                                          pageSegmentationMode: configuration.pageSegmentationMode)
+        self.engine = try TesseractEngine(languages: configuration.languages, tessdataPath: configuration.tessdataPath)
         self.orientation = configuration.normalize ? OrientationDetector(tessdataPath: configuration.tessdataPath) : nil
     }
 
@@ -33,6 +32,7 @@ final class DocumentReader {
         let bytes = format == .pdf && input.isFile ? Data() : try load(input)
 
         var pages: [OCRPage] = []
+        var hocrPages: [String] = []
         var recognizeTime = Duration.zero
         let limits = configuration.limits
         let normalizer = PageNormalizer(maxPixels: limits.maxPixels)
@@ -49,15 +49,16 @@ final class DocumentReader {
             let recognitionStarted = ContinuousClock.now
             let remaining = deadline - recognitionStarted
             guard remaining > .zero else { throw .timedOut(seconds: limits.timeoutSeconds) }
-            var result: (text: String, confidence: Double)
+            var result: TesseractEngine.Recognition
             do {
-                result = try engine.recognize(prepared, resolution: dpi, budget: remaining)
+                result = try read(prepared, resolution: dpi, deadline: deadline, columns: corrections.columns ?? 1)
                 // Upright pages read well and pay nothing; a poor read may be a turned page.
                 if result.confidence < Self.orientationCheckConfidence, let orientation,
                    let turns = orientation.uprightQuarterTurns(prepared, resolution: dpi), turns != 0 {
                     var turnedCorrections = corrections
                     if let turned = normalizer.turn(prepared, quarterTurns: turns, corrections: &turnedCorrections) {
-                        let second = try engine.recognize(turned, resolution: dpi, budget: deadline - ContinuousClock.now)
+                        // The turned page is read once, with the layout the upright reading chose.
+                        let second = try read(turned, resolution: dpi, deadline: deadline, mode: result.mode)
                         if second.confidence > result.confidence {
                             result = second
                             prepared = turned
@@ -72,7 +73,9 @@ final class DocumentReader {
             recognizeTime += finished - recognitionStarted
             pages.append(OCRPage(index: index, text: result.text, confidence: result.confidence, source: .ocr,
                                  width: prepared.width, height: prepared.height, corrections: corrections,
-                                 milliseconds: (finished - pageStarted).milliseconds))
+                                 milliseconds: (finished - pageStarted).milliseconds, lines: result.lines,
+                                 layout: result.layoutName))
+            if configuration.keepHOCR, let hocr = result.hocr { hocrPages.append(hocr) }
         }
 
         do {
@@ -106,12 +109,38 @@ final class DocumentReader {
 
         let total = (ContinuousClock.now - started).milliseconds
         let recognizeMilliseconds = recognizeTime.milliseconds
-        return OCRResult(format: format, pages: pages, timings: OCRTimings(
+        return OCRResult(format: format, pages: pages, hocr: configuration.keepHOCR ? hocrPages : nil, timings: OCRTimings(
             queueMilliseconds: queueMilliseconds,
             prepareMilliseconds: total - recognizeMilliseconds,
             recognizeMilliseconds: recognizeMilliseconds,
             totalMilliseconds: total))
     }
+
+    /// One page read with the configured layout, or, with `.choose`, the page's own: a narrow strip of lines
+    /// running across (a till receipt, scanned or photographed) as one block, which keeps each line whole where
+    /// the automatic layout splits item names from prices; any other page with the automatic layout, and also as
+    /// one block when the automatic reading found little legible text (forms, sparse pages), keeping the reading
+    /// that found more.
+    private func read(_ page: LeptonicaImage, resolution: Int, deadline: ContinuousClock.Instant, columns: Int = 1,
+                      mode: Int32? = nil) throws(OCRError) -> TesseractEngine.Recognition {
+        let hocr = configuration.keepHOCR
+        func recognize(_ mode: Int32) throws(OCRError) -> TesseractEngine.Recognition {
+            try engine.recognize(page, resolution: resolution, mode: mode, budget: deadline - ContinuousClock.now, hocr: hocr)
+        }
+        if let mode = mode ?? configuration.layout.fixedMode { return try recognize(mode) }
+        // A narrow strip of lines running across: a till receipt, read line by line.
+        if columns <= 1, Double(page.height) >= Self.stripAspect * Double(page.width) { return try recognize(6) }
+        let auto = try recognize(3)
+        guard auto.confidentCharacters < Self.denseTextCharacters else { return auto }
+        let block = try recognize(6)
+        return block.confidentCharacters > auto.confidentCharacters ? block : auto
+    }
+
+    /// Height to width from which a page without columns is a strip (a till receipt).
+    static let stripAspect = 1.6
+
+    /// A page with this many legible characters from the automatic layout was read well by it.
+    static let denseTextCharacters = 1500
 
     /// The first KiB, after the size check, so an oversized upload costs one `stat` and a PDF is never read whole.
     private func head(_ input: OCRInput) throws(OCRError) -> Data {

@@ -9,24 +9,26 @@ public struct OCRConfiguration: Sendable, Equatable {
     /// Folder holding `*.traineddata`; nil lets Tesseract use its compiled-in default.
     public var tessdataPath: String?
     public var limits: OCRLimits
-    /// Tesseract page segmentation mode used for recognition (3 = fully automatic, 6 = one uniform block).
-    public var pageSegmentationMode: Int32
+    /// How a page's text is segmented into blocks and lines; `.choose` decides per page.
+    public var layout: PageLayout
     /// Leptonica normalisation before recognition (deskew, orientation, contrast, upscaling).
     public var normalize: Bool
+    /// Keep Tesseract's hOCR of each page in the result (`botgateway ocr --hocr`).
+    public var keepHOCR = false
 
     public init(
         languages: String = "eng",
         workers: Int = ProcessInfo.processInfo.activeProcessorCount,
         tessdataPath: String? = OCRConfiguration.defaultTessdataPath(),
         limits: OCRLimits = OCRLimits(),
-        pageSegmentationMode: Int32 = 3,
+        layout: PageLayout = .choose,
         normalize: Bool = true
     ) {
         self.languages = languages
         self.workers = max(1, workers)
         self.tessdataPath = tessdataPath
         self.limits = limits
-        self.pageSegmentationMode = pageSegmentationMode
+        self.layout = layout
         self.normalize = normalize
     }
 
@@ -61,6 +63,27 @@ public struct OCRConfiguration: Sendable, Equatable {
             configuration.workers = count
         }
         return configuration
+    }
+}
+
+/// Tesseract's page segmentation, per page.
+public enum PageLayout: String, Sendable, Equatable, CaseIterable {
+    /// Per page, from the page's own block layout (see `LayoutChooser`).
+    case choose
+    /// Tesseract's automatic layout (mode 3): columns and blocks found by the engine.
+    case auto
+    /// One uniform block of text (mode 6): every line across the page, in order.
+    case block
+    /// Sparse text (mode 11): as much text as possible, in no particular order.
+    case sparse
+
+    var fixedMode: Int32? {
+        switch self {
+        case .choose: nil
+        case .auto: 3
+        case .block: 6
+        case .sparse: 11
+        }
     }
 }
 

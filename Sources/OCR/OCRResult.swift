@@ -4,11 +4,14 @@ import Foundation
 public struct OCRResult: Sendable, Codable, Equatable {
     public var format: DocumentFormat
     public var pages: [OCRPage]
+    /// Tesseract's hOCR, one document per recognised page, when `OCRConfiguration.keepHOCR` asked for it.
+    public var hocr: [String]?
     public var timings: OCRTimings
 
-    public init(format: DocumentFormat, pages: [OCRPage], timings: OCRTimings) {
+    public init(format: DocumentFormat, pages: [OCRPage], hocr: [String]? = nil, timings: OCRTimings) {
         self.format = format
         self.pages = pages
+        self.hocr = hocr
         self.timings = timings
     }
 
@@ -46,9 +49,15 @@ public struct OCRPage: Sendable, Codable, Equatable {
     /// What normalisation did to the page, for logs and debugging.
     public var corrections: PageCorrections
     public var milliseconds: Double
+    /// The recognised lines in reading order, each with its words, boxes and confidences, in the coordinates of
+    /// the page as read (`width` × `height`: after turning, deskewing, cropping and scaling, see `corrections`).
+    /// Empty for text-layer pages. Optional in JSON: results stored before word boxes existed have none.
+    public var lines: [OCRLine]?
+    /// The layout the page was read with (`auto`, `block`, `sparse`).
+    public var layout: String?
 
     public init(index: Int, text: String, confidence: Double, source: Source, width: Int, height: Int,
-                corrections: PageCorrections = PageCorrections(), milliseconds: Double) {
+                corrections: PageCorrections = PageCorrections(), milliseconds: Double, lines: [OCRLine]? = nil, layout: String? = nil) {
         self.index = index
         self.text = text
         self.confidence = confidence
@@ -57,7 +66,49 @@ public struct OCRPage: Sendable, Codable, Equatable {
         self.height = height
         self.corrections = corrections
         self.milliseconds = milliseconds
+        self.lines = lines
+        self.layout = layout
     }
+}
+
+/// A box in page pixels: left, top, width, height.
+public struct OCRBox: Sendable, Codable, Equatable {
+    public var x: Int
+    public var y: Int
+    public var width: Int
+    public var height: Int
+
+    public init(x: Int, y: Int, width: Int, height: Int) {
+        self.x = x
+        self.y = y
+        self.width = width
+        self.height = height
+    }
+}
+
+public struct OCRWord: Sendable, Codable, Equatable {
+    public var text: String
+    public var box: OCRBox
+    /// Tesseract's word confidence, 0–100.
+    public var confidence: Double
+
+    public init(text: String, box: OCRBox, confidence: Double) {
+        self.text = text
+        self.box = box
+        self.confidence = confidence
+    }
+}
+
+public struct OCRLine: Sendable, Codable, Equatable {
+    public var box: OCRBox
+    public var words: [OCRWord]
+
+    public init(box: OCRBox, words: [OCRWord]) {
+        self.box = box
+        self.words = words
+    }
+
+    public var text: String { words.map(\.text).joined(separator: " ") }
 }
 
 public struct PageCorrections: Sendable, Codable, Equatable {
@@ -70,6 +121,8 @@ public struct PageCorrections: Sendable, Codable, Equatable {
     public var contrastStretched: Bool = false
     /// The text region read, `[x, y, width, height]` in the decoded page, when the page was cropped to it.
     public var crop: [Int]?
+    /// 2 when the text stands in columns (a gap runs down the text region), 1 when lines run across it.
+    public var columns: Int?
 
     public init() {}
 }

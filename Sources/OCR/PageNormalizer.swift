@@ -11,6 +11,7 @@ struct PageNormalizer {
     static let smallTextHeight = 14.0
     static let targetTextHeight = 26.0
     static let maxUpscale = 4.0
+    static let maxUpscaledPixels = 16_000_000.0
     /// A histogram spread (1st to 99th percentile) under this is stretched to the full range.
     static let lowContrastSpread = 110
     /// Darkest pixels (0.2nd percentile) above this: the ink itself is faint, and stretching helps.
@@ -33,12 +34,19 @@ struct PageNormalizer {
             }
         }
 
-        // Find the document before judging it: a small receipt on a large blank scan is read from its crop.
+        // Find the document before judging it: the paper on a darker surround (a table, a hand, the scanner's
+        // open lid), then the text on it (a small receipt on a large blank scan).
+        var origin = (x: 0, y: 0)
+        if let paper = PaperRegion.find(in: page), let cropped = clip(page, to: paper) {
+            page = cropped
+            origin = (paper.x, paper.y)
+            corrections.crop = [paper.x, paper.y, paper.width, paper.height]
+        }
         var binary = binarize(page)
         if let full = binary, let region = TextRegion.crop(glyphs: TextRegion.glyphs(in: full), width: page.width, height: page.height),
            let cropped = clip(page, to: region) {
             page = cropped
-            corrections.crop = [region.x, region.y, region.width, region.height]
+            corrections.crop = [origin.x + region.x, origin.y + region.y, region.width, region.height]
             binary = nil
         }
 
@@ -53,10 +61,15 @@ struct PageNormalizer {
             page = straight
         }
 
-        if let height = TextRegion.medianHeight(TextRegion.glyphs(in: binary)), height < Self.smallTextHeight {
-            let scale = min(Self.maxUpscale, Self.targetTextHeight / max(height, 1))
+        let glyphs = TextRegion.glyphs(in: binary)
+        corrections.columns = TextRegion.hasColumnGap(glyphs) ? 2 : 1
+        if let height = TextRegion.medianHeight(glyphs), height < Self.smallTextHeight {
+            // Upscaling never makes a page larger than `maxUpscaledPixels`: past that, reading time grows and
+            // the text is rarely small (a page that large whose "glyphs" are tiny is speckle or dot matrix).
+            let room = (Self.maxUpscaledPixels / (Double(page.width) * Double(page.height))).squareRoot()
+            let scale = min(Self.maxUpscale, Self.targetTextHeight / max(height, 1), room)
             let pixels = Double(page.width) * Double(page.height) * scale * scale
-            if pixels <= Double(maxPixels), let larger = page.transformed({ pixScaleGrayLI($0, Float(scale), Float(scale)) }) {
+            if scale >= 1.2, pixels <= Double(maxPixels), let larger = page.transformed({ pixScaleGrayLI($0, Float(scale), Float(scale)) }) {
                 page = larger
                 corrections.scale = scale
             }

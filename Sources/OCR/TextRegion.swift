@@ -1,13 +1,15 @@
 import CTesseract
+import Foundation
 
-/// Where the text of a page is: the one dense cluster of glyph-sized components, when there is one and it
-/// leaves much of the image blank — a small receipt in the middle of a 600-dpi A4 scan, a note on a large
-/// photo. Reading the crop instead of the page keeps paper speckle out of the contrast, skew and text-size
-/// estimates, and out of Tesseract's layout analysis (which returned nothing at all for such scans).
+/// Where the text of a page is, when it leaves much of the image blank — a small receipt in the middle of a
+/// 600-dpi A4 scan, a note on a large photo — and whether it stands in columns. Reading the crop instead of the
+/// page keeps paper speckle out of the contrast, skew and text-size estimates, and out of Tesseract's layout
+/// analysis (which returned nothing at all for such scans).
 ///
 /// Text is dense, speckle is not: glyph centres are counted on a grid of cells a few glyphs tall; cells with
-/// two or more are text, neighbouring text cells join, and the cluster is kept only if it holds nearly all the
-/// text, so a page with two separate text blocks is never cut down to one of them.
+/// two or more are text, and neighbouring text cells join into clusters. The region is every cluster of some
+/// size together (a receipt's sections are separate clusters; two text blocks far apart are both kept), and
+/// only when those clusters hold nearly all the text: a page is never cut down to part of its text.
 enum TextRegion {
     struct Box: Equatable {
         var x: Int
@@ -20,8 +22,10 @@ enum TextRegion {
 
     /// A crop must leave at least this share of the page out to be worth it.
     static let maximumAreaShare = 0.45
-    /// The cluster must hold this share of the page's dense text.
-    static let minimumTextShare = 0.95
+    /// The clusters kept must hold this share of the page's dense text.
+    static let minimumTextShare = 0.9
+    /// A cluster with less than this share of the dense text is a speck, not part of the document.
+    static let significantClusterShare = 0.02
 
     /// Glyph-like connected components of a binarised page: 4–200 px tall, not much wider than tall.
     static func glyphs(in binary: LeptonicaImage) -> [Box] {
@@ -40,6 +44,43 @@ enum TextRegion {
         }
         return glyphs
     }
+
+    /// Whether the text stands in columns: somewhere in the middle of the text, a gap at least a glyph wide that
+    /// almost no glyph crosses, with a good share of the text on each side. A title across the columns crosses it
+    /// (so "almost"); a receipt's header, total and footer lines cross the gap between its item names and prices
+    /// far more often, so a receipt reads as lines across.
+    static func hasColumnGap(_ glyphs: [Box]) -> Bool {
+        guard glyphs.count >= 40, let glyphHeight = medianHeight(glyphs) else { return false }
+        let left = glyphs.map(\.x).min() ?? 0, right = glyphs.map { $0.x + $0.width }.max() ?? 0
+        let width = right - left
+        guard width > 0 else { return false }
+        // Glyphs are counted by their vertical extent, so a tall column of text weighs more than a short title.
+        var coverage = [Int](repeating: 0, count: width + 1)
+        for glyph in glyphs {
+            for x in (glyph.x - left)..<min(width, glyph.x - left + glyph.width) { coverage[x] += glyph.height }
+        }
+        let covered = coverage.filter { $0 > 0 }.sorted()
+        guard !covered.isEmpty else { return false }
+        let typical = Double(covered[covered.count / 2])
+        let gapWidth = max(3, Int(glyphHeight / 2))
+        var runStart: Int?
+        for x in Int(Double(width) * 0.15)...Int(Double(width) * 0.85) {
+            if Double(coverage[x]) <= columnGapCoverage * typical {
+                if runStart == nil { runStart = x }
+                if let start = runStart, x - start + 1 >= gapWidth {
+                    let middle = left + start + gapWidth / 2
+                    let leftShare = Double(glyphs.filter { $0.x + $0.width <= middle }.count) / Double(glyphs.count)
+                    if leftShare >= 0.2, leftShare <= 0.8 { return true }
+                }
+            } else {
+                runStart = nil
+            }
+        }
+        return false
+    }
+
+    /// A column gap is crossed by at most this share of the typical coverage of a text column.
+    static let columnGapCoverage = 0.2
 
     static func medianHeight(_ glyphs: [Box]) -> Double? {
         guard glyphs.count >= 12 else { return nil }
@@ -61,13 +102,12 @@ enum TextRegion {
         let denseText = zip(counts, dense).reduce(0) { $0 + ($1.1 ? $1.0 : 0) }
         guard denseText > 0 else { return nil }
 
-        // Clusters of dense cells, joined across one empty cell (word gaps, line spacing).
+        // Clusters of dense cells, joined across a gap of up to two cells (word gaps, line spacing).
         var label = [Int](repeating: -1, count: counts.count)
-        var best = (label: -1, text: 0)
+        var clusterText: [Int: Int] = [:]
         for start in counts.indices where dense[start] && label[start] < 0 {
-            let current = start
             var stack = [start], text = 0
-            label[start] = current
+            label[start] = start
             while let index = stack.popLast() {
                 text += counts[index]
                 let row = index / columns, column = index % columns
@@ -77,18 +117,22 @@ enum TextRegion {
                         guard r >= 0, r < rows, c >= 0, c < columns else { continue }
                         let neighbour = r * columns + c
                         if dense[neighbour], label[neighbour] < 0 {
-                            label[neighbour] = current
+                            label[neighbour] = start
                             stack.append(neighbour)
                         }
                     }
                 }
             }
-            if text > best.text { best = (current, text) }
+            clusterText[start] = text
         }
-        guard Double(best.text) >= minimumTextShare * Double(denseText) else { return nil }
+        // The text is every cluster of some size (a receipt's sections are separate clusters); specks of a few
+        // glyphs are left out, but together they may hold only a little of the page's text.
+        let significant = Set(clusterText.filter { Double($0.value) >= significantClusterShare * Double(denseText) }.keys)
+        let kept = significant.reduce(0) { $0 + (clusterText[$1] ?? 0) }
+        guard Double(kept) >= minimumTextShare * Double(denseText) else { return nil }
 
         var minX = Int.max, minY = Int.max, maxX = 0, maxY = 0
-        for glyph in glyphs where label[cellIndex(glyph)] == best.label {
+        for glyph in glyphs where significant.contains(label[cellIndex(glyph)]) {
             minX = min(minX, glyph.x)
             minY = min(minY, glyph.y)
             maxX = max(maxX, glyph.x + glyph.width)
