@@ -111,6 +111,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
+                "OCR",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]

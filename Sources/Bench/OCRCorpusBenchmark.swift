@@ -10,30 +10,7 @@ import TestSupport
 /// at word ends ignored; case folded for sets whose truth is not in the printed case), character error rate
 /// (whitespace ignored for sets whose truth drops spaces), files/s and the ratio.
 struct OCRCorpusRun {
-    struct Entry: Decodable {
-        var file: String
-        var truth: String
-        var kind: String
-    }
-
-    struct Item {
-        var set: String
-        var name: String
-        var kind: String
-        var path: String
-        var truth: String
-
-        /// SROIE's receipts are transcribed in upper case, FUNSD's and WildReceipt's case is unreliable; the
-        /// scribe benchmark's metric is case-sensitive.
-        var foldCase: Bool { ["receipt-scan", "form-scan", "photo"].contains(kind) }
-        /// WildReceipt removes the spaces inside each text segment.
-        var ignoreSpaces: Bool { kind == "photo" }
-    }
-
-    struct Score {
-        var recall: Double
-        var cer: Double
-    }
+    typealias Item = OCRCorpus.Item
 
     let folders: [String]
     let workers: Int
@@ -41,27 +18,6 @@ struct OCRCorpusRun {
     /// written after a run that read them.
     var cliCache: String?
     var layout: PageLayout = .choose
-
-    static func load(_ folders: [String]) throws -> [Item] {
-        var items: [Item] = []
-        for folder in folders {
-            let root = URL(fileURLWithPath: folder)
-            let manifest = root.appendingPathComponent("manifest.json")
-            guard let data = FileManager.default.contents(atPath: manifest.path) else { throw ValidationError("no manifest.json in \(folder)") }
-            for entry in try JSONDecoder().decode([Entry].self, from: data) {
-                let truth = try String(contentsOf: root.appendingPathComponent(entry.truth), encoding: .utf8)
-                items.append(Item(set: root.lastPathComponent, name: entry.file, kind: entry.kind, path: root.appendingPathComponent(entry.file).path,
-                                  truth: truth))
-            }
-        }
-        return items
-    }
-
-    static func score(_ text: String, _ item: Item) -> Score {
-        Score(recall: TextAccuracy.wordRecall(recognized: text, reference: item.truth, foldCase: item.foldCase),
-              cer: item.ignoreSpaces ? TextAccuracy.characterErrorRateIgnoringSpaces(recognized: text, reference: item.truth)
-                  : TextAccuracy.characterErrorRate(recognized: text, reference: item.truth))
-    }
 
     /// The first page's corrections, size and confidence, to see why an image reads as it does.
     static func describe(_ result: OCRResult) -> String {
@@ -80,7 +36,7 @@ struct OCRCorpusRun {
     }
 
     func run(tesseract: String) async throws {
-        let items = try Self.load(folders)
+        let items = try OCRCorpus.load(folders)
         guard !items.isEmpty else { throw ValidationError("the manifests list no images") }
         var cliEnvironment = ProcessInfo.processInfo.environment
         cliEnvironment.removeValue(forKey: "OMP_THREAD_LIMIT")
@@ -124,8 +80,8 @@ struct OCRCorpusRun {
         let poolSeconds = (ContinuousClock.now - poolStarted).seconds
         await pool.shutdown()
 
-        let cliScores = zip(cliTexts, items).map { Self.score($0, $1) }
-        let ourScores = zip(ours, items).map { Self.score($0, $1) }
+        let cliScores = zip(cliTexts, items).map { OCRCorpus.score($0, $1) }
+        let ourScores = zip(ours, items).map { OCRCorpus.score($0, $1) }
 
         print("")
         print(pad("image", 34) + pad("kind", 14) + pad("recall CLI", 12) + pad("recall ours", 12) + pad("CER CLI", 10) + pad("CER ours", 10)

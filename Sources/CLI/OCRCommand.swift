@@ -19,10 +19,22 @@ struct OCRCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object per file per line: file, text, confidence, pages, ms (or file, error, code).")
     var json = false
 
+    @Flag(help: "With --json: add a words array (page, line, text, x, y, width, height, confidence) per file.")
+    var words = false
+
+    @Flag(help: "Print Tesseract's hOCR (XHTML with a box and confidence per word) instead of the text.")
+    var hocr = false
+
+    func validate() throws {
+        if words && !json { throw ValidationError("--words needs --json") }
+        if hocr && json { throw ValidationError("--hocr and --json are separate outputs; choose one") }
+    }
+
     func run() async throws {
         try LogSetup.bootstrap()
         var configuration = try OCRConfiguration.fromEnvironment()
         configuration.workers = min(configuration.workers, files.count)
+        configuration.keepHOCR = hocr
         let pool = try await OCREnginePool(configuration: configuration, logger: Logger(label: "ocr"))
 
         // Everything is queued at once; results are printed in argument order as they complete.
@@ -54,7 +66,11 @@ struct OCRCommand: AsyncParsableCommand {
             case .success(let ocr):
                 if json {
                     printJSON(OCRLine(file: file, text: ocr.text, confidence: (ocr.confidence * 10).rounded() / 10,
-                                      pages: ocr.pages.count, ms: Int(ocr.timings.totalMilliseconds.rounded())))
+                                      pages: ocr.pages.count, ms: Int(ocr.timings.totalMilliseconds.rounded()),
+                                      words: words ? WordLine.all(in: ocr) : nil))
+                } else if hocr {
+                    if files.count > 1 { print("==> \(file) <==") }
+                    print(ocr.hocrDocument ?? "", terminator: "")
                 } else {
                     if files.count > 1 { print("==> \(file) <==") }
                     print(ocr.text)
@@ -86,6 +102,31 @@ private struct OCRLine: Encodable {
     var confidence: Double
     var pages: Int
     var ms: Int
+    var words: [WordLine]?
+}
+
+/// One recognised word of `ocr --json --words`: its page and line (0-based), text, box in the page as read,
+/// and Tesseract's confidence.
+private struct WordLine: Encodable {
+    var page: Int
+    var line: Int
+    var text: String
+    var x: Int
+    var y: Int
+    var width: Int
+    var height: Int
+    var confidence: Double
+
+    static func all(in result: OCRResult) -> [WordLine] {
+        result.pages.flatMap { page in
+            (page.lines ?? []).enumerated().flatMap { number, line in
+                line.words.map { word in
+                    WordLine(page: page.index, line: number, text: word.text, x: word.box.x, y: word.box.y,
+                             width: word.box.width, height: word.box.height, confidence: word.confidence)
+                }
+            }
+        }
+    }
 }
 
 private struct OCRFailureLine: Encodable {

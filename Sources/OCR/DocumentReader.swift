@@ -51,14 +51,14 @@ final class DocumentReader {
             guard remaining > .zero else { throw .timedOut(seconds: limits.timeoutSeconds) }
             var result: TesseractEngine.Recognition
             do {
-                result = try read(prepared, resolution: dpi, deadline: deadline, columns: corrections.columns ?? 1)
+                result = try read(prepared, index: index, resolution: dpi, deadline: deadline, columns: corrections.columns ?? 1)
                 // Upright pages read well and pay nothing; a poor read may be a turned page.
                 if result.confidence < Self.orientationCheckConfidence, let orientation,
                    let turns = orientation.uprightQuarterTurns(prepared, resolution: dpi), turns != 0 {
                     var turnedCorrections = corrections
                     if let turned = normalizer.turn(prepared, quarterTurns: turns, corrections: &turnedCorrections) {
                         // The turned page is read once, with the layout the upright reading chose.
-                        let second = try read(turned, resolution: dpi, deadline: deadline, mode: result.mode)
+                        let second = try read(turned, index: index, resolution: dpi, deadline: deadline, mode: result.mode)
                         if second.confidence > result.confidence {
                             result = second
                             prepared = turned
@@ -121,11 +121,11 @@ final class DocumentReader {
     /// the automatic layout splits item names from prices; any other page with the automatic layout, and also as
     /// one block when the automatic reading found little legible text (forms, sparse pages), keeping the reading
     /// that found more.
-    private func read(_ page: LeptonicaImage, resolution: Int, deadline: ContinuousClock.Instant, columns: Int = 1,
+    private func read(_ page: LeptonicaImage, index: Int, resolution: Int, deadline: ContinuousClock.Instant, columns: Int = 1,
                       mode: Int32? = nil) throws(OCRError) -> TesseractEngine.Recognition {
-        let hocr = configuration.keepHOCR
+        let hocrPage = configuration.keepHOCR ? index : nil
         func recognize(_ mode: Int32) throws(OCRError) -> TesseractEngine.Recognition {
-            try engine.recognize(page, resolution: resolution, mode: mode, budget: deadline - ContinuousClock.now, hocr: hocr)
+            try engine.recognize(page, resolution: resolution, mode: mode, budget: deadline - ContinuousClock.now, hocrPage: hocrPage)
         }
         if let mode = mode ?? configuration.layout.fixedMode { return try recognize(mode) }
         // A narrow strip of lines running across: a till receipt, read line by line.

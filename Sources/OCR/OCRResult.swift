@@ -143,3 +143,29 @@ public struct OCRTimings: Sendable, Codable, Equatable {
         self.totalMilliseconds = totalMilliseconds
     }
 }
+
+extension OCRResult {
+    /// The recognised pages as one hOCR document (what `tesseract FILE out hocr` writes), or nil when hOCR was not
+    /// kept. Boxes are in the coordinates of each page as read, like `OCRPage.lines`.
+    public var hocrDocument: String? {
+        guard let hocr else { return nil }
+        let escapedVersion = OCREnginePool.tesseractVersion.replacingOccurrences(of: "'", with: "")
+        return """
+        <?xml version="1.0" encoding="UTF-8"?>
+        <!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"
+            "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">
+        <html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en" lang="en">
+         <head>
+          <title></title>
+          <meta http-equiv="Content-Type" content="text/html;charset=utf-8"/>
+          <meta name='ocr-system' content='tesseract \(escapedVersion)' />
+          <meta name='ocr-capabilities' content='ocr_page ocr_carea ocr_par ocr_line ocrx_word ocrp_wconf'/>
+         </head>
+         <body>
+        \(hocr.joined())
+         </body>
+        </html>
+
+        """
+    }
+}

@@ -60,7 +60,7 @@ final class TesseractEngine {
     /// Recognises one prepared page with one page segmentation mode. The resolution is set explicitly:
     /// phone JPEGs claim 72 dpi, which makes Tesseract misjudge text size (CER 0.2 % → 70 % on one photo).
     /// Tesseract stops by itself at `budget` through its progress monitor.
-    func recognize(_ page: LeptonicaImage, resolution: Int, mode: Int32, budget: Duration, hocr: Bool = false) throws(OCRError) -> Recognition {
+    func recognize(_ page: LeptonicaImage, resolution: Int, mode: Int32, budget: Duration, hocrPage: Int? = nil) throws(OCRError) -> Recognition {
         TessBaseAPISetPageSegMode(handle, TessPageSegMode(UInt32(mode)))
         TessBaseAPISetImage2(handle, page.pointer)
         TessBaseAPISetSourceResolution(handle, Int32(resolution))
@@ -77,7 +77,7 @@ final class TesseractEngine {
         let text = String(cString: raw)
         let confidence = text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? 0 : Double(TessBaseAPIMeanTextConf(handle))
         var markup: String?
-        if hocr, let raw = TessBaseAPIGetHOCRText(handle, 0) {
+        if let hocrPage, let raw = TessBaseAPIGetHOCRText(handle, Int32(hocrPage)) {
             markup = String(cString: raw)
             TessDeleteText(raw)
         }
@@ -102,7 +102,8 @@ final class TesseractEngine {
             guard let raw = TessResultIteratorGetUTF8Text(iterator, RIL_WORD) else { continue }
             let word = String(cString: raw)
             TessDeleteText(raw)
-            guard !word.isEmpty, let wordBox = box(RIL_WORD) else { continue }
+            // Tesseract reports a blank "word" where it found a gap; the text has none there either.
+            guard !word.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, let wordBox = box(RIL_WORD) else { continue }
             let confidence = Double(TessResultIteratorConfidence(iterator, RIL_WORD))
             lines[lines.count - 1].words.append(OCRWord(text: word, box: wordBox, confidence: (confidence * 10).rounded() / 10))
         } while TessResultIteratorNext(iterator, RIL_WORD) != 0

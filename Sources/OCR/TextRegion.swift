@@ -63,18 +63,24 @@ enum TextRegion {
         guard !covered.isEmpty else { return false }
         let typical = Double(covered[covered.count / 2])
         let gapWidth = max(3, Int(glyphHeight / 2))
-        var runStart: Int?
-        for x in Int(Double(width) * 0.15)...Int(Double(width) * 0.85) {
-            if Double(coverage[x]) <= columnGapCoverage * typical {
-                if runStart == nil { runStart = x }
-                if let start = runStart, x - start + 1 >= gapWidth {
-                    let middle = left + start + gapWidth / 2
-                    let leftShare = Double(glyphs.filter { $0.x + $0.width <= middle }.count) / Double(glyphs.count)
-                    if leftShare >= 0.2, leftShare <= 0.8 { return true }
-                }
-            } else {
-                runStart = nil
+        let rightEdges = glyphs.map { $0.x + $0.width }.sorted()
+        /// Share of the glyphs wholly left of `x`.
+        func shareLeft(of x: Int) -> Double {
+            var low = 0, high = rightEdges.count
+            while low < high {
+                let middle = (low + high) / 2
+                if rightEdges[middle] <= x { low = middle + 1 } else { high = middle }
             }
+            return Double(low) / Double(rightEdges.count)
+        }
+        var run = 0
+        for x in Int(Double(width) * 0.15)...Int(Double(width) * 0.85) {
+            guard Double(coverage[x]) <= columnGapCoverage * typical else {
+                run = 0
+                continue
+            }
+            run += 1
+            if run == gapWidth, (0.2...0.8).contains(shareLeft(of: left + x - gapWidth / 2)) { return true }
         }
         return false
     }

@@ -32,6 +32,47 @@ struct OCRCommandTests {
         #expect((bad["error"] as? String)?.isEmpty == false)
     }
 
+    @Test("--json --words adds each word with its page, line, box and confidence")
+    func words() throws {
+        let outcome = try ChildProcess.run([Fixtures.binary, "ocr", "--json", "--words", Fixtures.path("receipt.jpg")],
+                                           environment: ChildProcess.environment(["OCR_WORKERS": "1", "LOG_LEVEL": "error"]))
+        #expect(outcome.exitCode == 0, "\(outcome.standardError)")
+        let line = try #require(try JSONSerialization.jsonObject(with: Data(outcome.standardOutput.utf8)) as? [String: Any])
+        let words = try #require(line["words"] as? [[String: Any]])
+        let text = try #require(line["text"] as? String)
+        #expect(words.compactMap { $0["text"] as? String } == text.split(whereSeparator: \.isWhitespace).map(String.init))
+        let total = try #require(words.first { $0["text"] as? String == "8.25" })
+        #expect(total["page"] as? Int == 0)
+        #expect((total["width"] as? Int ?? 0) > 0 && (total["height"] as? Int ?? 0) > 0)
+        #expect((total["confidence"] as? Double ?? 0) > 50)
+        // Words on one line share its number; lines are numbered in reading order.
+        let lines = words.compactMap { $0["line"] as? Int }
+        #expect(lines == lines.sorted())
+
+        let plain = try ChildProcess.run([Fixtures.binary, "ocr", "--json", Fixtures.path("receipt.jpg")],
+                                         environment: ChildProcess.environment(["OCR_WORKERS": "1", "LOG_LEVEL": "error"]))
+        #expect(!plain.standardOutput.contains("\"words\""))
+        let misuse = try ChildProcess.run([Fixtures.binary, "ocr", "--words", Fixtures.path("receipt.jpg")])
+        #expect(misuse.exitCode == 2)
+    }
+
+    @Test("--hocr prints Tesseract's hOCR: one page, lines and words with boxes and confidences")
+    func hocr() throws {
+        let outcome = try ChildProcess.run([Fixtures.binary, "ocr", "--hocr", Fixtures.path("contract-2pages.tif")],
+                                           environment: ChildProcess.environment(["OCR_WORKERS": "1", "LOG_LEVEL": "error"]))
+        #expect(outcome.exitCode == 0, "\(outcome.standardError)")
+        let hocr = outcome.standardOutput
+        #expect(hocr.hasPrefix("<?xml"))
+        #expect(hocr.contains("<meta name='ocr-system' content='tesseract"))
+        #expect(hocr.contains("class='ocr_page' id='page_1'"))
+        #expect(hocr.contains("class='ocr_page' id='page_2'"))
+        #expect(hocr.contains("class='ocr_line'"))
+        #expect(hocr.contains("class='ocrx_word'"))
+        #expect(hocr.contains("x_wconf"))
+        #expect(hocr.contains(">AGREEMENT<"))
+        #expect(hocr.hasSuffix("</html>\n"))
+    }
+
     @Test("a malformed variable stops start-up with one line naming it, exit code 2")
     func badConfiguration() throws {
         let outcome = try ChildProcess.run([Fixtures.binary, "ocr", Fixtures.path("receipt.jpg")],
