@@ -31,6 +31,7 @@ struct OCRCorpusRun {
         if let crop = c.crop, crop.count == 4 { parts.append("cropped to \(crop[2])×\(crop[3]) at \(crop[0]),\(crop[1])") }
         if let layout = page.layout { parts.append(layout) }
         if c.columns == 2 { parts.append("columns") }
+        if let height = c.textHeight { parts.append(String(format: "text %.0f px", height)) }
         parts.append("\(Int(result.timings.totalMilliseconds)) ms")
         return parts.joined(separator: ", ")
     }

@@ -44,8 +44,7 @@ final class DocumentReader {
                 ? normalizer.normalize(image, exifOrientation: exif, corrections: &corrections)
                 : image
             // A scan's own dpi is trusted only when plausible; upscaling multiplies it.
-            let baseDPI = (150...1200).contains(declaredDPI) ? declaredDPI : 300
-            let dpi = Int(Double(baseDPI) * corrections.scale)
+            let dpi = Self.resolution(declared: declaredDPI, corrections: corrections)
             let recognitionStarted = ContinuousClock.now
             let remaining = deadline - recognitionStarted
             guard remaining > .zero else { throw .timedOut(seconds: limits.timeoutSeconds) }
@@ -134,6 +133,16 @@ final class DocumentReader {
         guard auto.confidentCharacters < Self.denseTextCharacters else { return auto }
         let block = try recognize(6)
         return block.confidentCharacters > auto.confidentCharacters ? block : auto
+    }
+
+    /// The resolution Tesseract is told, which sets the physical text size its layout analysis assumes.
+    /// A scan's own dpi is trusted when plausible (150–1200), multiplied by any upscaling. Otherwise — phone
+    /// JPEGs claim 72, many PNGs 96 or nothing — the page as read is taken for 300 dpi: upscaling brings small
+    /// text to the size of 300-dpi print, so the guess is not multiplied by it. (It was: a 96-dpi page of small
+    /// print upscaled 3.4× was announced at 1,026 dpi, its text looked like 3-point type, and the automatic layout
+    /// lost a column — recall 67 % against the CLI's 97 %; now 98 %.)
+    static func resolution(declared: Int, corrections: PageCorrections) -> Int {
+        (150...1200).contains(declared) ? Int(Double(declared) * corrections.scale) : 300
     }
 
     /// Height to width from which a page without columns is a strip (a till receipt).

@@ -121,6 +121,8 @@ public struct PageCorrections: Sendable, Codable, Equatable {
     public var contrastStretched: Bool = false
     /// The text region read, `[x, y, width, height]` in the decoded page, when the page was cropped to it.
     public var crop: [Int]?
+    /// Median glyph height in pixels of the page as read (after scaling), when there was text enough to measure.
+    public var textHeight: Double?
     /// 2 when the text stands in columns (a gap runs down the text region), 1 when lines run across it.
     public var columns: Int?
 

@@ -63,7 +63,9 @@ struct PageNormalizer {
 
         let glyphs = TextRegion.glyphs(in: binary)
         corrections.columns = TextRegion.hasColumnGap(glyphs) ? 2 : 1
-        if let height = TextRegion.medianHeight(glyphs), height < Self.smallTextHeight {
+        let height = TextRegion.medianHeight(glyphs)
+        corrections.textHeight = height
+        if let height, height < Self.smallTextHeight {
             // Upscaling never makes a page larger than `maxUpscaledPixels`: past that, reading time grows and
             // the text is rarely small (a page that large whose "glyphs" are tiny is speckle or dot matrix).
             let room = (Self.maxUpscaledPixels / (Double(page.width) * Double(page.height))).squareRoot()
@@ -72,6 +74,7 @@ struct PageNormalizer {
             if scale >= 1.2, pixels <= Double(maxPixels), let larger = page.transformed({ pixScaleGrayLI($0, Float(scale), Float(scale)) }) {
                 page = larger
                 corrections.scale = scale
+                corrections.textHeight = height * scale
             }
         }
         return page
