@@ -84,6 +84,8 @@ public struct OCRBox: Sendable, Codable, Equatable {
         self.width = width
         self.height = height
     }
+
+    var area: Int { width * height }
 }
 
 public struct OCRWord: Sendable, Codable, Equatable {

@@ -80,7 +80,7 @@ struct PageNormalizer {
         return page
     }
 
-    private func clip(_ page: LeptonicaImage, to region: TextRegion.Box) -> LeptonicaImage? {
+    private func clip(_ page: LeptonicaImage, to region: OCRBox) -> LeptonicaImage? {
         guard let box = boxCreate(Int32(region.x), Int32(region.y), Int32(region.width), Int32(region.height)) else { return nil }
         defer {
             var owned: UnsafeMutablePointer<BOX>? = box

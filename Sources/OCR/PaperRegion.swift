@@ -23,7 +23,7 @@ enum PaperRegion {
     /// Kept around the paper on each side, as a share of its size.
     static let marginShare = 0.04
 
-    static func find(in page: LeptonicaImage) -> TextRegion.Box? {
+    static func find(in page: LeptonicaImage) -> OCRBox? {
         let longer = max(page.width, page.height)
         guard longer >= 64, page.depth == 8 else { return nil }
         let factor = min(1, Float(workingSize) / Float(longer))
@@ -101,7 +101,7 @@ enum PaperRegion {
         let x0 = max(0, Int(Double(best.minX - marginX) * scale)), y0 = max(0, Int(Double(best.minY - marginY) * scale))
         let x1 = min(page.width, Int(Double(best.maxX + 1 + marginX) * scale)), y1 = min(page.height, Int(Double(best.maxY + 1 + marginY) * scale))
         guard x1 > x0, y1 > y0 else { return nil }
-        return TextRegion.Box(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
+        return OCRBox(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
     }
 
     /// Otsu's threshold, or nil when the two classes are too close to be paper and surround.

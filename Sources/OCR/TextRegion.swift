@@ -11,15 +11,6 @@ import Foundation
 /// size together (a receipt's sections are separate clusters; two text blocks far apart are both kept), and
 /// only when those clusters hold nearly all the text: a page is never cut down to part of its text.
 enum TextRegion {
-    struct Box: Equatable {
-        var x: Int
-        var y: Int
-        var width: Int
-        var height: Int
-
-        var area: Int { width * height }
-    }
-
     /// A crop must leave at least this share of the page out to be worth it.
     static let maximumAreaShare = 0.45
     /// The clusters kept must hold this share of the page's dense text.
@@ -28,19 +19,19 @@ enum TextRegion {
     static let significantClusterShare = 0.02
 
     /// Glyph-like connected components of a binarised page: 4–200 px tall, not much wider than tall.
-    static func glyphs(in binary: LeptonicaImage) -> [Box] {
+    static func glyphs(in binary: LeptonicaImage) -> [OCRBox] {
         guard let boxes = pixConnComp(binary.pointer, nil, 8) else { return [] }
         defer {
             var owned: UnsafeMutablePointer<BOXA>? = boxes
             boxaDestroy(&owned)
         }
-        var glyphs: [Box] = []
+        var glyphs: [OCRBox] = []
         let count = Int(boxaGetCount(boxes))
         glyphs.reserveCapacity(count)
         for index in 0..<count {
             var x: Int32 = 0, y: Int32 = 0, w: Int32 = 0, h: Int32 = 0
             boxaGetBoxGeometry(boxes, Int32(index), &x, &y, &w, &h)
-            if h >= 4, h <= 200, w >= 1, w <= 3 * h + 8 { glyphs.append(Box(x: Int(x), y: Int(y), width: Int(w), height: Int(h))) }
+            if h >= 4, h <= 200, w >= 1, w <= 3 * h + 8 { glyphs.append(OCRBox(x: Int(x), y: Int(y), width: Int(w), height: Int(h))) }
         }
         return glyphs
     }
@@ -49,7 +40,7 @@ enum TextRegion {
     /// almost no glyph crosses, with a good share of the text on each side. A title across the columns crosses it
     /// (so "almost"); a receipt's header, total and footer lines cross the gap between its item names and prices
     /// far more often, so a receipt reads as lines across.
-    static func hasColumnGap(_ glyphs: [Box]) -> Bool {
+    static func hasColumnGap(_ glyphs: [OCRBox]) -> Bool {
         guard glyphs.count >= 40, let glyphHeight = medianHeight(glyphs) else { return false }
         let left = glyphs.map(\.x).min() ?? 0, right = glyphs.map { $0.x + $0.width }.max() ?? 0
         let width = right - left
@@ -88,19 +79,19 @@ enum TextRegion {
     /// A column gap is crossed by at most this share of the typical coverage of a text column.
     static let columnGapCoverage = 0.2
 
-    static func medianHeight(_ glyphs: [Box]) -> Double? {
+    static func medianHeight(_ glyphs: [OCRBox]) -> Double? {
         guard glyphs.count >= 12 else { return nil }
         let heights = glyphs.map(\.height).sorted()
         return Double(heights[heights.count / 2])
     }
 
     /// The text cluster with a margin, or nil when the text already fills the page (or there is too little to judge).
-    static func crop(glyphs: [Box], width: Int, height: Int) -> Box? {
+    static func crop(glyphs: [OCRBox], width: Int, height: Int) -> OCRBox? {
         guard glyphs.count >= 40, let glyphHeight = medianHeight(glyphs) else { return nil }
         let cell = max(8, Int(3 * glyphHeight))
         let columns = (width + cell - 1) / cell, rows = (height + cell - 1) / cell
         var counts = [Int](repeating: 0, count: columns * rows)
-        func cellIndex(_ box: Box) -> Int {
+        func cellIndex(_ box: OCRBox) -> Int {
             min(rows - 1, (box.y + box.height / 2) / cell) * columns + min(columns - 1, (box.x + box.width / 2) / cell)
         }
         for glyph in glyphs { counts[cellIndex(glyph)] += 1 }
@@ -145,7 +136,7 @@ enum TextRegion {
             maxY = max(maxY, glyph.y + glyph.height)
         }
         let margin = Int(3 * glyphHeight) + max(width, height) / 100
-        let region = Box(x: max(0, minX - margin), y: max(0, minY - margin),
+        let region = OCRBox(x: max(0, minX - margin), y: max(0, minY - margin),
                          width: min(width, maxX + margin) - max(0, minX - margin), height: min(height, maxY + margin) - max(0, minY - margin))
         guard region.width > 0, region.height > 0, Double(region.area) <= maximumAreaShare * Double(width * height) else { return nil }
         return region
