@@ -212,11 +212,6 @@ struct OCRBenchmark: AsyncParsableCommand {
     private func cerOf(_ mode: Mode, _ document: Document) -> Double {
         TextAccuracy.characterErrorRate(recognized: mode.texts[document.name] ?? "", reference: document.truth)
     }
-
-    private func which(_ name: String) -> String? {
-        (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":")
-            .map { "\($0)/\(name)" }.first { access($0, X_OK) == 0 }
-    }
 }
 
 extension OCRBenchmark.Mode {
@@ -256,9 +251,6 @@ final class ResultBox: @unchecked Sendable {
 
 private func format(_ value: Double) -> String { String(format: "%.2f", value) }
 private func percent(_ value: Double) -> String { String(format: "%.2f %%", value * 100) }
-private func pad(_ text: String, _ width: Int) -> String {
-    text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
-}
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }

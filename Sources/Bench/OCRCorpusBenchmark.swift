@@ -126,6 +126,3 @@ struct OCRCorpusRun {
 }
 
 private func percent(_ value: Double) -> String { String(format: "%.1f %%", value * 100) }
-private func pad(_ text: String, _ width: Int) -> String {
-    text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
-}

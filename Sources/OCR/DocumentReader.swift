@@ -43,7 +43,6 @@ final class DocumentReader {
             var prepared = configuration.normalize
                 ? normalizer.normalize(image, exifOrientation: exif, corrections: &corrections)
                 : image
-            // A scan's own dpi is trusted only when plausible; upscaling multiplies it.
             let dpi = Self.resolution(declared: declaredDPI, corrections: corrections)
             let recognitionStarted = ContinuousClock.now
             let remaining = deadline - recognitionStarted
@@ -74,7 +73,7 @@ final class DocumentReader {
                                  width: prepared.width, height: prepared.height, corrections: corrections,
                                  milliseconds: (finished - pageStarted).milliseconds, lines: result.lines,
                                  layout: result.layoutName))
-            if configuration.keepHOCR, let hocr = result.hocr { hocrPages.append(hocr) }
+            if let hocr = result.hocr { hocrPages.append(hocr) }
         }
 
         do {

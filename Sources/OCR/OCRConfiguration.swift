@@ -68,7 +68,7 @@ public struct OCRConfiguration: Sendable, Equatable {
 
 /// Tesseract's page segmentation, per page.
 public enum PageLayout: String, Sendable, Equatable, CaseIterable {
-    /// Per page, from the page's own block layout (see `LayoutChooser`).
+    /// Per page, from the page's shape, its columns and how much the automatic layout read (`DocumentReader.read`).
     case choose
     /// Tesseract's automatic layout (mode 3): columns and blocks found by the engine.
     case auto

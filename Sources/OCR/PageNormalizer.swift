@@ -42,18 +42,20 @@ struct PageNormalizer {
             origin = (paper.x, paper.y)
             corrections.crop = [paper.x, paper.y, paper.width, paper.height]
         }
+        // The binary page and its glyphs are measured once and again only after the page changed.
         var binary = binarize(page)
-        if let full = binary, let region = TextRegion.crop(glyphs: TextRegion.glyphs(in: full), width: page.width, height: page.height),
+        var glyphs = binary.map(TextRegion.glyphs(in:))
+        if let found = glyphs, let region = TextRegion.crop(glyphs: found, width: page.width, height: page.height),
            let cropped = clip(page, to: region) {
             page = cropped
             corrections.crop = [origin.x + region.x, origin.y + region.y, region.width, region.height]
-            binary = nil
+            (binary, glyphs) = (nil, nil)
         }
 
         if let stretched = stretchContrast(page) {
             page = stretched
             corrections.contrastStretched = true
-            binary = nil
+            (binary, glyphs) = (nil, nil)
         }
 
         guard let binary = binary ?? binarize(page) else { return page }
@@ -61,9 +63,10 @@ struct PageNormalizer {
             page = straight
         }
 
-        let glyphs = TextRegion.glyphs(in: binary)
-        corrections.columns = TextRegion.hasColumnGap(glyphs) ? 2 : 1
-        let height = TextRegion.medianHeight(glyphs)
+        // Measured on the page before deskewing: a turn of a few degrees leaves glyph heights and columns as they are.
+        let measured = glyphs ?? TextRegion.glyphs(in: binary)
+        corrections.columns = TextRegion.hasColumnGap(measured) ? 2 : 1
+        let height = TextRegion.medianHeight(measured)
         corrections.textHeight = height
         if let height, height < Self.smallTextHeight {
             // Upscaling never makes a page larger than `maxUpscaledPixels`: past that, reading time grows and

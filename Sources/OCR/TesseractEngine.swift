@@ -53,8 +53,6 @@ final class TesseractEngine {
                 sum + line.words.reduce(0) { $0 + ($1.confidence >= 60 ? $1.text.count : 0) }
             }
         }
-
-        static let empty = Recognition(text: "", confidence: 0, lines: [], hocr: nil, mode: 3)
     }
 
     /// Recognises one prepared page with one page segmentation mode. The resolution is set explicitly:

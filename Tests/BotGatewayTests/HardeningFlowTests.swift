@@ -161,10 +161,7 @@ struct HardeningFlowTests {
     func outageDoesNotExhaustDelivery() async throws {
         let gateway = try await GatewayHarness.start(telegramRetries: 0, delivery: ReplyDelivery(maxBackoff: 0.05, horizon: 3600))
         try await Self.queueResultDuringOutage(gateway)
-        let deadline = ContinuousClock.now + .seconds(20)
-        while ContinuousClock.now < deadline, (try await gateway.database.replies(chatID: 9).first?.attempts ?? 0) < 30 {
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        try await poll(timeout: .seconds(20)) { (try await gateway.database.replies(chatID: 9).first?.attempts ?? 0) >= 30 }
         let row = try #require(try await gateway.database.replies(chatID: 9).first)
         #expect(row.attempts >= 30)
         // Still being offered (pending between tries, sending during one), never given up.
@@ -180,10 +177,7 @@ struct HardeningFlowTests {
     func undeliveredIsVisible() async throws {
         let gateway = try await GatewayHarness.start(telegramRetries: 0, delivery: ReplyDelivery(maxBackoff: 0.05, horizon: 0.5))
         try await Self.queueResultDuringOutage(gateway)
-        let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline, try await gateway.database.replies(chatID: 9).first?.state != .undelivered {
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        try await poll(timeout: .seconds(10)) { try await gateway.database.replies(chatID: 9).first?.state == .undelivered }
         #expect(try await gateway.database.replies(chatID: 9).first?.state == .undelivered)
         // What `jobs show` reads for the job's answer.
         #expect(try await gateway.database.resultReply(jobID: 1, groupID: nil)?.state == .undelivered)

@@ -68,10 +68,7 @@ struct ServeHardeningTests {
         func result() async throws -> OutboxRecord? {
             try await database.replies(chatID: 1).first { $0.dedupeKey.hasPrefix("result:") }
         }
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline, (try await result()?.attempts ?? 0) < 3 {
-            try await Task.sleep(for: .milliseconds(200))
-        }
+        try await poll(timeout: .seconds(60), every: .milliseconds(200)) { (try await result()?.attempts ?? 0) >= 3 }
         #expect(await first.terminate() == 0)
         let waiting = try #require(try await result())
         #expect(waiting.attempts >= 3)
