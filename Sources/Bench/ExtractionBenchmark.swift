@@ -21,8 +21,14 @@ struct ExtractionBenchmark: AsyncParsableCommand {
     @Option(help: "A JSON file of the CLI's texts by image path (the OCR benchmark's --cli-cache), reused when present.")
     var cliCache: String?
 
+    @Option(help: "A JSON file of our OCR texts by image path, written after a run and reused when present (for tuning the analyser alone).")
+    var ocrCache: String?
+
     @Flag(help: "Print every miss with what was found and what the key says.")
     var misses = false
+
+    @Option(help: "Print the analysis JSON of these files (by name, e.g. sroie_005.jpg).")
+    var show: [String] = []
 
     struct Key: Decodable {
         var company: String?
@@ -58,18 +64,25 @@ struct ExtractionBenchmark: AsyncParsableCommand {
             }
         }
 
-        var configuration = OCRConfiguration()
-        configuration.workers = workers
-        let pool = try await OCREnginePool(configuration: configuration)
-        let ours = try await withThrowingTaskGroup(of: (Int, String).self) { group in
-            for (index, item) in items.enumerated() {
-                group.addTask { (index, (try? await pool.recognize(.file(item.path)))?.text ?? "") }
+        let ourCache = ocrCache.flatMap { FileManager.default.contents(atPath: $0) }.flatMap { try? JSONDecoder().decode([String: String].self, from: $0) } ?? [:]
+        var ours = items.map { ourCache[$0.path] ?? "" }
+        if items.contains(where: { ourCache[$0.path] == nil }) {
+            var configuration = OCRConfiguration()
+            configuration.workers = workers
+            let pool = try await OCREnginePool(configuration: configuration)
+            ours = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+                for (index, item) in items.enumerated() {
+                    group.addTask { (index, (try? await pool.recognize(.file(item.path)))?.text ?? "") }
+                }
+                var texts = [String](repeating: "", count: items.count)
+                for try await (index, text) in group { texts[index] = text }
+                return texts
             }
-            var texts = [String](repeating: "", count: items.count)
-            for try await (index, text) in group { texts[index] = text }
-            return texts
+            await pool.shutdown()
+            if let ocrCache {
+                try JSONEncoder().encode(Dictionary(uniqueKeysWithValues: zip(items.map(\.path), ours))).write(to: URL(fileURLWithPath: ocrCache))
+            }
         }
-        await pool.shutdown()
 
         let analyzer = LocalAnalyzer()
         let ourFields = zip(ours, keys).map { Self.score(analyzer.analyze(text: $0), $1) }
@@ -84,6 +97,10 @@ struct ExtractionBenchmark: AsyncParsableCommand {
         for (label, field) in [("total", \Fields.total), ("date", \Fields.date), ("merchant", \Fields.merchant)] {
             print(pad(label, 10) + pad(share(ourFields, field), 18) + share(cliFields, field))
         }
+        for (index, item) in items.enumerated() where show.contains(item.name) {
+            let analysis = analyzer.analyze(text: ours[index])
+            print("\n\(item.name):\n" + String(decoding: try Analysis.encoder.encode(analysis), as: UTF8.self))
+        }
         if misses {
             print("\nmisses with our OCR (found | key):")
             for (index, item) in items.enumerated() {
@@ -97,8 +114,8 @@ struct ExtractionBenchmark: AsyncParsableCommand {
 
     static func score(_ analysis: Analysis, _ key: Key) -> Fields {
         let total = analysis.primaryAmount.map { LocalAnalyzer.format($0.value) } ?? "-"
-        let date = analysis.dates.first ?? "-"
-        let merchant = analysis.parties.first ?? "-"
+        let date = analysis.primaryDate ?? "-"
+        let merchant = analysis.primaryIssuer ?? "-"
         let totalMatches = analysis.primaryAmount.map { found in key.total.flatMap(number).map { $0 == found.value } ?? false } ?? false
         let dateMatches = key.date.flatMap(dayFirst).map { $0 == date } ?? false
         let merchantMatches = key.company.map { sameName(merchant, $0) } ?? false

@@ -7,22 +7,64 @@ import Storage
 public struct LocalAnalyzer: Analyzer {
     public var name: String { "local" }
 
-    public init() {}
+    /// ISO 4217 code for amounts when the document neither prints nor implies one (`DEFAULT_CURRENCY`).
+    public var defaultCurrency: String?
 
-    public func analyze(_ input: AnalysisInput) async throws -> (Analysis, StepUsage) {
-        (analyze(text: input.text, ocrConfidence: input.ocr.confidence), StepUsage())
+    public init(defaultCurrency: String? = nil) {
+        self.defaultCurrency = defaultCurrency
     }
 
-    public func analyze(text: String, ocrConfidence: Double = 100) -> Analysis {
+    public func analyze(_ input: AnalysisInput) async throws -> (Analysis, StepUsage) {
+        (analyze(text: input.text, ocrConfidence: input.ocr.confidence, received: Date(timeIntervalSince1970: input.document.createdAt)), StepUsage())
+    }
+
+    /// Document types whose head names who issued them (a shop, a company), as opposed to letters and notices.
+    static let issuedTypes: Set<String> = ["invoice", "receipt", "utility_bill", "bank_statement", "payslip", "delivery_note", "insurance"]
+
+    /// `received`: when the document arrived; a date more than a year after it is an OCR error or a deadline.
+    public func analyze(text: String, ocrConfidence: Double = 100, received: Date = Date()) -> Analysis {
         let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         let (kind, margin) = DocumentClassifier().classify(text)
-        let amounts = AmountExtractor().extract(from: text)
-        let usesDollars = amounts.contains { $0.currency == "USD" } || text.contains("$")
-        let dates = DateExtractor(monthFirst: usesDollars).extract(from: text).map(\.iso).uniqued()
-        let parties = Self.parties(lines)
-        let facts = Self.keyFacts(lines)
         let type = kind?.type ?? "other"
         let label = kind?.label ?? "Document"
+
+        // Money: every mention with its role; the bottom line; the document's currency.
+        let moneyLines = MoneyText.lines(text)
+        let mentions = AmountExtractor().mentions(in: moneyLines)
+        let currency = CurrencyGuess.currency(of: text, printed: mentions.filter { $0.value != 0 }.compactMap(\.currency), fallback: defaultCurrency)
+        func localCurrency(_ code: String?) -> String? {
+            guard let code else { return currency?.code }
+            // A printed `$` on a document from a dollar country other than the US is that country's dollar.
+            if code == "USD", let place = CurrencyGuess.place(text)?.currency, CurrencyGuess.dollarCountries.contains(place) { return place }
+            return code
+        }
+        var amounts: [Analysis.Amount] = []
+        for mention in mentions where mention.role.isSummary || (mention.currency != nil && mention.onLine == 1 && mention.label.hasSuffix(":")) {
+            let amount = Analysis.Amount(value: mention.value, currency: localCurrency(mention.currency), label: mention.label)
+            if !amounts.contains(amount) { amounts.append(amount) }
+        }
+        let lineItems = LineItemExtractor().extract(lines: moneyLines, mentions: mentions)
+        let bottomLine = TotalFinder().find(mentions, lineItems: lineItems.compactMap(\.amount))
+        let total = bottomLine.map { Analysis.Amount(value: $0.total, currency: localCurrency($0.currency), label: $0.label) }
+        let tax = bottomLine?.tax.map { Analysis.Amount(value: $0.value, currency: localCurrency(nil), label: $0.label) }
+
+        // Dates: in the document's own order (day first unless its numbers or its country say otherwise).
+        let monthFirst = DateExtractor.order(in: text) ?? (CurrencyGuess.place(text)?.currency == "USD" || (currency?.code == "USD" && CurrencyGuess.place(text) == nil))
+        let found = DateExtractor(monthFirst: monthFirst).documentDate(in: text, reference: received)
+        let dates = found.listed
+
+        var parties = Self.parties(lines)
+        let issuer = IssuerFinder().find(in: text).flatMap { found in
+            Self.issuedTypes.contains(type) || found.confidence >= 0.75 ? found : nil
+        }
+        if let issuer {
+            parties.removeAll { $0.caseInsensitiveCompare(issuer.name) == .orderedSame }
+            parties.insert(issuer.name, at: 0)
+        }
+        var facts = Self.keyFacts(lines)
+        if let registration = issuer?.registration, !facts.contains(where: { $0.value.contains(registration) }) {
+            facts.insert(Analysis.KeyFact(label: "Registration No", value: registration), at: 0)
+        }
 
         var title = label
         if let reference = facts.first(where: { Self.isReference($0.label) }) {
@@ -30,26 +72,41 @@ public struct LocalAnalyzer: Analyzer {
         }
         if let party = parties.first {
             title += (type == "letter" ? " to " : " from ") + party
-        } else if let date = dates.first {
+        } else if let date = found.date {
             title += " of \(date)"
         }
 
         var summary = [label]
         if let party = parties.first { summary.append(type == "letter" ? "to \(party)" : "from \(party)") }
-        if let date = dates.first { summary.append("dated \(date)") }
+        if let date = found.date ?? dates.first { summary.append("dated \(date)") }
         var sentence = summary.joined(separator: " ")
-        if let total = Analysis(documentType: type, title: title, summary: "", language: "", keyFacts: [], dates: [], amounts: amounts,
-                                parties: [], actionItems: [], confidence: 0).primaryAmount {
-            sentence += "; \(total.label.lowercased()) \(total.currency ?? "") \(Self.format(total.value))"
+        var analysis = Analysis(documentType: type, title: title, summary: "", language: Self.language(text), keyFacts: Array(facts.prefix(15)),
+                                dates: dates, amounts: amounts, parties: Array(parties.prefix(8)), actionItems: Self.actionItems(lines), confidence: 0)
+        analysis.total = total
+        if let bottom = analysis.primaryAmount {
+            sentence += "; \(bottom.label.lowercased()) \(bottom.currency.map { $0 + " " } ?? "")\(Self.format(bottom.value))"
         }
         sentence += "."
         if let body = Self.firstSentence(lines) { sentence += " " + body }
+        analysis.summary = sentence
 
         let confidence = min(1, max(0.05, (kind == nil ? 0.2 : 0.45 + 0.4 * margin) * (ocrConfidence / 100) + (dates.isEmpty ? 0 : 0.05) + (amounts.isEmpty ? 0 : 0.05)))
-        return Analysis(
-            documentType: type, title: title, summary: sentence, language: Self.language(text),
-            keyFacts: facts, dates: dates, amounts: amounts, parties: parties,
-            actionItems: Self.actionItems(lines), confidence: (confidence * 100).rounded() / 100)
+        analysis.confidence = (confidence * 100).rounded() / 100
+        analysis.documentDate = found.date
+        analysis.issuer = issuer?.name
+        analysis.tax = tax
+        analysis.currency = currency?.code
+        analysis.lineItems = lineItems.isEmpty ? nil : lineItems
+        var fields: [String: Double] = [:]
+        let reading = min(1, max(0.3, ocrConfidence / 100))
+        func round(_ value: Double) -> Double { (value * reading * 100).rounded() / 100 }
+        if let bottomLine { fields["total"] = round(bottomLine.confidence) }
+        if found.date != nil { fields["date"] = round(found.confidence) }
+        if let issuer { fields["issuer"] = round(issuer.confidence) }
+        if let currency { fields["currency"] = round(currency.confidence) }
+        if tax != nil { fields["tax"] = round(0.7) }
+        analysis.fieldConfidence = fields.isEmpty ? nil : fields
+        return analysis
     }
 
     // MARK: Parties

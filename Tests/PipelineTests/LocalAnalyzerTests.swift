@@ -82,7 +82,7 @@ struct LocalAnalyzerTests {
         ("Refund -€12,50", "12.50", "EUR"), ("Due $99", "99", "USD"), ("Betrag: 1 234,56 €", "1234.56", "EUR"),
     ])
     func amounts(text: String, value: String, currency: String) {
-        let found = AmountExtractor().extract(from: text)
+        let found = AmountExtractor().mentions(in: MoneyText.lines(text))
         #expect(found.first?.value.magnitude == Decimal(string: value)!)
         #expect(found.first?.currency == currency)
     }
@@ -99,7 +99,14 @@ struct LocalAnalyzerTests {
     func json() throws {
         let data = try LocalAnalyzer().analyze(text: try Paths.truth("receipt.jpg")).json()
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        #expect(Set(object.keys) == ["document_type", "title", "summary", "language", "key_facts", "dates", "amounts", "parties", "action_items", "confidence"])
+        let required: Set<String> = ["document_type", "title", "summary", "language", "key_facts", "dates", "amounts", "parties", "action_items", "confidence"]
+        let optional: Set<String> = ["document_date", "issuer", "total", "tax", "currency", "line_items", "field_confidence"]
+        #expect(required.isSubset(of: Set(object.keys)))
+        #expect(Set(object.keys).subtracting(required).isSubset(of: optional))
+        #expect(object["document_date"] as? String == "2024-02-03")
+        #expect((object["total"] as? [String: Any])?["currency"] as? String == "GBP")
+        let item = try #require((object["line_items"] as? [[String: Any]])?.first)
+        #expect(Set(item.keys).isSubset(of: ["description", "quantity", "unit_price", "amount"]))
         let amount = try #require((object["amounts"] as? [[String: Any]])?.first)
         #expect(Set(amount.keys) == ["value", "currency", "label"])
     }

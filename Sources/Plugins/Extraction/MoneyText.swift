@@ -1,0 +1,56 @@
+import Foundation
+
+/// Repairs what OCR does to money on a line before anything reads it: `O` for `0` inside numbers
+/// (`1O.40`), a space after the decimal point (`68. 87`, `RM 27. 00`), the `RM` of Malaysian receipts read
+/// as `RH`/`RN`. Only shapes that cannot be words are touched, so text stays text.
+enum MoneyText {
+    private static let letterO = try! NSRegularExpression(pattern: #"(?<=\d)[Oo](?=[\d.,])|(?<=\d[.,])[Oo](?=\d|\b)|(?<=[.,]\d)[Oo](?!\w)|(?<![\w.,])[Oo](?=[.,]\d\d(?!\d))"#)
+    private static let spacedDecimals = try! NSRegularExpression(pattern: #"(?<=\d)([.,]) (?=\d\d(?![\d.,]))"#)
+    private static let ringgitMisread = try! NSRegularExpression(pattern: #"(?<![A-Za-z])R[HN](?=[\s:]*[\d.])"#)
+    private static let ringgit = try! NSRegularExpression(pattern: #"(?<![A-Za-z])RM(?![A-Za-z])"#)
+
+    /// The document's lines with money repaired. `RH`/`RN` become `RM` only where the document prints `RM`
+    /// elsewhere: the misread needs the real thing beside it to be believed.
+    static func lines(_ text: String) -> [String] {
+        let printsRinggit = ringgit.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+        return text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            repair(String(line), ringgit: printsRinggit)
+        }
+    }
+
+    static func repair(_ line: String, ringgit: Bool = false) -> String {
+        var line = replace(letterO, in: line, with: "0")
+        line = replace(spacedDecimals, in: line, with: "$1")
+        if ringgit { line = replace(ringgitMisread, in: line, with: "RM") }
+        return line
+    }
+
+    private static func replace(_ regex: NSRegularExpression, in text: String, with template: String) -> String {
+        regex.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: template)
+    }
+
+    /// "1,234.56", "1.234,56", "1 234,56", "−86.45" → Decimal; the last separator followed by 1–2 digits is the decimal point.
+    static func parse(_ raw: String) -> Decimal? {
+        var text = raw.replacingOccurrences(of: "−", with: "-").replacingOccurrences(of: "\u{00A0}", with: "")
+            .replacingOccurrences(of: " ", with: "").replacingOccurrences(of: "'", with: "")
+        var sign = ""
+        if let first = text.first, first == "-" || first == "+" {
+            sign = first == "-" ? "-" : ""
+            text.removeFirst()
+        }
+        if let last = text.lastIndex(where: { $0 == "." || $0 == "," }), text.distance(from: last, to: text.endIndex) <= 3 {
+            let whole = text[..<last].filter(\.isNumber)
+            let fraction = text[text.index(after: last)...]
+            text = (whole.isEmpty ? "0" : whole) + "." + fraction
+        } else {
+            text = text.filter(\.isNumber)
+        }
+        guard !text.isEmpty, text.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }) else { return nil }
+        return Decimal(string: sign + text, locale: Locale(identifier: "en_US_POSIX"))
+    }
+
+    /// Money compared as printed: to the cent.
+    static func same(_ a: Decimal, _ b: Decimal) -> Bool {
+        (a - b).magnitude < Decimal(string: "0.005")!
+    }
+}

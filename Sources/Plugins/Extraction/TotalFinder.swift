@@ -1,0 +1,138 @@
+import Foundation
+
+/// Picks a receipt's or invoice's bottom line from its money mentions. Every printed total is a candidate,
+/// and so are the sums the document implies (cash − change, subtotal + tax): OCR misreads a digit in one
+/// line far more often than in two that agree. Each candidate scores for its label (payable beats a plain
+/// total), for agreeing with the cash handed over and the change, with subtotal + tax, with a summary row
+/// (`Total 9.81 0.59 10.40`), and for being printed more than once; it loses for being smaller than an item.
+struct TotalFinder {
+    struct Result: Equatable {
+        var total: Decimal
+        var label: String
+        var currency: String?
+        /// 0…1: how much of the document agrees.
+        var confidence: Double
+        var tax: (value: Decimal, label: String)?
+        var subtotal: Decimal?
+
+        static func == (a: Result, b: Result) -> Bool {
+            a.total == b.total && a.label == b.label && a.currency == b.currency && a.confidence == b.confidence
+                && a.tax?.value == b.tax?.value && a.subtotal == b.subtotal
+        }
+    }
+
+    struct Candidate {
+        var value: Decimal
+        var label: String
+        var currency: String?
+        var score: Double
+        var line: Int
+        var reasons: [String]
+    }
+
+    static let labelScore: [MoneyLabel: Double] = [.payable: 5, .total: 3.5]
+
+    /// `lineItems`: the bought lines' amounts; their sum is what a receipt with an unreadable total added up to.
+    func find(_ mentions: [AmountExtractor.Mention], lineItems: [Decimal] = []) -> Result? {
+        let money = mentions.filter { $0.role != .count }
+        func last(_ role: MoneyLabel) -> AmountExtractor.Mention? { money.last { $0.role == role } }
+        let tendered = last(.tendered), change = last(.change)
+        let subtotal = money.last { $0.role == .subtotal && $0.position == 0 }
+        let rounding = last(.rounding).map(\.value).flatMap { $0.magnitude <= 1 ? $0 : nil } ?? 0
+        let items = mentions.filter { $0.role == .none && $0.value > 0 && $0.cents }
+        let largestItem = items.map(\.value).max() ?? 0
+
+        var candidates: [Candidate] = []
+        for mention in money where mention.value > 0 {
+            var score: Double
+            switch mention.role {
+            case .payable, .total:
+                score = Self.labelScore[mention.role]!
+                // A summary row's first number is the subtotal; its last is the total ("Total 9.81 0.59 10.40").
+                if mention.onLine >= 3 && mention.position < mention.onLine - 1 { continue }
+                if mention.onLine == 2 && mention.position == 0 { score -= 1.5 }
+            case .rounding where !MoneyLabel.fold(mention.label).contains("adj"):
+                score = 5.5 // "Rounding RM 177.20": the rounded total, printed under that word after the unrounded one.
+            default:
+                continue
+            }
+            candidates.append(Candidate(value: mention.value.magnitude, label: mention.label, currency: mention.currency, score: score,
+                                        line: mention.line, reasons: [mention.role == .rounding ? "rounded" : "label"]))
+        }
+        var derived: [(Decimal, String)] = []
+        // With no change given, cash − change is the cash line alone: one reading, not two that agree.
+        if let tendered, let change, tendered.line <= change.line, change.value != 0, change.value.magnitude < tendered.value.magnitude {
+            derived.append((tendered.value.magnitude - change.value.magnitude, "cash − change"))
+        }
+        if let subtotal, let tax = money.last(where: { $0.role == .tax && $0.line > subtotal.line && $0.value > 0 }) {
+            derived.append((subtotal.value.magnitude + tax.value.magnitude + rounding, "subtotal + tax"))
+        }
+        // A printed total and the rounding adjustment after it: the amount actually paid (31.47 − 0.02).
+        if rounding != 0, let roundingLine = money.last(where: { $0.role == .rounding })?.line,
+           let printed = candidates.last(where: { $0.line < roundingLine && $0.reasons == ["label"] }) {
+            derived.append((printed.value + rounding, "total + rounding"))
+        }
+        for (value, reason) in derived where value > 0 {
+            let weight = reason == "cash − change" ? 5.5 : 3.5
+            var matched = false
+            for index in candidates.indices where MoneyText.same(candidates[index].value, value) {
+                candidates[index].score += weight
+                candidates[index].reasons.append(reason)
+                matched = true
+            }
+            if !matched {
+                // Paid a few cents off a printed total: the rounded amount actually paid (31.47 printed, 31.45 paid).
+                let rounded = candidates.contains { ($0.value - value).magnitude <= Decimal(string: "0.05")! }
+                candidates.append(Candidate(value: value, label: "Total", currency: tendered?.currency, score: weight - 0.5 + (rounded ? 1 : 0),
+                                            line: change?.line ?? subtotal?.line ?? 0, reasons: [reason]))
+            }
+        }
+        // The items adding up to a printed total confirm it; item lines are too noisy to stand alone.
+        let itemSum = lineItems.reduce(0, +)
+        for index in candidates.indices where itemSum > 0 && MoneyText.same(candidates[index].value, itemSum) {
+            candidates[index].score += 2
+            candidates[index].reasons.append("sum of items")
+        }
+        if candidates.isEmpty, let tendered, let change, change.value == 0 {
+            // Nothing says "total" but the money handed over, and no change given: that was the total.
+            candidates.append(Candidate(value: tendered.value.magnitude, label: tendered.label, currency: tendered.currency, score: 2,
+                                        line: tendered.line, reasons: ["paid exactly"]))
+        }
+        // Rounding lines that are not the rounded total: adjustments of a few cents.
+        let printedTotal = candidates.filter { $0.reasons == ["label"] }.map(\.value).max() ?? 0
+        candidates.removeAll { $0.reasons == ["rounded"] && $0.value * 2 < printedTotal }
+        guard !candidates.isEmpty else { return nil }
+
+        let largest = candidates.map(\.value).max() ?? 0
+        for index in candidates.indices {
+            let value = candidates[index].value
+            let repeats = Set(money.filter { MoneyText.same($0.value.magnitude, value) && $0.role.isSummary }.map(\.line)).count
+            candidates[index].score += Double(min(max(repeats - 1, 0), 2)) * 0.75
+            if let tendered, MoneyText.same(tendered.value.magnitude, value), change == nil || change!.value == 0 {
+                candidates[index].score += 1.5
+            }
+            if let subtotal, MoneyText.same(subtotal.value.magnitude, value) { candidates[index].score += 0.5 }
+            if value < largestItem && !MoneyText.same(value, largestItem) { candidates[index].score -= 2 }
+            // "Total incl. GST 1.42" next to a total ten times larger is the tax, not the total.
+            if MoneyLabel.fold(candidates[index].label).split(separator: " ").contains(where: { MoneyLabel.taxWords.contains(String($0)) }),
+               value * 3 < largest {
+                candidates[index].score -= 6
+            }
+            // The bottom line is printed low: a small tie-breaker for later lines.
+            candidates[index].score += Double(candidates[index].line) * 0.001
+        }
+        let best = candidates.max { $0.score < $1.score }!
+        if ProcessInfo.processInfo.environment["DEBUG_TOTALS"] != nil { for c in candidates { print("  cand", c.value, c.label, c.score, c.reasons) } }
+        let agreeing = candidates.filter { MoneyText.same($0.value, best.value) }.flatMap(\.reasons)
+        let confidence = min(0.98, 0.35 + 0.2 * Double(Set(agreeing).count) + (best.reasons.contains("label") ? 0.15 : 0))
+        // The tax: a tax line, else a "total incl. GST" too small to be the total (which is what it then was).
+        var tax: (value: Decimal, label: String)? = money.last { $0.role == .tax && $0.value > 0 && $0.value < best.value }.map { ($0.value, $0.label) }
+        if tax == nil, let demoted = candidates.last(where: { $0.score < 0 && $0.value < best.value }) {
+            tax = (demoted.value, demoted.label)
+        }
+        let currency = best.currency ?? money.first { MoneyText.same($0.value.magnitude, best.value) && $0.currency != nil }?.currency
+        return Result(total: best.value, label: best.label.isEmpty ? "Total" : best.label, currency: currency,
+                      confidence: (confidence * 100).rounded() / 100, tax: tax,
+                      subtotal: subtotal?.value.magnitude)
+    }
+}

@@ -1,0 +1,244 @@
+import Foundation
+@testable import Plugins
+import Testing
+
+/// The rules of the offline analyser's field extraction, each with the real strings that drove it: SROIE
+/// receipt lines as the corpus truth and our OCR print them (`../shared/corpora/receipts`).
+@Suite("Field extraction")
+struct FieldExtractionTests {
+    static func total(_ text: String) -> Decimal? {
+        LocalAnalyzer().analyze(text: text).primaryAmount?.value
+    }
+
+    // MARK: Money as OCR prints it
+
+    @Test("OCR's damage to numbers is undone", arguments: [
+        ("Sub Total : RM 68. 87", "Sub Total : RM 68.87"), ("TOTAL RM 27. 00", "TOTAL RM 27.00"), ("Total 1O.40", "Total 10.40"),
+        ("Change O.50", "Change 0.50"), ("Jalan Tampoi 7/4", "Jalan Tampoi 7/4"), ("NO. 31G&33G", "NO. 31G&33G"),
+    ])
+    func repairsNumbers(raw: String, repaired: String) {
+        #expect(MoneyText.repair(raw) == repaired)
+    }
+
+    @Test("RH and RN are ringgit only where the document prints RM")
+    func ringgitMisread() {
+        #expect(MoneyText.lines("Cash:RN 26.00\nChange: RM 5.95")[0] == "Cash:RM 26.00")
+        #expect(MoneyText.lines("Cash:RN 26.00")[0] == "Cash:RN 26.00")
+    }
+
+    @Test("labels say what an amount is", arguments: [
+        ("NETT TOTAL", MoneyLabel.payable), ("Nett Total;", .payable), ("Total Amt Payable :", .payable), ("ROUNDED TOTAL", .payable),
+        ("Tota] Rounded", .payable), ("GRAND TOTAL", .payable), ("AMOUNT DUE", .payable), ("Balance due", .payable),
+        ("Total Incl. GST@6%", .payable), ("Total Sales (Inclusive of GST) :", .payable), ("TOTAL INCL. VAT", .payable), ("FinalTotal", .payable),
+        ("Net Amt:", .payable), ("Net pay:", .payable), ("TOTAL", .total), ("TOTAL (RM)", .total), ("Tota |", .total), ("Totai Amount:", .total),
+        ("Total Sales (Excluding GST) :", .subtotal), ("Sub Total", .subtotal), ("SUB-TOTAL", .subtotal), ("Total 0% supplies:", .subtotal),
+        ("GST @6% included in total", .tax), ("Total GST", .tax), ("GST Payable:", .tax), ("Sales tax 8%:", .tax),
+        ("*Total Qty: 1.00", .count), ("TOTAL QUANTITY", .count), ("CHANGE", .change), ("Cash Change", .change), ("Cash Tendered", .tendered),
+        ("CASH", .tendered), ("EDC MASTER", .tendered), ("Rounding Adjustment", .rounding), ("Round Adj", .rounding), ("Discount", .discount),
+        ("TIC TAC CANDY MINT (WH", .none),
+    ])
+    func labels(label: String, role: MoneyLabel) {
+        #expect(MoneyLabel(label) == role, "\(label) → \(MoneyLabel.fold(label))")
+    }
+
+    // MARK: The bottom line
+
+    @Test("a total with no currency sign is still the total")
+    func bareTotal() {
+        let analysis = LocalAnalyzer().analyze(text: "CORNER SHOP\nCoffee 3.50\nCake 7.40\nTOTAL 10.90\nThank you")
+        #expect(analysis.primaryAmount?.value == Decimal(string: "10.90"))
+        #expect(analysis.primaryAmount?.currency == nil)
+        #expect(analysis.total?.label == "TOTAL")
+    }
+
+    @Test("DEFAULT_CURRENCY applies when the document neither prints nor implies one")
+    func defaultCurrency() {
+        let analysis = LocalAnalyzer(defaultCurrency: "EUR").analyze(text: "CORNER SHOP\nCoffee 3.50\nTOTAL 3.50")
+        #expect(analysis.total?.currency == "EUR")
+        #expect(analysis.currency == "EUR")
+    }
+
+    @Test("the payable total beats the subtotal, the tax, the cash and the change")
+    func payableWins() {
+        let text = """
+        Total (Excluding GST): 28.58
+        GST payable (6%): 1.72
+        Total (Inclusive of GST): 30.30
+        CASH : 50.00
+        CHANGE : 19.70
+        """
+        let analysis = LocalAnalyzer().analyze(text: text)
+        #expect(analysis.total?.value == Decimal(string: "30.30"))
+        #expect(analysis.tax?.value == Decimal(string: "1.72"))
+    }
+
+    @Test("the amount paid after rounding: cash − change agrees with total + rounding (sroie_418)")
+    func rounding() {
+        #expect(Self.total("Total Amount(incl. GST) 31.47\nRounding -0.02\nCASH 50.00\nCHANGE 18.55") == Decimal(string: "31.45"))
+    }
+
+    @Test("'Rounding RM 177, 20' under the unrounded total is the rounded total (99 Speed Mart)")
+    func roundedUnderRoundingWord() {
+        #expect(Self.total("Total Sales (Inclusive GST) RM 177,22\nRounding Adjustment RM -.02\nRounding RM 177, 20 |\nCHANGE RM . 00") == Decimal(string: "177.20"))
+    }
+
+    @Test("a misread total loses to cash − change when the two agree elsewhere (sroie_268)")
+    func cashMinusChange() {
+        let text = "Total Sales (Inclusive GST) RM 52.08\nRounding Adjustment RH 02\nRounding RM 2.10\nCASH RM 60.00\nCHANGE RM = 7.90"
+        #expect(Self.total(text) == Decimal(string: "52.10"))
+    }
+
+    @Test("'TOTAL INCLUDES 6% GST 1.61' is the tax, not the total")
+    func taxInTotal() {
+        let text = "TakeOut Total (incl GST) 28.50\nTota] Rounded 28.50\nCash Tendered 50.00\nChange 21.50\nTOTAL INCLUDES 6% GST 1.61"
+        let analysis = LocalAnalyzer().analyze(text: text)
+        #expect(analysis.total?.value == Decimal(string: "28.50"))
+        #expect(analysis.tax?.value == Decimal(string: "1.61"))
+    }
+
+    @Test("a summary row's last number is the total when the others add up to it")
+    func summaryRow() {
+        #expect(Self.total("Code % NetAmt GST Total(RM)\nSR 6 9.81 0.59 10.40\nTotal 9.81 0.59 10.40") == Decimal(string: "10.40"))
+    }
+
+    @Test("a label alone on its line names the amount on the next (sroie_180)")
+    func labelAbove() {
+        let analysis = LocalAnalyzer().analyze(text: "TOTAL AMOUNT PAYABLE\nRM 41,95\nEDC MASTER RM 41.95")
+        #expect(analysis.total?.value == Decimal(string: "41.95"))
+        #expect(analysis.total?.currency == "MYR")
+    }
+
+    @Test("tax-rate breakdowns are not the bill (Gardenia's 'Total 0% supplies')")
+    func supplies() {
+        let text = "Total 0% supplies: 26.61\nTotal 6% supplies (excl. GST): -2.88\nTotal 6% supplies (inc. GST): -3.05\nTotal Payable: 23.56"
+        #expect(Self.total(text) == Decimal(string: "23.56"))
+    }
+
+    @Test("with no total printed, money paid with no change is the total")
+    func paidExactly() {
+        #expect(Self.total("2 TEA 2.50 5.00\nCASH 5.00\nCHANGE 0.00") == Decimal(string: "5.00"))
+    }
+
+    // MARK: Currency
+
+    @Test("currency from the sign, the code or the place", arguments: [
+        ("TOTAL RM 12.00", "MYR"), ("Total: S$ 8.20", "SGD"), ("Grand Total ₹ 450.00", "INR"), ("Summe 12,50 EUR", "EUR"),
+        ("UNIHAKKA INTERNATIONAL SDN BHD\n12, Jalan Tampoi 7/4\nNett Total: $8.20", "MYR"),
+        ("KEDAI PAPAN YEW CHUAN\nLOT 276 JALAN BANTING\n43800 DENGKIL, SELANGOR.\nTotal Sales (Inclusive of GST) : 178.08", "MYR"),
+        ("Joe's Diner\nSpringfield, IL 62701\nSales tax 1.20\nTotal $15.20", "USD"),
+    ])
+    func currency(text: String, code: String) {
+        let analysis = LocalAnalyzer().analyze(text: text)
+        #expect(analysis.currency == code)
+        #expect(analysis.primaryAmount?.currency == code)
+    }
+
+    @Test("one odd sign in a document from a known place does not decide its currency (sroie_130's OCR '€0')")
+    func oddSign() {
+        let text = "BEYOND BROTHERS HARDWARE\nJLN 1/59, DIAMOND SQUARE\n53000 KUALA LUMPUR, Selangor\nTotal Sales (Inclusive of GST) : 63.60\nSR 6 €0 3 360}"
+        #expect(LocalAnalyzer().analyze(text: text).currency == "MYR")
+    }
+
+    // MARK: Dates
+
+    @Test("receipt dates as printed become ISO dates", arguments: [
+        ("23-03-18 12:01", "2018-03-23"), ("20180304", "2018-03-04"), ("05 Mar 2018 18:24", "2018-03-05"), ("Dater11/03/18 21:30", "2018-03-11"),
+        ("09: 06PH 5467455 Oi-11-17", "2017-11-01"), ("Date : 09/01/2019 8:01:11 PM", "2019-01-09"), ("04 JAN 2017", "2017-01-04"),
+        ("11-05-16 19:44", "2016-05-11"), ("Date: 6/4/2018", "2018-04-06"),
+    ])
+    func receiptDates(text: String, iso: String) {
+        #expect(LocalAnalyzer().analyze(text: "SHOP\n" + text + "\nTOTAL 1.00").documentDate == iso)
+    }
+
+    @Test("the receipt's date, not the points' expiry printed below it (sroie_180)")
+    func expiryIsNotTheDate() {
+        let text = "18-01-2018 15:44:46 Cashier: 888\nTOTAL SALES RM 41.95\nEPOINTS Expiry 24 31/10/2020"
+        let analysis = LocalAnalyzer().analyze(text: text, received: Self.day("2018-01-20"))
+        #expect(analysis.documentDate == "2018-01-18")
+        #expect(analysis.dates.contains("2020-10-31"))
+    }
+
+    @Test("a date more than a year after the upload is dropped unless it is a deadline")
+    func farFuture() {
+        let received = Self.day("2024-03-01")
+        let analysis = LocalAnalyzer().analyze(text: "Receipt 01/02/2024\nPrinted 13/07/2027\nValid until 01/02/2027\nTOTAL 1.00", received: received)
+        #expect(analysis.documentDate == "2024-02-01")
+        #expect(analysis.dates == ["2024-02-01", "2027-02-01"])
+    }
+
+    @Test("an ambiguous date follows the document's other dates, then its country")
+    func ambiguity() {
+        #expect(LocalAnalyzer().analyze(text: "Date: 03/04/2018\nPrinted 25/04/2018").documentDate == "2018-04-03")
+        #expect(LocalAnalyzer().analyze(text: "Date: 03/04/2018\nPrinted 04/25/2018").documentDate == "2018-03-04")
+        #expect(LocalAnalyzer().analyze(text: "Joe's Diner\nSpringfield, IL 62701\nDate: 03/04/2018\nSales tax 1.20").documentDate == "2018-03-04")
+        #expect(LocalAnalyzer().analyze(text: "MR. D.I.Y. (M) SDN BHD\nJALAN KPB 6\nDate: 03/04/2018\nTotal $1.00").documentDate == "2018-04-03")
+    }
+
+    // MARK: Issuer
+
+    @Test("the issuer is the head's company, joined across lines, without its registration number", arguments: [
+        ("SU ae\nPASARAYA BORONG PINTAR\nSDN BHD\nBR No.: (124525-H)\n| NO 19-G&19-1&19-2 JALAN TASIK UTAMA 4, |", "PASARAYA BORONG PINTAR SDN BHD"),
+        ("31804002\nSette :\nPOPULAR BOOK\nCO. (M) SDN BHD\n(Co. No. 113825-W)", "POPULAR BOOK CO. (M) SDN BHD"),
+        ("3180404 ; ,\nSa Of yet\nGHEE HIANG\nGH DISTRIBUTOR & MARKETING SDN BHD\n(1097826-F)\n95, Beach Road, 10300 Penang.", "GHEE HIANG GH DISTRIBUTOR & MARKETING SDN BHD"),
+        ("gv\nAEON CO. (M) BHD. (126926-H)\n3 FLOOR, AEON TAMAN MALURI SC\nJLN JEJAKA, TAMAN MALURI\nSHOPPING HOURS", "AEON CO. (M) BHD."),
+        ("tan chay yee\nABC HO TRADING\nNo.2&4, JALAN HARMONT 3/2,", "ABC HO TRADING"),
+        ("@\n99 SPEED MART S/B (519537-X)\nLOT P.T. 2811, JALAN ANGSA,", "99 SPEED MART S/B"),
+        ("' TAX INVOICE\n. BHPetro} Subang Airport\nJalan Lapangan Terbang Subang\n. 47200 Subang", "BHPetro Subang Airport"),
+        ("MR. D.I.¥. (M) SON BHD\n(CO REG : 860871-D)", "MR. D.I.¥. (M) SDN BHD"),
+        ("Thank You. Please come agai.\nGoods Sold. Are Not Returnatde.\nSegi Cash & Carry Sdn. Bhd\n(41704i-W)", "Segi Cash & Carry Sdn. Bhd"),
+    ])
+    func issuer(header: String, name: String) {
+        #expect(IssuerFinder().find(in: header)?.name == name)
+    }
+
+    @Test("a customer company further down is not the issuer (Gardenia's delivery to a market)")
+    func customerIsNotIssuer() {
+        let text = """
+        GARDENIA BAKERIES (KL) SDN BHD (139386 X)
+        Lot 3, Jalan Pelabur 23/1,
+        40300 Shah Alam, Selangor.
+        Tel: 03- 55423228 Fax:03- 55423213
+        TAX INVOICE / ADJUSTMENT NOTE
+        Cash Inv No.: 7916710
+        HAKASSAR FRESH MARKET SDN BHD
+        """
+        let found = IssuerFinder().find(in: text)
+        #expect(found?.name == "GARDENIA BAKERIES (KL) SDN BHD")
+    }
+
+    @Test("the registration number is kept as a key fact")
+    func registration() {
+        let analysis = LocalAnalyzer().analyze(text: "A030/8\nUNIHAKKA INTERNATIONAL SDN BHD\n05 Mar 2018 18:24\n(867388-U}\n12, Jalan Tampoi 7/4\nNett Total: $8.20")
+        #expect(analysis.issuer == "UNIHAKKA INTERNATIONAL SDN BHD")
+        #expect(analysis.keyFacts.contains(.init(label: "Registration No", value: "867388-U")))
+    }
+
+    // MARK: Line items
+
+    @Test("line items are kept apart from the amounts, once each")
+    func lineItems() {
+        let text = """
+        ACME Consulting GmbH
+        Invoice No: 2024-12
+        Consulting services 12 h 150.00 1,800.00
+        Travel 2 x 45.00 90.00
+        Consulting services 12 h 150.00 1,800.00
+        Subtotal: EUR 1,890.00
+        VAT 19%: EUR 359.10
+        Total due: EUR 2,249.10
+        """
+        let analysis = LocalAnalyzer().analyze(text: text)
+        #expect(analysis.total == .init(value: Decimal(string: "2249.10")!, currency: "EUR", label: "Total due"))
+        #expect(analysis.amounts.map(\.label) == ["Subtotal", "VAT 19%", "Total due"])
+        let items = try? #require(analysis.lineItems)
+        #expect(items?.first == .init(description: "Consulting services 12 h", quantity: 12, unitPrice: 150, amount: 1800))
+        #expect(items?.contains(.init(description: "Travel", quantity: 2, unitPrice: 45, amount: 90)) == true)
+        #expect(analysis.fieldConfidence?["total"] ?? 0 > 0.7)
+    }
+
+    static func day(_ iso: String) -> Date {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withFullDate]
+        return formatter.date(from: iso)!
+    }
+}
