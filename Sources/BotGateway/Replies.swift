@@ -119,6 +119,10 @@ public enum Replies {
             return "Sorry, I could not read <b>\(name(job.sourceName))</b>: \(escape(job.lastError ?? "it failed")). (job <code>\(job.code)</code>)"
         }
         var lines = ["<b>\(escape(analysis.title))</b>", "<i>\(escape(analysis.documentType.replacingOccurrences(of: "_", with: " ")))</i>", "", escape(analysis.summary)]
+        if let total = analysis.total {
+            let tax = analysis.tax.map { " (tax \(LocalAnalyzer.format($0.value)))" } ?? ""
+            lines += ["", "<b>Total:</b> \(total.currency.map { $0 + " " } ?? "")\(LocalAnalyzer.format(total.value))\(tax)"]
+        }
         if !analysis.dates.isEmpty { lines += ["", "<b>Dates:</b> " + analysis.dates.joined(separator: ", ")] }
         let amounts = analysis.amounts.prefix(8).map { "\($0.currency.map { $0 + " " } ?? "")\(LocalAnalyzer.format($0.value)) – \(escape($0.label))" }
         if !amounts.isEmpty { lines += ["", "<b>Amounts:</b>"] + amounts.map { "• " + $0 } }

@@ -28,6 +28,12 @@ struct BatchCommand: AsyncParsableCommand {
     @Option(help: "Where to write the report (default: FOLDER/botgateway-report.md).")
     var report: String?
 
+    @Option(help: "Also write one row per document here (a .json name gives JSON, any other CSV for spreadsheets; see `export`).")
+    var export: String?
+
+    @Option(help: "The export's format: csv, excel or json (default: by --export's extension).")
+    var exportFormat: ExportFormat?
+
     @Option(help: "Also send the report to this Telegram chat (needs TELEGRAM_BOT_TOKEN).")
     var chat: Int64?
 
@@ -57,7 +63,8 @@ struct BatchCommand: AsyncParsableCommand {
 
         // 1. Take the files in: each is stored once and gets one job in this folder's group.
         let group = try await database.group(kind: .batch, key: "batch:" + root.path, title: "Batch report: \(root.lastPathComponent)")
-        let listing = Self.listFiles(root, recursive: recursive, excluding: [reportURL.path])
+        let exportPath = export.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        let listing = Self.listFiles(root, recursive: recursive, excluding: Set([reportURL.path] + (exportPath.map { [$0] } ?? [])))
         let files = listing.files
         var skipped = listing.skipped
         let intake = DocumentIntake(blobs: blobs, maxBytes: Int64(configuration.ocr.limits.maxBytes))
@@ -132,6 +139,11 @@ struct BatchCommand: AsyncParsableCommand {
         let archived = configuration.reportsDirectory.appendingPathComponent("batch-\(group.id!).md")
         try Self.writeAtomically(markdown, to: archived)
         try await database.markConsolidated(groupID: group.id!, reportPath: reportURL.path)
+        if let export {
+            let format = exportFormat ?? ExportFormat.forPath(export)
+            try ExportCommand.write(try DocumentExport.render(jobs.map(ExportRow.init), as: format), to: export)
+            progress.message("export written to \(export)")
+        }
         if let archiver = configuration.reportArchiver(http: http) {
             do {
                 let key = try await archiver.archive(archived, name: "batch-\(group.id!)-\(Int(Date().timeIntervalSince1970)).md")

@@ -19,6 +19,8 @@ struct GatewayConfiguration {
     var llmOptions: LLMOptions
     /// Archiving is on when `S3_BUCKET` is set.
     var s3: S3Configuration?
+    /// ISO 4217 code the local analyser gives amounts when a document neither prints nor implies one.
+    var defaultCurrency: String? = nil
 
     /// The variables as the readers below see them: blank counts as unset; switches are true or false.
     struct Variables {
@@ -49,13 +51,21 @@ struct GatewayConfiguration {
         case let name? where ["claude", "openai", "local"].contains(name): analyzer = name
         default: throw ConfigurationError(variable: "ANALYZER", problem: "expected claude, openai or local")
         }
+        var defaultCurrency: String?
+        if let code = value("DEFAULT_CURRENCY")?.uppercased() {
+            guard code.count == 3, code.allSatisfy({ $0.isASCII && $0.isLetter }) else {
+                throw ConfigurationError(variable: "DEFAULT_CURRENCY", problem: "expected a three-letter ISO 4217 code such as EUR")
+            }
+            defaultCurrency = code
+        }
         return GatewayConfiguration(
             dataDirectory: URL(fileURLWithPath: data).standardizedFileURL,
             ocr: try OCRConfiguration.fromEnvironment(environment),
             analyzer: analyzer,
             llm: try llmEndpoint(analyzer, value),
             llmOptions: try llmOptions(variables),
-            s3: try s3(variables))
+            s3: try s3(variables),
+            defaultCurrency: defaultCurrency)
     }
 
     static func llmEndpoint(_ analyzer: String, _ value: (String) -> String?) throws -> LLMEndpoint? {
@@ -184,7 +194,7 @@ struct GatewayConfiguration {
             let openAI = OpenAIAnalyzer(http: http, endpoint: endpoint, options: llmOptions, logger: Logger(label: "openai"))
             return (openAI, openAI)
         default:
-            return (LocalAnalyzer(), nil)
+            return (LocalAnalyzer(defaultCurrency: defaultCurrency), nil)
         }
     }
 

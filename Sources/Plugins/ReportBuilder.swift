@@ -76,7 +76,9 @@ public struct ReportBuilder: Sendable {
         // Each document's bottom line (its total, amount due, net pay), added up per currency.
         var totals: [String: (Decimal, Int)] = [:]
         for analysis in analyses {
-            if let amount = analysis.primaryAmount, let currency = amount.currency {
+            if let amount = analysis.primaryAmount {
+                // An amount whose currency nobody could tell still counts, in its own row.
+                let currency = amount.currency ?? "unknown"
                 let current = totals[currency] ?? (0, 0)
                 totals[currency] = (current.0 + amount.value, current.1 + 1)
             }
@@ -130,6 +132,15 @@ public struct ReportBuilder: Sendable {
             out += String(format: "- LLM: %@, %d + %d tokens, $%.4f\n", usage.model ?? "model", usage.inputTokens, usage.outputTokens, usage.costUSD)
         }
         out += "\n\(Self.inline(analysis.summary))\n"
+        var facts: [String] = []
+        if let issuer = analysis.issuer { facts.append("**Issuer:** \(Self.inline(issuer))") }
+        if let date = analysis.documentDate { facts.append("**Date:** \(date)") }
+        if let total = analysis.total {
+            var text = "**Total:** \(total.currency.map { $0 + " " } ?? "")\(LocalAnalyzer.format(total.value))"
+            if let tax = analysis.tax { text += " (tax \(LocalAnalyzer.format(tax.value)))" }
+            facts.append(text)
+        }
+        if !facts.isEmpty { out += "\n" + facts.joined(separator: "; ") + "\n" }
         if !analysis.dates.isEmpty { out += "\n**Dates:** \(analysis.dates.joined(separator: ", "))\n" }
         if !analysis.parties.isEmpty { out += "\n**Parties:** \(analysis.parties.map(Self.inline).joined(separator: "; "))\n" }
         if !analysis.amounts.isEmpty {

@@ -379,6 +379,15 @@ extension AppDatabase {
         }
     }
 
+    /// Every job created at or after `since` (all when nil), oldest first, with its document and steps.
+    public func jobDetails(since: Timestamp?) async throws -> [JobDetails] {
+        try await read { db in
+            var request = JobRecord.order(JobRecord.Columns.id)
+            if let since { request = request.filter(JobRecord.Columns.createdAt >= since) }
+            return try request.fetchAll(db).map { try Self.details(db, $0) }
+        }
+    }
+
     static func details(_ db: Database, _ job: JobRecord) throws -> JobDetails {
         guard let document = try DocumentRecord.fetchOne(db, key: job.documentSHA256) else {
             throw StorageError.notFound("document of job \(job.code)")

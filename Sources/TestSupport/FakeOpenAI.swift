@@ -173,6 +173,9 @@ public final class FakeOpenAI: FakeLLMBase, @unchecked Sendable {
         if types.contains("array"), let items = schema["items"] as? [String: Any] {
             return strictProblem(items, context: context + "'items'")
         }
+        for (index, option) in (schema["anyOf"] as? [[String: Any]] ?? []).enumerated() {
+            if let problem = strictProblem(option, context: context + "'anyOf', '\(index)'") { return problem }
+        }
         return nil
     }
 }

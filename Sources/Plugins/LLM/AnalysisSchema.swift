@@ -21,6 +21,11 @@ public enum AnalysisSchema {
     /// A fresh dictionary each time: `[String: Any]` is not Sendable, so it is never stored.
     public static func jsonSchema() -> [String: Any] {
         let string: [String: Any] = ["type": "string"]
+        let money = object([
+            "value": ["type": "number", "description": "Plain number, e.g. 1234.5"],
+            "currency": ["type": ["string", "null"], "description": "ISO 4217 code, null when not shown"],
+            "label": ["type": "string", "description": "The amount's label as printed"],
+        ])
         return object([
             "document_type": ["type": "string", "enum": documentTypes],
             "title": ["type": "string", "description": "Short and specific title"],
@@ -36,6 +41,21 @@ public enum AnalysisSchema {
             "parties": array(string, "People and organisations, issuer first"),
             "action_items": array(string, "What the recipient has to do"),
             "confidence": ["type": "number", "description": "0 to 1"],
+            "document_date": ["type": ["string", "null"], "description": "The document's own date (issued, sold), YYYY-MM-DD"],
+            "issuer": ["type": ["string", "null"], "description": "Who issued it: the shop or company at its head"],
+            "total": ["anyOf": [money, ["type": "null"]], "description": "The bottom line: what was or is to be paid"],
+            "tax": ["anyOf": [money, ["type": "null"]], "description": "The tax in the total (GST, VAT, sales tax)"],
+            "currency": ["type": ["string", "null"], "description": "ISO 4217 code of the document's money"],
+            "line_items": array(object([
+                "description": string,
+                "quantity": ["type": ["number", "null"]],
+                "unit_price": ["type": ["number", "null"]],
+                "amount": ["type": ["number", "null"]],
+            ]), "What was bought or billed, one entry per line; not the totals"),
+            "field_confidence": object([
+                "total": ["type": "number"], "date": ["type": "number"], "issuer": ["type": "number"],
+                "currency": ["type": "number"], "tax": ["type": "number"],
+            ]),
         ])
     }
 
@@ -80,11 +100,21 @@ public enum AnalysisSchema {
         analysis.keyFacts = analysis.keyFacts.map { Analysis.KeyFact(label: clean($0.label), value: clean($0.value)) }
             .filter { !$0.label.isEmpty && !$0.value.isEmpty }
         analysis.dates = analysis.dates.map(clean).filter(isCalendarDate)
-        analysis.amounts = analysis.amounts.map { amount in
+        func tidy(_ amount: Analysis.Amount) -> Analysis.Amount {
             let code = amount.currency.map(clean)?.uppercased()
             let currency = code.flatMap { $0.count == 3 && $0.allSatisfy({ $0.isASCII && $0.isUppercase }) ? $0 : nil }
             return Analysis.Amount(value: amount.value, currency: currency, label: clean(amount.label))
         }
+        analysis.total = analysis.total.map(tidy)
+        analysis.tax = analysis.tax.map(tidy)
+        analysis.currency = analysis.currency.map(clean)?.uppercased()
+        if let code = analysis.currency, code.count != 3 || !code.allSatisfy({ $0.isASCII && $0.isUppercase }) { analysis.currency = nil }
+        if let date = analysis.documentDate.map(clean), !isCalendarDate(date) { analysis.documentDate = nil }
+        analysis.issuer = analysis.issuer.map(clean).flatMap { $0.isEmpty ? nil : $0 }
+        analysis.lineItems = analysis.lineItems?.map { Analysis.LineItem(description: clean($0.description), quantity: $0.quantity, unitPrice: $0.unitPrice, amount: $0.amount) }
+            .filter { !$0.description.isEmpty }
+        analysis.fieldConfidence = analysis.fieldConfidence?.mapValues { min(1, max(0, $0.isFinite ? $0 : 0)) }
+        analysis.amounts = analysis.amounts.map(tidy)
         analysis.parties = unique(analysis.parties.map(clean))
         analysis.actionItems = unique(analysis.actionItems.map(clean))
         // Some models answer in percent.
