@@ -50,6 +50,7 @@ struct JobsCommand: AsyncParsableCommand {
             let job = details.job
             print("job \(job.code): \(job.state.rawValue)")
             print("file: \(job.sourceName) (\(details.document.format), \(details.document.size) bytes, sha256 \(details.document.sha256))")
+            if let group = job.groupID { print("group: \(group) (botgateway export --group \(group))") }
             if let error = job.lastError { print("error: \(error)") }
             for step in details.steps {
                 var line = "step \(step.plugin): \(step.state.rawValue), \(step.attempts) attempt(s)"

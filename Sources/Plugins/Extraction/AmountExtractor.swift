@@ -35,7 +35,8 @@ struct AmountExtractor {
     }()
     private static let prefixed = try! NSRegularExpression(pattern: "(?<![A-Za-z])(" + currency + #")[ \t]*[:=]?[ \t]*("# + number + ")")
     private static let suffixed = try! NSRegularExpression(pattern: "(" + number + #")[ \t]*("# + currency + ")(?![A-Za-z])")
-    private static let bare = try! NSRegularExpression(pattern: #"(?<![\d.,/:])([-−]?(?:\d{1,3}(?:,\d{3})+\.\d{2}|\d{1,3}(?:\.\d{3})+,\d{2}|\d+[.,]\d{2}))(?![\d%]|[.,]\d)"#)
+    /// Two decimals; a signed one may drop its zero (`RM -.02`, a rounding).
+    private static let bare = try! NSRegularExpression(pattern: #"(?<![\d.,/:])([-−]?(?:\d{1,3}(?:,\d{3})+\.\d{2}|\d{1,3}(?:\.\d{3})+,\d{2}|\d+[.,]\d{2})|[-−]\.\d{2})(?![\d%]|[.,]\d)"#)
     private static let labelCurrency = try! NSRegularExpression(pattern: #"\((?:in\s+)?("# + codes.joined(separator: "|") + #"|RM|\$|€|£)\)"#)
 
     static func code(_ mark: String) -> String {

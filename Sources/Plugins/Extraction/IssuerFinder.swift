@@ -32,7 +32,8 @@ struct IssuerFinder {
         let window = Array(lines.prefix(14))
         var best: (index: Int, score: Double)?
         var firstBusiness = true
-        for (index, line) in window.enumerated() where !Self.isNoise(line) {
+        // A registration line ("CO. REG. NO: 000948487-V") names no one, though it holds "Co.".
+        for (index, line) in window.enumerated() where !Self.isNoise(line) && !Self.has(Self.registrationLine, line) {
             var score = -0.6 * Double(index)
             let form = Self.has(Self.companyForm, line), trade = Self.has(Self.tradeWord, line)
             if form { score += 5 }
@@ -90,7 +91,7 @@ struct IssuerFinder {
     /// Digits (a registration number) and a company form's initials (`MR. D.I.Y. (M) SDN BHD`) are not noise.
     static func isNoise(_ line: String) -> Bool {
         let letters = line.filter(\.isLetter).count
-        let visible = line.filter { !$0.isWhitespace && !$0.isNumber }.count
+        let visible = line.filter { !$0.isWhitespace && !$0.isNumber && !".,()&'-/:".contains($0) }.count
         let words = line.split(separator: " ").filter { $0.contains(where: \.isLetter) }
         let short = words.filter { $0.filter(\.isLetter).count <= 2 }.count
         let shortWords = words.count >= 3 && Double(short) > 0.5 * Double(words.count) && !has(companyForm, line)
