@@ -33,11 +33,7 @@ struct ExtractionBenchmark: AsyncParsableCommand {
     @Option(help: "Print the local analysis JSON of these files (by name, e.g. sroie_005.jpg).")
     var show: [String] = []
 
-    struct Key: Decodable {
-        var company: String?
-        var date: String?
-        var total: String?
-    }
+    typealias Key = ReceiptKey
 
     struct Fields {
         var total: Bool
@@ -56,13 +52,7 @@ struct ExtractionBenchmark: AsyncParsableCommand {
 
     func run() async throws {
         let items = try OCRCorpus.load([corpus])
-        let root = URL(fileURLWithPath: corpus)
-        var keys: [Key] = []
-        for item in items {
-            let name = URL(fileURLWithPath: item.name).deletingPathExtension().lastPathComponent
-            let data = try Data(contentsOf: root.appendingPathComponent("\(name).key.json"))
-            keys.append(try JSONDecoder().decode(Key.self, from: data))
-        }
+        let keys = try items.map(ReceiptKey.load)
 
         var runs: [Run] = []
         if let ocrCache {
@@ -181,15 +171,15 @@ struct ExtractionBenchmark: AsyncParsableCommand {
     static func readable(_ field: String, _ key: Key, in text: String) -> Bool {
         switch field {
         case "total":
-            guard let truth = key.total.flatMap(number) else { return false }
+            guard let truth = key.total.flatMap(ReceiptKey.number) else { return false }
             return TextFacts.amounts(in: text).contains(truth)
         case "date":
-            guard let truth = key.date.flatMap(dayFirst) else { return false }
+            guard let truth = key.date.flatMap(ReceiptKey.dayFirst) else { return false }
             return TextFacts.dates(in: text).contains(truth)
         default:
             guard let company = key.company else { return false }
-            return text.split(separator: "\n").contains { sameName(String($0), company) }
-                || zip(text.split(separator: "\n"), text.split(separator: "\n").dropFirst()).contains { sameName($0 + " " + $1, company) }
+            return text.split(separator: "\n").contains { ReceiptKey.sameName(String($0), company) }
+                || zip(text.split(separator: "\n"), text.split(separator: "\n").dropFirst()).contains { ReceiptKey.sameName($0 + " " + $1, company) }
         }
     }
 
@@ -197,49 +187,7 @@ struct ExtractionBenchmark: AsyncParsableCommand {
         let total = analysis.primaryAmount.map { LocalAnalyzer.format($0.value) } ?? "-"
         let date = analysis.primaryDate ?? "-"
         let merchant = analysis.primaryIssuer ?? "-"
-        let totalMatches = analysis.primaryAmount.map { found in key.total.flatMap(number).map { $0 == found.value } ?? false } ?? false
-        let dateMatches = key.date.flatMap(dayFirst).map { $0 == date } ?? false
-        let merchantMatches = key.company.map { sameName(merchant, $0) } ?? false
-        return Fields(total: totalMatches, date: dateMatches, merchant: merchantMatches, found: (total, date, merchant))
-    }
-
-    /// `RM 30.00`, `$8.20`, `1,234.50` → the number.
-    static func number(_ text: String) -> Decimal? {
-        let digits = text.filter { $0.isNumber || $0 == "." }
-        return digits.isEmpty ? nil : Decimal(string: digits)
-    }
-
-    /// The key's day-first date (`09/01/2019`, `01-11-17`, `05 MAR 2018`, `20180304`) as `YYYY-MM-DD`.
-    static func dayFirst(_ text: String) -> String? {
-        let months = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
-        let parts = text.uppercased().split(whereSeparator: { " /-.".contains($0) }).map(String.init)
-        var day: Int?, month: Int?, year: Int?
-        if parts.count == 1, parts[0].count == 8, let value = Int(parts[0]) {
-            (year, month, day) = (value / 10000, value / 100 % 100, value % 100)
-        } else if parts.count == 3 {
-            day = Int(parts[0])
-            month = Int(parts[1]) ?? months.firstIndex(where: { parts[1].hasPrefix($0) }).map { $0 + 1 }
-            year = Int(parts[2]).map { $0 < 100 ? 2000 + $0 : $0 }
-        }
-        guard let day, let month, let year, (1...31).contains(day), (1...12).contains(month) else { return nil }
-        return String(format: "%04d-%02d-%02d", year, month, day)
-    }
-
-    /// Case-folded containment, or a similarity ratio (2 × longest common subsequence / total length) ≥ 0.8.
-    static func sameName(_ found: String, _ truth: String) -> Bool {
-        func fold(_ text: String) -> [Character] {
-            Array(text.lowercased().filter { $0.isLetter || $0.isNumber || $0 == " " }.split(separator: " ").joined(separator: " "))
-        }
-        let a = fold(found), b = fold(truth)
-        guard !a.isEmpty, !b.isEmpty else { return false }
-        if String(a).contains(String(b)) || (a.count >= 4 && String(b).contains(String(a))) { return true }
-        var previous = [Int](repeating: 0, count: b.count + 1)
-        for x in a {
-            var current = [0]
-            current.reserveCapacity(b.count + 1)
-            for (j, y) in b.enumerated() { current.append(x == y ? previous[j] + 1 : max(previous[j + 1], current[j])) }
-            previous = current
-        }
-        return 2 * Double(previous[b.count]) / Double(a.count + b.count) >= 0.8
+        return Fields(total: key.totalMatches(analysis.primaryAmount?.value), date: key.dateMatches(analysis.primaryDate),
+                      merchant: key.companyMatches(analysis.primaryIssuer), found: (total, date, merchant))
     }
 }

@@ -15,6 +15,8 @@ struct FieldExtractionTests {
     @Test("OCR's damage to numbers is undone", arguments: [
         ("Sub Total : RM 68. 87", "Sub Total : RM 68.87"), ("TOTAL RM 27. 00", "TOTAL RM 27.00"), ("Total 1O.40", "Total 10.40"),
         ("Change O.50", "Change 0.50"), ("Jalan Tampoi 7/4", "Jalan Tampoi 7/4"), ("NO. 31G&33G", "NO. 31G&33G"),
+        ("$07 COKE 1.5L RMS.98 s", "$07 COKE 1.5L RM5.98 s"), ("EAGLE FRIED DACE WI SA = RMI3.98 s", "EAGLE FRIED DACE WI SA = RM13.98 s"),
+        ("Total $1S.50", "Total $15.50"), ("SALES 4.40S", "SALES 4.40S"), ("ITEMS: 3 CASHIER", "ITEMS: 3 CASHIER"),
     ])
     func repairsNumbers(raw: String, repaired: String) {
         #expect(MoneyText.repair(raw) == repaired)

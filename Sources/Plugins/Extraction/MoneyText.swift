@@ -1,10 +1,12 @@
 import Foundation
 
 /// Repairs what OCR does to money on a line before anything reads it: `O` for `0` inside numbers
-/// (`1O.40`), a space after the decimal point (`68. 87`, `RM 27. 00`), the `RM` of Malaysian receipts read
+/// (`1O.40`), `S` for `5` and `I` for `1` after a currency mark (`RMS.98`, `RMI3.98`), a space after the decimal point (`68. 87`, `RM 27. 00`), the `RM` of Malaysian receipts read
 /// as `RH`/`RN`. Only shapes that cannot be words are touched, so text stays text.
 enum MoneyText {
     private static let letterO = try! NSRegularExpression(pattern: #"(?<=\d)[Oo](?=[\d.,])|(?<=\d[.,])[Oo](?=\d|\b)|(?<=[.,]\d)[Oo](?!\w)|(?<![\w.,])[Oo](?=[.,]\d\d(?!\d))"#)
+    /// `RMS.98`, `RMI3.98`, `$1S.50`: S for 5, I or l for 1, right after a currency mark or inside digits.
+    private static let letterDigits = try! NSRegularExpression(pattern: #"(?<=RM|\$|€|£)[SIl](?=\d*[.,]\d\d(?!\d))|(?<=\d)[SIl](?=\d*[.,]\d\d(?!\d))"#)
     private static let spacedDecimals = try! NSRegularExpression(pattern: #"(?<=\d)([.,]) (?=\d\d(?![\d.,]))"#)
     private static let ringgitMisread = try! NSRegularExpression(pattern: #"(?<![A-Za-z])R[HN](?=[\s:]*[\d.])"#)
     private static let ringgit = try! NSRegularExpression(pattern: #"(?<![A-Za-z])RM(?![A-Za-z])"#)
@@ -20,6 +22,11 @@ enum MoneyText {
 
     static func repair(_ line: String, ringgit: Bool = false) -> String {
         var line = replace(letterO, in: line, with: "0")
+        let ns = NSMutableString(string: line)
+        for match in letterDigits.matches(in: line, range: NSRange(location: 0, length: ns.length)).reversed() {
+            ns.replaceCharacters(in: match.range, with: ns.substring(with: match.range) == "S" ? "5" : "1")
+        }
+        line = ns as String
         line = replace(spacedDecimals, in: line, with: "$1")
         if ringgit { line = replace(ringgitMisread, in: line, with: "RM") }
         return line
