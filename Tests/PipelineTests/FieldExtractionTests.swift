@@ -187,6 +187,8 @@ struct FieldExtractionTests {
         ("@\n99 SPEED MART S/B (519537-X)\nLOT P.T. 2811, JALAN ANGSA,", "99 SPEED MART S/B"),
         ("' TAX INVOICE\n. BHPetro} Subang Airport\nJalan Lapangan Terbang Subang\n. 47200 Subang", "BHPetro Subang Airport"),
         ("MR. D.I.¥. (M) SON BHD\n(CO REG : 860871-D)", "MR. D.I.¥. (M) SDN BHD"),
+        ("_ ey i!\n. \"anos RL 7 by.\nee — By bp a Vegi ” oy \"0 Ay, C\n3 (204 0%b vn aa Oe5.,\nMR. D.T.¥. (M) SON BHD\n(CO.REG :860671-D)", "MR. D.T.¥. (M) SDN BHD"),
+        ("Müller Bau AG\nHauptstraße 5\n80331 München", "Müller Bau AG"),
         ("Thank You. Please come agai.\nGoods Sold. Are Not Returnatde.\nSegi Cash & Carry Sdn. Bhd\n(41704i-W)", "Segi Cash & Carry Sdn. Bhd"),
     ])
     func issuer(header: String, name: String) {

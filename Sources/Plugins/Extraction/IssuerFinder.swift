@@ -16,7 +16,11 @@ struct IssuerFinder {
         try! NSRegularExpression(pattern: pattern, options: [.caseInsensitive])
     }
 
-    static let companyForm = regex(#"(?<![A-Za-z])(s[do0e]n\.?\s*b\w{1,3}\.?|bhd\.?|berhad|s/b|pte\.?\s*ltd\.?|pvt\.?\s*ltd\.?|ltd\.?|limited|llc|l\.l\.c\.|inc\.?|corp\.?|corporation|gmbh|ag|s\.a\.?|sarl|s\.r\.l\.|srl|plc|b\.v\.|bv|oy|ab|kg|co\.|company|& co)(?![A-Za-z])"#)
+    static let companyForm = regex(#"(?<![A-Za-z])(s[do0e]n\.?\s*b\w{1,3}\.?|bhd\.?|berhad|s/b|pte\.?\s*ltd\.?|pvt\.?\s*ltd\.?|ltd\.?|limited|llc|l\.l\.c\.|inc\.?|corp\.?|corporation|gmbh|s\.a\.|sarl|s\.r\.l\.|srl|plc|b\.v\.|co\.|company|& co)(?![A-Za-z])"#)
+    /// Two-letter forms (`AG`, `SA`, `Oy`) are everywhere in OCR noise: only as printed, after a real word, ending the line.
+    static let shortForm = try! NSRegularExpression(pattern: #"(?<=[A-Za-z]{3} )(AG|SA|AB|Oy|OY|Oyj|BV|KG|NV|AS)\.?$"#)
+
+    static func hasForm(_ line: String) -> Bool { has(companyForm, line) || has(shortForm, line) }
     static let tradeWord = regex(#"(?<![A-Za-z])(enterprise|trading|restaurant|restoran|cafe|café|bakery|bakeries|hardware|stationery|bookstores?|book|mart|supermarket|pasaraya|kedai|store|stores|shop|pharmacy|hotel|petrol|bistro|pub|house|centre|center|gallery|marketing|distributor|seafood|industries|services|holdings|group|bank|insurance|logistics|properties|software|confectionery|cash & carry|market|boutique|clinic|motor|electrical|food|foods)(?![A-Za-z])"#)
     static let registrationLine = regex(#"^\W*(?:\(?\s*(?:co\.?|company|roc|br|business)?\s*(?:reg(?:istration)?\.?)?\s*(?:no\.?|number)?\s*[:.]?\s*)?\(?\s*\d{5,12}\s*[-–]*\s*[A-Z]\s*\)?\W*$|\b(co\.?\s*reg|company\s*reg|roc\s*no|br\s*no|co\.?\s*no\.?)\b"#)
     static let registration = regex(#"(?:(?:co\.?|company|roc|br)\s*(?:reg(?:istration)?\.?)?\s*(?:no\.?)?\s*[:.]?\s*)?\(?\s*(\d{5,12}\s*[-–]?\s*[A-Z])(?![A-Za-z])\s*\)?"#)
@@ -35,7 +39,7 @@ struct IssuerFinder {
         // A registration line ("CO. REG. NO: 000948487-V") names no one, though it holds "Co.".
         for (index, line) in window.enumerated() where !Self.isNoise(line) && !Self.has(Self.registrationLine, line) {
             var score = -0.6 * Double(index)
-            let form = Self.has(Self.companyForm, line), trade = Self.has(Self.tradeWord, line)
+            let form = Self.hasForm(line), trade = Self.has(Self.tradeWord, line)
             if form { score += 5 }
             if trade { score += 3 }
             // The issuer heads the page; a company named further down is usually the customer.
@@ -94,7 +98,7 @@ struct IssuerFinder {
         let visible = line.filter { !$0.isWhitespace && !$0.isNumber && !".,()&'-/:".contains($0) }.count
         let words = line.split(separator: " ").filter { $0.contains(where: \.isLetter) }
         let short = words.filter { $0.filter(\.isLetter).count <= 2 }.count
-        let shortWords = words.count >= 3 && Double(short) > 0.5 * Double(words.count) && !has(companyForm, line)
+        let shortWords = words.count >= 3 && Double(short) > 0.5 * Double(words.count) && !hasForm(line)
         return letters < 3 || Double(letters) < 0.6 * Double(visible) || shortWords
     }
 
@@ -102,7 +106,7 @@ struct IssuerFinder {
         let words = line.split(separator: " ")
         let letters = line.filter(\.isLetter)
         return (1...3).contains(words.count) && letters.count >= 4 && letters.allSatisfy(\.isUppercase) && !line.contains(where: \.isNumber)
-            && !isNoise(line) && !has(address, line) && !has(notAName, line) && !has(companyForm, line)
+            && !isNoise(line) && !has(address, line) && !has(notAName, line) && !hasForm(line)
     }
 
     /// "SDN BHD", "CO. (M) SDN BHD": a company form with at most a bracketed branch or one short word.
@@ -134,7 +138,7 @@ struct IssuerFinder {
             .replacingOccurrences(of: #"\s{2,}"#, with: " ", options: .regularExpression)
             .trimmingCharacters(in: CharacterSet(charactersIn: " -–,;:'"))
         // A full stop stays only where it closes an abbreviation ("Ltd.", "BHD.", "Co.").
-        while name.hasSuffix("."), !has(companyForm, String(name.split(separator: " ").last ?? "")) {
+        while name.hasSuffix("."), !hasForm(String(name.split(separator: " ").last ?? "")) {
             name.removeLast()
             name = name.trimmingCharacters(in: .whitespaces)
         }
