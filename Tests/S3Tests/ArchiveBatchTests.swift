@@ -119,6 +119,18 @@ struct ArchiveBatchTests {
         #expect(report.contains("- Archive: 2 not yet in the bucket (retried later)"))
 
         try await server.resume()
+        // SeaweedFS answers on its S3 port before its filer and volume take writes: wait until one lands, so the
+        // second run meets the store back up rather than still starting.
+        let writable = await poll(timeout: .seconds(60), every: .milliseconds(500)) {
+            do {
+                try await client.putObject("probe", data: Data("x".utf8), contentType: "text/plain")
+                try await client.deleteObject("probe")
+                return true
+            } catch {
+                return false
+            }
+        }
+        try #require(writable, "SeaweedFS did not take writes within 60 s of restarting")
         let after = try workspace.batch(server)
         #expect(after.exitCode == 0, "\(after.standardError)")
         #expect(try await client.listObjects(prefix: "gw/raw/").count == 2)
