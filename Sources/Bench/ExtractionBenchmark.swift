@@ -114,33 +114,27 @@ struct ExtractionBenchmark: AsyncParsableCommand {
 
     static let empty = Analysis(documentType: "other", title: "", summary: "", language: "und", keyFacts: [], dates: [], amounts: [], parties: [], actionItems: [], confidence: 0)
 
-    /// `botgateway batch` over a copy of the images (batch reads no links), analyses from its database.
+    /// `botgateway batch` over a copy of the images, analyses and OCR texts from its database.
     func batchRun(_ items: [OCRCorpus.Item], analyzer: String) async throws -> Run {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("extract-bench-\(UUID().uuidString)")
-        let folder = scratch.appendingPathComponent("receipts"), data = scratch.appendingPathComponent("data")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        for item in items { try FileManager.default.copyItem(atPath: item.path, toPath: folder.appendingPathComponent(item.name).path) }
         var environment = ProcessInfo.processInfo.environment
-        environment["BOT_DATA_DIR"] = data.path
         environment["ANALYZER"] = analyzer
         environment["OCR_WORKERS"] = String(workers)
         environment["S3_BUCKET"] = nil
         let started = Date()
-        let outcome = try await ChildProcess.runOffPool([ChildProcess.botgateway, "batch", folder.path, "--json"], environment: environment)
-        let seconds = Date().timeIntervalSince(started)
-        guard outcome.exitCode == 0 || outcome.exitCode == 1 else {
-            throw ValidationError("botgateway batch (ANALYZER=\(analyzer)) exited \(outcome.exitCode): \(outcome.standardError.suffix(2000))")
+        return try await OCRCorpus.withBatch(items, environment: environment) { outcome, databasePath in
+            let seconds = Date().timeIntervalSince(started)
+            guard outcome.exitCode == 0 || outcome.exitCode == 1 else {
+                throw ValidationError("botgateway batch (ANALYZER=\(analyzer)) exited \(outcome.exitCode): \(outcome.standardError.suffix(2000))")
+            }
+            let jobs = try await AppDatabase(path: databasePath).jobDetails(since: nil)
+            var analyses = [Analysis?](repeating: nil, count: items.count), texts = [String](repeating: "", count: items.count)
+            for details in jobs {
+                guard let index = items.firstIndex(where: { $0.name == details.job.sourceName }) else { continue }
+                analyses[index] = details.output(of: AnalyzePlugin.stepName).flatMap { try? Analysis.decode($0) }
+                texts[index] = details.document.ocrText ?? ""
+            }
+            return Run(name: "batch, ANALYZER=\(analyzer)", analyses: analyses, texts: texts, seconds: seconds)
         }
-        let database = try AppDatabase(path: data.appendingPathComponent("botgateway.sqlite").path)
-        let jobs = try await database.jobDetails(since: nil)
-        var analyses = [Analysis?](repeating: nil, count: items.count), texts = [String](repeating: "", count: items.count)
-        for details in jobs {
-            guard let index = items.firstIndex(where: { $0.name == details.job.sourceName }) else { continue }
-            analyses[index] = details.output(of: AnalyzePlugin.stepName).flatMap { try? Analysis.decode($0) }
-            texts[index] = details.document.ocrText ?? ""
-        }
-        return Run(name: "batch, ANALYZER=\(analyzer)", analyses: analyses, texts: texts, seconds: seconds)
     }
 
     /// Our OCR in-process (or from the cache) and the local analyser on its texts.

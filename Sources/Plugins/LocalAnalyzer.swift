@@ -31,26 +31,19 @@ public struct LocalAnalyzer: Analyzer {
         // Money: every mention with its role; the bottom line; the document's currency.
         let moneyLines = MoneyText.lines(text)
         let mentions = AmountExtractor().mentions(in: moneyLines)
-        let currency = CurrencyGuess.currency(of: text, printed: mentions.filter { $0.value != 0 }.compactMap(\.currency), fallback: defaultCurrency)
-        func localCurrency(_ code: String?) -> String? {
-            guard let code else { return currency?.code }
-            // A printed `$` on a document from a dollar country other than the US is that country's dollar.
-            if code == "USD", let place = CurrencyGuess.place(text)?.currency, CurrencyGuess.dollarCountries.contains(place) { return place }
-            return code
-        }
+        let money = CurrencyGuess(text: text, printed: mentions.filter { $0.value != 0 }.compactMap(\.currency), fallback: defaultCurrency)
         var amounts: [Analysis.Amount] = []
         for mention in mentions where mention.role.isSummary || (mention.currency != nil && mention.onLine == 1 && mention.label.hasSuffix(":")) {
-            let amount = Analysis.Amount(value: mention.value, currency: localCurrency(mention.currency), label: mention.label)
+            let amount = Analysis.Amount(value: mention.value, currency: money.currency(of: mention.currency), label: mention.label)
             if !amounts.contains(amount) { amounts.append(amount) }
         }
         let lineItems = LineItemExtractor().extract(lines: moneyLines, mentions: mentions)
         let bottomLine = TotalFinder().find(mentions, lineItems: lineItems.compactMap(\.amount))
-        let total = bottomLine.map { Analysis.Amount(value: $0.total, currency: localCurrency($0.currency), label: $0.label) }
-        let tax = bottomLine?.tax.map { Analysis.Amount(value: $0.value, currency: localCurrency(nil), label: $0.label) }
+        let total = bottomLine.map { Analysis.Amount(value: $0.total, currency: money.currency(of: $0.currency), label: $0.label) }
+        let tax = bottomLine?.tax.map { Analysis.Amount(value: $0.value, currency: money.currency(of: nil), label: $0.label) }
 
         // Dates: in the document's own order (day first unless its numbers or its country say otherwise).
-        let monthFirst = DateExtractor.order(in: text) ?? (CurrencyGuess.place(text)?.currency == "USD" || (currency?.code == "USD" && CurrencyGuess.place(text) == nil))
-        let found = DateExtractor(monthFirst: monthFirst).documentDate(in: text, reference: received)
+        let found = DateExtractor(monthFirst: DateExtractor.order(in: text) ?? money.monthFirst).documentDate(in: text, reference: received)
         let dates = found.listed
 
         var parties = Self.parties(lines)
@@ -95,7 +88,7 @@ public struct LocalAnalyzer: Analyzer {
         analysis.documentDate = found.date
         analysis.issuer = issuer?.name
         analysis.tax = tax
-        analysis.currency = currency?.code
+        analysis.currency = money.document?.code
         analysis.lineItems = lineItems.isEmpty ? nil : lineItems
         var fields: [String: Double] = [:]
         let reading = min(1, max(0.3, ocrConfidence / 100))
@@ -103,7 +96,7 @@ public struct LocalAnalyzer: Analyzer {
         if let bottomLine { fields["total"] = round(bottomLine.confidence) }
         if found.date != nil { fields["date"] = round(found.confidence) }
         if let issuer { fields["issuer"] = round(issuer.confidence) }
-        if let currency { fields["currency"] = round(currency.confidence) }
+        if let currency = money.document { fields["currency"] = round(currency.confidence) }
         if tax != nil { fields["tax"] = round(0.7) }
         analysis.fieldConfidence = fields.isEmpty ? nil : fields
         return analysis

@@ -67,3 +67,21 @@ public enum OCRCorpus {
         public var description: String
     }
 }
+
+extension OCRCorpus {
+    /// `botgateway batch` as a bulk uploader runs it, on a scratch copy of the items (batch follows no links)
+    /// with a fresh data folder; `body` gets the outcome and the path of that run's database before both are
+    /// removed. `environment` is the child's whole environment; `BOT_DATA_DIR` is set here.
+    public static func withBatch<T>(_ items: [Item], environment: [String: String],
+                                    _ body: (ChildProcess.Outcome, _ databasePath: String) async throws -> T) async throws -> T {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("corpus-batch-\(UUID().uuidString)")
+        let folder = scratch.appendingPathComponent("documents"), data = scratch.appendingPathComponent("data")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        for item in items { try FileManager.default.copyItem(atPath: item.path, toPath: folder.appendingPathComponent(item.name).path) }
+        var environment = environment
+        environment["BOT_DATA_DIR"] = data.path
+        let outcome = try await ChildProcess.runOffPool([ChildProcess.botgateway, "batch", folder.path, "--json"], environment: environment)
+        return try await body(outcome, data.appendingPathComponent("botgateway.sqlite").path)
+    }
+}

@@ -18,6 +18,7 @@ struct WebhookFlowTests {
         #expect(messages.first?.text.contains("Job <code>") == true)
         #expect(messages.allSatisfy { $0.replyTo == 501 })
         #expect(messages.last?.text.contains("GBP 8.25") == true)
+        #expect(messages.last?.text.contains("<b>Total:</b> GBP 8.25") == true)
         // Only the largest photo size is fetched.
         #expect(gateway.telegram.methodCalls.filter { $0 == "getFile" }.count == 1)
         let metrics = try await gateway.http.send(.init(url: "http://127.0.0.1:\(gateway.port)/metrics"))

@@ -94,4 +94,16 @@ struct ExportTests {
         let bad = try Child.run([Paths.binary, "export", "--since", "yesterday"], environment: workspace.environment)
         #expect(bad.code != 0 && bad.error.contains("--since"))
     }
+
+    @Test("a DEFAULT_CURRENCY that is not a currency code is a configuration error naming the variable")
+    func badDefaultCurrency() throws {
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("export-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: data) }
+        let run = try Child.run([Paths.binary, "export"], environment: ["BOT_DATA_DIR": data.path, "DEFAULT_CURRENCY": "euros"])
+        #expect(run.code == 2)
+        #expect(run.error.contains("DEFAULT_CURRENCY"))
+        let good = try Child.run([Paths.binary, "export"], environment: ["BOT_DATA_DIR": data.path, "DEFAULT_CURRENCY": "eur"])
+        #expect(good.code == 0, "\(good.error)")
+        #expect(good.output.hasPrefix(ExportRow.columns.joined(separator: ",")))
+    }
 }

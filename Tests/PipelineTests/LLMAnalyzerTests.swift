@@ -353,6 +353,30 @@ struct AnalysisSchemaTests {
         #expect(throws: AnalysisSchema.Rejection.self) { try AnalysisSchema.validate(text: "no json here") }
     }
 
+    @Test("the receipt fields of an answer are tidied: currency codes upper-cased or dropped, impossible dates dropped, confidences clamped")
+    func receiptFields() throws {
+        let text = """
+        {"document_type": "receipt", "title": "Receipt", "summary": "A receipt.", "language": "en", "key_facts": [], "dates": [],
+         "amounts": [], "parties": [], "action_items": [], "confidence": 0.9,
+         "document_date": "2024-02-30", "issuer": "  Corner Cafe ", "currency": "myr",
+         "total": {"value": 10.9, "currency": "rm", "label": " TOTAL "}, "tax": {"value": 0.62, "currency": "MYR", "label": "SST"},
+         "line_items": [{"description": " Coffee ", "quantity": 2, "unit_price": 1.75, "amount": 3.5}, {"description": " ", "quantity": null, "unit_price": null, "amount": 1}],
+         "field_confidence": {"total": 1.4, "date": -1, "issuer": 0.8, "currency": 0.9, "tax": 0.5}}
+        """
+        let analysis = try AnalysisSchema.validate(text: text)
+        #expect(analysis.documentDate == nil)
+        #expect(analysis.issuer == "Corner Cafe")
+        #expect(analysis.currency == "MYR")
+        #expect(analysis.total == .init(value: Decimal(string: "10.9")!, currency: nil, label: "TOTAL"))
+        #expect(analysis.primaryAmount?.value == Decimal(string: "10.9"))
+        #expect(analysis.tax?.currency == "MYR")
+        #expect(analysis.lineItems == [.init(description: "Coffee", quantity: 2, unitPrice: Decimal(string: "1.75"), amount: Decimal(string: "3.5"))])
+        #expect(analysis.fieldConfidence?["total"] == 1 && analysis.fieldConfidence?["date"] == 0)
+        // An answer without them (an older prompt, a terse model) is still a whole analysis.
+        let bare = try AnalysisSchema.validate(text: #"{"document_type": "receipt", "title": "R", "summary": "S.", "language": "en", "key_facts": [], "dates": [], "amounts": [], "parties": [], "action_items": [], "confidence": 0.5}"#)
+        #expect(bare.total == nil && bare.lineItems == nil && bare.primaryAmount == nil)
+    }
+
     @Test("the schema is strict-mode valid: every object closed and fully required")
     func strictSchema() {
         #expect(FakeOpenAI.strictProblem(AnalysisSchema.jsonSchema(), context: "") == nil)

@@ -7,8 +7,8 @@ import Testing
 let receiptCorpusPresent = OCRCorpus.root.map { FileManager.default.fileExists(atPath: $0.appendingPathComponent("receipts/manifest.json").path) } ?? false
 
 /// The local analyser on real receipts (`../shared/corpora/receipts`) through the real path: `botgateway batch`
-/// with `ANALYZER=local` on a copy of the folder, the analyses read back from its database, scored as
-/// `botgateway-bench extract` scores them. The floors sit a little under what it reaches (README: total 80 %,
+/// with `ANALYZER=local` on a copy of the folder (`OCRCorpus.withBatch`, as the benchmark runs it), the analyses
+/// read back from its database, scored as `botgateway-bench extract` scores them. The floors sit a little under what it reaches (README: total 80 %,
 /// date 84 %, merchant 94 %), so a change that gets real receipts' facts wrong more often fails here. Skipped
 /// when the corpora are not beside the repository.
 @Suite("Facts from real receipts", .enabled(if: receiptCorpusPresent, "../shared/corpora/receipts is not here"))
@@ -18,26 +18,20 @@ struct ReceiptExtractionTests {
         let root = try #require(OCRCorpus.root)
         let items = try OCRCorpus.load([root.appendingPathComponent("receipts").path])
         try #require(items.count >= 40)
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("receipts-\(UUID().uuidString)")
-        let folder = scratch.appendingPathComponent("receipts")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        for item in items { try FileManager.default.copyItem(atPath: item.path, toPath: folder.appendingPathComponent(item.name).path) }
-
-        let data = scratch.appendingPathComponent("data")
-        let run = try await Child.runOffPool([Paths.binary, "batch", folder.path, "--json"],
-                                             environment: ["BOT_DATA_DIR": data.path, "OCR_WORKERS": "2", "LOG_LEVEL": "warning", "ANALYZER": "local"])
-        #expect(run.code == 0, "\(run.error)")
-        let database = try AppDatabase(path: data.appendingPathComponent("botgateway.sqlite").path)
-        let jobs = try await database.jobDetails(since: nil)
-        var total = 0, date = 0, merchant = 0
-        for item in items {
-            let key = try ReceiptKey.load(for: item)
-            let job = try #require(jobs.first { $0.job.sourceName == item.name })
-            let analysis = try #require(job.output(of: AnalyzePlugin.stepName).map { try Analysis.decode($0) })
-            if key.totalMatches(analysis.primaryAmount?.value) { total += 1 }
-            if key.dateMatches(analysis.primaryDate) { date += 1 }
-            if key.companyMatches(analysis.primaryIssuer) { merchant += 1 }
+        let environment = ChildProcess.environment(["OCR_WORKERS": "2", "LOG_LEVEL": "warning", "ANALYZER": "local"])
+        let (total, date, merchant) = try await OCRCorpus.withBatch(items, environment: environment) { run, databasePath in
+            #expect(run.exitCode == 0, "\(run.standardError)")
+            let jobs = try await AppDatabase(path: databasePath).jobDetails(since: nil)
+            var total = 0, date = 0, merchant = 0
+            for item in items {
+                let key = try ReceiptKey.load(for: item)
+                let job = try #require(jobs.first { $0.job.sourceName == item.name })
+                let analysis = try #require(job.output(of: AnalyzePlugin.stepName).map { try Analysis.decode($0) })
+                if key.totalMatches(analysis.primaryAmount?.value) { total += 1 }
+                if key.dateMatches(analysis.primaryDate) { date += 1 }
+                if key.companyMatches(analysis.primaryIssuer) { merchant += 1 }
+            }
+            return (total, date, merchant)
         }
         let count = Double(items.count)
         #expect(Double(total) / count >= 0.76, "total right on \(total) of \(items.count)")

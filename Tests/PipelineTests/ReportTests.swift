@@ -37,4 +37,20 @@ struct ReportTests {
         #expect(markdown.contains("### 1. Invoice INV-2024-0153 from ACME Office Supplies Ltd."))
         #expect(markdown.contains("### 4. scan\\*\\[1\\].png"))
     }
+
+    @Test("a total whose currency nobody could tell is still added up, in its own row; each section names issuer, date and total")
+    func unknownCurrency() async throws {
+        let store = try TestStore()
+        defer { store.remove() }
+        let group = try await store.database.group(kind: .batch, key: "batch:/u", title: "Shoebox")
+        let texts = ["CORNER SHOP\n03.02.2024 12:41\nCoffee 3.50\nCake 7.40\nTOTAL 10.90", "CORNER SHOP\n04.02.2024 09:10\nTea 2.10\nTOTAL 2.10"]
+        for (seed, text) in texts.enumerated() {
+            _ = try await store.enqueue(try distinctDocument(400 + seed), name: "shop-\(seed).jpg", steps: ["analyze"], groupID: group.id)
+            let claimed = try #require(try await store.database.claimNextJob(owner: "w", leaseSeconds: 10, groupID: group.id))
+            _ = try await store.database.finishStep(claimed, output: try LocalAnalyzer().analyze(text: text).json(), milliseconds: 1)
+        }
+        let markdown = ReportBuilder().markdown(title: group.title, jobs: try await store.database.jobDetails(groupID: group.id!), skipped: [])
+        #expect(markdown.contains("| unknown | 13.00 | 2 |"))
+        #expect(markdown.contains("**Date:** 2024-02-03; **Total:** 10.90"))
+    }
 }

@@ -26,28 +26,49 @@ struct CurrencyGuess {
     }
     static let dollarCountries: Set<String> = ["MYR", "SGD", "AUD", "CAD", "USD", "HKD", "NZD"]
 
-    /// The country's currency the document's words point to, with how many clues said so.
-    static func place(_ text: String) -> (currency: String, clues: Int)? {
+    /// The country the document's words point to (as its currency), with how many clues said so.
+    let place: (currency: String, clues: Int)?
+    /// The document's currency and how sure that is (1 printed, 0.6–0.8 inferred from the place, 0.4 the default).
+    let document: (code: String, confidence: Double)?
+
+    /// `printed`: the currency of every amount that printed one.
+    init(text: String, printed: [String], fallback: String?) {
         let range = NSRange(text.startIndex..., in: text)
         var best: (String, Int)?
-        for (currency, patterns) in compiled {
+        for (currency, patterns) in Self.compiled {
             let clues = patterns.filter { $0.firstMatch(in: text, range: range) != nil }.count
             if clues > (best?.1 ?? 0) { best = (currency, clues) }
         }
-        return best
+        place = best
+        var counts: [String: Int] = [:]
+        for code in printed { counts[Self.local(code, place: best?.0), default: 0] += 1 }
+        if let top = counts.max(by: { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }) {
+            // One odd symbol (an OCR `€` in a Malaysian receipt) does not outweigh where the document is from.
+            if top.value == 1, let best, best.1 >= 2, best.0 != top.key {
+                document = (best.0, 0.8)
+            } else {
+                document = (top.key, 1)
+            }
+        } else if let best {
+            document = (best.0, best.1 >= 2 ? 0.8 : 0.6)
+        } else {
+            document = fallback.map { ($0, 0.4) }
+        }
     }
 
-    /// The document's currency and how sure that is (1 printed, 0.7 inferred from the place, 0.4 the default).
-    static func currency(of text: String, printed: [String], fallback: String?) -> (code: String, confidence: Double)? {
-        let place = place(text)
-        var counts: [String: Int] = [:]
-        for code in printed { counts[code == "USD" && place.map({ dollarCountries.contains($0.currency) }) == true ? place!.currency : code, default: 0] += 1 }
-        if let best = counts.max(by: { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }) {
-            // One odd symbol (an OCR `€` in a Malaysian receipt) does not outweigh where the document is from.
-            if best.value == 1, let place, place.clues >= 2, place.currency != best.key { return (place.currency, 0.8) }
-            return (best.key, 1)
-        }
-        if let place { return (place.currency, place.clues >= 2 ? 0.8 : 0.6) }
-        return fallback.map { ($0, 0.4) }
+    /// An amount's currency: what it printed, as the document's country reads it, else the document's.
+    func currency(of printed: String?) -> String? {
+        printed.map { Self.local($0, place: place?.currency) } ?? document?.code
+    }
+
+    /// A printed `$` (read as USD) on a document from another dollar country is that country's dollar.
+    private static func local(_ code: String, place: String?) -> String {
+        if code == "USD", let place, dollarCountries.contains(place) { return place }
+        return code
+    }
+
+    /// Day or month first when the document's own dates do not say: month first only for the US.
+    var monthFirst: Bool {
+        place?.currency == "USD" || (place == nil && document?.code == "USD")
     }
 }

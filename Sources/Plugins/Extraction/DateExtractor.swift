@@ -77,7 +77,7 @@ struct DateExtractor {
     /// first, never one labelled due/expiry/valid and never one more than a year after `reference` (the upload).
     /// Also returns the dates worth listing (the far-future ones only when labelled as deadlines).
     func documentDate(in text: String, reference: Date) -> (date: String?, confidence: Double, listed: [String]) {
-        let text = Self.repairDigits(text)
+        // `extract` repairs OCR's digits one character for one, so its ranges hold in the text as given.
         let found = extract(from: text)
         let ns = text as NSString
         let limit = Calendar(identifier: .gregorian).date(byAdding: .year, value: 1, to: reference) ?? reference

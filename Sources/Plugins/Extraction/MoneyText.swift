@@ -58,6 +58,8 @@ enum MoneyText {
 
     /// Money compared as printed: to the cent.
     static func same(_ a: Decimal, _ b: Decimal) -> Bool {
-        (a - b).magnitude < Decimal(string: "0.005")!
+        (a - b).magnitude < halfCent
     }
+
+    private static let halfCent = Decimal(string: "0.005")!
 }

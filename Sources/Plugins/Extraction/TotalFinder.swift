@@ -6,19 +6,13 @@ import Foundation
 /// total), for agreeing with the cash handed over and the change, with subtotal + tax, with a summary row
 /// (`Total 9.81 0.59 10.40`), and for being printed more than once; it loses for being smaller than an item.
 struct TotalFinder {
-    struct Result: Equatable {
+    struct Result {
         var total: Decimal
         var label: String
         var currency: String?
         /// 0…1: how much of the document agrees.
         var confidence: Double
         var tax: (value: Decimal, label: String)?
-        var subtotal: Decimal?
-
-        static func == (a: Result, b: Result) -> Bool {
-            a.total == b.total && a.label == b.label && a.currency == b.currency && a.confidence == b.confidence
-                && a.tax?.value == b.tax?.value && a.subtotal == b.subtotal
-        }
     }
 
     struct Candidate {
@@ -29,6 +23,9 @@ struct TotalFinder {
         var line: Int
         var reasons: [String]
     }
+
+    /// The largest cash rounding (Malaysia and others round to 5 sen/cents).
+    static let roundingStep = Decimal(string: "0.05")!
 
     static let labelScore: [MoneyLabel: Double] = [.payable: 5, .total: 3.5]
 
@@ -122,7 +119,6 @@ struct TotalFinder {
             candidates[index].score += Double(candidates[index].line) * 0.001
         }
         let best = candidates.max { $0.score < $1.score }!
-        if ProcessInfo.processInfo.environment["DEBUG_TOTALS"] != nil { for c in candidates { print("  cand", c.value, c.label, c.score, c.reasons) } }
         let agreeing = candidates.filter { MoneyText.same($0.value, best.value) }.flatMap(\.reasons)
         let confidence = min(0.98, 0.35 + 0.2 * Double(Set(agreeing).count) + (best.reasons.contains("label") ? 0.15 : 0))
         // The tax: a tax line, else a "total incl. GST" too small to be the total (which is what it then was).
@@ -132,7 +128,6 @@ struct TotalFinder {
         }
         let currency = best.currency ?? money.first { MoneyText.same($0.value.magnitude, best.value) && $0.currency != nil }?.currency
         return Result(total: best.value, label: best.label.isEmpty ? "Total" : best.label, currency: currency,
-                      confidence: (confidence * 100).rounded() / 100, tax: tax,
-                      subtotal: subtotal?.value.magnitude)
+                      confidence: (confidence * 100).rounded() / 100, tax: tax)
     }
 }
