@@ -63,12 +63,22 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
+        // The use cases every edge calls: jobs, reports, whitelist, search, a batch run.
+        .target(
+            name: "UseCases",
+            dependencies: [
+                "Storage",
+                "Plugins",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "BotGateway",
             dependencies: [
                 "OCR",
                 "Storage",
                 "Plugins",
+                "UseCases",
                 "CurlHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -84,6 +94,8 @@ let package = Package(
                 "OCR",
                 "Storage",
                 "Plugins",
+                "UseCases",
+                "S3",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -127,12 +139,12 @@ let package = Package(
         ),
         .testTarget(
             name: "BotGatewayTests",
-            dependencies: ["BotGateway", "TestSupport", "CurlHTTP", "OCR", "Storage", "Plugins",
+            dependencies: ["BotGateway", "TestSupport", "CurlHTTP", "OCR", "Storage", "Plugins", "UseCases",
                            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "PipelineTests",
-            dependencies: ["OCR", "Storage", "Plugins", "TestSupport", "CurlHTTP", .product(name: "Logging", package: "swift-log"),
+            dependencies: ["OCR", "Storage", "Plugins", "UseCases", "TestSupport", "CurlHTTP", .product(name: "Logging", package: "swift-log"),
                            .product(name: "GRDB", package: "GRDB.swift")]
         ),
     ]

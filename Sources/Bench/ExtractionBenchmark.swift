@@ -130,7 +130,7 @@ struct ExtractionBenchmark: AsyncParsableCommand {
             var analyses = [Analysis?](repeating: nil, count: items.count), texts = [String](repeating: "", count: items.count)
             for details in jobs {
                 guard let index = items.firstIndex(where: { $0.name == details.job.sourceName }) else { continue }
-                analyses[index] = details.output(of: AnalyzePlugin.stepName).flatMap { try? Analysis.decode($0) }
+                analyses[index] = details.analysis
                 texts[index] = details.document.ocrText ?? ""
             }
             return Run(name: "batch, ANALYZER=\(analyzer)", analyses: analyses, texts: texts, seconds: seconds)

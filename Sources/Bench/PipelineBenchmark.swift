@@ -91,7 +91,7 @@ struct PipelineBenchmark: AsyncParsableCommand {
         }
         if !batch.isEmpty { _ = try await database.enqueue(batch, steps: ["noop"]) }
         let enqueued = ContinuousClock.now
-        let pipeline = Pipeline(database: database, blobs: blobs, plugins: [NoopPlugin()],
+        let pipeline = Pipeline(queue: database, blobs: blobs, steps: StepCatalog([NoopPlugin()]),
                                 logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
         await pipeline.run(workers: workers, untilIdle: true)
         let done = try await database.jobCounts()[.done, default: 0]

@@ -6,7 +6,7 @@ import Foundation
 struct ChatLanes<Lane: Hashable & Sendable>: Sendable {
     let limit: Int
     /// Woken when work arrives; lanes also fire it when they finish, so their chat is looked at again.
-    let wake: Signal
+    let wake: Nudge
 
     /// Until cancelled: asks `due` which lanes have work now (given the ones running) and how long to wait
     /// when none has, and runs `drain` for each lane that is not running yet.

@@ -7,6 +7,8 @@ import Plugins
 import Prometheus
 import ServiceLifecycle
 import Storage
+import UseCases
+import CoreMetrics
 
 /// The composition root of `serve`: every dependency is built by the caller and wired here into one
 /// Hummingbird application whose ServiceGroup also runs the pipeline workers, the update processor, the
@@ -22,8 +24,8 @@ public enum Gateway {
         public var database: AppDatabase
         public var blobs: BlobStore
         public var telegram: TelegramClient
-        /// Plugins in step order (ocr, analyze, …).
-        public var plugins: [any Plugin]
+        /// The steps, in order (ocr, analyze, …).
+        public var steps: StepCatalog
         public var workers: Int
         public var albumQuiet: Double
         public var logger: Logger
@@ -33,62 +35,78 @@ public enum Gateway {
         public var reportArchiver: ReportArchiver?
         /// Writes reports' executive summaries (an LLM analyser); nil with the local analyser.
         public var summarizer: (any ReportSummarizer)?
+        /// Deletes a forgotten document's copies in the bucket when archiving is on.
+        public var archivedCopies: ArchivedCopies?
 
-        public init(settings: GatewaySettings, database: AppDatabase, blobs: BlobStore, telegram: TelegramClient, plugins: [any Plugin],
+        public init(settings: GatewaySettings, database: AppDatabase, blobs: BlobStore, telegram: TelegramClient, steps: StepCatalog,
                     workers: Int, albumQuiet: Double = 2.5, logger: Logger, ocrQueueDepth: @escaping @Sendable () -> Int = { 0 },
-                    reportArchiver: ReportArchiver? = nil, summarizer: (any ReportSummarizer)? = nil) {
+                    reportArchiver: ReportArchiver? = nil, summarizer: (any ReportSummarizer)? = nil, archivedCopies: ArchivedCopies? = nil) {
             self.settings = settings
             self.database = database
             self.blobs = blobs
             self.telegram = telegram
-            self.plugins = plugins
+            self.steps = steps
             self.workers = workers
             self.albumQuiet = albumQuiet
             self.logger = logger
             self.ocrQueueDepth = ocrQueueDepth
             self.reportArchiver = reportArchiver
             self.summarizer = summarizer
+            self.archivedCopies = archivedCopies
         }
     }
 
     public static func buildApplication(_ dependencies: Dependencies, mode: Mode,
                                         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
-        let logger = dependencies.logger
-        let arrived = Signal(), finished = Signal(), queued = Signal()
+        let logger = dependencies.logger, database = dependencies.database, settings = dependencies.settings
+        let arrived = Nudge(), finished = Nudge(), queued = Nudge()
         let registry = PrometheusCollectorRegistry()
         let metrics = PrometheusMetricsFactory(registry: registry)
-        let pipeline = Pipeline(database: dependencies.database, blobs: dependencies.blobs, plugins: dependencies.plugins,
+        let pipeline = Pipeline(queue: database, blobs: dependencies.blobs, steps: dependencies.steps,
                                 observer: PipelineEvents(finished: finished), logger: Logger(label: "pipeline"), metrics: metrics)
-        let reports = ReportComposer(summarizer: dependencies.summarizer, database: dependencies.database, logger: Logger(label: "report"), metrics: metrics)
-        let handler = UpdateHandler(settings: dependencies.settings, database: dependencies.database,
-                                    intake: DocumentIntake(blobs: dependencies.blobs, maxBytes: dependencies.settings.downloadLimit),
-                                    telegram: dependencies.telegram, steps: pipeline.stepNames, reports: reports, reportArchiver: dependencies.reportArchiver,
-                                    logger: Logger(label: "telegram"))
-        var services: [any Service] = [
+        let services = Self.services(dependencies, metrics: metrics)
+        let handler = UpdateHandler(services: services, downloadLimit: settings.downloadLimit,
+                                    scratch: settings.dataDirectory.appendingPathComponent("tmp"), logger: Logger(label: "telegram"))
+        var lifecycle: [any Service] = [
             PipelineService(pipeline: pipeline, workers: dependencies.workers),
-            UpdateProcessor(database: dependencies.database, handler: handler, arrived: arrived, logger: logger),
-            NotificationSweeper(database: dependencies.database, dataDirectory: dependencies.settings.dataDirectory, finished: finished,
-                                queued: queued, albumQuiet: dependencies.albumQuiet, reports: reports, reportArchiver: dependencies.reportArchiver, logger: logger),
-            ReplySender(database: dependencies.database, telegram: dependencies.telegram, delivery: dependencies.settings.replyDelivery,
-                        dataDirectory: dependencies.settings.dataDirectory, queued: queued, logger: logger),
+            UpdateProcessor(inbox: database, handler: handler, arrived: arrived, logger: logger),
+            NotificationSweeper(outbox: database, reports: services.reports, answerStep: dependencies.steps.answerStep, finished: finished,
+                                queued: queued, albumQuiet: dependencies.albumQuiet, logger: logger),
+            ReplySender(outbox: database, telegram: dependencies.telegram, delivery: settings.replyDelivery,
+                        dataDirectory: settings.dataDirectory, queued: queued, logger: logger),
         ]
         let router = Router()
-        HealthController(database: dependencies.database, dataDirectory: dependencies.settings.dataDirectory,
+        HealthController(queue: database, dataDirectory: dependencies.settings.dataDirectory,
                          minimumFreeBytes: dependencies.settings.minimumFreeBytes).addRoutes(to: router)
         MetricsController(registry: registry, database: dependencies.database, dataDirectory: dependencies.settings.dataDirectory,
                           ocrQueueDepth: dependencies.ocrQueueDepth).addRoutes(to: router)
         switch mode {
         case .webhook:
-            WebhookController(secret: dependencies.settings.webhookSecret ?? "", database: dependencies.database, arrived: arrived, logger: logger)
+            WebhookController(secret: dependencies.settings.webhookSecret ?? "", inbox: database, arrived: arrived, logger: logger)
                 .addRoutes(to: router)
         case .polling:
-            services.append(PollingReceiver(database: dependencies.database, telegram: dependencies.telegram, arrived: arrived, logger: logger))
+            lifecycle.append(PollingReceiver(inbox: database, telegram: dependencies.telegram, arrived: arrived, logger: logger))
         }
         return Application(
             router: router,
             configuration: .init(address: .hostname(dependencies.settings.host, port: dependencies.settings.port), serverName: "botgateway"),
-            services: services,
+            services: lifecycle,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
+    }
+
+    /// The use cases the bot calls, on this gateway's store.
+    static func services(_ dependencies: Dependencies, metrics: any MetricsFactory) -> BotServices {
+        let database = dependencies.database, settings = dependencies.settings
+        let composer = ReportComposer(summarizer: dependencies.summarizer, usage: database, logger: Logger(label: "report"), metrics: metrics)
+        let intake = DocumentIntake(blobs: dependencies.blobs, maxBytes: settings.downloadLimit)
+        return BotServices(
+            jobs: StoreJobService(documents: database, queue: database, usage: database, blobs: dependencies.blobs, intake: intake,
+                                  steps: dependencies.steps, archive: dependencies.archivedCopies),
+            reports: StoreReportService(documents: database, composer: composer, steps: dependencies.steps,
+                                        folder: settings.dataDirectory.appendingPathComponent("reports"), archiver: dependencies.reportArchiver),
+            whitelist: StoreWhitelistService(adminIDs: settings.adminIDs, store: database),
+            search: StoreSearchService(documents: database),
+            replies: database, files: dependencies.telegram)
     }
 }

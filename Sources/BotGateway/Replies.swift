@@ -58,6 +58,7 @@ public enum Replies {
         /status CODE – where a document is
         /report – one report over your recent documents
         /search WORDS – find words in your documents
+        /forget CODE – delete a document of yours and what was read from it
         /help – this message
         """
 
@@ -107,9 +108,9 @@ public enum Replies {
     public static func analysis(_ details: JobDetails) -> String {
         let job = details.job
         // The analysis is the answer even when a later step (archiving) is still retrying or failed.
-        guard let data = details.output(of: AnalyzePlugin.stepName), let analysis = try? Analysis.decode(data) else {
+        guard let analysis = details.analysis else {
             // Read but not analysed (the analysis service refused, the model's answer was unusable): the text is still theirs.
-            if let ocr = details.output(of: OCRPlugin.stepName), let result = try? JSONDecoder().decode(OCRResult.self, from: ocr) {
+            if let result = details.ocr {
                 let text = result.text.trimmingCharacters(in: .whitespacesAndNewlines)
                 if !text.isEmpty {
                     return "I read <b>\(name(job.sourceName))</b> but could not analyse it: \(escape(job.lastError ?? "the analysis failed")). "

@@ -89,6 +89,12 @@ public struct TelegramFile: Codable, Sendable, Equatable {
     public var fileSize: Int64?
     public var filePath: String?
 
+    public init(fileID: String, fileSize: Int64?, filePath: String?) {
+        self.fileID = fileID
+        self.fileSize = fileSize
+        self.filePath = filePath
+    }
+
     enum CodingKeys: String, CodingKey {
         case fileID = "file_id"
         case fileSize = "file_size"
@@ -133,14 +139,22 @@ struct TelegramEnvelope<Result: Decodable>: Decodable {
     }
 }
 
+/// The file a message carries, whichever way it was sent.
+public struct TelegramAttachment: Sendable, Equatable {
+    public var fileID: String
+    public var fileName: String
+    public var mimeType: String?
+    public var size: Int64?
+}
+
 extension TelegramMessage {
     /// The file to read: the largest photo size, or the document.
-    public var attachment: (fileID: String, fileName: String, mimeType: String?, size: Int64?)? {
+    public var attachment: TelegramAttachment? {
         if let document {
-            return (document.fileID, document.fileName ?? "document", document.mimeType, document.fileSize)
+            return TelegramAttachment(fileID: document.fileID, fileName: document.fileName ?? "document", mimeType: document.mimeType, size: document.fileSize)
         }
         if let largest = photo?.max(by: { $0.width * $0.height < $1.width * $1.height }) {
-            return (largest.fileID, "photo-\(messageID).jpg", "image/jpeg", largest.fileSize)
+            return TelegramAttachment(fileID: largest.fileID, fileName: "photo-\(messageID).jpg", mimeType: "image/jpeg", size: largest.fileSize)
         }
         return nil
     }

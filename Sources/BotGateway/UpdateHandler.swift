@@ -1,12 +1,12 @@
 import Foundation
 import Logging
-import OCR
 import Plugins
 import Storage
+import UseCases
 
-/// Turns one recorded update into calls on the store and the pipeline: whitelist, commands, documents.
-/// Replies are queued in the outbox with a key per event, so handling an update twice (after a crash)
-/// never makes a second job or a second reply.
+/// Turns one recorded update into a call on a use case and a reply: whitelist, commands, documents. Replies
+/// are queued in the outbox with a key per event, so handling an update twice (after a crash) never makes a
+/// second job or a second reply.
 public struct UpdateHandler: Sendable {
     public enum Outcome: Sendable, Equatable {
         case handled
@@ -14,24 +14,17 @@ public struct UpdateHandler: Sendable {
         case retryLater(String)
     }
 
-    let settings: GatewaySettings
-    let database: AppDatabase
-    let intake: DocumentIntake
-    let telegram: TelegramClient
-    let steps: [String]
-    let reports: ReportComposer
-    let reportArchiver: ReportArchiver?
+    let services: BotServices
+    /// The largest file fetched from Telegram.
+    let downloadLimit: Int64
+    /// Where downloads wait until they are stored.
+    let scratch: URL
     let logger: Logger
 
-    public init(settings: GatewaySettings, database: AppDatabase, intake: DocumentIntake, telegram: TelegramClient, steps: [String],
-                reports: ReportComposer? = nil, reportArchiver: ReportArchiver? = nil, logger: Logger) {
-        self.settings = settings
-        self.reports = reports ?? ReportComposer(summarizer: nil, database: database)
-        self.database = database
-        self.intake = intake
-        self.telegram = telegram
-        self.steps = steps
-        self.reportArchiver = reportArchiver
+    public init(services: BotServices, downloadLimit: Int64, scratch: URL, logger: Logger) {
+        self.services = services
+        self.downloadLimit = downloadLimit
+        self.scratch = scratch
         self.logger = logger
     }
 
@@ -42,216 +35,84 @@ public struct UpdateHandler: Sendable {
         }
         // Edited messages and update kinds we do not serve are acknowledged and dropped.
         guard let message = update.message, let user = message.from, user.isBot != true else { return .handled }
-        let chat = message.chat.id
-        let key = "update:\(record.updateID)"
-
-        let role = try await role(of: user.id)
-        guard let role else {
-            if try await database.mayAnswerStranger(userID: user.id, interval: 3600) {
-                try await reply(chat, .message(Replies.stranger(userID: user.id), replyTo: message.messageID), key: "stranger:\(key)")
+        let event = "update:\(record.updateID)"
+        guard let role = try await services.whitelist.role(of: user.id) else {
+            if try await services.whitelist.shouldAnswerStranger(user.id) {
+                try await reply(message, Replies.stranger(userID: user.id), key: ReplyKey.stranger(event))
             }
             logger.info("message from a user not on the whitelist", metadata: ["user": "\(user.id)"])
             return .handled
         }
-
+        let requester = Requester(chatID: message.chat.id, userID: user.id, isAdmin: role == .admin)
         if let text = message.text, text.hasPrefix("/") {
-            try await command(text, message: message, user: user, isAdmin: role == .admin, key: key)
+            try await command(text, message: message, requester: requester, event: event)
             return .handled
         }
-        guard message.attachment != nil else {
-            try await reply(chat, .message(Replies.nothingToRead, replyTo: message.messageID), key: "hint:\(key)")
+        guard let file = message.attachment else {
+            try await reply(message, Replies.nothingToRead, key: ReplyKey.hint(event))
             return .handled
         }
-        return try await document(message, user: user, updateID: record.updateID, key: key)
-    }
-
-    private func role(of userID: Int64) async throws -> UserRole? {
-        if settings.adminIDs.contains(userID) { return .admin }
-        return try await database.user(id: userID)?.role
+        return try await document(file, message: message, user: user, updateID: record.updateID, event: event)
     }
 
     // MARK: Documents
 
-    private func document(_ message: TelegramMessage, user: TelegramUser, updateID: Int64, key: String) async throws -> Outcome {
-        guard let file = message.attachment else { return .handled }
-        let chat = message.chat.id
-        if let mime = file.mimeType?.lowercased(), !(mime.hasPrefix("image/") || mime == "application/pdf"),
-           !file.fileName.lowercased().hasSuffix(".pdf") {
-            try await reply(chat, .message(Replies.unsupported("a \(mime) file"), replyTo: message.messageID), key: "refused:\(key)")
+    private func document(_ file: TelegramAttachment, message: TelegramMessage, user: TelegramUser, updateID: Int64, event: String) async throws -> Outcome {
+        if let refusal = Self.refusal(of: file, limit: downloadLimit) {
+            try await reply(message, refusal, key: ReplyKey.refusal(event))
             return .handled
         }
-        if let size = file.size, size > settings.downloadLimit {
-            try await reply(chat, .message(Replies.tooLarge(bytes: size, limit: settings.downloadLimit), replyTo: message.messageID), key: "refused:\(key)")
-            return .handled
-        }
-
-        let scratch = settings.dataDirectory.appendingPathComponent("tmp")
         try? FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         // Unique per attempt and process: a second process or a retry never writes into this one's file.
         let download = scratch.appendingPathComponent("telegram-\(updateID)-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: download) }
         do {
-            let located = try await telegram.getFile(file.fileID)
-            try await telegram.download(located, to: download, maxBytes: settings.downloadLimit)
+            let located = try await services.files.getFile(file.fileID)
+            try await services.files.download(located, to: download, maxBytes: downloadLimit)
         } catch let error as TelegramError {
             if error.isTransient { return .retryLater(error.description) }
-            if case .transport(.responseTooLarge) = error {
-                try await reply(chat, .message(Replies.tooLarge(bytes: settings.downloadLimit + 1, limit: settings.downloadLimit), replyTo: message.messageID),
-                                key: "refused:\(key)")
-                return .handled
-            }
-            if error.isFileTooBig {
-                try await reply(chat, .message(Replies.tooLarge(bytes: file.size ?? settings.downloadLimit + 1, limit: settings.downloadLimit),
-                                               replyTo: message.messageID), key: "refused:\(key)")
-                return .handled
-            }
-            try await reply(chat, .message(Replies.refused("Telegram would not hand it over (\(error))"), replyTo: message.messageID), key: "refused:\(key)")
+            try await reply(message, Replies.downloadRefused(error, size: file.size, limit: downloadLimit), key: ReplyKey.refusal(event))
             return .handled
         }
 
-        let document: DocumentRecord
+        let chat = message.chat.id
+        let request = JobRequest(origin: .telegram, sourceName: DocumentIntake.safeName(file.fileName), chatID: chat, userID: user.id,
+                                 messageID: message.messageID, languageCode: user.languageCode, sourceKey: "tg:\(event)")
+        let submission: Submission
         do {
-            let intake = self.intake, name = file.fileName
-            document = try await BlockingWork.run { () throws(DocumentIntake.Refusal) -> DocumentRecord in
-                try intake.take(file: download, displayName: name)
-            }
+            submission = try await services.jobs.submit(file: download, name: file.fileName, request: request, album: message.mediaGroupID)
         } catch let refusal as DocumentIntake.Refusal {
             // Our disk, not their file: the update waits (and so does the rest of this chat) until space returns.
             if case .storeUnavailable = refusal { return .retryLater(refusal.description) }
-            try await reply(chat, .message(Replies.refused(refusal.description), replyTo: message.messageID), key: "refused:\(key)")
+            try await reply(message, Replies.refused(refusal.description), key: ReplyKey.refusal(event))
             return .handled
         }
-        _ = try await database.saveDocument(document)
-
-        var groupID: Int64?
-        if let album = message.mediaGroupID {
-            let group = try await database.group(kind: .album, key: "album:\(chat):\(album)", title: "Album", chatID: chat, userID: user.id)
-            groupID = group.id
-        }
-        let request = JobRequest(origin: .telegram, sourceName: DocumentIntake.safeName(file.fileName), groupID: groupID, chatID: chat, userID: user.id,
-                                 messageID: message.messageID, languageCode: user.languageCode, sourceKey: "tg:\(key)")
-        let (job, _) = try await database.enqueue(documentSHA256: document.sha256, request: request, steps: steps)
-        if let groupID {
+        if let album = submission.albumID {
             // Album items are one conversation: one acknowledgement, one report.
-            try await database.touchGroup(id: groupID)
-            try await reply(chat, .message(Replies.acknowledgedAlbum, replyTo: message.messageID), key: "ack:album:\(groupID)")
+            try await reply(message, Replies.acknowledgedAlbum, key: ReplyKey.acknowledgement("album:\(album)"))
         } else {
-            try await reply(chat, .message(Replies.acknowledged(code: job.code), replyTo: message.messageID), key: "ack:\(key)")
+            try await reply(message, Replies.acknowledged(code: submission.job.code), key: ReplyKey.acknowledgement(event))
         }
-        logger.info("document queued", metadata: ["job": "\(job.code)", "chat": "\(chat)"])
+        logger.info("document queued", metadata: ["job": "\(submission.job.code)", "chat": "\(chat)"])
         return .handled
     }
 
-    // MARK: Commands
-
-    private func command(_ text: String, message: TelegramMessage, user: TelegramUser, isAdmin: Bool, key: String) async throws {
-        let chat = message.chat.id
-        // Control characters (NUL among them) mean nothing in a command and break what they reach.
-        let cleaned = String(text.unicodeScalars.map { CharacterSet.controlCharacters.contains($0) && $0 != "\n" ? " " : Character($0) })
-        let words = cleaned.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
-        // "/status@MyBot CODE" in groups.
-        let name = words.first?.split(separator: "@").first.map(String.init)?.lowercased() ?? ""
-        let argument = words.dropFirst().joined(separator: " ")
-        func say(_ text: String) async throws {
-            for (index, part) in Replies.split(text).enumerated() {
-                try await reply(chat, .message(part, replyTo: index == 0 ? message.messageID : nil), key: "command:\(key):\(index)")
-            }
+    /// What is refused before fetching anything: a type we cannot read, or a file larger than we fetch.
+    static func refusal(of file: TelegramAttachment, limit: Int64) -> String? {
+        if let mime = file.mimeType?.lowercased(), !(mime.hasPrefix("image/") || mime == "application/pdf"),
+           !file.fileName.lowercased().hasSuffix(".pdf") {
+            return Replies.unsupported("a \(mime) file")
         }
-        let adminOnly: Set<String> = ["/allow", "/deny", "/users", "/jobs", "/retry", "/stats"]
-        if adminOnly.contains(name), !isAdmin {
-            try await say(Replies.notAllowed)
-            return
-        }
-        guard argument.utf16.count <= Replies.argumentLimit else {
-            return try await say(Replies.argumentTooLong(command: name))
-        }
-        switch name {
-        case "/start", "/help":
-            try await say(Replies.help + (isAdmin ? Replies.adminHelp : ""))
-        case "/status":
-            guard !argument.isEmpty else { return try await say("Usage: /status CODE") }
-            guard let details = try await database.jobDetails(code: argument), isAdmin || details.job.chatID == chat else {
-                return try await say("No job \(Replies.name(argument.uppercased())) here.")
-            }
-            try await say(Replies.status(details))
-        case "/report":
-            try await report(chat: chat, message: message, key: key)
-        case "/search":
-            guard !argument.isEmpty else { return try await say("Usage: /search WORDS") }
-            // Each hit is named as this chat uploaded it (the same bytes may have come from someone else first).
-            let hits = try await database.searchDocuments(argument, chatID: isAdmin ? nil : chat, limit: 10)
-            guard !hits.isEmpty else { return try await say("Nothing found for \(Replies.escape(argument)).") }
-            try await say(hits.map { "• <b>\(Replies.name($0.name))</b> (<code>\($0.jobCode)</code>): \(Replies.escape($0.snippet))" }.joined(separator: "\n"))
-        case "/allow", "/deny":
-            guard let id = Int64(argument), id > 0 else { return try await say("Usage: \(name) USER_ID (a number)") }
-            let current = try await role(of: id)
-            if name == "/allow" {
-                // Allowing someone who is already an admin must not quietly demote them.
-                guard current != .admin else { return try await say("\(id) is an admin already.") }
-                try await database.allow(userID: id, role: .user, addedBy: user.id)
-                try await say("\(id) may use the bot now.")
-            } else if id == user.id {
-                try await say("You can't remove yourself; another admin can.")
-            } else if settings.adminIDs.contains(id) {
-                try await say("\(id) is an admin from BOT_ADMIN_IDS; remove them there.")
-            } else {
-                let removed = try await database.deny(userID: id)
-                try await say(removed ? "\(id) removed." : "\(id) was not on the list.")
-            }
-        case "/users":
-            let users = try await database.users()
-            let admins = settings.adminIDs.sorted().map { "\($0) (admin, from BOT_ADMIN_IDS)" }
-            try await say((admins + users.map { "\($0.id) (\($0.role.rawValue))" }).joined(separator: "\n").nonEmpty ?? "Nobody yet.")
-        case "/jobs":
-            let jobs = try await database.jobs(limit: 15)
-            try await say(jobs.map { "<code>\($0.code)</code> \($0.state.rawValue) \(Replies.name($0.sourceName))" }.joined(separator: "\n").nonEmpty ?? "No jobs yet.")
-        case "/retry":
-            do {
-                let job = try await database.retryJob(code: argument)
-                try await say("Job <code>\(job.code)</code> queued again.")
-            } catch let error as StorageError {
-                try await say(Replies.escape(error.description))
-            }
-        case "/stats":
-            let stats = try await database.stats()
-            let jobs = JobState.allCases.map { "\($0.rawValue) \(stats.jobs[$0, default: 0])" }.joined(separator: ", ")
-            try await say(String(format: "Jobs: %@\nDocuments: %d\nUsers: %d\nLLM: %d input + %d output tokens, $%.4f\nReplies waiting: %d",
-                                 jobs, stats.documents, stats.users, stats.inputTokens, stats.outputTokens, stats.costUSD, stats.pendingReplies))
-        default:
-            try await say("I don't know \(Replies.escape(name)). /help lists what I can do.")
-        }
+        if let size = file.size, size > limit { return Replies.tooLarge(bytes: size, limit: limit) }
+        return nil
     }
 
-    /// One report over the chat's recent documents, sent as a Markdown file.
-    private func report(chat: Int64, message: TelegramMessage, key: String) async throws {
-        // Analysed is enough: a document whose archive copy still waits for the store is in the report.
-        let jobs = try await database.recentJobs(chatID: chat, limit: 50)
-            .filter { $0.job.state.isTerminal || $0.output(of: AnalyzePlugin.stepName) != nil }.reversed()
-        guard !jobs.isEmpty else {
-            try await reply(chat, .message("No finished documents here yet.", replyTo: message.messageID), key: "command:\(key):0")
-            return
-        }
-        let markdown = await reports.markdown(title: "Report of your recent documents", jobs: Array(jobs), languageCode: message.from?.languageCode)
-        let folder = settings.dataDirectory.appendingPathComponent("reports")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let path = folder.appendingPathComponent("chat-\(chat)-\(Int(Date().timeIntervalSince1970)).md")
-        try Data(markdown.utf8).write(to: path, options: .atomic)
-        await archive(path)
-        try await reply(chat, .document(path: path.path, fileName: "report.md", caption: "Report of \(jobs.count) documents", replyTo: message.messageID),
-                        key: "command:\(key):0")
+    func reply(_ message: TelegramMessage, _ text: String, key: String, quote: Bool = true) async throws {
+        try await services.replies.enqueueReply(ReplyPayload.message(text, replyTo: quote ? message.messageID : nil).record(chatID: message.chat.id, dedupeKey: key))
     }
 
-    private func archive(_ report: URL) async {
-        guard let reportArchiver else { return }
-        do {
-            try await reportArchiver.archive(report, name: report.lastPathComponent)
-        } catch {
-            logger.warning("report not archived", metadata: ["report": "\(report.lastPathComponent)", "error": "\(error)"])
-        }
-    }
-
-    private func reply(_ chat: Int64, _ payload: ReplyPayload, key: String) async throws {
-        try await database.enqueueReply(payload.record(chatID: chat, dedupeKey: key))
+    func reply(_ message: TelegramMessage, _ payload: ReplyPayload, key: String) async throws {
+        try await services.replies.enqueueReply(payload.record(chatID: message.chat.id, dedupeKey: key))
     }
 }
 

@@ -11,8 +11,8 @@ struct WebhookController {
     static let maxBody = 1 << 20
 
     let secret: String
-    let database: AppDatabase
-    let arrived: Signal
+    let inbox: any UpdateInbox
+    let arrived: Nudge
     let logger: Logger
 
     func addRoutes(to router: Router<BasicRequestContext>) {
@@ -28,7 +28,7 @@ struct WebhookController {
                 return Response(status: .badRequest)
             }
             do {
-                if try await database.recordUpdate(id: update.updateID, chatID: update.chatID, payload: data) {
+                if try await inbox.recordUpdate(id: update.updateID, chatID: update.chatID, payload: data) {
                     arrived.fire()
                 }
             } catch {
@@ -37,32 +37,6 @@ struct WebhookController {
                 return Response(status: .serviceUnavailable)
             }
             return Response(status: .ok)
-        }
-    }
-}
-
-/// `GET /healthz` (the process answers) and `GET /readyz` (the database answers and the data folder has room
-/// for documents; OCR engines are up before the server starts listening).
-struct HealthController {
-    let database: AppDatabase
-    let dataDirectory: URL
-    let minimumFreeBytes: Int64
-
-    func addRoutes(to router: Router<BasicRequestContext>) {
-        router.get("healthz") { _, _ in "ok\n" }
-        router.get("readyz") { _, _ -> Response in
-            func notReady(_ why: String) -> Response {
-                Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: why + "\n")))
-            }
-            do {
-                _ = try await database.jobCounts()
-            } catch {
-                return notReady("database unavailable")
-            }
-            if let free = DiskSpace.available(at: dataDirectory), free < minimumFreeBytes {
-                return notReady("low disk space: \(free / 1_000_000) MB free in the data folder, below BOT_MIN_FREE_MB (\(minimumFreeBytes / 1_000_000) MB)")
-            }
-            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
         }
     }
 }

@@ -5,6 +5,7 @@ import OCR
 import Plugins
 import S3
 import Storage
+import UseCases
 
 /// The composition root for the command-line tools: every dependency is built here from the
 /// environment (SPEC §3), and nowhere else.
@@ -142,11 +143,21 @@ struct GatewayConfiguration {
         s3.map { ReportArchiver(client: S3Client(configuration: $0, http: http)) }
     }
 
-    /// The pipeline's steps in order: ocr, analyze, and archive when S3 is configured.
-    func plugins(pool: OCREnginePool, database: AppDatabase, http: HTTPClient, analyzer: any Analyzer) -> [any Plugin] {
-        var plugins: [any Plugin] = [OCRPlugin(pool: pool, database: database), AnalyzePlugin(analyzer: analyzer)]
+    func archivedCopies(http: HTTPClient) -> ArchivedCopies? {
+        s3.map { ArchivedCopies(client: S3Client(configuration: $0, http: http)) }
+    }
+
+    /// The step registry: the pipeline's steps in order — ocr, analyze, and archive when S3 is configured.
+    /// `serve` and `batch` both take it from here; a new step is one line below (and its plugin).
+    func steps(ocr engines: OCREngines, http: HTTPClient, analyzer: any Analyzer) -> StepCatalog {
+        var plugins: [any Plugin] = [OCRPlugin(engines: { try await engines.pool() }), AnalyzePlugin(analyzer: analyzer)]
         if let s3 { plugins.append(ArchivePlugin(client: S3Client(configuration: s3, http: http))) }
-        return plugins
+        return StepCatalog(plugins)
+    }
+
+    /// The OCR engines this configuration asks for, started on first use.
+    func ocrEngines() -> OCREngines {
+        OCREngines(configuration: ocr, scratch: dataDirectory.appendingPathComponent("tmp"))
     }
 
     /// The data folder, created on first use; a folder that cannot be created or a database that cannot be
@@ -199,4 +210,16 @@ struct GatewayConfiguration {
     }
 
     var reportsDirectory: URL { dataDirectory.appendingPathComponent("reports") }
+
+    /// `batch`'s use case on this configuration's store and steps, and whether it writes an executive summary.
+    func batchRun(http: HTTPClient, engines: OCREngines) throws -> (BatchRun, (any ReportSummarizer)?) {
+        let (database, blobs) = try openStorage()
+        let (analyzer, summarizer) = makeAnalyzer(http: http)
+        let steps = steps(ocr: engines, http: http, analyzer: analyzer)
+        let composer = ReportComposer(summarizer: summarizer, usage: database, logger: Logger(label: "report"))
+        let reports = StoreReportService(documents: database, composer: composer, steps: steps, folder: reportsDirectory, archiver: reportArchiver(http: http))
+        let batch = BatchRun(documents: database, queue: database, blobs: blobs, intake: DocumentIntake(blobs: blobs, maxBytes: Int64(ocr.limits.maxBytes)),
+                             steps: steps, reports: reports)
+        return (batch, summarizer)
+    }
 }

@@ -67,7 +67,7 @@ struct JobsCommand: AsyncParsableCommand {
                 if let error = reply.lastError, reply.state != .sent { line += " — \(error)" }
                 print(line)
             }
-            if let data = details.output(of: AnalyzePlugin.stepName), let analysis = try? Analysis.decode(data) {
+            if let analysis = details.analysis {
                 print("analysis: \(analysis.title)")
                 print("  \(analysis.summary)")
             }

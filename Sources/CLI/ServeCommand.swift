@@ -32,17 +32,18 @@ struct ServeCommand: AsyncParsableCommand {
         defer { withExtendedLifetime(lock) {} }
         let (database, blobs) = try configuration.openStorage()
         let logger = Logger(label: "botgateway")
-        let pool = try await OCREnginePool(configuration: configuration.ocr, scratchDirectory: configuration.dataDirectory.appendingPathComponent("tmp"),
-                                           logger: Logger(label: "ocr"))
+        // Started now, not on the first document: missing language data stops `serve` at once.
+        let engines = configuration.ocrEngines()
+        let pool = try await engines.pool()
         let http = HTTPClient()
         let (analyzer, summarizer) = configuration.makeAnalyzer(http: http)
         logger.info("analyser", metadata: ["name": "\(analyzer.name)", "model": "\(configuration.llm?.model ?? "-")", "host": "\(configuration.llm?.host ?? "-")"])
         let telegram = TelegramClient(token: settings.token, baseURL: settings.apiBaseURL, http: http, logger: Logger(label: "telegram"))
         let dependencies = Gateway.Dependencies(
             settings: settings, database: database, blobs: blobs, telegram: telegram,
-            plugins: configuration.plugins(pool: pool, database: database, http: http, analyzer: analyzer),
+            steps: configuration.steps(ocr: engines, http: http, analyzer: analyzer),
             workers: configuration.ocr.workers * 2, logger: logger, ocrQueueDepth: { pool.queueDepth },
-            reportArchiver: configuration.reportArchiver(http: http), summarizer: summarizer)
+            reportArchiver: configuration.reportArchiver(http: http), summarizer: summarizer, archivedCopies: configuration.archivedCopies(http: http))
         let app = Gateway.buildApplication(dependencies, mode: poll ? .polling : .webhook) { port in
             logger.info("serving", metadata: ["host": "\(settings.host)", "port": "\(port)", "mode": "\(poll ? "polling" : "webhook")"])
         }

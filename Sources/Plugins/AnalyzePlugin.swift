@@ -33,8 +33,9 @@ public protocol Analyzer: Sendable {
 
 /// The `analyze` step.
 public struct AnalyzePlugin: Plugin {
-    public static let stepName = "analyze"
+    public static let stepName = StepOutput.analysisStep
     public var name: String { Self.stepName }
+    public var producesAnswer: Bool { true }
 
     let analyzer: any Analyzer
 

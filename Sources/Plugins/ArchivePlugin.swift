@@ -26,8 +26,7 @@ public struct ArchivePlugin: Plugin {
         do {
             var metadata = ["sha256": document.sha256, "original-name": context.job.sourceName, "job-code": context.job.code]
             if let chat = context.job.chatID { metadata["chat-id"] = String(chat) }
-            let extensionName = document.format == "jpeg" ? "jpg" : (document.format == "tiff" ? "tif" : document.format)
-            let raw = client.key("raw/\(document.sha256).\(extensionName)")
+            let raw = Self.originalKey(document, client: client)
             if try await alreadyThere(raw, sha256: document.sha256) {
                 objects.append(["key": raw, "uploaded": false])
             } else {
@@ -36,9 +35,9 @@ public struct ArchivePlugin: Plugin {
             }
             var results: [(String, Data, String)] = []
             if let ocr = try context.ocrResult() { results.append(("ocr.txt", Data(ocr.text.utf8), "text/plain; charset=utf-8")) }
-            if let analysis = context.outputs[AnalyzePlugin.stepName] { results.append(("analysis.json", analysis, "application/json")) }
+            if let analysis = context.analysisJSON { results.append(("analysis.json", analysis, "application/json")) }
             for (name, data, type) in results {
-                let key = client.key("processed/\(document.sha256)/\(name)")
+                let key = Self.resultKey(document.sha256, name, client: client)
                 let hash = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
                 if try await alreadyThere(key, sha256: hash) {
                     objects.append(["key": key, "uploaded": false])
@@ -52,6 +51,22 @@ public struct ArchivePlugin: Plugin {
         }
         let output = try JSONSerialization.data(withJSONObject: ["objects": objects], options: [.sortedKeys])
         return PluginResult(output: output)
+    }
+
+    /// Where the original goes: `raw/{sha256}.{ext}`.
+    static func originalKey(_ document: DocumentRecord, client: S3Client) -> String {
+        let extensionName = document.format == "jpeg" ? "jpg" : (document.format == "tiff" ? "tif" : document.format)
+        return client.key("raw/\(document.sha256).\(extensionName)")
+    }
+
+    /// Where a result goes: `processed/{sha256}/{name}`.
+    static func resultKey(_ sha256: String, _ name: String, client: S3Client) -> String {
+        client.key("processed/\(sha256)/\(name)")
+    }
+
+    /// Every object this step may have written for a document (they are per content, not per job).
+    public static func objectKeys(of document: DocumentRecord, client: S3Client) -> [String] {
+        [originalKey(document, client: client)] + ["ocr.txt", "analysis.json"].map { resultKey(document.sha256, $0, client: client) }
     }
 
     private func alreadyThere(_ key: String, sha256: String) async throws -> Bool {

@@ -34,29 +34,24 @@ public final class Pipeline: Sendable {
         }
     }
 
-    public let database: AppDatabase
+    public let queue: any JobQueue
     public let blobs: BlobStore
     public let settings: Settings
-    private let plugins: [String: any Plugin]
-    /// Step names in order, as new jobs get them.
-    public let stepNames: [String]
-    /// Steps that do not hold back the answer (see `Plugin.isDeferrable`).
-    public let deferrableSteps: Set<String>
+    /// Which steps exist, in order, and which are deferrable.
+    public let steps: StepCatalog
     private let observer: (any PipelineObserver)?
     private let logger: Logger
     /// Injected, not global: `serve` passes its Prometheus registry, everything else records nothing.
     private let metrics: any MetricsFactory
     private let instance = String(UUID().uuidString.prefix(8))
 
-    public init(database: AppDatabase, blobs: BlobStore, plugins: [any Plugin], settings: Settings = Settings(),
+    public init(queue: any JobQueue, blobs: BlobStore, steps: StepCatalog, settings: Settings = Settings(),
                 observer: (any PipelineObserver)? = nil, logger: Logger = Logger(label: "pipeline"),
                 metrics: any MetricsFactory = NOOPMetricsHandler.instance) {
-        self.database = database
+        self.queue = queue
         self.blobs = blobs
         self.settings = settings
-        self.plugins = Dictionary(plugins.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        self.stepNames = plugins.map(\.name)
-        self.deferrableSteps = Set(plugins.filter(\.isDeferrable).map(\.name))
+        self.steps = steps
         self.observer = observer
         self.logger = logger
         self.metrics = metrics
@@ -77,7 +72,7 @@ public final class Pipeline: Sendable {
     /// (of `groupID`, if given) has work left other than deferrable steps waiting for a retry.
     public func run(workers: Int, groupID: Int64? = nil, untilIdle: Bool = false) async {
         do {
-            let expired = try await database.expireLeases(ofDeadOwners: Self.ownerIsAlive)
+            let expired = try await queue.expireLeases(ofDeadOwners: Self.ownerIsAlive)
             if expired > 0 { logger.notice("taking over jobs of a stopped process", metadata: ["jobs": "\(expired)"]) }
         } catch {
             logger.error("could not check for stopped workers", metadata: ["error": "\(error)"])
@@ -103,12 +98,12 @@ public final class Pipeline: Sendable {
     private func workerLoop(owner: String, groupID: Int64?, untilIdle: Bool) async {
         while !Task.isCancelled {
             do {
-                if let claimed = try await database.claimNextJob(owner: owner, leaseSeconds: settings.leaseSeconds, groupID: groupID) {
+                if let claimed = try await queue.claimNextJob(owner: owner, leaseSeconds: settings.leaseSeconds, groupID: groupID) {
                     await process(claimed)
                     continue
                 }
-                if untilIdle, try await database.unfinishedJobCount(groupID: groupID, ignoring: deferrableSteps) == 0 { return }
-                let next = try await database.nextDueTime(groupID: groupID) ?? (.now + settings.pollInterval)
+                if untilIdle, try await queue.unfinishedJobCount(groupID: groupID, ignoring: steps.deferrable) == 0 { return }
+                let next = try await queue.nextDueTime(groupID: groupID) ?? (.now + settings.pollInterval)
                 let wait = min(settings.pollInterval, max(0.005, next - .now))
                 try await Task.sleep(for: .milliseconds(Int(wait * 1000)))
             } catch is CancellationError {
@@ -125,10 +120,10 @@ public final class Pipeline: Sendable {
         jobLogger[metadataKey: "job"] = "\(first.job.code)"
         if first.reclaimed { jobLogger.warning("took over a job whose worker stopped", metadata: ["step": "\(first.currentStep.plugin)"]) }
 
-        let heartbeat = Task { [database, settings] in
+        let heartbeat = Task { [queue, settings] in
             while !Task.isCancelled {
                 try await Task.sleep(for: .milliseconds(Int(settings.leaseSeconds * 1000 / 3)))
-                guard try await database.renewLease(jobID: first.jobID, owner: first.job.leaseOwner ?? "", leaseSeconds: settings.leaseSeconds) else { return }
+                guard try await queue.renewLease(jobID: first.jobID, owner: first.job.leaseOwner ?? "", leaseSeconds: settings.leaseSeconds) else { return }
             }
         }
         defer { heartbeat.cancel() }
@@ -138,7 +133,7 @@ public final class Pipeline: Sendable {
             let step = claimed.currentStep
             let started = ContinuousClock.now
             do {
-                guard let plugin = plugins[step.plugin] else {
+                guard let plugin = steps.plugin(named: step.plugin) else {
                     throw PluginError.permanent("this gateway has no '\(step.plugin)' step configured")
                 }
                 var outputs: [String: Data] = [:]
@@ -150,8 +145,8 @@ public final class Pipeline: Sendable {
                                             outputs: outputs, logger: jobLogger)
                 let result = try await plugin.run(context)
                 let elapsed = (ContinuousClock.now - started).milliseconds
-                let next = try await database.finishStep(claimed, output: result.output, usage: result.usage, milliseconds: elapsed,
-                                                         outcome: result.reused ? .reused : .done)
+                let next = try await queue.finishStep(claimed, output: result.output, usage: result.usage, milliseconds: elapsed,
+                                                      outcome: result.reused ? .reused : .done, documentText: result.documentText)
                 record(step: step.plugin, outcome: result.reused ? "reused" : "done", since: started, usage: result.usage)
                 await observer?.pipeline(.stepFinished(job: claimed.job, plugin: step.plugin, reused: result.reused))
                 guard let next else {
@@ -165,8 +160,8 @@ public final class Pipeline: Sendable {
             } catch is CancellationError {
                 // Shutting down: hand the job back; its step runs again on the next start. The write runs in
                 // a task of its own because this one is cancelled, and GRDB refuses work to cancelled tasks.
-                let database = self.database
-                await Task { try? await database.releaseJob(claimed) }.value
+                let queue = self.queue
+                await Task { try? await queue.releaseJob(claimed) }.value
                 return
             } catch let error as StorageError {
                 if case .leaseLost = error {
@@ -186,13 +181,13 @@ public final class Pipeline: Sendable {
         let step = claimed.currentStep
         let failure = Self.classify(error)
         record(step: step.plugin, outcome: failure.kind == .transient ? "transient_failure" : "permanent_failure", since: started, usage: failure.usage)
-        let policy = plugins[step.plugin]?.retryPolicy ?? settings.retry
+        let policy = steps.plugin(named: step.plugin)?.retryPolicy ?? settings.retry
         let retryAt: Timestamp? = failure.kind == .transient
             ? .now + policy.delay(afterAttempt: step.attempts, retryAfter: failure.retryAfter)
             : nil
         do {
-            let state = try await database.failStep(claimed, error: failure.message, retryAt: retryAt,
-                                                     maxAttempts: policy.maxAttempts, usage: failure.usage)
+            let state = try await queue.failStep(claimed, error: failure.message, retryAt: retryAt,
+                                                  maxAttempts: policy.maxAttempts, usage: failure.usage)
             var job = claimed.job
             job.state = state
             job.lastError = failure.message

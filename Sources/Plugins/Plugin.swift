@@ -10,6 +10,8 @@ public protocol Plugin: Sendable {
     /// A deferrable step (archiving) does not hold back the answer: the document counts as analysed, a
     /// batch may finish while it still retries, and it is retried under its own policy.
     var isDeferrable: Bool { get }
+    /// The step whose output is the answer the requester waits for (`analyze`): once it is done they are told.
+    var producesAnswer: Bool { get }
     /// Overrides the pipeline's retry policy for this step.
     var retryPolicy: RetryPolicy? { get }
     func run(_ context: PluginContext) async throws -> PluginResult
@@ -17,6 +19,7 @@ public protocol Plugin: Sendable {
 
 extension Plugin {
     public var isDeferrable: Bool { false }
+    public var producesAnswer: Bool { false }
     public var retryPolicy: RetryPolicy? { nil }
 }
 
@@ -40,9 +43,11 @@ public struct PluginContext: Sendable {
 
     /// The OCR step's result, when it has run.
     public func ocrResult() throws -> OCRResult? {
-        guard let data = outputs[OCRPlugin.stepName] else { return nil }
-        return try JSONDecoder().decode(OCRResult.self, from: data)
+        try StepOutput.ocr(outputs[StepOutput.ocrStep])
     }
+
+    /// The analysis as stored (JSON), when the analyse step has run.
+    public var analysisJSON: Data? { outputs[StepOutput.analysisStep] }
 }
 
 public struct PluginResult: Sendable {
@@ -52,11 +57,15 @@ public struct PluginResult: Sendable {
     public var usage: StepUsage
     /// The result came from earlier work (e.g. the same document read before).
     public var reused: Bool
+    /// The document's text, when this step read it: the pipeline keeps it with the document (for reuse when the
+    /// same content comes again, and for search) in the transaction that records the step.
+    public var documentText: DocumentText?
 
-    public init(output: Data, usage: StepUsage = StepUsage(), reused: Bool = false) {
+    public init(output: Data, usage: StepUsage = StepUsage(), reused: Bool = false, documentText: DocumentText? = nil) {
         self.output = output
         self.usage = usage
         self.reused = reused
+        self.documentText = documentText
     }
 }
 

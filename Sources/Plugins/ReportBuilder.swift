@@ -29,8 +29,7 @@ public struct ReportBuilder: Sendable {
                          summaryUsage: StepUsage = StepUsage(), generatedAt: Date = Date()) -> String {
         let entries = jobs.map { details in
             Entry(details: details,
-                  analysis: details.output(of: AnalyzePlugin.stepName).flatMap { try? Analysis.decode($0) },
-                  ocr: details.output(of: OCRPlugin.stepName).flatMap { try? JSONDecoder().decode(OCRResult.self, from: $0) })
+                  analysis: details.analysis, ocr: details.ocr)
         }
         var out = "# \(Self.inline(title))\n\n"
         out += "Generated \(generatedAt.formatted(.iso8601)) by BotGateway.\n\n"

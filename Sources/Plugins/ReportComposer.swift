@@ -9,14 +9,14 @@ import Storage
 /// are stored like a step's and counted in `/metrics`.
 public struct ReportComposer: Sendable {
     let summarizer: (any ReportSummarizer)?
-    let database: AppDatabase
+    let usage: any UsageLedger
     let logger: Logger
     let metrics: any MetricsFactory
 
-    public init(summarizer: (any ReportSummarizer)?, database: AppDatabase, logger: Logger = Logger(label: "report"),
+    public init(summarizer: (any ReportSummarizer)?, usage: any UsageLedger, logger: Logger = Logger(label: "report"),
                 metrics: any MetricsFactory = NOOPMetricsHandler.instance) {
         self.summarizer = summarizer
-        self.database = database
+        self.usage = usage
         self.logger = logger
         self.metrics = metrics
     }
@@ -45,7 +45,7 @@ public struct ReportComposer: Sendable {
         -> (section: String?, usage: StepUsage, text: String?) {
         guard let summarizer else { return (nil, StepUsage(), nil) }
         let documents = jobs.compactMap { details -> SummaryRequest.Document? in
-            guard let data = details.output(of: AnalyzePlugin.stepName), let analysis = try? Analysis.decode(data) else { return nil }
+            guard let analysis = details.analysis else { return nil }
             return SummaryRequest.Document(fileName: details.job.sourceName, analysis: analysis)
         }
         guard !documents.isEmpty else { return (nil, StepUsage(), nil) }
@@ -70,7 +70,7 @@ public struct ReportComposer: Sendable {
         guard usage.inputTokens + usage.outputTokens > 0 else { return }
         usage.record(to: metrics)
         do {
-            try await database.recordLLMUsage(purpose: "summary", groupID: groupID, usage: usage)
+            try await self.usage.recordLLMUsage(purpose: "summary", groupID: groupID, usage: usage)
         } catch {
             logger.error("could not record the summary's usage", metadata: ["error": "\(error)"])
         }

@@ -1,92 +1,8 @@
 import Foundation
 import GRDB
 
-/// A job handed to one worker, with the step it is to run now.
-public struct ClaimedJob: Sendable, Equatable {
-    public var job: JobRecord
-    public var document: DocumentRecord
-    public var steps: [StepRecord]
-    /// Index into `steps` of the step just begun.
-    public var current: Int
-    /// True when the job was taken over from a worker whose lease expired.
-    public var reclaimed: Bool
-
-    public var currentStep: StepRecord { steps[current] }
-    public var jobID: Int64 { job.id! }
-}
-
-/// A job with its document and steps, for reports, `jobs show` and `/status`.
-public struct JobDetails: Sendable, Equatable {
-    public var job: JobRecord
-    public var document: DocumentRecord
-    public var steps: [StepRecord]
-
-    public func output(of plugin: String) -> Data? {
-        steps.first { $0.plugin == plugin && $0.state == .done }?.output
-    }
-
-    public var usage: StepUsage {
-        steps.reduce(StepUsage()) { $0 + StepUsage(model: $1.model, inputTokens: $1.inputTokens, outputTokens: $1.outputTokens, costUSD: $1.costUSD) }
-    }
-}
-
-extension AppDatabase {
-    // MARK: Documents
-
-    /// Records a document if its content is new; returns the stored row either way.
-    public func saveDocument(_ document: DocumentRecord) async throws -> DocumentRecord {
-        try await write { db in
-            try Self.insertIfNew(db, document)
-            return try DocumentRecord.fetchOne(db, key: document.sha256) ?? document
-        }
-    }
-
-    public func document(sha256: String) async throws -> DocumentRecord? {
-        try await read { db in try DocumentRecord.fetchOne(db, key: sha256) }
-    }
-
-    /// Keeps a document's OCR result for reuse and full-text search.
-    public func saveOCR(sha256: String, text: String, result: Data, pages: Int) async throws {
-        try await write { db in
-            try db.execute(sql: "UPDATE document SET ocrText = ?, ocrResult = ?, pages = ? WHERE sha256 = ?",
-                           arguments: [text, result, pages, sha256])
-        }
-    }
-
-    /// Full-text search over OCR text (diacritics ignored: "resume" finds "résumé"), best matches first.
-    /// Every word must appear; words are quoted, so FTS syntax in user input is inert. `chatID` limits
-    /// the search to documents sent in that chat.
-    /// One full-text hit: the document, named as the searcher's own (latest) job for it calls it.
-    public struct SearchHit: Sendable {
-        public var sha256: String
-        public var name: String
-        public var jobCode: String
-        public var snippet: String
-    }
-
-    /// Full-text search over OCR text. With `chatID`, only that chat's documents, each named as that chat
-    /// uploaded it: a document is stored once by content, but its name belongs to each upload.
-    public func searchDocuments(_ words: String, chatID: Int64? = nil, limit: Int = 10) async throws -> [SearchHit] {
-        // Every word quoted (FTS syntax in user input is text); NUL and other controls cannot reach SQLite.
-        let terms = words.unicodeScalars.map { CharacterSet.controlCharacters.contains($0) ? " " : Character($0) }
-            .split(whereSeparator: { $0.isWhitespace })
-            .map { "\"" + String($0).replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
-        guard !terms.isEmpty else { return [] }
-        let query = terms.joined(separator: " ")
-        return try await read { db in
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT hit.sha256, hit.snippet, job.sourceName, job.code FROM (
-                    SELECT document.sha256 AS sha256, snippet(document_fts, 0, '«', '»', '…', 12) AS snippet, bm25(document_fts) AS rank,
-                           (SELECT MAX(id) FROM job WHERE job.documentSHA256 = document.sha256 AND (?1 IS NULL OR job.chatID = ?1)) AS jobID
-                    FROM document_fts JOIN document ON document.rowid = document_fts.rowid
-                    WHERE document_fts MATCH ?2
-                ) AS hit JOIN job ON job.id = hit.jobID
-                ORDER BY hit.rank LIMIT ?3
-                """, arguments: [chatID, query, limit])
-            return rows.map { SearchHit(sha256: $0[0], name: $0[2], jobCode: $0[3], snippet: $0[1] ?? "") }
-        }
-    }
-
+/// The `JobQueue`.
+extension AppDatabase: JobQueue {
     // MARK: Enqueueing
 
     /// Creates a job for a stored document with its steps pending. Within a group a document has one job:
@@ -124,11 +40,7 @@ extension AppDatabase {
                                                  arguments: [groupID, documentSHA256]) {
             return (existing, false)
         }
-        var job = JobRecord(
-            id: nil, code: try uniqueCode(db), documentSHA256: documentSHA256, origin: request.origin, sourceName: request.sourceName,
-            groupID: request.groupID, chatID: request.chatID, userID: request.userID, messageID: request.messageID,
-            languageCode: request.languageCode, state: .queued, nextAttemptAt: now, leaseOwner: nil, leaseExpiresAt: nil,
-            lastError: nil, createdAt: now, updatedAt: now, finishedAt: nil, sourceKey: request.sourceKey, notifiedAt: nil)
+        var job = JobRecord(id: nil, code: try uniqueCode(db), documentSHA256: documentSHA256, request: request, now: now)
         try db.cachedStatement(sql: """
             INSERT INTO job (code, documentSHA256, origin, sourceName, groupID, chatID, userID, messageID, languageCode,
                              state, nextAttemptAt, createdAt, updatedAt, sourceKey)
@@ -183,10 +95,9 @@ extension AppDatabase {
             job.updatedAt = now
             try db.cachedStatement(sql: "UPDATE job SET state = 'running', leaseOwner = ?, leaseExpiresAt = ?, updatedAt = ? WHERE id = ?")
                 .execute(arguments: [owner, job.leaseExpiresAt, now, jobID])
-            // The OCR columns stay behind: they can be large and the OCR step looks them up itself.
-            guard let document = try DocumentRecord.fetchOne(
-                db.cachedStatement(sql: "SELECT sha256, format, mimeType, size, blobPath, originalName, pages, createdAt FROM document WHERE sha256 = ?"),
-                arguments: [job.documentSHA256]) else {
+            // With its text when it was read before: the OCR step reuses it instead of reading again.
+            guard let document = try DocumentRecord.fetchOne(db.cachedStatement(sql: "SELECT * FROM document WHERE sha256 = ?"),
+                                                             arguments: [job.documentSHA256]) else {
                 throw StorageError.notFound("document \(job.documentSHA256) of job \(job.code)")
             }
             var steps = try StepRecord.fetchAll(db.cachedStatement(sql: "SELECT * FROM step WHERE jobID = ? ORDER BY position"), arguments: [jobID])
@@ -211,13 +122,20 @@ extension AppDatabase {
             .execute(arguments: [step.jobID, step.plugin, step.attempts, owner, now])
     }
 
-    /// Stores a step's result and begins the next step, or closes the job after the last one.
-    /// Returns the job claimed for its next step, or nil when the job is done.
+    /// Stores a step's result (and the document's text, when the step read it) and begins the next step, or
+    /// closes the job after the last one. Returns the job claimed for its next step, or nil when the job is done.
     public func finishStep(_ claimed: ClaimedJob, output: Data, usage: StepUsage = StepUsage(), milliseconds: Double,
-                           outcome: StepRunOutcome = .done, now: Timestamp = .now) async throws -> ClaimedJob? {
+                           outcome: StepRunOutcome = .done, documentText: DocumentText? = nil, now: Timestamp = .now) async throws -> ClaimedJob? {
         try await write { db in
             var claimed = claimed
             try Self.checkLease(db, claimed)
+            if let documentText {
+                try db.execute(sql: "UPDATE document SET ocrText = ?, ocrResult = ?, pages = ? WHERE sha256 = ?",
+                               arguments: [documentText.text, documentText.result, documentText.pages, claimed.document.sha256])
+                claimed.document.ocrText = documentText.text
+                claimed.document.ocrResult = documentText.result
+                claimed.document.pages = documentText.pages
+            }
             var step = claimed.steps[claimed.current]
             step.state = .done
             step.output = output
@@ -362,45 +280,6 @@ extension AppDatabase {
             job.updatedAt = now
             try job.update(db)
             return job
-        }
-    }
-
-    public func jobDetails(code: String) async throws -> JobDetails? {
-        let code = JobCode.normalized(code)
-        return try await read { db in
-            guard let job = try JobRecord.filter(JobRecord.Columns.code == code).fetchOne(db) else { return nil }
-            return try Self.details(db, job)
-        }
-    }
-
-    public func jobDetails(groupID: Int64) async throws -> [JobDetails] {
-        try await read { db in
-            try JobRecord.filter(JobRecord.Columns.groupID == groupID).order(JobRecord.Columns.id).fetchAll(db).map { try Self.details(db, $0) }
-        }
-    }
-
-    /// Every job created at or after `since` (all when nil), oldest first, with its document and steps.
-    public func jobDetails(since: Timestamp?) async throws -> [JobDetails] {
-        try await read { db in
-            var request = JobRecord.order(JobRecord.Columns.id)
-            if let since { request = request.filter(JobRecord.Columns.createdAt >= since) }
-            return try request.fetchAll(db).map { try Self.details(db, $0) }
-        }
-    }
-
-    static func details(_ db: Database, _ job: JobRecord) throws -> JobDetails {
-        guard let document = try DocumentRecord.fetchOne(db, key: job.documentSHA256) else {
-            throw StorageError.notFound("document of job \(job.code)")
-        }
-        let steps = try StepRecord.filter(StepRecord.Columns.jobID == job.id!).order(StepRecord.Columns.position).fetchAll(db)
-        return JobDetails(job: job, document: document, steps: steps)
-    }
-
-    public func jobs(state: JobState? = nil, limit: Int = 50) async throws -> [JobRecord] {
-        try await read { db in
-            var request = JobRecord.order(JobRecord.Columns.id.desc).limit(limit)
-            if let state { request = request.filter(JobRecord.Columns.state == state.rawValue) }
-            return try request.fetchAll(db)
         }
     }
 

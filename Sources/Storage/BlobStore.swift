@@ -142,6 +142,12 @@ public struct BlobStore: Sendable {
         guard linuxSyncFileSystem(descriptor) == 0 else { throw .blobUnavailable(path: folder, reason: String(cString: strerror(errno))) }
     }
 
+    /// Deletes a stored document's bytes (`/forget`, once no job uses them); a blob already gone is fine.
+    public func remove(_ relativePath: String) throws(StorageError) {
+        let path = absolutePath(relativePath)
+        guard unlink(path) == 0 || errno == ENOENT else { throw .blobUnavailable(path: path, reason: String(cString: strerror(errno))) }
+    }
+
     /// Removes temporary files left by a crash mid-copy; recent ones may belong to another running process.
     public func removeLeftovers(olderThan age: TimeInterval = 3600) {
         let folder = dataDirectory.appendingPathComponent("blobs/tmp")

@@ -104,3 +104,13 @@ public struct JobRequest: Sendable, Equatable {
         self.sourceKey = sourceKey
     }
 }
+
+extension JobRecord {
+    /// A new job for `request`, queued (due at once) unless another state is given.
+    public init(id: Int64?, code: String, documentSHA256: String, request: JobRequest, state: JobState = .queued, now: Timestamp) {
+        self.init(id: id, code: code, documentSHA256: documentSHA256, origin: request.origin, sourceName: request.sourceName, groupID: request.groupID,
+                  chatID: request.chatID, userID: request.userID, messageID: request.messageID, languageCode: request.languageCode, state: state,
+                  nextAttemptAt: now, leaseOwner: nil, leaseExpiresAt: nil, lastError: nil, createdAt: now, updatedAt: now, finishedAt: nil,
+                  sourceKey: request.sourceKey, notifiedAt: nil)
+    }
+}

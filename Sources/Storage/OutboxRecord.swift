@@ -45,20 +45,3 @@ public struct OutboxRecord: Codable, Sendable, Equatable, FetchableRecord, Mutab
         id = inserted.rowID
     }
 }
-
-public struct TelegramUpdateRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "telegramUpdate"
-
-    public var updateID: Int64
-    public var payload: Data
-    public var state: String
-    public var receivedAt: Timestamp
-    public var processedAt: Timestamp?
-    public var error: String?
-    /// The chat the update belongs to: one chat's updates are handled in order, chats independently.
-    /// Nil for updates that name no chat.
-    public var chatID: Int64?
-    /// Tries that ended in "retry later" (Telegram or the disk unavailable), and when to try next.
-    public var attempts: Int
-    public var nextAttemptAt: Timestamp
-}

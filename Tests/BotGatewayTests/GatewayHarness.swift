@@ -49,7 +49,7 @@ final class GatewayHarness: @unchecked Sendable {
         client.retries = telegramRetries
         let dependencies = Gateway.Dependencies(
             settings: settings, database: database, blobs: blobs, telegram: client,
-            plugins: [OCRPlugin(pool: pool, database: database), AnalyzePlugin(analyzer: analyzer?(harness.http) ?? LocalAnalyzer())],
+            steps: StepCatalog([OCRPlugin(pool: pool), AnalyzePlugin(analyzer: analyzer?(harness.http) ?? LocalAnalyzer())]),
             workers: 2, albumQuiet: albumQuiet, logger: quiet, summarizer: analyzer?(harness.http))
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let app = Gateway.buildApplication(dependencies, mode: mode) { port in

@@ -34,7 +34,7 @@ struct LLMRun {
         let data = try Data(contentsOf: URL(fileURLWithPath: Paths.fixture(fixture)))
         let job = try await store.enqueue(data, name: fixture, steps: ["ocr", "analyze"])
         let ocr = GroundTruthOCR(format: format, text: try Paths.truth(fixture))
-        let pipeline = Pipeline(database: store.database, blobs: store.blobs, plugins: [ocr, AnalyzePlugin(analyzer: analyzer)],
+        let pipeline = Pipeline(queue: store.database, blobs: store.blobs, steps: StepCatalog([ocr, AnalyzePlugin(analyzer: analyzer)]),
                                 settings: Pipeline.Settings(retry: RetryPolicy(baseDelay: 0.05, maxDelay: 0.2), leaseSeconds: 30, pollInterval: 0.01),
                                 logger: logs.logger("pipeline"))
         await pipeline.run(workers: 1, untilIdle: true)
@@ -280,8 +280,8 @@ struct LLMAnalyzerTests {
         let job = try await run.store.database.enqueue(documentSHA256: document.sha256,
                                                        request: JobRequest(origin: .telegram, sourceName: "letter.png", chatID: 5, languageCode: "de"),
                                                        steps: ["ocr", "analyze"]).job
-        let pipeline = Pipeline(database: run.store.database, blobs: run.store.blobs,
-                                plugins: [GroundTruthOCR(format: .png, text: try Paths.truth("letter.png")), AnalyzePlugin(analyzer: run.claude(fake))],
+        let pipeline = Pipeline(queue: run.store.database, blobs: run.store.blobs,
+                                steps: StepCatalog([GroundTruthOCR(format: .png, text: try Paths.truth("letter.png")), AnalyzePlugin(analyzer: run.claude(fake))]),
                                 logger: Paths.quiet)
         await pipeline.run(workers: 1, untilIdle: true)
         await fake.stop()
@@ -298,7 +298,7 @@ struct LLMAnalyzerTests {
         let claude = run.claude(fake)
         let first = try await run.run("invoice.png", analyzer: claude)
         let second = try await run.run("receipt.jpg", analyzer: claude, format: .jpeg)
-        let report = await ReportComposer(summarizer: claude, database: run.store.database, logger: run.logs.logger("report"))
+        let report = await ReportComposer(summarizer: claude, usage: run.store.database, logger: run.logs.logger("report"))
             .markdown(title: "Two documents", jobs: [first, second])
         await fake.stop()
         #expect(report.contains("### Summary"))
@@ -319,7 +319,7 @@ struct LLMAnalyzerTests {
         let claude = run.claude(fake)
         let details = try await run.run("invoice.png", analyzer: claude)
         fake.enqueue(.error(status: 400, type: "invalid_request_error", message: "prompt is too long"))
-        let report = await ReportComposer(summarizer: claude, database: run.store.database, logger: Paths.quiet)
+        let report = await ReportComposer(summarizer: claude, usage: run.store.database, logger: Paths.quiet)
             .markdown(title: "One", jobs: [details])
         await fake.stop()
         #expect(report.contains("_No summary: the analysis service refused the request: prompt is too long._"))

@@ -9,7 +9,7 @@ struct PipelineRunTests {
     static let fast = Pipeline.Settings(retry: RetryPolicy(baseDelay: 0.01, maxDelay: 0.05), leaseSeconds: 30, pollInterval: 0.01)
 
     func pipeline(_ store: TestStore, _ plugins: [any Plugin], observer: EventLog? = nil, settings: Pipeline.Settings = fast) -> Pipeline {
-        Pipeline(database: store.database, blobs: store.blobs, plugins: plugins, settings: settings, observer: observer, logger: Paths.quiet)
+        Pipeline(queue: store.database, blobs: store.blobs, steps: StepCatalog(plugins), settings: settings, observer: observer, logger: Paths.quiet)
     }
 
     @Test("steps run in order and each result is stored")
@@ -104,7 +104,7 @@ struct PipelineRunTests {
         let first = try await store.enqueue(data, name: "receipt.jpg", steps: ["ocr", "analyze"], chatID: 1)
         let second = try await store.enqueue(data, name: "again.jpg", steps: ["ocr", "analyze"], chatID: 2)
         #expect(first.documentSHA256 == second.documentSHA256)
-        await pipeline(store, [OCRPlugin(pool: pool, database: store.database), AnalyzePlugin(analyzer: LocalAnalyzer())]).run(workers: 1, untilIdle: true)
+        await pipeline(store, [OCRPlugin(pool: pool), AnalyzePlugin(analyzer: LocalAnalyzer())]).run(workers: 1, untilIdle: true)
         await pool.shutdown()
         let outcomes = try await store.database.stepRuns(jobID: first.id!) + store.database.stepRuns(jobID: second.id!)
         #expect(outcomes.filter { $0.plugin == "ocr" }.map(\.outcome).sorted { $0.rawValue < $1.rawValue } == [.done, .reused])
@@ -122,7 +122,7 @@ struct PipelineRunTests {
         let pool = try await OCREnginePool(configuration: OCRConfiguration(workers: 1), logger: Paths.quiet)
         let bad = try await store.enqueue(try Data(contentsOf: URL(fileURLWithPath: Paths.fixture("bad/truncated.png"))), name: "truncated.png", steps: ["ocr"])
         let good = try await store.enqueue(try Data(contentsOf: URL(fileURLWithPath: Paths.fixture("receipt.jpg"))), name: "receipt.jpg", steps: ["ocr"])
-        await pipeline(store, [OCRPlugin(pool: pool, database: store.database)]).run(workers: 1, untilIdle: true)
+        await pipeline(store, [OCRPlugin(pool: pool)]).run(workers: 1, untilIdle: true)
         await pool.shutdown()
         let failed = try #require(try await store.database.jobDetails(code: bad.code))
         #expect(failed.job.state == .failed)

@@ -39,10 +39,10 @@ extension ExportRow {
         state = details.job.state.rawValue
         error = details.job.lastError
         costUSD = details.usage.costUSD
-        if let data = details.output(of: OCRPlugin.stepName), let ocr = try? JSONDecoder().decode(OCRResult.self, from: data) {
+        if let ocr = details.ocr {
             ocrConfidence = (ocr.confidence * 10).rounded() / 10
         }
-        guard let data = details.output(of: AnalyzePlugin.stepName), let analysis = try? Analysis.decode(data) else { return }
+        guard let analysis = details.analysis else { return }
         type = analysis.documentType
         date = analysis.primaryDate
         merchant = analysis.primaryIssuer
@@ -51,7 +51,7 @@ extension ExportRow {
         currency = total?.currency ?? analysis.currency
         tax = analysis.tax?.value
         language = analysis.language
-        analyser = details.steps.first { $0.plugin == AnalyzePlugin.stepName }?.model ?? "local"
+        analyser = details.analyser ?? "local"
     }
 }
 

@@ -1,88 +1,8 @@
 import Foundation
 import GRDB
 
-extension AppDatabase {
-    // MARK: Updates
-
-    /// Records an update durably; false when the same `update_id` was recorded before (Telegram resends).
-    public func recordUpdate(id: Int64, chatID: Int64?, payload: Data, now: Timestamp = .now) async throws -> Bool {
-        try await recordUpdates([(id, chatID, payload)], now: now) == 1
-    }
-
-    /// Many updates in one transaction (a `getUpdates` page); returns how many were new.
-    public func recordUpdates(_ updates: [(id: Int64, chatID: Int64?, payload: Data)], now: Timestamp = .now) async throws -> Int {
-        try await write { db in
-            var new = 0
-            let statement = try db.cachedStatement(sql: """
-                INSERT INTO telegramUpdate (updateID, chatID, payload, state, receivedAt, attempts, nextAttemptAt)
-                VALUES (?, ?, ?, 'pending', ?, 0, ?) ON CONFLICT(updateID) DO NOTHING
-                """)
-            for update in updates {
-                try statement.execute(arguments: [update.id, update.chatID, update.payload, now, now])
-                new += db.changesCount
-            }
-            return new
-        }
-    }
-
-    public func pendingUpdates(limit: Int = 50) async throws -> [TelegramUpdateRecord] {
-        try await read { db in
-            try TelegramUpdateRecord.fetchAll(db, sql: "SELECT * FROM telegramUpdate WHERE state = 'pending' ORDER BY updateID LIMIT ?", arguments: [limit])
-        }
-    }
-
-    /// The update each chat must handle next, where it is due: the oldest pending one of its chat (an update
-    /// that names no chat stands alone). A chat whose oldest update waits for a retry is not in the list.
-    public func dueUpdateHeads(limit: Int = 200, now: Timestamp = .now) async throws -> [TelegramUpdateRecord] {
-        try await read { db in
-            try TelegramUpdateRecord.fetchAll(db, sql: """
-                SELECT * FROM telegramUpdate AS u WHERE u.state = 'pending' AND u.nextAttemptAt <= ?
-                  AND (u.chatID IS NULL OR NOT EXISTS (SELECT 1 FROM telegramUpdate AS p
-                       WHERE p.state = 'pending' AND p.chatID = u.chatID AND p.updateID < u.updateID))
-                ORDER BY u.updateID LIMIT ?
-                """, arguments: [now, limit])
-        }
-    }
-
-    /// The chat's oldest pending update if it is due now (nil when there is none or it waits for a retry).
-    public func nextDueUpdate(chatID: Int64, now: Timestamp = .now) async throws -> TelegramUpdateRecord? {
-        try await read { db in
-            let head = try TelegramUpdateRecord.fetchOne(db, sql: """
-                SELECT * FROM telegramUpdate WHERE state = 'pending' AND chatID = ? ORDER BY updateID LIMIT 1
-                """, arguments: [chatID])
-            return head.flatMap { $0.nextAttemptAt <= now ? $0 : nil }
-        }
-    }
-
-    /// "Try again later": the update stays pending, and so does everything after it in its chat.
-    public func postponeUpdate(id: Int64, until: Timestamp, reason: String) async throws {
-        try await write { db in
-            try db.execute(sql: "UPDATE telegramUpdate SET attempts = attempts + 1, nextAttemptAt = ?, error = ? WHERE updateID = ?",
-                           arguments: [until, reason, id])
-        }
-    }
-
-    /// When the earliest postponed update is due (nil when none waits).
-    public func nextUpdateDue() async throws -> Timestamp? {
-        try await read { db in try Double.fetchOne(db, sql: "SELECT MIN(nextAttemptAt) FROM telegramUpdate WHERE state = 'pending'") }
-    }
-
-    public func finishUpdate(id: Int64, error: String? = nil, now: Timestamp = .now) async throws {
-        try await write { db in
-            try db.execute(sql: "UPDATE telegramUpdate SET state = ?, processedAt = ?, error = ? WHERE updateID = ?",
-                           arguments: [error == nil ? "done" : "failed", now, error, id])
-        }
-    }
-
-    public func recordedUpdateCount() async throws -> Int {
-        try await read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM telegramUpdate") ?? 0 }
-    }
-
-    /// The highest update id seen, for `getUpdates` offsets after a restart.
-    public func lastUpdateID() async throws -> Int64? {
-        try await read { db in try Int64.fetchOne(db, sql: "SELECT MAX(updateID) FROM telegramUpdate") }
-    }
-
+/// The `ReplyOutbox`: replies waiting to be sent, and the sweeper's "who has not been told".
+extension AppDatabase: ReplyOutbox {
     // MARK: Outbox
 
     /// Queues a reply unless one with the same key exists; true when queued now.
@@ -137,7 +57,7 @@ extension AppDatabase {
     /// lost answer. Acknowledgements and hints are not: a repeated "got it" is noise. Returns (resent, dropped).
     public func recoverInterruptedReplies() async throws -> (resent: Int, dropped: Int) {
         try await write { db in
-            let noise = "(dedupeKey LIKE 'ack:%' OR dedupeKey LIKE 'hint:%' OR dedupeKey LIKE 'stranger:%')"
+            let noise = "(" + ReplyKey.notRepeated.map { "dedupeKey LIKE '\($0)%'" }.joined(separator: " OR ") + ")"
             try db.execute(sql: "UPDATE outbox SET state = 'pending' WHERE state = 'sending' AND NOT \(noise)")
             let resent = db.changesCount
             try db.execute(sql: "UPDATE outbox SET state = 'failed', lastError = 'interrupted mid-send; not repeated' WHERE state = 'sending'")
@@ -179,7 +99,7 @@ extension AppDatabase {
     public func resultReply(jobID: Int64, groupID: Int64?) async throws -> OutboxRecord? {
         try await read { db in
             try OutboxRecord.fetchOne(db, sql: "SELECT * FROM outbox WHERE dedupeKey IN (?, ?) ORDER BY id LIMIT 1",
-                                      arguments: ["result:job:\(jobID)", "result:album:\(groupID ?? -1)"])
+                                      arguments: [ReplyKey.result(jobID: jobID), ReplyKey.result(albumID: groupID ?? -1)])
         }
     }
 
@@ -240,75 +160,6 @@ extension AppDatabase {
             _ = try Self.enqueueReply(db, reply)
             try db.execute(sql: "UPDATE jobGroup SET notifiedAt = ? WHERE id = ?", arguments: [now, groupID])
             try db.execute(sql: "UPDATE job SET notifiedAt = ? WHERE groupID = ?", arguments: [now, groupID])
-        }
-    }
-
-    public func touchGroup(id: Int64, now: Timestamp = .now) async throws {
-        try await write { db in try db.execute(sql: "UPDATE jobGroup SET lastAddedAt = ? WHERE id = ?", arguments: [now, id]) }
-    }
-
-    /// Recent jobs of a chat, newest first (for `/report` and `/jobs`).
-    public func recentJobs(chatID: Int64, limit: Int) async throws -> [JobDetails] {
-        try await read { db in
-            let jobs = try JobRecord.fetchAll(db, sql: "SELECT * FROM job WHERE chatID = ? ORDER BY id DESC LIMIT ?", arguments: [chatID, limit])
-            return try jobs.map { try Self.details(db, $0) }
-        }
-    }
-
-    // MARK: Strangers
-
-    /// True (and remembered) when a stranger may be answered now: once per `interval` seconds.
-    public func mayAnswerStranger(userID: Int64, interval: Double, now: Timestamp = .now) async throws -> Bool {
-        try await write { db in
-            if let last = try Double.fetchOne(db, sql: "SELECT repliedAt FROM strangerReply WHERE userID = ?", arguments: [userID]),
-               now - last < interval {
-                return false
-            }
-            try db.execute(sql: "INSERT INTO strangerReply (userID, repliedAt) VALUES (?, ?) ON CONFLICT(userID) DO UPDATE SET repliedAt = excluded.repliedAt",
-                           arguments: [userID, now])
-            return true
-        }
-    }
-
-    // MARK: Stats
-
-    public struct Stats: Sendable {
-        public var jobs: [JobState: Int]
-        public var documents: Int
-        public var users: Int
-        public var inputTokens: Int
-        public var outputTokens: Int
-        public var costUSD: Double
-        public var pendingReplies: Int
-        /// Steps not done yet, by plugin (`archive` waiting for the store shows here).
-        public var unfinishedSteps: [String: Int]
-    }
-
-    public func stats() async throws -> Stats {
-        let jobs = try await jobCounts()
-        return try await read { db in
-            let usage = try Row.fetchOne(db, sql: """
-                SELECT COALESCE(SUM(inputTokens),0), COALESCE(SUM(outputTokens),0), COALESCE(SUM(costUSD),0)
-                FROM (SELECT inputTokens, outputTokens, costUSD FROM step UNION ALL SELECT inputTokens, outputTokens, costUSD FROM llmUsage)
-                """)
-            var unfinished: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT plugin, COUNT(*) FROM step WHERE state != 'done' GROUP BY plugin") {
-                unfinished[row[0]] = row[1]
-            }
-            return Stats(jobs: jobs,
-                         documents: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM document") ?? 0,
-                         users: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM user") ?? 0,
-                         inputTokens: usage?[0] ?? 0, outputTokens: usage?[1] ?? 0, costUSD: usage?[2] ?? 0,
-                         pendingReplies: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE state = 'pending'") ?? 0,
-                         unfinishedSteps: unfinished)
-        }
-    }
-
-    /// Records an LLM call that is not a job's step (a report's summary), so `/stats` counts it.
-    public func recordLLMUsage(purpose: String, groupID: Int64?, usage: StepUsage, now: Timestamp = .now) async throws {
-        try await write { db in
-            try db.execute(sql: "INSERT INTO llmUsage (purpose, groupID, model, inputTokens, outputTokens, costUSD, createdAt) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           arguments: [purpose, groupID, usage.model, usage.inputTokens, usage.outputTokens, usage.costUSD, now])
         }
     }
 }

@@ -1,0 +1,33 @@
+import Foundation
+import Storage
+import UseCases
+
+/// The use cases the bot's handler calls: it parses, calls one of these, and replies. Tests hand it fakes.
+public struct BotServices: Sendable {
+    public var jobs: any JobService
+    public var reports: any ReportService
+    public var whitelist: any WhitelistService
+    public var search: any SearchService
+    /// Where the handler's replies are queued.
+    public var replies: any ReplyQueue
+    /// Where documents are fetched from.
+    public var files: any TelegramFiles
+
+    public init(jobs: any JobService, reports: any ReportService, whitelist: any WhitelistService, search: any SearchService,
+                replies: any ReplyQueue, files: any TelegramFiles) {
+        self.jobs = jobs
+        self.reports = reports
+        self.whitelist = whitelist
+        self.search = search
+        self.replies = replies
+        self.files = files
+    }
+}
+
+/// What the handler needs of the Bot API to fetch a document.
+public protocol TelegramFiles: Sendable {
+    func getFile(_ fileID: String) async throws -> TelegramFile
+    func download(_ file: TelegramFile, to destination: String, maxBytes: Int64) async throws
+}
+
+extension TelegramClient: TelegramFiles {}

@@ -1,0 +1,73 @@
+import Foundation
+import Storage
+import UseCases
+
+/// The commands' answers.
+extension Replies {
+    static func usage(_ form: String) -> String { "Usage: \(form)" }
+
+    static func noJob(_ code: String) -> String { "No job \(name(code.uppercased())) here." }
+
+    static func unknownCommand(_ name: String) -> String { "I don't know \(escape(name)). /help lists what I can do." }
+
+    static let nothingToReport = "No finished documents here yet."
+
+    static func reportCaption(_ documents: Int) -> String { "Report of \(documents) documents" }
+
+    static func searchHits(_ hits: [SearchHit], for words: String) -> String {
+        guard !hits.isEmpty else { return "Nothing found for \(escape(words))." }
+        return hits.map { "• <b>\(name($0.name))</b> (<code>\($0.jobCode)</code>): \(escape($0.snippet))" }.joined(separator: "\n")
+    }
+
+    static func forgot(_ outcome: ForgetOutcome, code: String) -> String {
+        switch outcome {
+        case .forgotten(let code, let documentRemoved, let archiveFailed):
+            var text = "Job <code>\(code)</code> is forgotten"
+            text += documentRemoved ? ": its results and the document itself are deleted." : "; the document stays, another job of yours uses it."
+            if archiveFailed { text += " The archived copies could not be deleted right now; the admin has been told in the log." }
+            return text
+        case .notFound: return "No job \(name(code.uppercased())) of yours here."
+        case .busy: return "Job \(name(code.uppercased())) is being read right now; forget it once it is done."
+        }
+    }
+
+    static func allowed(_ id: Int64, _ outcome: AllowOutcome) -> String {
+        switch outcome {
+        case .allowed: "\(id) may use the bot now."
+        case .alreadyAdmin: "\(id) is an admin already."
+        }
+    }
+
+    static func denied(_ id: Int64, _ outcome: DenyOutcome) -> String {
+        switch outcome {
+        case .removed: "\(id) removed."
+        case .notListed: "\(id) was not on the list."
+        case .isSelf: "You can't remove yourself; another admin can."
+        case .configuredAdmin: "\(id) is an admin from BOT_ADMIN_IDS; remove them there."
+        }
+    }
+
+    static func members(_ members: [Member]) -> String {
+        members.map { $0.configured ? "\($0.id) (admin, from BOT_ADMIN_IDS)" : "\($0.id) (\($0.role.rawValue))" }
+            .joined(separator: "\n").nonEmpty ?? "Nobody yet."
+    }
+
+    static func jobList(_ jobs: [JobRecord]) -> String {
+        jobs.map { "<code>\($0.code)</code> \($0.state.rawValue) \(name($0.sourceName))" }.joined(separator: "\n").nonEmpty ?? "No jobs yet."
+    }
+
+    static func retried(_ job: JobRecord) -> String { "Job <code>\(job.code)</code> queued again." }
+
+    static func stats(_ stats: GatewayStats) -> String {
+        let jobs = JobState.allCases.map { "\($0.rawValue) \(stats.jobs[$0, default: 0])" }.joined(separator: ", ")
+        return String(format: "Jobs: %@\nDocuments: %d\nUsers: %d\nLLM: %d input + %d output tokens, $%.4f\nReplies waiting: %d",
+                      jobs, stats.documents, stats.users, stats.inputTokens, stats.outputTokens, stats.costUSD, stats.pendingReplies)
+    }
+
+    /// Telegram would not hand the file over.
+    static func downloadRefused(_ error: TelegramError, size: Int64?, limit: Int64) -> String {
+        if case .transport(.responseTooLarge) = error { return tooLarge(bytes: limit + 1, limit: limit) }
+        if error.isFileTooBig { return tooLarge(bytes: size ?? limit + 1, limit: limit) }
+        return refused("Telegram would not hand it over (\(error))")
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import Storage
+import UseCases
+
+/// The bot's commands: each case parses its argument, calls one use case and answers with text from `Replies`.
+extension UpdateHandler {
+    static let adminOnly: Set<String> = ["/allow", "/deny", "/users", "/jobs", "/retry", "/stats"]
+
+    /// "/status@MyBot CODE" → ("/status", "CODE"); control characters (NUL among them) become spaces.
+    static func parse(_ text: String) -> (name: String, argument: String) {
+        let cleaned = String(text.unicodeScalars.map { CharacterSet.controlCharacters.contains($0) && $0 != "\n" ? " " : Character($0) })
+        let words = cleaned.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+        let name = words.first?.split(separator: "@").first.map(String.init)?.lowercased() ?? ""
+        return (name, words.dropFirst().joined(separator: " "))
+    }
+
+    func command(_ text: String, message: TelegramMessage, requester: Requester, event: String) async throws {
+        let (name, argument) = Self.parse(text)
+        func say(_ answer: String) async throws {
+            for (index, part) in Replies.split(answer).enumerated() {
+                try await reply(message, part, key: ReplyKey.command(event, part: index), quote: index == 0)
+            }
+        }
+        if Self.adminOnly.contains(name), !requester.isAdmin { return try await say(Replies.notAllowed) }
+        guard argument.utf16.count <= Replies.argumentLimit else { return try await say(Replies.argumentTooLong(command: name)) }
+        switch name {
+        case "/start", "/help": try await say(Replies.help + (requester.isAdmin ? Replies.adminHelp : ""))
+        case "/status": try await say(status(argument, requester))
+        case "/report": try await report(message, requester: requester, event: event)
+        case "/search": try await say(search(argument, requester))
+        case "/forget": try await say(forget(argument, requester))
+        case "/allow", "/deny": try await say(changeWhitelist(name, argument, requester))
+        case "/users": try await say(Replies.members(try await services.whitelist.members()))
+        case "/jobs": try await say(Replies.jobList(try await services.jobs.recent(limit: 15)))
+        case "/retry": try await say(retry(argument))
+        case "/stats": try await say(Replies.stats(try await services.jobs.stats()))
+        default: try await say(Replies.unknownCommand(name))
+        }
+    }
+
+    private func status(_ code: String, _ requester: Requester) async throws -> String {
+        guard !code.isEmpty else { return Replies.usage("/status CODE") }
+        guard let details = try await services.jobs.details(code: code, for: requester) else { return Replies.noJob(code) }
+        return Replies.status(details)
+    }
+
+    private func search(_ words: String, _ requester: Requester) async throws -> String {
+        guard !words.isEmpty else { return Replies.usage("/search WORDS") }
+        return Replies.searchHits(try await services.search.search(words, for: requester, limit: 10), for: words)
+    }
+
+    private func forget(_ code: String, _ requester: Requester) async throws -> String {
+        guard !code.isEmpty else { return Replies.usage("/forget CODE") }
+        return Replies.forgot(try await services.jobs.forget(code: code, for: requester), code: code)
+    }
+
+    private func changeWhitelist(_ name: String, _ argument: String, _ requester: Requester) async throws -> String {
+        guard let id = Int64(argument), id > 0 else { return Replies.usage("\(name) USER_ID (a number)") }
+        if name == "/allow" { return Replies.allowed(id, try await services.whitelist.allow(id, by: requester.userID)) }
+        return Replies.denied(id, try await services.whitelist.deny(id, by: requester.userID))
+    }
+
+    private func retry(_ code: String) async throws -> String {
+        do {
+            return Replies.retried(try await services.jobs.retry(code: code))
+        } catch let error as StorageError {
+            return Replies.escape(error.description)
+        }
+    }
+
+    /// One report over the chat's recent documents, sent as a Markdown file.
+    private func report(_ message: TelegramMessage, requester: Requester, event: String) async throws {
+        let key = ReplyKey.command(event, part: 0)
+        guard let report = try await services.reports.chatReport(chatID: requester.chatID, languageCode: message.from?.languageCode) else {
+            return try await reply(message, Replies.nothingToReport, key: key)
+        }
+        try await reply(message, .document(path: report.path.path, fileName: "report.md", caption: Replies.reportCaption(report.documents),
+                                           replyTo: message.messageID), key: key)
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import GRDB
+
+/// The `UsageLedger`.
+extension AppDatabase: UsageLedger {
+    // MARK: Stats
+
+    public func stats() async throws -> GatewayStats {
+        let jobs = try await jobCounts()
+        return try await read { db in
+            let usage = try Row.fetchOne(db, sql: """
+                SELECT COALESCE(SUM(inputTokens),0), COALESCE(SUM(outputTokens),0), COALESCE(SUM(costUSD),0)
+                FROM (SELECT inputTokens, outputTokens, costUSD FROM step UNION ALL SELECT inputTokens, outputTokens, costUSD FROM llmUsage)
+                """)
+            var unfinished: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT plugin, COUNT(*) FROM step WHERE state != 'done' GROUP BY plugin") {
+                unfinished[row[0]] = row[1]
+            }
+            return GatewayStats(jobs: jobs,
+                         documents: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM document") ?? 0,
+                         users: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM user") ?? 0,
+                         inputTokens: usage?[0] ?? 0, outputTokens: usage?[1] ?? 0, costUSD: usage?[2] ?? 0,
+                         pendingReplies: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE state = 'pending'") ?? 0,
+                         unfinishedSteps: unfinished)
+        }
+    }
+
+    /// Records an LLM call that is not a job's step (a report's summary), so `/stats` counts it.
+    public func recordLLMUsage(purpose: String, groupID: Int64?, usage: StepUsage, now: Timestamp = .now) async throws {
+        try await write { db in
+            try db.execute(sql: "INSERT INTO llmUsage (purpose, groupID, model, inputTokens, outputTokens, costUSD, createdAt) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [purpose, groupID, usage.model, usage.inputTokens, usage.outputTokens, usage.costUSD, now])
+        }
+    }
+}
+
+/// Counts for `/stats`.
+public struct GatewayStats: Sendable {
+    public var jobs: [JobState: Int]
+    public var documents: Int
+    public var users: Int
+    public var inputTokens: Int
+    public var outputTokens: Int
+    public var costUSD: Double
+    public var pendingReplies: Int
+    /// Steps not done yet, by plugin (`archive` waiting for the store shows here).
+    public var unfinishedSteps: [String: Int]
+
+    public init(jobs: [JobState: Int], documents: Int, users: Int, inputTokens: Int, outputTokens: Int, costUSD: Double, pendingReplies: Int,
+                unfinishedSteps: [String: Int]) {
+        self.jobs = jobs
+        self.documents = documents
+        self.users = users
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.costUSD = costUSD
+        self.pendingReplies = pendingReplies
+        self.unfinishedSteps = unfinishedSteps
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import Logging
+import Plugins
+import Storage
+
+/// `botgateway batch FOLDER` as a use case: take the folder's files in (each stored once, one job each in the
+/// folder's group), run the group's jobs to the end, write the consolidated report (and an export). Running it
+/// again on the same folder resumes: the group and its finished jobs are found again. The CLI only drives it
+/// and prints progress; tests call it the same way.
+public struct BatchRun: Sendable {
+    let documents: any DocumentStore
+    let queue: any JobQueue
+    let blobs: BlobStore
+    let intake: DocumentIntake
+    let steps: StepCatalog
+    let reports: StoreReportService
+
+    public init(documents: any DocumentStore, queue: any JobQueue, blobs: BlobStore, intake: DocumentIntake, steps: StepCatalog,
+                reports: StoreReportService) {
+        self.documents = documents
+        self.queue = queue
+        self.blobs = blobs
+        self.intake = intake
+        self.steps = steps
+        self.reports = reports
+    }
+
+    /// What taking a folder in found.
+    public struct Enqueued: Sendable {
+        public var group: GroupRecord
+        /// Entries looked at, files and others.
+        public var entries: Int
+        public var created: Int
+        public var resumed: Int
+        /// Entries that are not documents, and files whose content came earlier in the folder.
+        public var skipped: [ReportBuilder.Skipped]
+    }
+
+    /// Lists the folder (`excluding` the report and export paths) and queues a job per distinct document.
+    public func enqueue(folder root: URL, recursive: Bool, excluding: Set<String>) async throws -> Enqueued {
+        let group = try await documents.group(kind: .batch, key: "batch:" + root.path, title: "Batch report: \(root.lastPathComponent)")
+        let listing = FolderListing.list(root, recursive: recursive, excluding: excluding)
+        var skipped = listing.skipped
+        var pending: [(document: DocumentRecord, request: JobRequest)] = []
+        var created = 0, resumed = 0
+        var firstNames: [String: String] = [:]
+        func flush() async throws {
+            guard !pending.isEmpty else { return }
+            // The blobs reach the disk before the database says they exist.
+            try blobs.syncToDisk()
+            for result in try await queue.enqueue(pending, steps: steps.names) {
+                if result.created { created += 1 } else { resumed += 1 }
+            }
+            pending.removeAll(keepingCapacity: true)
+        }
+        for file in listing.files {
+            let relative = FolderListing.relativeName(file, root)
+            let document: DocumentRecord
+            do {
+                document = try intake.take(file: file.path, displayName: relative, sync: false)
+            } catch {
+                skipped.append(ReportBuilder.Skipped(name: relative, reason: error.description))
+                continue
+            }
+            // Identical content in the same folder is one document, read once.
+            if let first = firstNames[document.sha256] {
+                skipped.append(ReportBuilder.Skipped(name: relative, reason: "same content as \(first)"))
+                continue
+            }
+            firstNames[document.sha256] = relative
+            pending.append((document, JobRequest(origin: .batch, sourceName: relative, groupID: group.id)))
+            if pending.count >= 256 { try await flush() }
+        }
+        try await flush()
+        return Enqueued(group: group, entries: listing.files.count + listing.skipped.count, created: created, resumed: resumed, skipped: skipped)
+    }
+
+    /// Makes the group's waiting retries due now (running the batch again is the user saying "now") and
+    /// returns its jobs by state, for progress.
+    public func prepare(_ group: GroupRecord) async throws -> [JobState: Int] {
+        guard let groupID = group.id else { return [:] }
+        try await queue.expediteQueuedJobs(groupID: groupID)
+        return try await queue.jobCounts(groupID: groupID)
+    }
+
+    /// Runs the group's jobs until none is left but deferrable work (archiving) waiting for a retry.
+    /// Cancelling the task stops it; the jobs are handed back and the next run resumes them.
+    public func process(_ group: GroupRecord, workers: Int, observer: (any PipelineObserver)?) async {
+        let pipeline = Pipeline(queue: queue, blobs: blobs, steps: steps, observer: observer, logger: Logger(label: "pipeline"))
+        await pipeline.run(workers: workers, groupID: group.id, untilIdle: true)
+    }
+
+    /// What the run came to.
+    public struct Finished: Sendable {
+        public var jobs: [JobDetails]
+        public var report: WrittenReport
+        public var failed: Int { jobs.filter { $0.job.state == .failed }.count }
+    }
+
+    /// The consolidated report at `report` (and, with `export`, one row per document there).
+    public func finish(_ group: GroupRecord, skipped: [ReportBuilder.Skipped], report: URL,
+                       export: (path: String, format: ExportFormat)? = nil) async throws -> Finished {
+        guard let groupID = group.id else { throw StorageError.notFound("group \(group.key)") }
+        let jobs = try await documents.jobDetails(groupID: groupID)
+        let written = try await reports.batchReport(group: group, jobs: jobs, skipped: skipped, to: report)
+        if let export {
+            let data = try DocumentExport.render(jobs.map(ExportRow.init), as: export.format)
+            do {
+                try data.write(to: URL(fileURLWithPath: export.path), options: .atomic)
+            } catch {
+                throw ReportWriteError(path: export.path, reason: error.localizedDescription)
+            }
+        }
+        return Finished(jobs: jobs, report: written)
+    }
+}
