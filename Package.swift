@@ -135,7 +135,7 @@ let package = Package(
         ),
         .testTarget(
             name: "S3Tests",
-            dependencies: ["S3", "CurlHTTP", "TestSupport", "Storage", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["S3", "CurlHTTP", "TestSupport", "Storage", "Plugins", "UseCases", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(
             name: "BotGatewayTests",

@@ -52,7 +52,8 @@ public protocol JobService: Sendable {
     func recent(limit: Int) async throws -> [JobRecord]
     /// A failed job queued again.
     func retry(code: String) async throws -> JobRecord
-    /// Deletes the requester's own job; its document's bytes and archived copies when no other job uses them.
+    /// Deletes the requester's own job (any job for an admin); its document's bytes and archived copies when no
+    /// other job uses them.
     func forget(code: String, for requester: Requester) async throws -> ForgetOutcome
     func stats() async throws -> GatewayStats
 }
@@ -112,7 +113,8 @@ public struct StoreJobService: JobService {
     public func forget(code: String, for requester: Requester) async throws -> ForgetOutcome {
         let forgotten: ForgottenJob?
         do {
-            forgotten = try await documents.forgetJob(code: code, userID: requester.userID)
+            // An admin may forget any job (cleaning up); everyone else only their own.
+            forgotten = try await documents.forgetJob(code: code, userID: requester.isAdmin ? nil : requester.userID)
         } catch let error as StorageError {
             guard case .invalid(let why) = error else { throw error }
             return .busy(why)

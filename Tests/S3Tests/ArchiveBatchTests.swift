@@ -5,6 +5,8 @@ import S3
 import Storage
 import TestSupport
 import Testing
+import Plugins
+import UseCases
 
 /// `botgateway batch` with archiving on, against SeaweedFS.
 @Suite("archive step against SeaweedFS", .serialized)
@@ -98,6 +100,42 @@ struct ArchiveBatchTests {
         #expect(doctor.standardOutput.contains("ok    S3 bucket archive: write, read back and delete"))
         #expect(!doctor.standardOutput.contains(server.secretKey))
         #expect(try await client.listObjects(prefix: "botgateway-doctor").isEmpty)
+        http.shutdown()
+        await server.stop()
+    }
+
+    @Test("/forget removes the job, the document's bytes and its archived copies; another document's stay")
+    func forget() async throws {
+        let server = try await SeaweedFS.start()
+        let http = HTTPClient()
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        let client = Self.client(server, http)
+        try await client.createBucket()
+        #expect(try workspace.batch(server).exitCode == 0)
+
+        let data = workspace.root.appendingPathComponent("data")
+        let database = try AppDatabase(path: data.appendingPathComponent("botgateway.sqlite").path)
+        let blobs = try BlobStore(dataDirectory: data)
+        let prefixed = S3Client(configuration: S3Configuration(bucket: "archive", endpoint: server.endpoint, prefix: "gw/", forcePathStyle: true,
+                                                               credentials: AWSCredentials(accessKeyID: server.accessKey, secretAccessKey: server.secretKey)),
+                                http: http)
+        let jobs = StoreJobService(documents: database, queue: database, usage: database, blobs: blobs, intake: DocumentIntake(blobs: blobs),
+                                   steps: StepCatalog([]), archive: ArchivedCopies(client: prefixed))
+        let receipt = try #require(try await database.jobs(limit: 10).first { $0.sourceName == "receipt.jpg" })
+        let blob = try #require(try await database.document(sha256: receipt.documentSHA256)).blobPath
+        let sha = receipt.documentSHA256
+
+        let admin = Requester(chatID: 1, userID: 1, isAdmin: true)
+        #expect(try await jobs.forget(code: receipt.code, for: admin) == .forgotten(code: receipt.code, documentRemoved: true))
+        #expect(try await database.jobDetails(code: receipt.code) == nil)
+        #expect(try await database.document(sha256: sha) == nil)
+        #expect(!FileManager.default.fileExists(atPath: blobs.absolutePath(blob)))
+        let keys = Set(try await client.listObjects(prefix: "gw/").map(\.key))
+        #expect(!keys.contains { $0.contains(sha) })
+        // The invoice's original and results, and the batch report, are still there.
+        #expect(keys.filter { $0.hasPrefix("gw/raw/") || $0.hasPrefix("gw/processed/") }.count == 3)
+        #expect(try await jobs.forget(code: receipt.code, for: admin) == .notFound)
         http.shutdown()
         await server.stop()
     }

@@ -1,0 +1,43 @@
+import Foundation
+import Plugins
+import Storage
+import Testing
+import UseCases
+
+/// `/forget` on the real store: only the requester's own jobs, and a document's bytes only once no job uses them.
+@Suite("forgetting a job")
+struct ForgetTests {
+    @Test("a document two jobs share keeps its bytes until the last job is forgotten; others' jobs and running ones stay")
+    func sharedDocument() async throws {
+        let store = try TestStore()
+        defer { store.remove() }
+        let data = try distinctDocument(41)
+        let first = try await store.enqueue(data, name: "a.webp", steps: ["ocr"], chatID: 5)
+        let groupID = try await store.database.group(kind: .batch, key: "other", title: "Other").id
+        let second = try await store.enqueue(data, name: "b.webp", steps: ["ocr"], groupID: groupID, chatID: 5)
+        try await store.database.saveOCR(sha256: first.documentSHA256, text: "forgettable words", result: Data("{}".utf8), pages: 1)
+        let blob = try #require(try await store.database.document(sha256: first.documentSHA256)).blobPath
+        let jobs = StoreJobService(documents: store.database, queue: store.database, usage: store.database, blobs: store.blobs,
+                                   intake: DocumentIntake(blobs: store.blobs), steps: StepCatalog([]))
+
+        // Batch jobs have no user: only an admin may forget them. A user is told there is no such job of theirs.
+        let user = Requester(chatID: 5, userID: 9, isAdmin: false), admin = Requester(chatID: 5, userID: 1, isAdmin: true)
+        #expect(try await jobs.forget(code: first.code, for: user) == .notFound)
+
+        // Running: refused, nothing deleted.
+        let claimed = try #require(try await store.database.claimNextJob(owner: "w", leaseSeconds: 60))
+        guard case .busy = try await jobs.forget(code: claimed.job.code, for: admin) else {
+            Issue.record("a running job must not be forgotten")
+            return
+        }
+        try await store.database.releaseJob(claimed)
+
+        #expect(try await jobs.forget(code: first.code, for: admin) == .forgotten(code: first.code, documentRemoved: false))
+        #expect(FileManager.default.fileExists(atPath: store.blobs.absolutePath(blob)))
+        #expect(try await store.database.searchDocuments("forgettable").map(\.jobCode) == [second.code])
+        #expect(try await jobs.forget(code: second.code, for: admin) == .forgotten(code: second.code, documentRemoved: true))
+        #expect(!FileManager.default.fileExists(atPath: store.blobs.absolutePath(blob)))
+        #expect(try await store.database.searchDocuments("forgettable").isEmpty)
+        #expect(try await store.database.jobCounts().values.reduce(0, +) == 0)
+    }
+}
