@@ -90,6 +90,12 @@ struct BatchCommand: AsyncParsableCommand {
 
         // 3. The consolidated report (and the export).
         if summarizer != nil { progress.message("writing the executive summary") }
+        try await consolidate(batch, enqueued, report: reportURL, progress: progress, configuration: configuration, root: root,
+                              telegramSettings: telegramSettings)
+    }
+
+    private func consolidate(_ batch: BatchRun, _ enqueued: BatchRun.Enqueued, report reportURL: URL, progress: BatchProgress,
+                             configuration: GatewayConfiguration, root: URL, telegramSettings: GatewaySettings?) async throws {
         let finished: BatchRun.Finished
         do {
             finished = try await batch.finish(enqueued.group, skipped: enqueued.skipped, report: reportURL,

@@ -16,13 +16,7 @@ struct DoctorCommand: AsyncParsableCommand {
     )
 
     func run() async throws {
-        var failed = 0
-        func report(_ ok: Bool?, _ text: String) {
-            let mark = ok == nil ? "warn" : (ok! ? "ok  " : "FAIL")
-            if ok == false { failed += 1 }
-            print("\(mark)  \(text)")
-        }
-
+        let report = Checklist()
         let configuration: GatewayConfiguration
         do {
             configuration = try GatewayConfiguration.fromEnvironment()
@@ -31,7 +25,15 @@ struct DoctorCommand: AsyncParsableCommand {
             report(false, "configuration: \(error)")
             throw WorkFailed()
         }
+        await checkOCR(configuration, report)
+        await checkDatabase(configuration, report)
+        await checkS3(configuration, report)
+        await checkAnalyser(configuration, report)
+        await checkTelegram(configuration, report)
+        if report.failed > 0 { throw WorkFailed(message: "\(report.failed) check(s) failed") }
+    }
 
+    private func checkOCR(_ configuration: GatewayConfiguration, _ report: Checklist) async {
         if let tessdata = configuration.ocr.tessdataPath {
             for language in configuration.ocr.languages.split(separator: "+") {
                 let path = "\(tessdata)/\(language).traineddata"
@@ -56,7 +58,9 @@ struct DoctorCommand: AsyncParsableCommand {
             let found = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":").contains { access("\($0)/\(tool)", X_OK) == 0 }
             report(found, "PDF tool \(tool) (poppler-utils)")
         }
+    }
 
+    private func checkDatabase(_ configuration: GatewayConfiguration, _ report: Checklist) async {
         do {
             let (database, _) = try configuration.openStorage()
             report(true, "database: \(database.path), migrations \(try database.appliedMigrations().joined(separator: ", "))")
@@ -65,7 +69,9 @@ struct DoctorCommand: AsyncParsableCommand {
         } catch {
             report(false, "database: \(error)")
         }
+    }
 
+    private func checkS3(_ configuration: GatewayConfiguration, _ report: Checklist) async {
         if let s3 = configuration.s3 {
             // Credentials, write, read back, delete: what archiving needs.
             let http = HTTPClient()
@@ -84,7 +90,9 @@ struct DoctorCommand: AsyncParsableCommand {
         } else {
             report(nil, "S3_BUCKET not set: archiving is off")
         }
+    }
 
+    private func checkAnalyser(_ configuration: GatewayConfiguration, _ report: Checklist) async {
         if let endpoint = configuration.llm {
             let http = HTTPClient()
             do {
@@ -102,7 +110,9 @@ struct DoctorCommand: AsyncParsableCommand {
         } else {
             report(nil, "analyser local (offline): set ANTHROPIC_API_KEY or OPENAI_API_KEY for LLM analysis")
         }
+    }
 
+    private func checkTelegram(_ configuration: GatewayConfiguration, _ report: Checklist) async {
         let environment = ProcessInfo.processInfo.environment
         if environment["TELEGRAM_BOT_TOKEN"]?.isEmpty == false {
             do {
@@ -122,6 +132,16 @@ struct DoctorCommand: AsyncParsableCommand {
         } else {
             report(nil, "TELEGRAM_BOT_TOKEN not set: serve will not start (batch, ocr, jobs and users work without it)")
         }
-        if failed > 0 { throw WorkFailed(message: "\(failed) check(s) failed") }
+    }
+}
+
+/// The doctor's lines: `ok`, `warn` (nil) or `FAIL`, and how many failed.
+final class Checklist: @unchecked Sendable {
+    private(set) var failed = 0
+
+    func callAsFunction(_ ok: Bool?, _ text: String) {
+        let mark = ok == nil ? "warn" : (ok! ? "ok  " : "FAIL")
+        if ok == false { failed += 1 }
+        print("\(mark)  \(text)")
     }
 }

@@ -28,22 +28,11 @@ public struct LocalAnalyzer: Analyzer {
         let type = kind?.type ?? "other"
         let label = kind?.label ?? "Document"
 
-        // Money: every mention with its role; the bottom line; the document's currency.
-        let moneyLines = MoneyText.lines(text)
-        let mentions = AmountExtractor().mentions(in: moneyLines)
-        let money = CurrencyGuess(text: text, printed: mentions.filter { $0.value != 0 }.compactMap(\.currency), fallback: defaultCurrency)
-        var amounts: [Analysis.Amount] = []
-        for mention in mentions where mention.role.isSummary || (mention.currency != nil && mention.onLine == 1 && mention.label.hasSuffix(":")) {
-            let amount = Analysis.Amount(value: mention.value, currency: money.currency(of: mention.currency), label: mention.label)
-            if !amounts.contains(amount) { amounts.append(amount) }
-        }
-        let lineItems = LineItemExtractor().extract(lines: moneyLines, mentions: mentions)
-        let bottomLine = TotalFinder().find(mentions, lineItems: lineItems.compactMap(\.amount))
-        let total = bottomLine.map { Analysis.Amount(value: $0.total, currency: money.currency(of: $0.currency), label: $0.label) }
-        let tax = bottomLine?.tax.map { Analysis.Amount(value: $0.value, currency: money.currency(of: nil), label: $0.label) }
+        let money = moneyFacts(text)
+        let (amounts, lineItems, bottomLine, total, tax) = (money.amounts, money.lineItems, money.bottomLine, money.total, money.tax)
 
         // Dates: in the document's own order (day first unless its numbers or its country say otherwise).
-        let found = DateExtractor(monthFirst: DateExtractor.order(in: text) ?? money.monthFirst).documentDate(in: text, reference: received)
+        let found = DateExtractor(monthFirst: DateExtractor.order(in: text) ?? money.guess.monthFirst).documentDate(in: text, reference: received)
         let dates = found.listed
 
         var parties = Self.parties(lines)
@@ -59,16 +48,7 @@ public struct LocalAnalyzer: Analyzer {
             facts.insert(Analysis.KeyFact(label: "Registration No", value: registration), at: 0)
         }
 
-        var title = label
-        if let reference = facts.first(where: { Self.isReference($0.label) }) {
-            title += " \(reference.value)"
-        }
-        if let party = parties.first {
-            title += (type == "letter" ? " to " : " from ") + party
-        } else if let date = found.date {
-            title += " of \(date)"
-        }
-
+        let title = Self.title(label: label, type: type, facts: facts, party: parties.first, date: found.date)
         var summary = [label]
         if let party = parties.first { summary.append(type == "letter" ? "to \(party)" : "from \(party)") }
         if let date = found.date ?? dates.first { summary.append("dated \(date)") }
@@ -88,7 +68,7 @@ public struct LocalAnalyzer: Analyzer {
         analysis.documentDate = found.date
         analysis.issuer = issuer?.name
         analysis.tax = tax
-        analysis.currency = money.document?.code
+        analysis.currency = money.guess.document?.code
         analysis.lineItems = lineItems.isEmpty ? nil : lineItems
         var fields: [String: Double] = [:]
         let reading = min(1, max(0.3, ocrConfidence / 100))
@@ -96,10 +76,50 @@ public struct LocalAnalyzer: Analyzer {
         if let bottomLine { fields["total"] = round(bottomLine.confidence) }
         if found.date != nil { fields["date"] = round(found.confidence) }
         if let issuer { fields["issuer"] = round(issuer.confidence) }
-        if let currency = money.document { fields["currency"] = round(currency.confidence) }
+        if let currency = money.guess.document { fields["currency"] = round(currency.confidence) }
         if tax != nil { fields["tax"] = round(0.7) }
         analysis.fieldConfidence = fields.isEmpty ? nil : fields
         return analysis
+    }
+
+    /// The money facts: every mention with its role, the amounts worth listing, the line items, the bottom line
+    /// and its tax, the document's currency.
+    struct MoneyFacts {
+        var guess: CurrencyGuess
+        var amounts: [Analysis.Amount] = []
+        var lineItems: [Analysis.LineItem]
+        var bottomLine: TotalFinder.Result?
+        var total: Analysis.Amount?
+        var tax: Analysis.Amount?
+    }
+
+    func moneyFacts(_ text: String) -> MoneyFacts {
+        let moneyLines = MoneyText.lines(text)
+        let mentions = AmountExtractor().mentions(in: moneyLines)
+        let guess = CurrencyGuess(text: text, printed: mentions.filter { $0.value != 0 }.compactMap(\.currency), fallback: defaultCurrency)
+        let lineItems = LineItemExtractor().extract(lines: moneyLines, mentions: mentions)
+        var facts = MoneyFacts(guess: guess, lineItems: lineItems, bottomLine: TotalFinder().find(mentions, lineItems: lineItems.compactMap(\.amount)))
+        for mention in mentions where mention.role.isSummary || (mention.currency != nil && mention.onLine == 1 && mention.label.hasSuffix(":")) {
+            let amount = Analysis.Amount(value: mention.value, currency: guess.currency(of: mention.currency), label: mention.label)
+            if !facts.amounts.contains(amount) { facts.amounts.append(amount) }
+        }
+        facts.total = facts.bottomLine.map { Analysis.Amount(value: $0.total, currency: guess.currency(of: $0.currency), label: $0.label) }
+        facts.tax = facts.bottomLine?.tax.map { Analysis.Amount(value: $0.value, currency: guess.currency(of: nil), label: $0.label) }
+        return facts
+    }
+
+    /// "Invoice 2024-117 from ACME GmbH", "Letter to Jane Doe", "Receipt of 2024-03-14".
+    static func title(label: String, type: String, facts: [Analysis.KeyFact], party: String?, date: String?) -> String {
+        var title = label
+        if let reference = facts.first(where: { isReference($0.label) }) {
+            title += " \(reference.value)"
+        }
+        if let party {
+            title += (type == "letter" ? " to " : " from ") + party
+        } else if let date {
+            title += " of \(date)"
+        }
+        return title
     }
 
     // MARK: Parties

@@ -130,26 +130,9 @@ public final class Pipeline: Sendable {
 
         var claimed = first
         while true {
-            let step = claimed.currentStep
             let started = ContinuousClock.now
             do {
-                guard let plugin = steps.plugin(named: step.plugin) else {
-                    throw PluginError.permanent("this gateway has no '\(step.plugin)' step configured")
-                }
-                var outputs: [String: Data] = [:]
-                for done in claimed.steps where done.state == .done {
-                    outputs[done.plugin] = done.output
-                }
-                let context = PluginContext(job: claimed.job, document: claimed.document,
-                                            documentPath: blobs.absolutePath(claimed.document.blobPath),
-                                            outputs: outputs, logger: jobLogger)
-                let result = try await plugin.run(context)
-                let elapsed = (ContinuousClock.now - started).milliseconds
-                let next = try await queue.finishStep(claimed, output: result.output, usage: result.usage, milliseconds: elapsed,
-                                                      outcome: result.reused ? .reused : .done, documentText: result.documentText)
-                record(step: step.plugin, outcome: result.reused ? "reused" : "done", since: started, usage: result.usage)
-                await observer?.pipeline(.stepFinished(job: claimed.job, plugin: step.plugin, reused: result.reused))
-                guard let next else {
+                guard let next = try await run(claimed, logger: jobLogger, started: started) else {
                     record(jobOutcome: "done")
                     var finished = claimed.job
                     finished.state = .done
@@ -175,6 +158,28 @@ public final class Pipeline: Sendable {
                 return
             }
         }
+    }
+
+    /// Runs the claimed job's current step and records its result; the job claimed for its next step, or nil
+    /// when that was the last.
+    private func run(_ claimed: ClaimedJob, logger: Logger, started: ContinuousClock.Instant) async throws -> ClaimedJob? {
+        let step = claimed.currentStep
+        guard let plugin = steps.plugin(named: step.plugin) else {
+            throw PluginError.permanent("this gateway has no '\(step.plugin)' step configured")
+        }
+        var outputs: [String: Data] = [:]
+        for done in claimed.steps where done.state == .done {
+            outputs[done.plugin] = done.output
+        }
+        let context = PluginContext(job: claimed.job, document: claimed.document, documentPath: blobs.absolutePath(claimed.document.blobPath),
+                                    outputs: outputs, logger: logger)
+        let result = try await plugin.run(context)
+        let elapsed = (ContinuousClock.now - started).milliseconds
+        let next = try await queue.finishStep(claimed, output: result.output, usage: result.usage, milliseconds: elapsed,
+                                              outcome: result.reused ? .reused : .done, documentText: result.documentText)
+        record(step: step.plugin, outcome: result.reused ? "reused" : "done", since: started, usage: result.usage)
+        await observer?.pipeline(.stepFinished(job: claimed.job, plugin: step.plugin, reused: result.reused))
+        return next
     }
 
     private func fail(_ claimed: ClaimedJob, error: Error, logger: Logger, started: ContinuousClock.Instant) async {

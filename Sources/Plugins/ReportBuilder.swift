@@ -27,10 +27,7 @@ public struct ReportBuilder: Sendable {
     /// `summaryUsage` is what writing `executiveSummary` cost; it joins the documents' usage in the overview.
     public func markdown(title: String, jobs: [JobDetails], skipped: [Skipped] = [], executiveSummary: String? = nil,
                          summaryUsage: StepUsage = StepUsage(), generatedAt: Date = Date()) -> String {
-        let entries = jobs.map { details in
-            Entry(details: details,
-                  analysis: details.analysis, ocr: details.ocr)
-        }
+        let entries = jobs.map { Entry(details: $0, analysis: $0.analysis, ocr: $0.ocr) }
         var out = "# \(Self.inline(title))\n\n"
         out += "Generated \(generatedAt.formatted(.iso8601)) by BotGateway.\n\n"
         out += "## Overview\n\n"
@@ -51,28 +48,43 @@ public struct ReportBuilder: Sendable {
         if let first = dates.first, let last = dates.last {
             out += "- Date range: \(first == last ? first : "\(first) to \(last)")\n"
         }
-        let usage = jobs.reduce(summaryUsage) { $0 + $1.usage }
-        if usage.inputTokens + usage.outputTokens > 0 {
-            out += String(format: "- LLM usage: %d input and %d output tokens, estimated cost $%.4f", usage.inputTokens, usage.outputTokens, usage.costUSD)
-            if summaryUsage.inputTokens + summaryUsage.outputTokens > 0 {
-                out += String(format: " (summary: $%.4f)", summaryUsage.costUSD)
-            }
-            out += "\n"
-        }
+        out += Self.usageLine(jobs.reduce(summaryUsage) { $0 + $1.usage }, summary: summaryUsage)
         if let executiveSummary, !executiveSummary.isEmpty {
             out += "\n### Summary\n\n\(executiveSummary.trimmingCharacters(in: .whitespacesAndNewlines))\n"
         }
 
-        if !analyses.isEmpty {
-            out += "\n### By type\n\n| type | documents |\n|---|---|\n"
-            var counts: [String: Int] = [:]
-            for analysis in analyses { counts[analysis.documentType, default: 0] += 1 }
-            for (type, count) in counts.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) {
-                out += "| \(Self.cell(type)) | \(count) |\n"
-            }
+        out += Self.byType(analyses)
+        out += Self.totalsByCurrency(analyses)
+        out += Self.failures(failed.map(\.details.job), skipped: skipped)
+        out += "\n## Documents\n"
+        for (index, entry) in entries.enumerated() {
+            out += "\n" + section(index + 1, entry)
         }
+        return out
+    }
 
-        // Each document's bottom line (its total, amount due, net pay), added up per currency.
+    private static func usageLine(_ usage: StepUsage, summary summaryUsage: StepUsage) -> String {
+        guard usage.inputTokens + usage.outputTokens > 0 else { return "" }
+        var out = String(format: "- LLM usage: %d input and %d output tokens, estimated cost $%.4f", usage.inputTokens, usage.outputTokens, usage.costUSD)
+        if summaryUsage.inputTokens + summaryUsage.outputTokens > 0 {
+            out += String(format: " (summary: $%.4f)", summaryUsage.costUSD)
+        }
+        return out + "\n"
+    }
+
+    private static func byType(_ analyses: [Analysis]) -> String {
+        guard !analyses.isEmpty else { return "" }
+        var out = "\n### By type\n\n| type | documents |\n|---|---|\n"
+        var counts: [String: Int] = [:]
+        for analysis in analyses { counts[analysis.documentType, default: 0] += 1 }
+        for (type, count) in counts.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) {
+            out += "| \(cell(type)) | \(count) |\n"
+        }
+        return out
+    }
+
+    /// Each document's bottom line (its total, amount due, net pay), added up per currency.
+    private static func totalsByCurrency(_ analyses: [Analysis]) -> String {
         var totals: [String: (Decimal, Int)] = [:]
         for analysis in analyses {
             if let amount = analysis.primaryAmount {
@@ -82,27 +94,23 @@ public struct ReportBuilder: Sendable {
                 totals[currency] = (current.0 + amount.value, current.1 + 1)
             }
         }
-        if !totals.isEmpty {
-            out += "\n### Totals by currency\n\nEach document's total (amount due, net pay, closing balance) added up.\n\n"
-            out += "| currency | total | documents |\n|---|---:|---:|\n"
-            for (currency, total) in totals.sorted(by: { $0.key < $1.key }) {
-                out += "| \(currency) | \(LocalAnalyzer.format(total.0)) | \(total.1) |\n"
-            }
+        guard !totals.isEmpty else { return "" }
+        var out = "\n### Totals by currency\n\nEach document's total (amount due, net pay, closing balance) added up.\n\n"
+        out += "| currency | total | documents |\n|---|---:|---:|\n"
+        for (currency, total) in totals.sorted(by: { $0.key < $1.key }) {
+            out += "| \(currency) | \(LocalAnalyzer.format(total.0)) | \(total.1) |\n"
         }
+        return out
+    }
 
-        if !failed.isEmpty || !skipped.isEmpty {
-            out += "\n### Failures\n\n"
-            for entry in failed {
-                out += "- \(Self.inline(entry.details.job.sourceName)) (job \(entry.details.job.code)): \(Self.inline(entry.details.job.lastError ?? "failed"))\n"
-            }
-            for item in skipped {
-                out += "- \(Self.inline(item.name)): skipped, \(Self.inline(item.reason))\n"
-            }
+    private static func failures(_ failed: [JobRecord], skipped: [Skipped]) -> String {
+        guard !failed.isEmpty || !skipped.isEmpty else { return "" }
+        var out = "\n### Failures\n\n"
+        for job in failed {
+            out += "- \(inline(job.sourceName)) (job \(job.code)): \(inline(job.lastError ?? "failed"))\n"
         }
-
-        out += "\n## Documents\n"
-        for (index, entry) in entries.enumerated() {
-            out += "\n" + section(index + 1, entry)
+        for item in skipped {
+            out += "- \(inline(item.name)): skipped, \(inline(item.reason))\n"
         }
         return out
     }

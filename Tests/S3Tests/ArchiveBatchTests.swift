@@ -54,16 +54,21 @@ struct ArchiveBatchTests {
                                                 credentials: AWSCredentials(accessKeyID: server.accessKey, secretAccessKey: server.secretKey)), http: http)
     }
 
+    /// SeaweedFS with the `archive` bucket, an HTTP client, a fresh workspace and an S3 client on the bucket.
+    static func start() async throws -> (SeaweedFS, HTTPClient, Workspace, S3Client) {
+        let server = try await SeaweedFS.start()
+        let http = HTTPClient()
+        let client = Self.client(server, http)
+        try await client.createBucket()
+        return (server, http, try Workspace(), client)
+    }
+
     static func sha256(_ data: Data) -> String { SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() }
 
     @Test("a batch archives every original and result at its key; a second run uploads nothing new")
     func archives() async throws {
-        let server = try await SeaweedFS.start()
-        let http = HTTPClient()
-        let workspace = try Workspace()
+        let (server, http, workspace, client) = try await Self.start()
         defer { workspace.remove() }
-        let client = Self.client(server, http)
-        try await client.createBucket()
 
         let first = try workspace.batch(server)
         #expect(first.exitCode == 0, "\(first.standardError)")
@@ -106,12 +111,8 @@ struct ArchiveBatchTests {
 
     @Test("/forget removes the job, the document's bytes and its archived copies; another document's stay")
     func forget() async throws {
-        let server = try await SeaweedFS.start()
-        let http = HTTPClient()
-        let workspace = try Workspace()
+        let (server, http, workspace, client) = try await Self.start()
         defer { workspace.remove() }
-        let client = Self.client(server, http)
-        try await client.createBucket()
         #expect(try workspace.batch(server).exitCode == 0)
 
         let data = workspace.root.appendingPathComponent("data")
@@ -142,12 +143,8 @@ struct ArchiveBatchTests {
 
     @Test("with the store down the analyses are still delivered; the archive completes once it is back")
     func storeDown() async throws {
-        let server = try await SeaweedFS.start()
-        let http = HTTPClient()
-        let workspace = try Workspace()
+        let (server, http, workspace, client) = try await Self.start()
         defer { workspace.remove() }
-        let client = Self.client(server, http)
-        try await client.createBucket()
         await server.pause()
 
         let during = try workspace.batch(server)

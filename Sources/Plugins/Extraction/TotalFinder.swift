@@ -29,16 +29,41 @@ struct TotalFinder {
 
     static let labelScore: [MoneyLabel: Double] = [.payable: 5, .total: 3.5]
 
+    /// What the document says about the payment, read once.
+    struct Context {
+        var money: [AmountExtractor.Mention]
+        var tendered: AmountExtractor.Mention?
+        var change: AmountExtractor.Mention?
+        var subtotal: AmountExtractor.Mention?
+        var rounding: Decimal
+        var largestItem: Decimal
+
+        init(_ mentions: [AmountExtractor.Mention]) {
+            money = mentions.filter { $0.role != .count }
+            let money = self.money
+            func last(_ role: MoneyLabel) -> AmountExtractor.Mention? { money.last { $0.role == role } }
+            tendered = last(.tendered)
+            change = last(.change)
+            subtotal = money.last { $0.role == .subtotal && $0.position == 0 }
+            rounding = last(.rounding).map(\.value).flatMap { $0.magnitude <= 1 ? $0 : nil } ?? 0
+            largestItem = mentions.filter { $0.role == .none && $0.value > 0 && $0.cents }.map(\.value).max() ?? 0
+        }
+    }
+
     /// `lineItems`: the bought lines' amounts; their sum is what a receipt with an unreadable total added up to.
     func find(_ mentions: [AmountExtractor.Mention], lineItems: [Decimal] = []) -> Result? {
-        let money = mentions.filter { $0.role != .count }
-        func last(_ role: MoneyLabel) -> AmountExtractor.Mention? { money.last { $0.role == role } }
-        let tendered = last(.tendered), change = last(.change)
-        let subtotal = money.last { $0.role == .subtotal && $0.position == 0 }
-        let rounding = last(.rounding).map(\.value).flatMap { $0.magnitude <= 1 ? $0 : nil } ?? 0
-        let items = mentions.filter { $0.role == .none && $0.value > 0 && $0.cents }
-        let largestItem = items.map(\.value).max() ?? 0
+        let context = Context(mentions)
+        var candidates = printed(context)
+        addDerived(to: &candidates, context)
+        confirm(&candidates, lineItems: lineItems, context)
+        guard !candidates.isEmpty else { return nil }
+        score(&candidates, context)
+        return result(candidates, context)
+    }
 
+    /// The printed totals (and a rounded total printed under "Rounding").
+    private func printed(_ context: Context) -> [Candidate] {
+        let money = context.money
         var candidates: [Candidate] = []
         for mention in money where mention.value > 0 {
             var score: Double
@@ -56,6 +81,13 @@ struct TotalFinder {
             candidates.append(Candidate(value: mention.value.magnitude, label: mention.label, currency: mention.currency, score: score,
                                         line: mention.line, reasons: [mention.role == .rounding ? "rounded" : "label"]))
         }
+        return candidates
+    }
+
+    /// The sums the document implies — cash − change, subtotal + tax, total + rounding — confirm a printed total
+    /// or stand as candidates of their own.
+    private func addDerived(to candidates: inout [Candidate], _ context: Context) {
+        let (money, tendered, change, subtotal, rounding) = (context.money, context.tendered, context.change, context.subtotal, context.rounding)
         var derived: [(Decimal, String)] = []
         // With no change given, cash − change is the cash line alone: one reading, not two that agree.
         if let tendered, let change, tendered.line <= change.line, change.value != 0, change.value.magnitude < tendered.value.magnitude {
@@ -84,6 +116,10 @@ struct TotalFinder {
                                             line: change?.line ?? subtotal?.line ?? 0, reasons: [reason]))
             }
         }
+    }
+
+    private func confirm(_ candidates: inout [Candidate], lineItems: [Decimal], _ context: Context) {
+        let (tendered, change) = (context.tendered, context.change)
         // The items adding up to a printed total confirm it; item lines are too noisy to stand alone.
         let itemSum = lineItems.reduce(0, +)
         for index in candidates.indices where itemSum > 0 && MoneyText.same(candidates[index].value, itemSum) {
@@ -98,8 +134,12 @@ struct TotalFinder {
         // Rounding lines that are not the rounded total: adjustments of a few cents.
         let printedTotal = candidates.filter { $0.reasons == ["label"] }.map(\.value).max() ?? 0
         candidates.removeAll { $0.reasons == ["rounded"] && $0.value * 2 < printedTotal }
-        guard !candidates.isEmpty else { return nil }
 
+    }
+
+    /// Repeats, the money handed over, the subtotal, items larger than it, tax words and position.
+    private func score(_ candidates: inout [Candidate], _ context: Context) {
+        let (money, tendered, change, subtotal, largestItem) = (context.money, context.tendered, context.change, context.subtotal, context.largestItem)
         let largest = candidates.map(\.value).max() ?? 0
         for index in candidates.indices {
             let value = candidates[index].value
@@ -118,6 +158,10 @@ struct TotalFinder {
             // The bottom line is printed low: a small tie-breaker for later lines.
             candidates[index].score += Double(candidates[index].line) * 0.001
         }
+    }
+
+    private func result(_ candidates: [Candidate], _ context: Context) -> Result {
+        let money = context.money
         let best = candidates.max { $0.score < $1.score }!
         let agreeing = candidates.filter { MoneyText.same($0.value, best.value) }.flatMap(\.reasons)
         let confidence = min(0.98, 0.35 + 0.2 * Double(Set(agreeing).count) + (best.reasons.contains("label") ? 0.15 : 0))
