@@ -205,6 +205,26 @@ final class Transfer: @unchecked Sendable {
         }
 
         let method = request.method.uppercased()
+        try configureBody(method: method)
+        if method != "GET" && method != "POST" && !(method == "PUT" && request.body.isFile) && method != "HEAD" {
+            bg_curl_set_string(easy, CURLOPT_CUSTOMREQUEST, method)
+        } else if method == "GET", case .none = request.body {
+            bg_curl_set_long(easy, CURLOPT_HTTPGET, 1)
+        } else if method == "POST", request.body.isFile {
+            bg_curl_set_string(easy, CURLOPT_CUSTOMREQUEST, "POST")
+        }
+
+        var list: UnsafeMutablePointer<curl_slist>?
+        // libcurl adds "Expect: 100-continue" to large uploads; most APIs answer faster without it.
+        for line in request.headers.map({ "\($0.name): \($0.value)" }) + ["Expect:"] {
+            list = curl_slist_append(list, line)
+        }
+        headerList = list
+        bg_curl_set_pointer(easy, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(list))
+    }
+
+    /// The request body: none (HEAD, an empty POST), bytes, a file range streamed from disk, or multipart.
+    private func configureBody(method: String) throws {
         switch request.body {
         case .none:
             if method == "HEAD" { bg_curl_set_long(easy, CURLOPT_NOBODY, 1) }
@@ -235,40 +255,29 @@ final class Transfer: @unchecked Sendable {
             bg_curl_set_data_callback(easy, CURLOPT_READFUNCTION, curlRead)
             bg_curl_set_pointer(easy, CURLOPT_READDATA, Unmanaged.passUnretained(self).toOpaque())
         case .multipart(let parts):
-            let mime = curl_mime_init(easy)
-            self.mime = mime
-            for part in parts {
-                let item = curl_mime_addpart(mime)
-                curl_mime_name(item, part.name)
-                switch part.content {
-                case .data(let data):
-                    data.withUnsafeBytes { raw in
-                        _ = curl_mime_data(item, raw.baseAddress?.assumingMemoryBound(to: CChar.self), data.count)
-                    }
-                case .file(let path):
-                    guard access(path, R_OK) == 0 else { throw HTTPClientError.fileUnreadable(path) }
-                    curl_mime_filedata(item, path)
-                }
-                if let filename = part.filename { curl_mime_filename(item, filename) }
-                if let type = part.contentType { curl_mime_type(item, type) }
-            }
-            bg_curl_set_pointer(easy, CURLOPT_MIMEPOST, UnsafeMutableRawPointer(mime))
+            try configureMultipart(parts)
         }
-        if method != "GET" && method != "POST" && !(method == "PUT" && request.body.isFile) && method != "HEAD" {
-            bg_curl_set_string(easy, CURLOPT_CUSTOMREQUEST, method)
-        } else if method == "GET", case .none = request.body {
-            bg_curl_set_long(easy, CURLOPT_HTTPGET, 1)
-        } else if method == "POST", request.body.isFile {
-            bg_curl_set_string(easy, CURLOPT_CUSTOMREQUEST, "POST")
-        }
+    }
 
-        var list: UnsafeMutablePointer<curl_slist>?
-        // libcurl adds "Expect: 100-continue" to large uploads; most APIs answer faster without it.
-        for line in request.headers.map({ "\($0.name): \($0.value)" }) + ["Expect:"] {
-            list = curl_slist_append(list, line)
+    private func configureMultipart(_ parts: [MultipartPart]) throws {
+        let mime = curl_mime_init(easy)
+        self.mime = mime
+        for part in parts {
+            let item = curl_mime_addpart(mime)
+            curl_mime_name(item, part.name)
+            switch part.content {
+            case .data(let data):
+                data.withUnsafeBytes { raw in
+                    _ = curl_mime_data(item, raw.baseAddress?.assumingMemoryBound(to: CChar.self), data.count)
+                }
+            case .file(let path):
+                guard access(path, R_OK) == 0 else { throw HTTPClientError.fileUnreadable(path) }
+                curl_mime_filedata(item, path)
+            }
+            if let filename = part.filename { curl_mime_filename(item, filename) }
+            if let type = part.contentType { curl_mime_type(item, type) }
         }
-        headerList = list
-        bg_curl_set_pointer(easy, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(list))
+        bg_curl_set_pointer(easy, CURLOPT_MIMEPOST, UnsafeMutableRawPointer(mime))
     }
 
     func cancel() {
