@@ -31,6 +31,19 @@ public final class SeaweedFS: @unchecked Sendable {
     }
 
     public static func start(accessKey: String = "AKIDGATEWAYTEST", secretKey: String = "gateway-test-secret-0123456789") async throws -> SeaweedFS {
+        // Ports are picked at random: one may be taken (or a gRPC port p + 10000 still lingering from an earlier
+        // server), and the master then stops at once. Another set of ports, twice more.
+        for _ in 0..<2 {
+            do {
+                return try await launch(accessKey: accessKey, secretKey: secretKey)
+            } catch SeaweedFSError.didNotStart {
+                continue
+            }
+        }
+        return try await launch(accessKey: accessKey, secretKey: secretKey)
+    }
+
+    private static func launch(accessKey: String, secretKey: String) async throws -> SeaweedFS {
         guard let weed = binary else { throw SeaweedFSError.notInstalled }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("seaweedfs-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("data"), withIntermediateDirectories: true)
@@ -58,6 +71,8 @@ public final class SeaweedFS: @unchecked Sendable {
         for _ in 0..<120 {
             try await Task.sleep(for: .milliseconds(250))
             if Self.answers(port: ports[3]) { return }
+            // A port it could not bind: it has stopped, waiting on will not help.
+            if process.standardError.contains("glog.Fatal") { break }
         }
         let log = process.standardError.suffix(500).description
         await stop()
