@@ -100,7 +100,7 @@ struct BatchCommand: AsyncParsableCommand {
         do {
             finished = try await batch.finish(enqueued.group, skipped: enqueued.skipped, report: reportURL,
                                               export: export.map { ($0, exportFormat ?? ExportFormat.forPath($0)) })
-        } catch let error as ReportWriteError {
+        } catch let error as OutputWriteError {
             throw WorkFailed(message: error.description)
         }
         if let export { progress.message("export written to \(export)") }

@@ -46,19 +46,11 @@ struct ExportCommand: AsyncParsableCommand {
         } else {
             try await database.jobDetails(since: since.flatMap(Self.moment)?.timeIntervalSince1970)
         }
-        let data = try DocumentExport.render(jobs.map(ExportRow.init), as: format)
-        if let output {
-            try Self.write(data, to: output)
-        } else {
-            FileHandle.standardOutput.write(data)
-        }
-    }
-
-    static func write(_ data: Data, to path: String) throws {
+        guard let output else { return FileHandle.standardOutput.write(try DocumentExport.render(jobs.map(ExportRow.init), as: format)) }
         do {
-            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw WorkFailed(message: "cannot write the export to \(path): \(error.localizedDescription)")
+            try DocumentExport.write(jobs, as: format, to: output)
+        } catch let error as OutputWriteError {
+            throw WorkFailed(message: error.description)
         }
     }
 }

@@ -5,11 +5,6 @@ import GRDB
 extension AppDatabase: UpdateInbox {
     // MARK: Updates
 
-    /// Records an update durably; false when the same `update_id` was recorded before (Telegram resends).
-    public func recordUpdate(id: Int64, chatID: Int64?, payload: Data, now: Timestamp = .now) async throws -> Bool {
-        try await recordUpdates([(id, chatID, payload)], now: now) == 1
-    }
-
     /// Many updates in one transaction (a `getUpdates` page); returns how many were new.
     public func recordUpdates(_ updates: [(id: Int64, chatID: Int64?, payload: Data)], now: Timestamp = .now) async throws -> Int {
         try await write { db in

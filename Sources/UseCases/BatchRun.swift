@@ -103,14 +103,7 @@ public struct BatchRun: Sendable {
         guard let groupID = group.id else { throw StorageError.notFound("group \(group.key)") }
         let jobs = try await documents.jobDetails(groupID: groupID)
         let written = try await reports.batchReport(group: group, jobs: jobs, skipped: skipped, to: report)
-        if let export {
-            let data = try DocumentExport.render(jobs.map(ExportRow.init), as: export.format)
-            do {
-                try data.write(to: URL(fileURLWithPath: export.path), options: .atomic)
-            } catch {
-                throw ReportWriteError(path: export.path, reason: error.localizedDescription)
-            }
-        }
+        if let export { try DocumentExport.write(jobs, as: export.format, to: export.path) }
         return Finished(jobs: jobs, report: written)
     }
 }

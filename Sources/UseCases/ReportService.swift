@@ -112,15 +112,7 @@ public struct StoreReportService: ReportService {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try Data(text.utf8).write(to: url, options: .atomic)
         } catch {
-            throw ReportWriteError(path: url.path, reason: error.localizedDescription)
+            throw OutputWriteError(what: "report", path: url.path, reason: error.localizedDescription)
         }
     }
-}
-
-/// A report that could not be written.
-public struct ReportWriteError: Error, Sendable, CustomStringConvertible {
-    public var path: String
-    public var reason: String
-
-    public var description: String { "cannot write the report to \(path): \(reason)" }
 }

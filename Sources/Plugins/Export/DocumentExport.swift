@@ -71,6 +71,16 @@ public enum ExportFormat: String, Sendable, CaseIterable {
 }
 
 public enum DocumentExport {
+    /// The jobs' rows written to `path` atomically; a file that cannot be written says where and why.
+    public static func write(_ jobs: [JobDetails], as format: ExportFormat, to path: String) throws {
+        let data = try render(jobs.map(ExportRow.init), as: format)
+        do {
+            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw OutputWriteError(what: "export", path: path, reason: error.localizedDescription)
+        }
+    }
+
     public static func render(_ rows: [ExportRow], as format: ExportFormat) throws -> Data {
         switch format {
         case .csv, .excel:

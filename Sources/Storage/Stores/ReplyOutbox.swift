@@ -88,5 +88,4 @@ public enum ReplyKey {
     public static func command(_ event: String, part index: Int) -> String { "command:\(event):\(index)" }
     /// Prefixes of replies that are noise when repeated.
     static let notRepeated = ["ack:", "hint:", "stranger:"]
-    static let resultPrefix = "result:"
 }

@@ -23,7 +23,7 @@ public protocol UpdateInbox: Sendable {
 }
 
 extension UpdateInbox {
-    /// False when the same `update_id` was recorded before.
+    /// Records an update durably; false when the same `update_id` was recorded before (Telegram resends).
     public func recordUpdate(id: Int64, chatID: Int64?, payload: Data) async throws -> Bool {
         try await recordUpdates([(id, chatID, payload)], now: .now) == 1
     }
