@@ -29,7 +29,7 @@ public struct LocalAnalyzer: Analyzer {
         let label = kind?.label ?? "Document"
 
         let money = moneyFacts(text)
-        let (amounts, lineItems, bottomLine, total, tax) = (money.amounts, money.lineItems, money.bottomLine, money.total, money.tax)
+        let (amounts, lineItems, bottomLine, tax) = (money.amounts, money.lineItems, money.bottomLine, money.tax)
 
         // Dates: in the document's own order (day first unless its numbers or its country say otherwise).
         let found = DateExtractor(monthFirst: DateExtractor.order(in: text) ?? money.guess.monthFirst).documentDate(in: text, reference: received)
@@ -55,7 +55,7 @@ public struct LocalAnalyzer: Analyzer {
         var sentence = summary.joined(separator: " ")
         var analysis = Analysis(documentType: type, title: title, summary: "", language: Self.language(text), keyFacts: Array(facts.prefix(15)),
                                 dates: dates, amounts: amounts, parties: Array(parties.prefix(8)), actionItems: Self.actionItems(lines), confidence: 0)
-        analysis.total = total
+        analysis.total = money.total
         if let bottom = analysis.primaryAmount {
             sentence += "; \(bottom.label.lowercased()) \(bottom.currency.map { $0 + " " } ?? "")\(Self.format(bottom.value))"
         }
@@ -89,8 +89,14 @@ public struct LocalAnalyzer: Analyzer {
         var amounts: [Analysis.Amount] = []
         var lineItems: [Analysis.LineItem]
         var bottomLine: TotalFinder.Result?
-        var total: Analysis.Amount?
-        var tax: Analysis.Amount?
+
+        var total: Analysis.Amount? {
+            bottomLine.map { Analysis.Amount(value: $0.total, currency: guess.currency(of: $0.currency), label: $0.label) }
+        }
+
+        var tax: Analysis.Amount? {
+            bottomLine?.tax.map { Analysis.Amount(value: $0.value, currency: guess.currency(of: nil), label: $0.label) }
+        }
     }
 
     func moneyFacts(_ text: String) -> MoneyFacts {
@@ -103,8 +109,6 @@ public struct LocalAnalyzer: Analyzer {
             let amount = Analysis.Amount(value: mention.value, currency: guess.currency(of: mention.currency), label: mention.label)
             if !facts.amounts.contains(amount) { facts.amounts.append(amount) }
         }
-        facts.total = facts.bottomLine.map { Analysis.Amount(value: $0.total, currency: guess.currency(of: $0.currency), label: $0.label) }
-        facts.tax = facts.bottomLine?.tax.map { Analysis.Amount(value: $0.value, currency: guess.currency(of: nil), label: $0.label) }
         return facts
     }
 

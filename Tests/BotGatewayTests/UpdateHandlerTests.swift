@@ -77,16 +77,18 @@ struct UpdateHandlerTests {
         #expect(fake.texts.last?.hasPrefix("Job <code>MINE01</code> (scan.png): <b>done</b>") == true)
     }
 
-    @Test("a document is fetched, submitted once with its update as the source key, and acknowledged")
+    @Test("a document is fetched and submitted with its update as the source key; handled twice, it is acknowledged once")
     func document() async throws {
         let update = Updates.document(update: 17, user: 2, message: 5, file: "f1", name: "scan.png")
         #expect(try await handle(update) == .handled)
         #expect(try await handle(update) == .handled)
         let submissions = fake.with { $0.submissions }
-        #expect(submissions.first?.request.sourceKey == "tg:update:17")
+        // Both passes carry the same source key: that is what makes the job service return the first job
+        // (`StorageTests`/`WebhookFlowTests` check it on the store); the acknowledgement's key makes it one reply.
+        #expect(submissions.map(\.request.sourceKey) == ["tg:update:17", "tg:update:17"])
         #expect(submissions.first?.request.chatID == 2)
+        #expect(submissions.first?.request.userID == 2)
         #expect(submissions.first?.name == "scan.png")
-        // The second pass is the job service's to deduplicate (by source key); the acknowledgement is queued once.
         #expect(fake.texts == ["Got it. Job <code>JOB1</code>: I will reply here when it is read."])
     }
 

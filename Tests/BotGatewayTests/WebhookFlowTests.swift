@@ -152,6 +152,25 @@ struct WebhookFlowTests {
         await gateway.stop()
     }
 
+    @Test("/forget after the answer: the job, its text and its document are gone, and /status no longer finds it")
+    func forget() async throws {
+        let gateway = try await GatewayHarness.start(admins: [1])
+        gateway.telegram.addFile(id: "invoice", data: try GatewayHarness.fixture("invoice.png"))
+        #expect(try await gateway.post(Updates.photo(update: 70, user: 1, message: 801, file: "invoice")) == 200)
+        #expect(await gateway.telegram.waitFor { $0.contains { $0.text.contains("363.26") } })
+        let job = try #require(try await gateway.database.jobs(limit: 1).first)
+        #expect(try await gateway.database.searchDocuments("Northwind").map(\.jobCode) == [job.code])
+        #expect(try await gateway.post(Updates.text(update: 71, user: 1, message: 802, "/forget \(job.code)")) == 200)
+        #expect(await gateway.telegram.waitFor { $0.contains { $0.text.contains("is forgotten") } })
+        #expect(gateway.telegram.messages(to: 1).last?.text == "Job <code>\(job.code)</code> is forgotten: its results and the document itself are deleted.")
+        #expect(try await gateway.database.jobDetails(code: job.code) == nil)
+        #expect(try await gateway.database.document(sha256: job.documentSHA256) == nil)
+        #expect(try await gateway.database.searchDocuments("Northwind").isEmpty)
+        #expect(try await gateway.post(Updates.text(update: 72, user: 1, message: 803, "/status \(job.code)")) == 200)
+        #expect(await gateway.telegram.waitFor { $0.contains { $0.text == "No job \(job.code) here." } })
+        await gateway.stop()
+    }
+
     @Test("/status, /search and /stats answer from the store")
     func commands() async throws {
         let gateway = try await GatewayHarness.start(admins: [1])

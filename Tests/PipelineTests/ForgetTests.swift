@@ -40,4 +40,23 @@ struct ForgetTests {
         #expect(try await store.database.searchDocuments("forgettable").isEmpty)
         #expect(try await store.database.jobCounts().values.reduce(0, +) == 0)
     }
+
+    @Test("a user forgets their own Telegram job; someone else's is not theirs to forget")
+    func ownJobOnly() async throws {
+        let store = try TestStore()
+        defer { store.remove() }
+        let document = try DocumentIntake(blobs: store.blobs).take(data: try distinctDocument(42), displayName: "mine.webp")
+        _ = try await store.database.saveDocument(document)
+        let job = try await store.database.enqueue(documentSHA256: document.sha256,
+                                                   request: JobRequest(origin: .telegram, sourceName: "mine.webp", chatID: 5, userID: 9),
+                                                   steps: ["ocr"]).job
+        let jobs = StoreJobService(documents: store.database, queue: store.database, usage: store.database, blobs: store.blobs,
+                                   intake: DocumentIntake(blobs: store.blobs), steps: StepCatalog([]))
+        #expect(try await jobs.forget(code: job.code, for: Requester(chatID: 5, userID: 8, isAdmin: false)) == .notFound)
+        #expect(try await store.database.jobDetails(code: job.code) != nil)
+        #expect(try await jobs.forget(code: job.code.lowercased(), for: Requester(chatID: 5, userID: 9, isAdmin: false))
+                == .forgotten(code: job.code, documentRemoved: true))
+        #expect(try await store.database.document(sha256: document.sha256) == nil)
+        #expect(!FileManager.default.fileExists(atPath: store.blobs.absolutePath(document.blobPath)))
+    }
 }
