@@ -87,12 +87,14 @@ public struct StoreJobService: JobService {
         let document = try await BlockingWork.run { () throws(DocumentIntake.Refusal) -> DocumentRecord in
             try intake.take(file: path, displayName: name)
         }
-        _ = try await documents.saveDocument(document)
         var request = request
         if let album, let chat = request.chatID {
             request.groupID = try await documents.group(kind: .album, key: "album:\(chat):\(album)", title: "Album", chatID: chat, userID: request.userID).id
         }
-        let (job, created) = try await queue.enqueue(documentSHA256: document.sha256, request: request, steps: steps.names)
+        // The document (if its content is new) and its job in one transaction.
+        guard let (job, created) = try await queue.enqueue([(document, request)], steps: steps.names).first else {
+            throw StorageError.notFound("the job for \(document.sha256)")
+        }
         if let groupID = request.groupID { try await documents.touchGroup(id: groupID) }
         return Submission(job: job, created: created, albumID: album == nil ? nil : request.groupID)
     }
