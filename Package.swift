@@ -119,14 +119,17 @@ let package = Package(
             name: "OCRTests",
             dependencies: ["OCR", "TestSupport", .product(name: "Logging", package: "swift-log")]
         ),
-        // Test doubles and the loopback server shared by the test targets; not part of any product.
+        // The wire-level doubles (Telegram, Anthropic, OpenAI), the S3 and LLM server launchers, the loopback
+        // server and the corpus scorers: under Tests/, used by the test targets and the benchmark tool only,
+        // never linked into `botgateway`.
         .target(
             name: "TestSupport",
             dependencies: [
                 "OCR",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            path: "Tests/Support"
         ),
         .testTarget(
             name: "HTTPTests",

@@ -65,16 +65,7 @@ struct ExtractionBenchmark: AsyncParsableCommand {
             for analyzer in analyzers { runs.append(try await batchRun(items, analyzer: analyzer)) }
         }
 
-        let cached = cliCache.flatMap { FileManager.default.contents(atPath: $0) }.flatMap { try? JSONDecoder().decode([String: String].self, from: $0) } ?? [:]
-        var cliTexts: [String] = []
-        for item in items {
-            if let text = cached[item.path] {
-                cliTexts.append(text)
-            } else {
-                guard let tesseract = which("tesseract") else { throw ValidationError("the baseline needs the tesseract CLI") }
-                cliTexts.append(try await ChildProcess.runOffPool([tesseract, item.path, "stdout"]).standardOutput)
-            }
-        }
+        let cliTexts = try await cliTexts(items)
         let analyzer = LocalAnalyzer()
         runs.append(Run(name: "tesseract CLI text + local", analyses: cliTexts.map { analyzer.analyze(text: $0) }, texts: cliTexts, seconds: 0))
 
@@ -97,16 +88,34 @@ struct ExtractionBenchmark: AsyncParsableCommand {
         for (index, item) in items.enumerated() where show.contains(item.name) {
             print("\n\(item.name):\n" + String(decoding: try Analysis.encoder.encode(runs[0].analyses[index] ?? Self.empty), as: UTF8.self))
         }
-        if misses {
-            for (runIndex, run) in runs.enumerated() {
-                print("\nmisses, \(run.name) (found | key; OCR = the key is not in the text read):")
-                for (index, item) in items.enumerated() {
-                    let fields = scored[runIndex][index], key = keys[index]
-                    for (label, right, found, truth) in [("total", fields.total, fields.found.total, key.total), ("date", fields.date, fields.found.date, key.date),
-                                                          ("merchant", fields.merchant, fields.found.merchant, key.company)] where !right {
-                        let cause = Self.readable(label, key, in: run.texts[index]) ? "" : " [OCR]"
-                        print("  \(item.name) \(label): \(found) | \(truth ?? "-")\(cause)")
-                    }
+        if misses { printMisses(runs, items: items, keys: keys, scored: scored) }
+    }
+
+    /// The CLI's text per receipt, from `--cli-cache` where it holds it.
+    private func cliTexts(_ items: [OCRCorpus.Item]) async throws -> [String] {
+        let cached = cliCache.flatMap { FileManager.default.contents(atPath: $0) }.flatMap { try? JSONDecoder().decode([String: String].self, from: $0) } ?? [:]
+        var texts: [String] = []
+        for item in items {
+            if let text = cached[item.path] {
+                texts.append(text)
+            } else {
+                guard let tesseract = which("tesseract") else { throw ValidationError("the baseline needs the tesseract CLI") }
+                texts.append(try await ChildProcess.runOffPool([tesseract, item.path, "stdout"]).standardOutput)
+            }
+        }
+        return texts
+    }
+
+    /// Every wrong field per run: what was found against the key, and whether the OCR had the key's text at all.
+    private func printMisses(_ runs: [Run], items: [OCRCorpus.Item], keys: [ReceiptKey], scored: [[Fields]]) {
+        for (runIndex, run) in runs.enumerated() {
+            print("\nmisses, \(run.name) (found | key; OCR = the key is not in the text read):")
+            for (index, item) in items.enumerated() {
+                let fields = scored[runIndex][index], key = keys[index]
+                for (label, right, found, truth) in [("total", fields.total, fields.found.total, key.total), ("date", fields.date, fields.found.date, key.date),
+                                                      ("merchant", fields.merchant, fields.found.merchant, key.company)] where !right {
+                    let cause = Self.readable(label, key, in: run.texts[index]) ? "" : " [OCR]"
+                    print("  \(item.name) \(label): \(found) | \(truth ?? "-")\(cause)")
                 }
             }
         }

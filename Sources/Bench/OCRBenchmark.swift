@@ -90,7 +90,12 @@ struct OCRBenchmark: AsyncParsableCommand {
         pooled.peakRSSKilobytes = Int(usage.ru_maxrss)
 
         let overhead = try await poolOverhead(corpus)
+        printResults(corpus, modes: [cliDefault, cliLimited, cliParallel, pooled], overhead: overhead)
+    }
 
+    /// Speed and memory per mode, the ratios against the CLI, and CER per file.
+    private func printResults(_ corpus: [Document], modes: [Mode], overhead: (wall: Double, engine: Double)) {
+        let (cliDefault, cliLimited, cliParallel, pooled) = (modes[0], modes[1], modes[2], modes[3])
         print("")
         print(pad("mode", 50) + pad("files/s", 10) + pad("median s", 10) + pad("peak RSS", 12) + "mean CER")
         for mode in [cliDefault, cliLimited, cliParallel, pooled] {

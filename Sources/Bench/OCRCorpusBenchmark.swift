@@ -44,31 +44,52 @@ struct OCRCorpusRun {
         print("OCR on real documents: \(items.count) images from \(folders.joined(separator: ", ")); tesseract \(OCREnginePool.tesseractVersion), "
               + "\(ProcessInfo.processInfo.activeProcessorCount) cores")
 
-        // The CLI as most bots run it: default settings, one process per file, one file after another.
-        var cliTexts: [String] = []
-        var cliSeconds: Double?
+        let (cliTexts, cliSeconds) = try await cliTexts(items, tesseract: tesseract, environment: cliEnvironment)
+        let poolStarted = ContinuousClock.now
+        let results = try await ourResults(items)
+        let poolSeconds = (ContinuousClock.now - poolStarted).seconds
+        let cliScores = zip(cliTexts, items).map { OCRCorpus.score($0, $1) }
+        let ourScores = zip(results.map { $0?.text ?? "" }, items).map { OCRCorpus.score($0, $1) }
+        printTables(items, results: results, cli: cliScores, ours: ourScores)
+
+        let below = items.indices.filter { ourScores[$0].recall < cliScores[$0].recall - 0.02 }
+        print("")
+        if let cliSeconds {
+            print(String(format: "speed: CLI %.2f files/s (%.1f s), engine pool with %d engines %.2f files/s (%.1f s): %.1f× the CLI",
+                         Double(items.count) / cliSeconds, cliSeconds, workers, Double(items.count) / poolSeconds, poolSeconds, cliSeconds / poolSeconds))
+        } else {
+            print(String(format: "speed: engine pool with %d engines %.2f files/s (%.1f s)", workers, Double(items.count) / poolSeconds, poolSeconds))
+        }
+        print(below.isEmpty ? "no image is more than 2 points of recall below the CLI"
+              : "more than 2 points of recall below the CLI: " + below.map { "\(items[$0].set)/\(items[$0].name)" }.joined(separator: ", "))
+    }
+
+    /// The CLI as most bots run it: default settings, one process per file, one file after another; with
+    /// `--cli-cache`, its texts from an earlier run (and no speed figure).
+    private func cliTexts(_ items: [OCRCorpus.Item], tesseract: String, environment: [String: String]) async throws -> ([String], Double?) {
         let cached = cliCache.flatMap { FileManager.default.contents(atPath: $0) }.flatMap { try? JSONDecoder().decode([String: String].self, from: $0) }
         if let cached, items.allSatisfy({ cached[$0.path] != nil }) {
-            cliTexts = items.map { cached[$0.path] ?? "" }
             print("(the CLI's texts come from \(cliCache ?? ""): no speed comparison in this run)")
-        } else {
-            let cliStarted = ContinuousClock.now
-            for item in items {
-                let outcome = try await ChildProcess.runOffPool([tesseract, item.path, "stdout"], environment: cliEnvironment)
-                cliTexts.append(outcome.standardOutput)
-            }
-            cliSeconds = (ContinuousClock.now - cliStarted).seconds
-            if let cliCache {
-                let texts = Dictionary(zip(items.map(\.path), cliTexts)) { first, _ in first }
-                try JSONEncoder().encode(texts).write(to: URL(fileURLWithPath: cliCache))
-            }
+            return (items.map { cached[$0.path] ?? "" }, nil)
         }
+        var texts: [String] = []
+        let started = ContinuousClock.now
+        for item in items {
+            texts.append(try await ChildProcess.runOffPool([tesseract, item.path, "stdout"], environment: environment).standardOutput)
+        }
+        let seconds = (ContinuousClock.now - started).seconds
+        if let cliCache {
+            try JSONEncoder().encode(Dictionary(zip(items.map(\.path), texts)) { first, _ in first }).write(to: URL(fileURLWithPath: cliCache))
+        }
+        return (texts, seconds)
+    }
 
+    /// Our engine pool over every image at once, as the gateway runs it; nil where reading failed.
+    private func ourResults(_ items: [OCRCorpus.Item]) async throws -> [OCRResult?] {
         var configuration = OCRConfiguration()
         configuration.workers = workers
         configuration.layout = layout
         let pool = try await OCREnginePool(configuration: configuration)
-        let poolStarted = ContinuousClock.now
         let results = try await withThrowingTaskGroup(of: (Int, OCRResult?).self) { group in
             for (index, item) in items.enumerated() {
                 group.addTask { (index, try? await pool.recognize(.file(item.path))) }
@@ -77,13 +98,12 @@ struct OCRCorpusRun {
             for try await (index, result) in group { results[index] = result }
             return results
         }
-        let ours = results.map { $0?.text ?? "" }
-        let poolSeconds = (ContinuousClock.now - poolStarted).seconds
         await pool.shutdown()
+        return results
+    }
 
-        let cliScores = zip(cliTexts, items).map { OCRCorpus.score($0, $1) }
-        let ourScores = zip(ours, items).map { OCRCorpus.score($0, $1) }
-
+    /// One line per image, then the means per set and kind.
+    private func printTables(_ items: [OCRCorpus.Item], results: [OCRResult?], cli cliScores: [OCRCorpus.Score], ours ourScores: [OCRCorpus.Score]) {
         print("")
         print(pad("image", 34) + pad("kind", 14) + pad("recall CLI", 12) + pad("recall ours", 12) + pad("CER CLI", 10) + pad("CER ours", 10)
               + "what our engine did")
@@ -112,16 +132,6 @@ struct OCRCorpusRun {
         }
         summarize("all", Array(items.indices))
 
-        let below = items.indices.filter { ourScores[$0].recall < cliScores[$0].recall - 0.02 }
-        print("")
-        if let cliSeconds {
-            print(String(format: "speed: CLI %.2f files/s (%.1f s), engine pool with %d engines %.2f files/s (%.1f s): %.1f× the CLI",
-                         Double(items.count) / cliSeconds, cliSeconds, workers, Double(items.count) / poolSeconds, poolSeconds, cliSeconds / poolSeconds))
-        } else {
-            print(String(format: "speed: engine pool with %d engines %.2f files/s (%.1f s)", workers, Double(items.count) / poolSeconds, poolSeconds))
-        }
-        print(below.isEmpty ? "no image is more than 2 points of recall below the CLI"
-              : "more than 2 points of recall below the CLI: " + below.map { "\(items[$0].set)/\(items[$0].name)" }.joined(separator: ", "))
     }
 }
 

@@ -49,65 +49,14 @@ struct SoakBenchmark: AsyncParsableCommand {
         let client = HTTPClient()
         defer { client.shutdown() }
         let started = ContinuousClock.now
-        let end = started + .seconds(seconds)
-        let span = Double(seconds)
         let accepted = Counter()
         let faults = FaultWindows()
-
         await withTaskGroup(of: Void.self) { group in
-            // Faults, at fixed fractions of the run.
-            group.addTask {
-                func at(_ fraction: Double) async { try? await Task.sleep(until: started + .milliseconds(Int(span * fraction * 1000)), clock: .continuous) }
-                // Each global fault's window (with its recovery) is noted, so chats can be compared outside them.
-                await at(0.15); print("  fault: 5xx burst on sendMessage"); telegram.fail("sendMessage", times: 6, code: 502)
-                faults.add(seconds: 6)
-                await at(0.25); print("  fault: 429s on sendMessage"); telegram.fail("sendMessage", times: 3, code: 429, retryAfter: 1)
-                faults.add(seconds: 6)
-                await at(0.40); print("  fault: Telegram unreachable for 8 s"); telegram.setUnavailable(true)
-                faults.add(seconds: 8 + 12)
-                try? await Task.sleep(for: .seconds(8)); telegram.setUnavailable(false)
-                await at(0.65); print("  fault: SIGKILL and restart")
-                faults.add(seconds: 15)
-                await server.restart(environment)
-            }
+            group.addTask { await injectFaults(telegram: telegram, server: server, environment: environment, started: started, faults: faults) }
             for chat in 1...Int64(chats) {
                 group.addTask {
-                    var message: Int64 = 0
-                    while ContinuousClock.now < end {
-                        message += 1
-                        let update = chat * 1_000_000 + message
-                        let isDocument = message % 3 == 1
-                        var body: [String: Any]
-                        if isDocument {
-                            let file = "c\(chat)-m\(message)"
-                            // Distinct bytes per upload: each is its own document.
-                            telegram.addFile(id: file, data: fixtures[Int(message) % fixtures.count] + Data("\(file)".utf8))
-                            if chat == 1, !noChatFaults {
-                                telegram.failDownload(fileID: file, times: 3)
-                                if message == 4 { telegram.slowDownload(fileID: file, bytesPerSecond: 8_000) }
-                            }
-                            body = ["message_id": message, "from": ["id": chat, "is_bot": false, "first_name": "S"], "chat": ["id": chat, "type": "private"],
-                                    "date": 1_700_000_000, "document": ["file_id": file, "file_unique_id": "u" + file, "file_name": "\(file).bin",
-                                                                        "mime_type": "image/jpeg", "file_size": 60_000]]
-                        } else {
-                            body = ["message_id": message, "from": ["id": chat, "is_bot": false, "first_name": "S"], "chat": ["id": chat, "type": "private"],
-                                    "date": 1_700_000_000, "text": "/help"]
-                        }
-                        let json = (try? JSONSerialization.data(withJSONObject: ["update_id": update, "message": body])) ?? Data()
-                        let sentAt = ContinuousClock.now
-                        // As Telegram does: deliver again until a 2xx (the bot may be restarting).
-                        while ContinuousClock.now < end + .seconds(30) {
-                            let url = "http://127.0.0.1:\(server.current.port)/telegram/webhook"
-                            if let status = try? await client.send(.json(url: url, body: json, headers: [("X-Telegram-Bot-Api-Secret-Token", "soak_secret")],
-                                                                          timeout: .seconds(5))).status, status == 200 {
-                                _ = accepted.next(limit: .max)
-                                break
-                            }
-                            try? await Task.sleep(for: .milliseconds(200))
-                        }
-                        log.add(Sent(chat: chat, message: message, isDocument: isDocument, at: sentAt))
-                        try? await Task.sleep(for: .milliseconds(Int.random(in: 2_000...4_000)))
-                    }
+                    await sendTraffic(chat: chat, telegram: telegram, server: server, client: client, fixtures: fixtures,
+                                      until: started + .seconds(seconds), log: log, accepted: accepted)
                 }
             }
         }
@@ -115,56 +64,116 @@ struct SoakBenchmark: AsyncParsableCommand {
         // Wait for every update to be answered (results may be retrying through the backoff).
         let sent = log.all
         let deadline = ContinuousClock.now + .seconds(120)
-        func answers(_ item: Sent, in messages: [FakeTelegram.Sent]) -> [FakeTelegram.Sent] {
-            messages.filter { $0.chatID == item.chat && $0.replyTo == item.message
-                && (item.isDocument ? ($0.method == "sendDocument" || !$0.text.contains("I will reply")) : true) }
-        }
         while ContinuousClock.now < deadline {
             let messages = telegram.sentMessages
-            if sent.allSatisfy({ !answers($0, in: messages).isEmpty }) { break }
+            if sent.allSatisfy({ !Self.answers($0, in: messages).isEmpty }) { break }
             try? await Task.sleep(for: .seconds(1))
         }
         try? await Task.sleep(for: .seconds(3))
         let code = await server.current.terminate()
-        let messages = telegram.sentMessages
+        let failed = report(sent: sent, messages: telegram.sentMessages, accepted: accepted.next(limit: .max) ?? 0, faults: faults)
+        print("serve exit code at the end (SIGTERM): \(code)")
+        print("targets: 0 lost, 0 duplicated; no chat's p99 raised by another chat's faults by more than 1 s")
+        await telegram.stop()
+        if failed { throw ExitCode(1) }
+    }
 
+    /// The global faults, at fixed fractions of the run; each one's window (with its recovery) is noted, so
+    /// chats can be compared outside them.
+    private func injectFaults(telegram: FakeTelegram, server: ServerBox, environment: [String: String],
+                              started: ContinuousClock.Instant, faults: FaultWindows) async {
+        let span = Double(seconds)
+        func at(_ fraction: Double) async { try? await Task.sleep(until: started + .milliseconds(Int(span * fraction * 1000)), clock: .continuous) }
+        await at(0.15); print("  fault: 5xx burst on sendMessage"); telegram.fail("sendMessage", times: 6, code: 502)
+        faults.add(seconds: 6)
+        await at(0.25); print("  fault: 429s on sendMessage"); telegram.fail("sendMessage", times: 3, code: 429, retryAfter: 1)
+        faults.add(seconds: 6)
+        await at(0.40); print("  fault: Telegram unreachable for 8 s"); telegram.setUnavailable(true)
+        faults.add(seconds: 8 + 12)
+        try? await Task.sleep(for: .seconds(8)); telegram.setUnavailable(false)
+        await at(0.65); print("  fault: SIGKILL and restart")
+        faults.add(seconds: 15)
+        await server.restart(environment)
+    }
+
+    /// One chat: a document every third message, `/help` otherwise, each posted until the webhook takes it.
+    private func sendTraffic(chat: Int64, telegram: FakeTelegram, server: ServerBox, client: HTTPClient, fixtures: [Data],
+                             until end: ContinuousClock.Instant, log: SentLog, accepted: Counter) async {
+        var message: Int64 = 0
+        while ContinuousClock.now < end {
+            message += 1
+            let isDocument = message % 3 == 1
+            var body: [String: Any] = ["message_id": message, "from": ["id": chat, "is_bot": false, "first_name": "S"],
+                                       "chat": ["id": chat, "type": "private"], "date": 1_700_000_000, "text": "/help"]
+            if isDocument {
+                let file = "c\(chat)-m\(message)"
+                // Distinct bytes per upload: each is its own document.
+                telegram.addFile(id: file, data: fixtures[Int(message) % fixtures.count] + Data("\(file)".utf8))
+                if chat == 1, !noChatFaults {
+                    telegram.failDownload(fileID: file, times: 3)
+                    if message == 4 { telegram.slowDownload(fileID: file, bytesPerSecond: 8_000) }
+                }
+                body["text"] = nil
+                body["document"] = ["file_id": file, "file_unique_id": "u" + file, "file_name": "\(file).bin",
+                                    "mime_type": "image/jpeg", "file_size": 60_000]
+            }
+            let json = (try? JSONSerialization.data(withJSONObject: ["update_id": chat * 1_000_000 + message, "message": body])) ?? Data()
+            let sentAt = ContinuousClock.now
+            // As Telegram does: deliver again until a 2xx (the bot may be restarting).
+            while ContinuousClock.now < end + .seconds(30) {
+                let url = "http://127.0.0.1:\(server.current.port)/telegram/webhook"
+                if let status = try? await client.send(.json(url: url, body: json, headers: [("X-Telegram-Bot-Api-Secret-Token", "soak_secret")],
+                                                              timeout: .seconds(5))).status, status == 200 {
+                    _ = accepted.next(limit: .max)
+                    break
+                }
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+            log.add(Sent(chat: chat, message: message, isDocument: isDocument, at: sentAt))
+            try? await Task.sleep(for: .milliseconds(Int.random(in: 2_000...4_000)))
+        }
+    }
+
+    /// The replies to one update: a command's answer, or a document's result (not its acknowledgement).
+    static func answers(_ item: Sent, in messages: [FakeTelegram.Sent]) -> [FakeTelegram.Sent] {
+        messages.filter { $0.chatID == item.chat && $0.replyTo == item.message
+            && (item.isDocument ? ($0.method == "sendDocument" || !$0.text.contains("I will reply")) : true) }
+    }
+
+    /// Prints what each chat got back; true when a document's result was lost or sent twice.
+    private func report(sent: [Sent], messages: [FakeTelegram.Sent], accepted: Int, faults: FaultWindows) -> Bool {
         let documents = sent.filter(\.isDocument)
         var once = 0, lost: [String] = [], duplicated: [String] = []
         for item in documents {
-            let results = answers(item, in: messages)
+            let results = Self.answers(item, in: messages)
             switch results.count {
             case 1: once += 1
             case 0: lost.append("chat \(item.chat) message \(item.message)")
             default: duplicated.append("chat \(item.chat) message \(item.message) ×\(results.count)")
             }
         }
-        let commandsUnanswered = sent.filter { !$0.isDocument && answers($0, in: messages).isEmpty }.count
-        print("updates accepted: \(accepted.next(limit: .max) ?? 0) (200s from the webhook), sent: \(sent.count)")
+        let commandsUnanswered = sent.filter { !$0.isDocument && Self.answers($0, in: messages).isEmpty }.count
+        print("updates accepted: \(accepted) (200s from the webhook), sent: \(sent.count)")
         print("documents: \(documents.count); results delivered exactly once: \(once); lost: \(lost.count); duplicated: \(duplicated.count)")
         print("commands: \(sent.count - documents.count); unanswered: \(commandsUnanswered)")
         if !lost.isEmpty { print("  lost: \(lost.joined(separator: ", "))") }
         if !duplicated.isEmpty { print("  duplicated: \(duplicated.joined(separator: ", "))") }
         print("reply latency per chat, from the post to the first reply (commands: the answer; documents: the result)"
               + (noChatFaults ? ", no per-chat faults:" : "; chat 1 has failing and slow downloads:"))
+        func figures(_ items: [Sent]) -> String {
+            let latencies = items.compactMap { item in Self.answers(item, in: messages).first.map { ($0.at - item.at).seconds } }.sorted()
+            guard !latencies.isEmpty else { return "none" }
+            func p(_ q: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * q))] }
+            return String(format: "%d p50 %.2f p99 %.2f", latencies.count, p(0.5), p(0.99))
+        }
+        // Outside the global faults (outage, restart, 5xx, 429 and their recovery) only the chat's own faults remain.
+        func summary(_ items: [Sent]) -> String { figures(items) + " | outside global faults " + figures(items.filter { !faults.covers($0.at) }) }
         for chat in 1...Int64(chats) {
-            func summary(_ items: [Sent]) -> String {
-                func figures(_ items: [Sent]) -> String {
-                    let latencies = items.compactMap { item in answers(item, in: messages).first.map { ($0.at - item.at).seconds } }.sorted()
-                    guard !latencies.isEmpty else { return "none" }
-                    func p(_ q: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * q))] }
-                    return String(format: "%d p50 %.2f p99 %.2f", latencies.count, p(0.5), p(0.99))
-                }
-                // Outside the global faults (outage, restart, 5xx, 429 and their recovery) only the chat's own faults remain.
-                return figures(items) + " | outside global faults " + figures(items.filter { !faults.covers($0.at) })
-            }
             let mine = sent.filter { $0.chat == chat }
             print("  chat \(chat): commands \(summary(mine.filter { !$0.isDocument }))")
             print("          results  \(summary(mine.filter(\.isDocument)))")
         }
-        print("serve exit code at the end (SIGTERM): \(code)")
-        print("targets: 0 lost, 0 duplicated; no chat's p99 raised by another chat's faults by more than 1 s")
-        await telegram.stop()
-        if !lost.isEmpty || !duplicated.isEmpty { throw ExitCode(1) }
+        return !lost.isEmpty || !duplicated.isEmpty
     }
 }
 

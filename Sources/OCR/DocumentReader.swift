@@ -21,8 +21,7 @@ final class DocumentReader {
 
     func read(_ input: OCRInput, queueMilliseconds: Double = 0) throws(OCRError) -> OCRResult {
         let started = ContinuousClock.now
-        let budget = Duration.milliseconds(Int(configuration.limits.timeoutSeconds * 1000))
-        let deadline = started + budget
+        let deadline = started + Duration.milliseconds(Int(configuration.limits.timeoutSeconds * 1000))
         let head = try self.head(input)
         guard !head.isEmpty else { throw .emptyFile }
         guard let format = DocumentFormat.detect(head) else {
@@ -34,69 +33,19 @@ final class DocumentReader {
         var pages: [OCRPage] = []
         var hocrPages: [String] = []
         var recognizeTime = Duration.zero
-        let limits = configuration.limits
-        let normalizer = PageNormalizer(maxPixels: limits.maxPixels)
-
-        func recognize(_ image: LeptonicaImage, index: Int, declaredDPI: Int, exif: Int?) throws(OCRError) {
-            let pageStarted = ContinuousClock.now
-            var corrections = PageCorrections()
-            var prepared = configuration.normalize
-                ? normalizer.normalize(image, exifOrientation: exif, corrections: &corrections)
-                : image
-            let dpi = Self.resolution(declared: declaredDPI, corrections: corrections)
-            let recognitionStarted = ContinuousClock.now
-            let remaining = deadline - recognitionStarted
-            guard remaining > .zero else { throw .timedOut(seconds: limits.timeoutSeconds) }
-            var result: TesseractEngine.Recognition
-            do {
-                result = try read(prepared, index: index, resolution: dpi, deadline: deadline, columns: corrections.columns ?? 1)
-                // Upright pages read well and pay nothing; a poor read may be a turned page.
-                if result.confidence < Self.orientationCheckConfidence, let orientation,
-                   let turns = orientation.uprightQuarterTurns(prepared, resolution: dpi), turns != 0 {
-                    var turnedCorrections = corrections
-                    if let turned = normalizer.turn(prepared, quarterTurns: turns, corrections: &turnedCorrections) {
-                        // The turned page is read once, with the layout the upright reading chose.
-                        let second = try read(turned, index: index, resolution: dpi, deadline: deadline, mode: result.mode)
-                        if second.confidence > result.confidence {
-                            result = second
-                            prepared = turned
-                            corrections = turnedCorrections
-                        }
-                    }
-                }
-            } catch {
-                throw .timedOut(seconds: limits.timeoutSeconds)
-            }
-            let finished = ContinuousClock.now
-            recognizeTime += finished - recognitionStarted
-            pages.append(OCRPage(index: index, text: result.text, confidence: result.confidence, source: .ocr,
-                                 width: prepared.width, height: prepared.height, corrections: corrections,
-                                 milliseconds: (finished - pageStarted).milliseconds, lines: result.lines,
-                                 layout: result.layoutName))
-            if let hocr = result.hocr { hocrPages.append(hocr) }
-        }
-
+        let normalizer = PageNormalizer(maxPixels: configuration.limits.maxPixels)
         do {
-            if format == .pdf {
-                let path = try pdfPath(for: input, bytes: bytes)
-                defer { if case .data = input { unlink(path) } }
-                let reader = PDFReader(limits: limits, scratch: scratch)
-                try reader.readPages(path: path, deadline: deadline) { index, page in
-                    switch page {
-                    case .text(let text):
-                        pages.append(OCRPage(index: index, text: text, confidence: 100, source: .textLayer,
-                                             width: 0, height: 0, milliseconds: 0))
-                    case .image(let image, let dpi):
-                        try recognize(image, index: index, declaredDPI: dpi, exif: nil)
-                    }
-                }
-            } else {
-                let exif = format == .jpeg ? bytes.withUnsafeBytes { ExifOrientation.tag(inJPEG: $0) } : nil
-                try bytes.withUnsafeBytes { raw in
-                    try ImageDecoder(limits: limits).forEachPage(raw, format: format) { index, image in
-                        guard ContinuousClock.now < deadline else { throw OCRError.timedOut(seconds: limits.timeoutSeconds) }
-                        try recognize(image, index: index, declaredDPI: image.resolution, exif: exif)
-                    }
+            try forEachPage(of: input, bytes: bytes, format: format, deadline: deadline) { index, page in
+                switch page {
+                case .text(let text):
+                    pages.append(OCRPage(index: index, text: text, confidence: 100, source: .textLayer,
+                                         width: 0, height: 0, milliseconds: 0))
+                case .image(let image, let dpi, let exif):
+                    let read = try readPage(image, index: index, declaredDPI: dpi, exif: exif,
+                                            normalizer: normalizer, deadline: deadline)
+                    pages.append(read.page)
+                    recognizeTime += read.recognizeTime
+                    if let hocr = read.hocr { hocrPages.append(hocr) }
                 }
             }
         } catch let error as OCRError {
@@ -112,6 +61,77 @@ final class DocumentReader {
             prepareMilliseconds: total - recognizeMilliseconds,
             recognizeMilliseconds: recognizeMilliseconds,
             totalMilliseconds: total))
+    }
+
+    /// A page as the document holds it: text from a PDF's text layer, or an image to read.
+    private enum SourcePage {
+        case text(String)
+        case image(LeptonicaImage, dpi: Int, exif: Int?)
+    }
+
+    /// Calls `body` with each page in order: a PDF's pages through poppler, an image's frames through Leptonica.
+    private func forEachPage(of input: OCRInput, bytes: Data, format: DocumentFormat, deadline: ContinuousClock.Instant,
+                             _ body: (Int, SourcePage) throws -> Void) throws {
+        let limits = configuration.limits
+        if format == .pdf {
+            let path = try pdfPath(for: input, bytes: bytes)
+            defer { if case .data = input { unlink(path) } }
+            try PDFReader(limits: limits, scratch: scratch).readPages(path: path, deadline: deadline) { index, page in
+                switch page {
+                case .text(let text): try body(index, .text(text))
+                case .image(let image, let dpi): try body(index, .image(image, dpi: dpi, exif: nil))
+                }
+            }
+            return
+        }
+        let exif = format == .jpeg ? bytes.withUnsafeBytes { ExifOrientation.tag(inJPEG: $0) } : nil
+        try bytes.withUnsafeBytes { raw in
+            try ImageDecoder(limits: limits).forEachPage(raw, format: format) { index, image in
+                guard ContinuousClock.now < deadline else { throw OCRError.timedOut(seconds: limits.timeoutSeconds) }
+                try body(index, .image(image, dpi: image.resolution, exif: exif))
+            }
+        }
+    }
+
+    /// One page image normalised and read; a poor reading is retried on the page turned upright when OSD
+    /// says it lies sideways or upside down, keeping the better of the two.
+    private func readPage(_ image: LeptonicaImage, index: Int, declaredDPI: Int, exif: Int?, normalizer: PageNormalizer,
+                          deadline: ContinuousClock.Instant) throws(OCRError) -> (page: OCRPage, hocr: String?, recognizeTime: Duration) {
+        let limits = configuration.limits
+        let pageStarted = ContinuousClock.now
+        var corrections = PageCorrections()
+        var prepared = configuration.normalize
+            ? normalizer.normalize(image, exifOrientation: exif, corrections: &corrections)
+            : image
+        let dpi = Self.resolution(declared: declaredDPI, corrections: corrections)
+        let recognitionStarted = ContinuousClock.now
+        guard deadline - recognitionStarted > .zero else { throw .timedOut(seconds: limits.timeoutSeconds) }
+        var result: TesseractEngine.Recognition
+        do {
+            result = try read(prepared, index: index, resolution: dpi, deadline: deadline, columns: corrections.columns ?? 1)
+            // Upright pages read well and pay nothing; a poor read may be a turned page.
+            if result.confidence < Self.orientationCheckConfidence, let orientation,
+               let turns = orientation.uprightQuarterTurns(prepared, resolution: dpi), turns != 0 {
+                var turnedCorrections = corrections
+                if let turned = normalizer.turn(prepared, quarterTurns: turns, corrections: &turnedCorrections) {
+                    // The turned page is read once, with the layout the upright reading chose.
+                    let second = try read(turned, index: index, resolution: dpi, deadline: deadline, mode: result.mode)
+                    if second.confidence > result.confidence {
+                        result = second
+                        prepared = turned
+                        corrections = turnedCorrections
+                    }
+                }
+            }
+        } catch {
+            throw .timedOut(seconds: limits.timeoutSeconds)
+        }
+        let finished = ContinuousClock.now
+        let page = OCRPage(index: index, text: result.text, confidence: result.confidence, source: .ocr,
+                           width: prepared.width, height: prepared.height, corrections: corrections,
+                           milliseconds: (finished - pageStarted).milliseconds, lines: result.lines,
+                           layout: result.layoutName)
+        return (page, result.hocr, finished - recognitionStarted)
     }
 
     /// One page read with the configured layout, or, with `.choose`, the page's own: a narrow strip of lines

@@ -22,17 +22,7 @@ struct PageNormalizer {
     func normalize(_ input: LeptonicaImage, exifOrientation: Int?, corrections: inout PageCorrections) -> LeptonicaImage {
         var page = grayscale(input)
 
-        if let tag = exifOrientation {
-            let fix = ExifOrientation.correction(for: tag)
-            if fix.mirror, let flipped = page.transformed({ pixFlipLR(nil, $0) }) {
-                page = flipped
-                corrections.mirrored = true
-            }
-            if fix.quarterTurns != 0, let turned = page.transformed({ pixRotateOrth($0, Int32(fix.quarterTurns)) }) {
-                page = turned
-                corrections.quarterTurns = fix.quarterTurns
-            }
-        }
+        if let tag = exifOrientation { page = upright(page, exifTag: tag, corrections: &corrections) }
 
         // Find the document before judging it: the paper on a darker surround (a table, a hand, the scanner's
         // open lid), then the text on it (a small receipt on a large blank scan).
@@ -68,19 +58,39 @@ struct PageNormalizer {
         corrections.columns = TextRegion.hasColumnGap(measured) ? 2 : 1
         let height = TextRegion.medianHeight(measured)
         corrections.textHeight = height
-        if let height, height < Self.smallTextHeight {
-            // Upscaling never makes a page larger than `maxUpscaledPixels`: past that, reading time grows and
-            // the text is rarely small (a page that large whose "glyphs" are tiny is speckle or dot matrix).
-            let room = (Self.maxUpscaledPixels / (Double(page.width) * Double(page.height))).squareRoot()
-            let scale = min(Self.maxUpscale, Self.targetTextHeight / max(height, 1), room)
-            let pixels = Double(page.width) * Double(page.height) * scale * scale
-            if scale >= 1.2, pixels <= Double(maxPixels), let larger = page.transformed({ pixScaleGrayLI($0, Float(scale), Float(scale)) }) {
-                page = larger
-                corrections.scale = scale
-                corrections.textHeight = height * scale
-            }
+        if let height, height < Self.smallTextHeight, let larger = upscale(page, textHeight: height, corrections: &corrections) {
+            page = larger
         }
         return page
+    }
+
+    /// The page as the camera held it, from the JPEG's EXIF orientation tag.
+    private func upright(_ page: LeptonicaImage, exifTag tag: Int, corrections: inout PageCorrections) -> LeptonicaImage {
+        var page = page
+        let fix = ExifOrientation.correction(for: tag)
+        if fix.mirror, let flipped = page.transformed({ pixFlipLR(nil, $0) }) {
+            page = flipped
+            corrections.mirrored = true
+        }
+        if fix.quarterTurns != 0, let turned = page.transformed({ pixRotateOrth($0, Int32(fix.quarterTurns)) }) {
+            page = turned
+            corrections.quarterTurns = fix.quarterTurns
+        }
+        return page
+    }
+
+    /// Small print brought to the size Tesseract reads best, or nil when it would not gain enough or grow too large.
+    /// Upscaling never makes a page larger than `maxUpscaledPixels`: past that, reading time grows and
+    /// the text is rarely small (a page that large whose "glyphs" are tiny is speckle or dot matrix).
+    private func upscale(_ page: LeptonicaImage, textHeight height: Double, corrections: inout PageCorrections) -> LeptonicaImage? {
+        let room = (Self.maxUpscaledPixels / (Double(page.width) * Double(page.height))).squareRoot()
+        let scale = min(Self.maxUpscale, Self.targetTextHeight / max(height, 1), room)
+        let pixels = Double(page.width) * Double(page.height) * scale * scale
+        guard scale >= 1.2, pixels <= Double(maxPixels),
+              let larger = page.transformed({ pixScaleGrayLI($0, Float(scale), Float(scale)) }) else { return nil }
+        corrections.scale = scale
+        corrections.textHeight = height * scale
+        return larger
     }
 
     private func clip(_ page: LeptonicaImage, to region: OCRBox) -> LeptonicaImage? {

@@ -69,12 +69,28 @@ public struct BlobStore: Sendable {
 
     private func store(maxBytes: Int64, sync: Bool, readChunk: (UnsafeMutableRawBufferPointer) throws -> Int) throws(StorageError) -> Stored {
         let temporary = dataDirectory.appendingPathComponent("blobs/tmp/\(UUID().uuidString)").path
-        let output = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard output >= 0 else { throw .blobUnavailable(path: temporary, reason: String(cString: strerror(errno))) }
         var keepTemporary = false
         defer {
             if !keepTemporary { unlink(temporary) }
         }
+        let copied = try copy(to: temporary, maxBytes: maxBytes, sync: sync, readChunk: readChunk)
+        let sha = copied.hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let relative = "blobs/\(sha.prefix(2))/\(sha)"
+        let final = absolutePath(relative)
+        if access(final, F_OK) == 0 {
+            return Stored(sha256: sha, size: copied.size, relativePath: relative, head: copied.head, isNew: false)
+        }
+        try place(temporary, at: final, sync: sync)
+        keepTemporary = true
+        return Stored(sha256: sha, size: copied.size, relativePath: relative, head: copied.head, isNew: true)
+    }
+
+    /// Copies the source into a new temporary file, hashing as it goes; fsynced unless `sync` is false.
+    private func copy(to temporary: String, maxBytes: Int64, sync: Bool,
+                      readChunk: (UnsafeMutableRawBufferPointer) throws -> Int) throws(StorageError) -> (hasher: SHA256, size: Int64, head: Data) {
+        let output = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard output >= 0 else { throw .blobUnavailable(path: temporary, reason: String(cString: strerror(errno))) }
+        defer { close(output) }
         var hasher = SHA256()
         var size: Int64 = 0
         var head = Data()
@@ -89,30 +105,29 @@ public struct BlobStore: Sendable {
                 if head.count < Self.headSize { head.append(contentsOf: chunk.prefix(Self.headSize - head.count)) }
                 size += Int64(count)
                 if size > maxBytes { throw StorageError.invalid("the file is larger than \(maxBytes) bytes") }
-                var written = 0
-                while written < count {
-                    let result = write(output, chunk.baseAddress! + written, count - written)
-                    if result < 0 && errno == EINTR { continue }
-                    guard result > 0 else { throw StorageError.blobUnavailable(path: temporary, reason: String(cString: strerror(errno))) }
-                    written += result
-                }
+                try writeAll(chunk, to: output, path: temporary)
             }
             guard !sync || fsync(output) == 0 else { throw StorageError.blobUnavailable(path: temporary, reason: String(cString: strerror(errno))) }
         } catch let error as StorageError {
-            close(output)
             throw error
         } catch {
-            close(output)
             throw .blobUnavailable(path: temporary, reason: "\(error)")
         }
-        close(output)
+        return (hasher, size, head)
+    }
 
-        let sha = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-        let relative = "blobs/\(sha.prefix(2))/\(sha)"
-        let final = absolutePath(relative)
-        if access(final, F_OK) == 0 {
-            return Stored(sha256: sha, size: size, relativePath: relative, head: head, isNew: false)
+    private func writeAll(_ chunk: UnsafeRawBufferPointer, to output: Int32, path: String) throws(StorageError) {
+        var written = 0
+        while written < chunk.count {
+            let result = write(output, chunk.baseAddress! + written, chunk.count - written)
+            if result < 0 && errno == EINTR { continue }
+            guard result > 0 else { throw .blobUnavailable(path: path, reason: String(cString: strerror(errno))) }
+            written += result
         }
+    }
+
+    /// Renames a finished temporary file to its content name; the rename is durable only once the folder's entry is.
+    private func place(_ temporary: String, at final: String, sync: Bool) throws(StorageError) {
         let folder = (final as NSString).deletingLastPathComponent
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -120,16 +135,12 @@ public struct BlobStore: Sendable {
             throw .blobUnavailable(path: folder, reason: error.localizedDescription)
         }
         guard rename(temporary, final) == 0 else { throw .blobUnavailable(path: final, reason: String(cString: strerror(errno))) }
-        keepTemporary = true
-        // The rename is durable only once the directory entry is.
-        if sync {
-            let directory = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            if directory >= 0 {
-                fsync(directory)
-                close(directory)
-            }
+        guard sync else { return }
+        let directory = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directory >= 0 {
+            fsync(directory)
+            close(directory)
         }
-        return Stored(sha256: sha, size: size, relativePath: relative, head: head, isNew: true)
     }
 
     /// Makes every blob written with `sync: false` durable, contents and names, in one call (`syncfs`):

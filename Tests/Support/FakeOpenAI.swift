@@ -94,64 +94,78 @@ public final class FakeOpenAI: FakeLLMBase, @unchecked Sendable {
             return ("max_tokens and max_completion_tokens cannot both be set", "max_tokens")
         }
         for (index, message) in messages.enumerated() {
-            guard let role = message["role"] as? String, ["system", "developer", "user", "assistant", "tool"].contains(role) else {
-                return ("Invalid value for 'messages[\(index)].role'.", "messages[\(index)].role")
-            }
-            if message["content"] is String { continue }
-            guard let parts = message["content"] as? [[String: Any]], !parts.isEmpty else {
-                return ("Missing required parameter: 'messages[\(index)].content'.", "messages[\(index)].content")
-            }
-            for (partIndex, part) in parts.enumerated() {
-                let at = "messages[\(index)].content[\(partIndex)]"
-                switch part["type"] as? String {
-                case "text":
-                    guard part["text"] is String else { return ("Missing required parameter: '\(at).text'.", "\(at).text") }
-                case "image_url":
-                    guard supportsImages else { return ("image input is not supported by this model", at) }
-                    guard let url = (part["image_url"] as? [String: Any])?["url"] as? String else { return ("Missing required parameter: '\(at).image_url.url'.", at) }
-                    if url.hasPrefix("data:") {
-                        let pieces = url.dropFirst(5).split(separator: ",", maxSplits: 1)
-                        guard pieces.count == 2, pieces[0].hasSuffix(";base64"),
-                              Self.checkBase64(String(pieces[1]), mediaType: String(pieces[0].dropLast(7))) == nil else {
-                            return ("Invalid image data URL in '\(at)'.", at)
-                        }
-                    } else if !url.hasPrefix("https://") {
-                        return ("Invalid image URL in '\(at)'.", at)
-                    }
-                case "file":
-                    guard supportsImages else { return ("file input is not supported by this model", at) }
-                    guard let file = part["file"] as? [String: Any], let data = file["file_data"] as? String, file["filename"] is String,
-                          data.hasPrefix("data:application/pdf;base64,"),
-                          Self.checkBase64(String(data.dropFirst(28)), mediaType: "application/pdf") == nil else {
-                        return ("Invalid file in '\(at)': expected filename and file_data as a PDF data URL.", at)
-                    }
-                default:
-                    return ("Invalid value: '\(part["type"] ?? "")'. Supported values are: 'text', 'image_url', 'input_audio', 'refusal', 'audio', and 'file'.", "\(at).type")
-                }
-            }
+            if let problem = messageProblem(message, at: "messages[\(index)]") { return problem }
         }
-        if let format = body["response_format"] as? [String: Any] {
-            switch format["type"] as? String {
-            case "text": break
-            case "json_object":
-                guard Self.messageText(body).lowercased().contains("json") else {
-                    return ("'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.", "messages")
-                }
-            case "json_schema":
-                guard supportsJSONSchema else { return ("response_format type 'json_schema' is not supported by this server", "response_format") }
-                guard let definition = format["json_schema"] as? [String: Any], let name = definition["name"] as? String,
-                      name.range(of: "^[a-zA-Z0-9_-]{1,64}$", options: .regularExpression) != nil,
-                      let schema = definition["schema"] as? [String: Any] else {
-                    return ("Missing required parameter: 'response_format.json_schema.name'.", "response_format.json_schema")
-                }
-                if definition["strict"] as? Bool == true, let problem = Self.strictProblem(schema, context: "") {
-                    return ("Invalid schema for response_format '\(name)': \(problem)", "response_format")
-                }
-            default:
-                return ("Invalid value for 'response_format.type'.", "response_format.type")
-            }
+        if let format = body["response_format"] as? [String: Any], let problem = formatProblem(format, body: body) { return problem }
+        return nil
+    }
+
+    /// A message's role and content parts as the Chat Completions API checks them.
+    private func messageProblem(_ message: [String: Any], at prefix: String) -> (String, String?)? {
+        guard let role = message["role"] as? String, ["system", "developer", "user", "assistant", "tool"].contains(role) else {
+            return ("Invalid value for '\(prefix).role'.", "\(prefix).role")
+        }
+        if message["content"] is String { return nil }
+        guard let parts = message["content"] as? [[String: Any]], !parts.isEmpty else {
+            return ("Missing required parameter: '\(prefix).content'.", "\(prefix).content")
+        }
+        for (partIndex, part) in parts.enumerated() {
+            if let problem = partProblem(part, at: "\(prefix).content[\(partIndex)]") { return problem }
         }
         return nil
+    }
+
+    private func partProblem(_ part: [String: Any], at: String) -> (String, String?)? {
+        switch part["type"] as? String {
+        case "text":
+            guard part["text"] is String else { return ("Missing required parameter: '\(at).text'.", "\(at).text") }
+        case "image_url":
+            guard supportsImages else { return ("image input is not supported by this model", at) }
+            guard let url = (part["image_url"] as? [String: Any])?["url"] as? String else { return ("Missing required parameter: '\(at).image_url.url'.", at) }
+            if url.hasPrefix("data:") {
+                let pieces = url.dropFirst(5).split(separator: ",", maxSplits: 1)
+                guard pieces.count == 2, pieces[0].hasSuffix(";base64"),
+                      Self.checkBase64(String(pieces[1]), mediaType: String(pieces[0].dropLast(7))) == nil else {
+                    return ("Invalid image data URL in '\(at)'.", at)
+                }
+            } else if !url.hasPrefix("https://") {
+                return ("Invalid image URL in '\(at)'.", at)
+            }
+        case "file":
+            guard supportsImages else { return ("file input is not supported by this model", at) }
+            guard let file = part["file"] as? [String: Any], let data = file["file_data"] as? String, file["filename"] is String,
+                  data.hasPrefix("data:application/pdf;base64,"),
+                  Self.checkBase64(String(data.dropFirst(28)), mediaType: "application/pdf") == nil else {
+                return ("Invalid file in '\(at)': expected filename and file_data as a PDF data URL.", at)
+            }
+        default:
+            return ("Invalid value: '\(part["type"] ?? "")'. Supported values are: 'text', 'image_url', 'input_audio', 'refusal', 'audio', and 'file'.", "\(at).type")
+        }
+        return nil
+    }
+
+    private func formatProblem(_ format: [String: Any], body: [String: Any]) -> (String, String?)? {
+        switch format["type"] as? String {
+        case "text": return nil
+        case "json_object":
+            guard Self.messageText(body).lowercased().contains("json") else {
+                return ("'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.", "messages")
+            }
+            return nil
+        case "json_schema":
+            guard supportsJSONSchema else { return ("response_format type 'json_schema' is not supported by this server", "response_format") }
+            guard let definition = format["json_schema"] as? [String: Any], let name = definition["name"] as? String,
+                  name.range(of: "^[a-zA-Z0-9_-]{1,64}$", options: .regularExpression) != nil,
+                  let schema = definition["schema"] as? [String: Any] else {
+                return ("Missing required parameter: 'response_format.json_schema.name'.", "response_format.json_schema")
+            }
+            if definition["strict"] as? Bool == true, let problem = Self.strictProblem(schema, context: "") {
+                return ("Invalid schema for response_format '\(name)': \(problem)", "response_format")
+            }
+            return nil
+        default:
+            return ("Invalid value for 'response_format.type'.", "response_format.type")
+        }
     }
 
     /// Strict mode's rules: every object closed (`additionalProperties: false`) and requiring all its properties.

@@ -175,25 +175,7 @@ public final class FakeTelegram: @unchecked Sendable {
             guard let data = lock.withLock({ files[id] }) else { return Self.error(400, "Bad Request: invalid file_id") }
             return Self.ok(["file_id": id, "file_unique_id": "u-\(id)", "file_size": data.count, "file_path": "documents/\(id)"])
         case "sendMessage", "sendDocument", "editMessageText":
-            guard let chat = int("chat_id") else { return Self.error(400, "Bad Request: chat_id is empty") }
-            let text = (parameters["text"] as? String) ?? (parameters["caption"] as? String) ?? ""
-            // Telegram's own rules: HTML must parse, and the text after parsing is measured in UTF-16 units.
-            if let refusal = TelegramText.refusal(text, html: (parameters["parse_mode"] as? String) == "HTML",
-                                                  isCaption: method == "sendDocument") {
-                return Self.error(400, refusal)
-            }
-            var replyTo: Int64?
-            if let reply = parameters["reply_parameters"] as? [String: Any] { replyTo = (reply["message_id"] as? NSNumber)?.int64Value }
-            if let reply = parameters["reply_parameters"] as? String,
-               let object = try? JSONSerialization.jsonObject(with: Data(reply.utf8)) as? [String: Any] {
-                replyTo = (object["message_id"] as? NSNumber)?.int64Value
-            }
-            let id: Int64 = lock.withLock {
-                sent.append(Sent(method: method, chatID: chat, text: text, replyTo: replyTo))
-                nextMessageID += 1
-                return nextMessageID
-            }
-            return Self.ok(["message_id": id, "date": Int(Date().timeIntervalSince1970), "chat": ["id": chat, "type": "private"], "text": text])
+            return send(method: method, parameters: parameters, chat: int("chat_id"))
         case "sendChatAction", "setWebhook", "deleteWebhook", "setMyCommands":
             return Self.ok(true)
         case "getWebhookInfo":
@@ -208,6 +190,29 @@ public final class FakeTelegram: @unchecked Sendable {
         default:
             return Self.error(404, "Not Found: method not found")
         }
+    }
+
+    /// A message sent, captioned or edited: Telegram's checks, then recorded for the test to read.
+    private func send(method: String, parameters: [String: Any], chat: Int64?) -> Response {
+        guard let chat else { return Self.error(400, "Bad Request: chat_id is empty") }
+        let text = (parameters["text"] as? String) ?? (parameters["caption"] as? String) ?? ""
+        // Telegram's own rules: HTML must parse, and the text after parsing is measured in UTF-16 units.
+        if let refusal = TelegramText.refusal(text, html: (parameters["parse_mode"] as? String) == "HTML",
+                                              isCaption: method == "sendDocument") {
+            return Self.error(400, refusal)
+        }
+        var replyTo: Int64?
+        if let reply = parameters["reply_parameters"] as? [String: Any] { replyTo = (reply["message_id"] as? NSNumber)?.int64Value }
+        if let reply = parameters["reply_parameters"] as? String,
+           let object = try? JSONSerialization.jsonObject(with: Data(reply.utf8)) as? [String: Any] {
+            replyTo = (object["message_id"] as? NSNumber)?.int64Value
+        }
+        let id: Int64 = lock.withLock {
+            sent.append(Sent(method: method, chatID: chat, text: text, replyTo: replyTo))
+            nextMessageID += 1
+            return nextMessageID
+        }
+        return Self.ok(["message_id": id, "date": Int(Date().timeIntervalSince1970), "chat": ["id": chat, "type": "private"], "text": text])
     }
 
     static func badGateway() -> Response {
