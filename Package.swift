@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
     ],
     targets: [
         .systemLibrary(
@@ -49,6 +51,16 @@ let package = Package(
             dependencies: [
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The store protocols on PostgreSQL (`DATABASE_URL=postgres://…`), for one gateway and many workers.
+        .target(
+            name: "PostgresStore",
+            dependencies: [
+                "Storage",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -144,6 +156,11 @@ let package = Package(
             name: "BotGatewayTests",
             dependencies: ["BotGateway", "TestSupport", "CurlHTTP", "OCR", "Storage", "Plugins", "UseCases",
                            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")]
+        ),
+        // The store contract: the same tests against SQLite and a real PostgreSQL server.
+        .testTarget(
+            name: "StoreTests",
+            dependencies: ["Storage", "PostgresStore", "TestSupport"]
         ),
         .testTarget(
             name: "PipelineTests",

@@ -72,7 +72,7 @@ public struct DocumentIntake: Sendable {
         switch error {
         case .blobUnavailable(_, let reason), .databaseUnavailable(_, let reason): .storeUnavailable(reason: reason)
         case .invalid(let why): .unreadable(why)
-        case .notFound, .leaseLost, .inUse: .storeUnavailable(reason: error.description)
+        case .notFound, .leaseLost, .inUse, .newerSchema: .storeUnavailable(reason: error.description)
         }
     }
 

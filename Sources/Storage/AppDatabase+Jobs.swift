@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 
 /// The `JobQueue`.
-extension AppDatabase: JobQueue {
+extension AppDatabase: JobQueue, StepAudit {
     // MARK: Enqueueing
 
     /// Creates a job for a stored document with its steps pending. Within a group a document has one job:
@@ -92,9 +92,10 @@ extension AppDatabase: JobQueue {
             job.state = .running
             job.leaseOwner = owner
             job.leaseExpiresAt = now + leaseSeconds
+            job.leaseToken += 1
             job.updatedAt = now
-            try db.cachedStatement(sql: "UPDATE job SET state = 'running', leaseOwner = ?, leaseExpiresAt = ?, updatedAt = ? WHERE id = ?")
-                .execute(arguments: [owner, job.leaseExpiresAt, now, jobID])
+            try db.cachedStatement(sql: "UPDATE job SET state = 'running', leaseOwner = ?, leaseExpiresAt = ?, leaseToken = ?, updatedAt = ? WHERE id = ?")
+                .execute(arguments: [owner, job.leaseExpiresAt, job.leaseToken, now, jobID])
             // With its text when it was read before: the OCR step reuses it instead of reading again.
             guard let document = try DocumentRecord.fetchOne(db.cachedStatement(sql: "SELECT * FROM document WHERE sha256 = ?"),
                                                              arguments: [job.documentSHA256]) else {
@@ -112,10 +113,7 @@ extension AppDatabase: JobQueue {
     }
 
     private static func begin(_ db: Database, _ step: inout StepRecord, owner: String, now: Timestamp) throws {
-        step.state = .running
-        step.attempts += 1
-        step.startedAt = now
-        step.error = nil
+        step.begin(now: now)
         try db.cachedStatement(sql: "UPDATE step SET state = 'running', attempts = ?, startedAt = ?, error = NULL WHERE id = ?")
             .execute(arguments: [step.attempts, now, step.id])
         try db.cachedStatement(sql: "INSERT INTO stepRun (jobID, plugin, attempt, owner, outcome, startedAt) VALUES (?, ?, ?, ?, 'running', ?)")
@@ -132,19 +130,10 @@ extension AppDatabase: JobQueue {
             if let documentText {
                 try db.execute(sql: "UPDATE document SET ocrText = ?, ocrResult = ?, pages = ? WHERE sha256 = ?",
                                arguments: [documentText.text, documentText.result, documentText.pages, claimed.document.sha256])
-                claimed.document.ocrText = documentText.text
-                claimed.document.ocrResult = documentText.result
-                claimed.document.pages = documentText.pages
+                claimed.keep(documentText)
             }
             var step = claimed.steps[claimed.current]
-            step.state = .done
-            step.output = output
-            step.finishedAt = now
-            step.durationMilliseconds = milliseconds
-            step.inputTokens += usage.inputTokens
-            step.outputTokens += usage.outputTokens
-            step.costUSD += usage.costUSD
-            step.model = usage.model ?? step.model
+            step.finish(output: output, milliseconds: milliseconds, usage: usage, now: now)
             try db.cachedStatement(sql: """
                 UPDATE step SET state = 'done', output = ?, finishedAt = ?, durationMilliseconds = ?,
                     inputTokens = ?, outputTokens = ?, costUSD = ?, model = ? WHERE id = ?
@@ -169,21 +158,14 @@ extension AppDatabase: JobQueue {
             try Self.checkLease(db, claimed)
             var step = claimed.steps[claimed.current]
             var job = claimed.job
-            step.inputTokens += usage.inputTokens
-            step.outputTokens += usage.outputTokens
-            step.costUSD += usage.costUSD
-            step.model = usage.model ?? step.model
+            step.add(usage)
             step.error = error
             if let retryAt, step.attempts < maxAttempts {
                 step.state = .pending
                 try step.update(db)
                 try Self.finishRun(db, jobID: claimed.jobID, plugin: step.plugin, outcome: .retry, now: now)
-                job.state = .queued
-                job.nextAttemptAt = retryAt
-                job.leaseOwner = nil
-                job.leaseExpiresAt = nil
+                job.requeue(at: retryAt, now: now)
                 job.lastError = error
-                job.updatedAt = now
                 try job.update(db)
                 return .queued
             }
@@ -206,11 +188,7 @@ extension AppDatabase: JobQueue {
             try step.update(db)
             try Self.finishRun(db, jobID: claimed.jobID, plugin: step.plugin, outcome: .released, now: now)
             var job = claimed.job
-            job.state = .queued
-            job.nextAttemptAt = now
-            job.leaseOwner = nil
-            job.leaseExpiresAt = nil
-            job.updatedAt = now
+            job.requeue(at: now, now: now)
             try job.update(db)
         }
     }
@@ -241,9 +219,11 @@ extension AppDatabase: JobQueue {
     }
 
     private static func checkLease(_ db: Database, _ claimed: ClaimedJob) throws {
-        let owner = try String.fetchOne(db.cachedStatement(sql: "SELECT leaseOwner FROM job WHERE id = ? AND state = 'running'"),
-                                        arguments: [claimed.jobID])
-        guard owner == claimed.job.leaseOwner else { throw StorageError.leaseLost(jobID: claimed.jobID) }
+        let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT leaseOwner, leaseToken FROM job WHERE id = ? AND state = 'running'"),
+                                   arguments: [claimed.jobID])
+        guard let row, row["leaseOwner"] as String? == claimed.job.leaseOwner, row["leaseToken"] as Int64 == claimed.job.leaseToken else {
+            throw StorageError.leaseLost(jobID: claimed.jobID)
+        }
     }
 
     private static func finishRun(_ db: Database, jobID: Int64, plugin: String, outcome: StepRunOutcome, now: Timestamp) throws {
@@ -252,12 +232,7 @@ extension AppDatabase: JobQueue {
     }
 
     private static func closeJob(_ db: Database, _ job: inout JobRecord, state: JobState, error: String?, now: Timestamp) throws {
-        job.state = state
-        job.lastError = error
-        job.leaseOwner = nil
-        job.leaseExpiresAt = nil
-        job.finishedAt = now
-        job.updatedAt = now
+        job.close(state, error: error, now: now)
         try db.cachedStatement(sql: """
             UPDATE job SET state = ?, lastError = ?, leaseOwner = NULL, leaseExpiresAt = NULL, finishedAt = ?, updatedAt = ? WHERE id = ?
             """).execute(arguments: [state, error, now, now, job.id])
@@ -273,11 +248,9 @@ extension AppDatabase: JobQueue {
             guard job.state == .failed else { throw StorageError.invalid("job \(code) is \(job.state.rawValue), only failed jobs can be retried") }
             try db.execute(sql: "UPDATE step SET state = ?, attempts = 0, error = NULL WHERE jobID = ? AND state = ?",
                            arguments: [StepState.pending, job.id, StepState.failed])
-            job.state = .queued
-            job.nextAttemptAt = now
+            job.requeue(at: now, now: now)
             job.lastError = nil
             job.finishedAt = nil
-            job.updatedAt = now
             try job.update(db)
             return job
         }

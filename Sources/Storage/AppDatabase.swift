@@ -24,6 +24,8 @@ public final class AppDatabase: Sendable {
         do {
             writer = try DatabasePool(path: path, configuration: configuration)
             try Self.migrate(writer)
+        } catch let error as StorageError {
+            throw error
         } catch {
             throw .databaseUnavailable(path: path, reason: Self.plainReason(error, path: path))
         }
@@ -53,6 +55,8 @@ public final class AppDatabase: Sendable {
     /// missing; the loser's "already exists" is fine when the winner completed it.
     private static func migrate(_ writer: DatabasePool) throws {
         let migrator = Self.migrator
+        let unknown = try writer.read { db in try migrator.appliedIdentifiers(db).subtracting(migrator.migrations) }
+        guard unknown.isEmpty else { throw StorageError.newerSchema(unknown.sorted()) }
         if try writer.read({ try migrator.hasCompletedMigrations($0) }) { return }
         // The reader that asked has cached the old schema: an upgraded table would read as missing its new
         // columns until that connection is replaced.
@@ -240,6 +244,12 @@ public final class AppDatabase: Sendable {
             try db.create(index: "telegramUpdate_chat", on: "telegramUpdate", columns: ["state", "chatID", "updateID"])
             try db.create(index: "outbox_chat", on: "outbox", columns: ["state", "chatID", "id"])
         }
+        // Leases carry a fencing token (see `JobRecord.leaseToken`), as the PostgreSQL store's do.
+        migrator.registerMigration("v4-lease-token") { db in
+            try db.alter(table: "job") { t in
+                t.add(column: "leaseToken", .integer).notNull().defaults(to: 0)
+            }
+        }
         return migrator
     }
 }
@@ -253,6 +263,8 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalid(String)
     /// Another process holds the data folder (a second `serve`).
     case inUse(path: String, holder: String?)
+    /// The database was migrated by a newer botgateway: this one would not know its tables.
+    case newerSchema([String])
 
     public var description: String {
         switch self {
@@ -263,6 +275,9 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalid(let why): why
         case .inUse(let path, let holder):
             "\(path) is in use by another botgateway serve\(holder.map { " (pid \($0))" } ?? ""); stop it or give this one its own BOT_DATA_DIR"
+        case .newerSchema(let migrations):
+            "the database was set up by a newer botgateway (migrations \(migrations.joined(separator: ", ")) are unknown to this version); "
+                + "run that version, or restore a backup made for this one"
         }
     }
 
@@ -271,7 +286,7 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     public var isTransient: Bool {
         switch self {
         case .databaseUnavailable, .blobUnavailable: true
-        case .notFound, .leaseLost, .invalid, .inUse: false
+        case .notFound, .leaseLost, .invalid, .inUse, .newerSchema: false
         }
     }
 }

@@ -30,4 +30,20 @@ public struct GroupRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
     }
+
+    /// Every column, as a store reads it back.
+    public init(id: Int64?, kind: GroupKind, key: String, title: String, chatID: Int64?, userID: Int64?, reportPath: String?,
+                consolidatedAt: Timestamp?, createdAt: Timestamp, lastAddedAt: Timestamp?, notifiedAt: Timestamp?) {
+        self.id = id
+        self.kind = kind
+        self.key = key
+        self.title = title
+        self.chatID = chatID
+        self.userID = userID
+        self.reportPath = reportPath
+        self.consolidatedAt = consolidatedAt
+        self.createdAt = createdAt
+        self.lastAddedAt = lastAddedAt
+        self.notifiedAt = notifiedAt
+    }
 }

@@ -1,15 +1,15 @@
 /// Short codes people can read aloud and type: no 0/O, 1/I/L, U.
-enum JobCode {
+public enum JobCode {
     static let alphabet = Array("23456789ABCDEFGHJKMNPQRSTVWXYZ")
     static let length = 6
 
-    static func random() -> String {
+    public static func random() -> String {
         var generator = SystemRandomNumberGenerator()
         return String((0..<length).map { _ in alphabet.randomElement(using: &generator)! })
     }
 
     /// Accepts what people type: any case, with stray spaces.
-    static func normalized(_ input: String) -> String {
+    public static func normalized(_ input: String) -> String {
         input.trimmingCharacters(in: .whitespacesAndNewlines).uppercased()
     }
 }

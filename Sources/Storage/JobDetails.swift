@@ -10,6 +10,14 @@ public struct ClaimedJob: Sendable, Equatable {
     /// True when the job was taken over from a worker whose lease expired.
     public var reclaimed: Bool
 
+    public init(job: JobRecord, document: DocumentRecord, steps: [StepRecord], current: Int, reclaimed: Bool) {
+        self.job = job
+        self.document = document
+        self.steps = steps
+        self.current = current
+        self.reclaimed = reclaimed
+    }
+
     public var currentStep: StepRecord { steps[current] }
     public var jobID: Int64 { job.id! }
 }
@@ -38,5 +46,53 @@ public struct JobDetails: Sendable, Equatable {
 
     public var usage: StepUsage {
         steps.reduce(StepUsage()) { $0 + StepUsage(model: $1.model, inputTokens: $1.inputTokens, outputTokens: $1.outputTokens, costUSD: $1.costUSD) }
+    }
+}
+
+/// The state changes of a claimed job, in memory, the same for every store: the store writes what they set.
+extension ClaimedJob {
+    /// The document's text as the step read it, kept with the document.
+    public mutating func keep(_ text: DocumentText) {
+        document.ocrText = text.text
+        document.ocrResult = text.result
+        document.pages = text.pages
+    }
+}
+
+extension StepRecord {
+    public mutating func begin(now: Timestamp) {
+        state = .running
+        attempts += 1
+        startedAt = now
+        error = nil
+    }
+
+    public mutating func finish(output: Data, milliseconds: Double, usage: StepUsage, now: Timestamp) {
+        state = .done
+        self.output = output
+        finishedAt = now
+        durationMilliseconds = milliseconds
+        add(usage)
+    }
+}
+
+extension JobRecord {
+    /// Queued again, due at `due`, with no lease.
+    public mutating func requeue(at due: Timestamp, now: Timestamp) {
+        state = .queued
+        nextAttemptAt = due
+        leaseOwner = nil
+        leaseExpiresAt = nil
+        updatedAt = now
+    }
+
+    /// Over, done or failed.
+    public mutating func close(_ state: JobState, error: String?, now: Timestamp) {
+        self.state = state
+        lastError = error
+        leaseOwner = nil
+        leaseExpiresAt = nil
+        finishedAt = now
+        updatedAt = now
     }
 }

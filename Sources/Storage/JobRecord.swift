@@ -30,6 +30,9 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
     public var nextAttemptAt: Timestamp
     public var leaseOwner: String?
     public var leaseExpiresAt: Timestamp?
+    /// The fencing token: raised by every claim, so a worker whose lease was taken over holds an old one and
+    /// can record nothing for the job, even if its own name comes round again.
+    public var leaseToken: Int64
     public var lastError: String?
     public var createdAt: Timestamp
     public var updatedAt: Timestamp
@@ -53,6 +56,35 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
         public static let leaseExpiresAt = Column(CodingKeys.leaseExpiresAt)
         public static let createdAt = Column(CodingKeys.createdAt)
     }
+
+    /// Every column, as a store reads it back.
+    public init(id: Int64?, code: String, documentSHA256: String, origin: JobOrigin, sourceName: String, groupID: Int64?,
+                chatID: Int64?, userID: Int64?, messageID: Int64?, languageCode: String?, state: JobState,
+                nextAttemptAt: Timestamp, leaseOwner: String?, leaseExpiresAt: Timestamp?, leaseToken: Int64,
+                lastError: String?, createdAt: Timestamp, updatedAt: Timestamp, finishedAt: Timestamp?, sourceKey: String?,
+                notifiedAt: Timestamp?) {
+        self.id = id
+        self.code = code
+        self.documentSHA256 = documentSHA256
+        self.origin = origin
+        self.sourceName = sourceName
+        self.groupID = groupID
+        self.chatID = chatID
+        self.userID = userID
+        self.messageID = messageID
+        self.languageCode = languageCode
+        self.state = state
+        self.nextAttemptAt = nextAttemptAt
+        self.leaseOwner = leaseOwner
+        self.leaseExpiresAt = leaseExpiresAt
+        self.leaseToken = leaseToken
+        self.lastError = lastError
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.finishedAt = finishedAt
+        self.sourceKey = sourceKey
+        self.notifiedAt = notifiedAt
+    }
 }
 
 extension JobRecord {
@@ -71,6 +103,7 @@ extension JobRecord {
         nextAttemptAt = row["nextAttemptAt"]
         leaseOwner = row["leaseOwner"]
         leaseExpiresAt = row["leaseExpiresAt"]
+        leaseToken = row["leaseToken"] ?? 0
         lastError = row["lastError"]
         createdAt = row["createdAt"]
         updatedAt = row["updatedAt"]
@@ -110,7 +143,7 @@ extension JobRecord {
     public init(id: Int64?, code: String, documentSHA256: String, request: JobRequest, state: JobState = .queued, now: Timestamp) {
         self.init(id: id, code: code, documentSHA256: documentSHA256, origin: request.origin, sourceName: request.sourceName, groupID: request.groupID,
                   chatID: request.chatID, userID: request.userID, messageID: request.messageID, languageCode: request.languageCode, state: state,
-                  nextAttemptAt: now, leaseOwner: nil, leaseExpiresAt: nil, lastError: nil, createdAt: now, updatedAt: now, finishedAt: nil,
+                  nextAttemptAt: now, leaseOwner: nil, leaseExpiresAt: nil, leaseToken: 0, lastError: nil, createdAt: now, updatedAt: now, finishedAt: nil,
                   sourceKey: request.sourceKey, notifiedAt: nil)
     }
 }

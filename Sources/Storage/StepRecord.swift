@@ -35,6 +35,27 @@ public struct StepRecord: Codable, Sendable, Equatable, FetchableRecord, Mutable
         public static let position = Column(CodingKeys.position)
         public static let state = Column(CodingKeys.state)
     }
+
+    /// Every column, as a store reads it back.
+    public init(id: Int64?, jobID: Int64, position: Int, plugin: String, state: StepState, attempts: Int, output: Data?,
+                error: String?, startedAt: Timestamp?, finishedAt: Timestamp?, durationMilliseconds: Double?, inputTokens: Int,
+                outputTokens: Int, costUSD: Double, model: String?) {
+        self.id = id
+        self.jobID = jobID
+        self.position = position
+        self.plugin = plugin
+        self.state = state
+        self.attempts = attempts
+        self.output = output
+        self.error = error
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.durationMilliseconds = durationMilliseconds
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.costUSD = costUSD
+        self.model = model
+    }
 }
 
 extension StepRecord {
@@ -71,6 +92,16 @@ public enum StepRunOutcome: String, Codable, Sendable, DatabaseValueConvertible 
     case released
 }
 
+extension StepRecord {
+    /// Adds the usage of one more run of the step (a retry's calls count too).
+    public mutating func add(_ usage: StepUsage) {
+        inputTokens += usage.inputTokens
+        outputTokens += usage.outputTokens
+        costUSD += usage.costUSD
+        model = usage.model ?? model
+    }
+}
+
 /// One execution of a step: the audit trail that shows a step ran exactly once.
 public struct StepRunRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
     public static let databaseTableName = "stepRun"
@@ -86,6 +117,19 @@ public struct StepRunRecord: Codable, Sendable, Equatable, FetchableRecord, Muta
 
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
+    }
+
+    /// Every column, as a store reads it back.
+    public init(id: Int64?, jobID: Int64, plugin: String, attempt: Int, owner: String, outcome: StepRunOutcome,
+                startedAt: Timestamp, finishedAt: Timestamp?) {
+        self.id = id
+        self.jobID = jobID
+        self.plugin = plugin
+        self.attempt = attempt
+        self.owner = owner
+        self.outcome = outcome
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
     }
 }
 

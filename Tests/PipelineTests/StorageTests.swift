@@ -10,9 +10,23 @@ struct StorageTests {
     func migrations() throws {
         let store = try TestStore()
         defer { store.remove() }
-        #expect(try store.database.appliedMigrations() == ["v1-documents-jobs-steps", "v2-llm-usage", "v3-per-chat-queues"])
+        #expect(try store.database.appliedMigrations() == AppDatabase.migrator.migrations)
         let reopened = try AppDatabase(path: store.database.path)
-        #expect(try reopened.appliedMigrations() == ["v1-documents-jobs-steps", "v2-llm-usage", "v3-per-chat-queues"])
+        #expect(try reopened.appliedMigrations() == AppDatabase.migrator.migrations)
+        #expect(AppDatabase.migrator.migrations.last == "v4-lease-token")
+    }
+
+    @Test("a database set up by a newer version is refused with a clear error, and left as it is")
+    func newerSchemaRefused() throws {
+        let store = try TestStore()
+        defer { store.remove() }
+        let queue = try DatabaseQueue(path: store.database.path)
+        try queue.write { db in try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99-from-the-future')") }
+        try queue.close()
+        #expect(throws: StorageError.newerSchema(["v99-from-the-future"])) { try AppDatabase(path: store.database.path) }
+        let check = try DatabaseQueue(path: store.database.path)
+        #expect(try check.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") }.contains("v99-from-the-future"))
+        #expect(StorageError.newerSchema(["v99-from-the-future"]).description.contains("newer botgateway"))
     }
 
     @Test("a database from before the LLM usage table is upgraded in place, its jobs kept")
@@ -27,7 +41,7 @@ struct StorageTests {
         }
         try queue.close()
         let upgraded = try AppDatabase(path: store.database.path)
-        #expect(try upgraded.appliedMigrations() == ["v1-documents-jobs-steps", "v2-llm-usage", "v3-per-chat-queues"])
+        #expect(try upgraded.appliedMigrations() == AppDatabase.migrator.migrations)
         #expect(try await upgraded.jobDetails(code: job.code)?.job.code == job.code)
         try await upgraded.recordLLMUsage(purpose: "summary", groupID: nil, usage: StepUsage(model: "m", inputTokens: 10, outputTokens: 5, costUSD: 0.5))
         #expect(try await upgraded.stats().costUSD == 0.5)

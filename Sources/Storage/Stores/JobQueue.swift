@@ -43,6 +43,15 @@ public protocol JobQueue: Sendable {
     func retryJob(code: String, now: Timestamp) async throws -> JobRecord
 }
 
+/// The step-run audit: every execution of every step, to show after crashes and takeovers that each step
+/// completed exactly once.
+public protocol StepAudit: Sendable {
+    /// Every execution of a job's steps, oldest first.
+    func stepRuns(jobID: Int64) async throws -> [StepRunRecord]
+    /// Completed executions per job of one plugin (a step that ran twice counts twice).
+    func completedRunCounts(plugin: String) async throws -> [Int64: Int]
+}
+
 /// A document's text as the OCR step read it, kept with the document for reuse and full-text search.
 public struct DocumentText: Sendable, Equatable {
     public var text: String

@@ -1,0 +1,379 @@
+import Foundation
+import PostgresNIO
+import Storage
+
+/// The `JobQueue` on PostgreSQL. Workers on any number of machines claim with `FOR UPDATE SKIP LOCKED`: a
+/// claim never waits on another worker's claim and never takes a row another transaction holds. Every write
+/// for a claimed job first locks the job's row and checks the lease's owner and fencing token.
+extension PostgresDatabase: JobQueue, StepAudit {
+    static let documentColumns = "sha256, format, mime_type, size, blob_path, original_name, pages, ocr_text, ocr_result, created_at"
+
+    // MARK: Enqueueing
+
+    public func enqueue(documentSHA256: String, request: JobRequest, steps: [String], now: Timestamp) async throws -> (job: JobRecord, created: Bool) {
+        try await transaction { connection in
+            let result = try await Self.enqueue(connection, documentSHA256: documentSHA256, request: request, steps: steps, now: now, logger: self.logger)
+            if result.created { try await Self.announceWork(connection, logger: self.logger) }
+            return result
+        }
+    }
+
+    public func enqueue(_ items: [(document: DocumentRecord, request: JobRequest)], steps: [String], now: Timestamp) async throws
+        -> [(job: JobRecord, created: Bool)] {
+        let items = items.map { Item(document: $0.document, request: $0.request) }
+        return try await transaction { connection in
+            var results: [(job: JobRecord, created: Bool)] = []
+            for item in items {
+                try await Self.insertIfNew(connection, item.document, logger: self.logger)
+                results.append(try await Self.enqueue(connection, documentSHA256: item.document.sha256, request: item.request, steps: steps,
+                                                      now: now, logger: self.logger))
+            }
+            if results.contains(where: \.created) { try await Self.announceWork(connection, logger: self.logger) }
+            return results
+        }
+    }
+
+    private struct Item: Sendable {
+        var document: DocumentRecord
+        var request: JobRequest
+    }
+
+    static func insertIfNew(_ connection: PostgresConnection, _ document: DocumentRecord, logger: Logger) async throws {
+        try await connection.query("""
+            INSERT INTO document (sha256, format, mime_type, size, blob_path, original_name, pages, ocr_text, ocr_result, created_at)
+            VALUES (\(document.sha256), \(document.format), \(document.mimeType), \(document.size), \(document.blobPath),
+                    \(document.originalName), \(document.pages), \(document.ocrText), \(document.ocrResult), \(document.createdAt))
+            ON CONFLICT (sha256) DO NOTHING
+            """, logger: logger)
+    }
+
+    /// The existing job for the request's source key, or for the document in its group; else a new one with
+    /// its steps. A racing insert of the same key waits for the other transaction and then finds its job.
+    static func enqueue(_ connection: PostgresConnection, documentSHA256: String, request: JobRequest, steps: [String], now: Timestamp,
+                        logger: Logger) async throws -> (job: JobRecord, created: Bool) {
+        for _ in 0..<8 {
+            if let existing = try await existingJob(connection, documentSHA256: documentSHA256, request: request, logger: logger) {
+                return (existing, false)
+            }
+            let inserted = try await connection.query("""
+                INSERT INTO job (code, document_sha256, origin, source_name, group_id, chat_id, user_id, message_id, language_code,
+                                 state, next_attempt_at, created_at, updated_at, source_key)
+                VALUES (\(JobCode.random()), \(documentSHA256), \(request.origin.rawValue), \(request.sourceName), \(request.groupID),
+                        \(request.chatID), \(request.userID), \(request.messageID), \(request.languageCode), 'queued', \(now), \(now), \(now),
+                        \(request.sourceKey))
+                ON CONFLICT DO NOTHING RETURNING *
+                """, logger: logger).first()
+            // Nothing inserted: the same key or document arrived meanwhile (found above next time), or the code was taken.
+            guard let row = inserted else { continue }
+            let job = try row.jobRecord()
+            try await connection.query("""
+                INSERT INTO step (job_id, position, plugin, state)
+                SELECT \(job.id), (p.ord - 1)::integer, p.plugin, 'pending' FROM unnest(\(steps)::text[]) WITH ORDINALITY AS p (plugin, ord)
+                """, logger: logger)
+            return (job, true)
+        }
+        throw StorageError.invalid("could not create a job for document \(documentSHA256): every attempt conflicted")
+    }
+
+    private static func existingJob(_ connection: PostgresConnection, documentSHA256: String, request: JobRequest, logger: Logger) async throws -> JobRecord? {
+        if let sourceKey = request.sourceKey,
+           let row = try await connection.query("SELECT * FROM job WHERE source_key = \(sourceKey)", logger: logger).first() {
+            return try row.jobRecord()
+        }
+        if let groupID = request.groupID,
+           let row = try await connection.query("SELECT * FROM job WHERE group_id = \(groupID) AND document_sha256 = \(documentSHA256)",
+                                                logger: logger).first() {
+            return try row.jobRecord()
+        }
+        return nil
+    }
+
+    /// Wakes idle workers when the transaction commits (`LISTEN botgateway_jobs`).
+    static func announceWork(_ connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("SELECT pg_notify(\(jobsChannel), '')", logger: logger)
+    }
+
+    // MARK: Running
+
+    public func claimNextJob(owner: String, leaseSeconds: Double, groupID: Int64?, now: Timestamp) async throws -> ClaimedJob? {
+        try await transaction { connection in
+            // Leases that ran out first (their worker died), then due jobs in order.
+            let expired = "state = 'running' AND lease_expires_at < $1"
+            let due = "state = 'queued' AND next_attempt_at <= $1"
+            var found = try await Self.claimRow(connection, condition: expired, order: "", owner: owner, lease: leaseSeconds, groupID: groupID,
+                                                now: now, logger: self.logger)
+            if found == nil {
+                found = try await Self.claimRow(connection, condition: due, order: "ORDER BY next_attempt_at, id", owner: owner, lease: leaseSeconds,
+                                                groupID: groupID, now: now, logger: self.logger)
+            }
+            guard let row = found else { return nil }
+            var job = try row.jobRecord()
+            let reclaimed = try row.value("previous_state", as: String.self) == JobState.running.rawValue
+            let jobID = job.id ?? 0
+            if reclaimed {
+                // The previous worker died mid-step: its run is over, the step starts again.
+                try await connection.query("""
+                    UPDATE step_run SET outcome = 'abandoned', finished_at = \(now) WHERE job_id = \(jobID) AND outcome = 'running'
+                    """, logger: self.logger)
+                try await connection.query("UPDATE step SET state = 'pending' WHERE job_id = \(jobID) AND state = 'running'", logger: self.logger)
+            }
+            guard let document = try await connection.query("""
+                SELECT \(unescaped: Self.documentColumns) FROM document WHERE sha256 = \(job.documentSHA256)
+                """, logger: self.logger).first()?.documentRecord() else {
+                throw StorageError.notFound("document \(job.documentSHA256) of job \(job.code)")
+            }
+            var steps = try await connection.query("SELECT * FROM step WHERE job_id = \(jobID) ORDER BY position", logger: self.logger)
+                .rows().map { try $0.stepRecord() }
+            guard let current = steps.firstIndex(where: { $0.state != .done }) else {
+                // Every step done but the job not closed (crash between the two): close it now.
+                try await Self.closeJob(connection, &job, state: .done, error: nil, now: now, logger: self.logger)
+                return nil
+            }
+            try await Self.begin(connection, &steps[current], owner: owner, now: now, logger: self.logger)
+            return ClaimedJob(job: job, document: document, steps: steps, current: current, reclaimed: reclaimed)
+        }
+    }
+
+    /// Locks one job matching `condition` (skipping rows other claims hold) and leases it, raising its token.
+    private static func claimRow(_ connection: PostgresConnection, condition: String, order: String, owner: String, lease: Double, groupID: Int64?,
+                                 now: Timestamp, logger: Logger) async throws -> PostgresRandomAccessRow? {
+        var binds = PostgresBindings()
+        binds.append(now)
+        binds.append(groupID)
+        binds.append(owner)
+        binds.append(now + lease)
+        let sql = """
+            WITH candidate AS (
+                SELECT id, state FROM job WHERE \(condition) AND ($2::bigint IS NULL OR group_id = $2)
+                \(order) LIMIT 1 FOR UPDATE SKIP LOCKED)
+            UPDATE job SET state = 'running', lease_owner = $3, lease_expires_at = $4, lease_token = job.lease_token + 1, updated_at = $1
+            FROM candidate WHERE job.id = candidate.id
+            RETURNING job.*, candidate.state AS previous_state
+            """
+        return try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).first()
+    }
+
+    private static func begin(_ connection: PostgresConnection, _ step: inout StepRecord, owner: String, now: Timestamp, logger: Logger) async throws {
+        step.begin(now: now)
+        try await connection.query("UPDATE step SET state = 'running', attempts = \(step.attempts), started_at = \(now), error = NULL WHERE id = \(step.id)",
+                                   logger: logger)
+        try await connection.query("""
+            INSERT INTO step_run (job_id, plugin, attempt, owner, outcome, started_at)
+            VALUES (\(step.jobID), \(step.plugin), \(step.attempts), \(owner), 'running', \(now))
+            """, logger: logger)
+    }
+
+    public func finishStep(_ claimed: ClaimedJob, output: Data, usage: StepUsage, milliseconds: Double, outcome: StepRunOutcome,
+                           documentText: DocumentText?, now: Timestamp) async throws -> ClaimedJob? {
+        try await transaction { connection in
+            var claimed = claimed
+            try await Self.checkLease(connection, claimed, logger: self.logger)
+            if let documentText {
+                try await connection.query("""
+                    UPDATE document SET ocr_text = \(documentText.text), ocr_result = \(documentText.result), pages = \(documentText.pages)
+                    WHERE sha256 = \(claimed.document.sha256)
+                    """, logger: self.logger)
+                claimed.keep(documentText)
+            }
+            var step = claimed.steps[claimed.current]
+            step.finish(output: output, milliseconds: milliseconds, usage: usage, now: now)
+            try await Self.save(connection, step, logger: self.logger)
+            try await Self.finishRun(connection, jobID: claimed.jobID, plugin: step.plugin, outcome: outcome, now: now, logger: self.logger)
+            claimed.steps[claimed.current] = step
+            if let next = claimed.steps.indices.first(where: { $0 > claimed.current && claimed.steps[$0].state != .done }) {
+                try await Self.begin(connection, &claimed.steps[next], owner: claimed.job.leaseOwner ?? "", now: now, logger: self.logger)
+                claimed.current = next
+                return claimed
+            }
+            try await Self.closeJob(connection, &claimed.job, state: .done, error: nil, now: now, logger: self.logger)
+            return nil
+        }
+    }
+
+    public func failStep(_ claimed: ClaimedJob, error: String, retryAt: Timestamp?, maxAttempts: Int, usage: StepUsage, now: Timestamp) async throws -> JobState {
+        try await transaction { connection in
+            try await Self.checkLease(connection, claimed, logger: self.logger)
+            var step = claimed.steps[claimed.current]
+            var job = claimed.job
+            step.add(usage)
+            step.error = error
+            if let retryAt, step.attempts < maxAttempts {
+                step.state = .pending
+                try await Self.save(connection, step, logger: self.logger)
+                try await Self.finishRun(connection, jobID: claimed.jobID, plugin: step.plugin, outcome: .retry, now: now, logger: self.logger)
+                job.lastError = error
+                try await Self.requeue(connection, &job, at: retryAt, now: now, logger: self.logger)
+                return .queued
+            }
+            step.state = .failed
+            step.finishedAt = now
+            try await Self.save(connection, step, logger: self.logger)
+            try await Self.finishRun(connection, jobID: claimed.jobID, plugin: step.plugin, outcome: .failed, now: now, logger: self.logger)
+            try await Self.closeJob(connection, &job, state: .failed, error: error, now: now, logger: self.logger)
+            return .failed
+        }
+    }
+
+    public func releaseJob(_ claimed: ClaimedJob, now: Timestamp) async throws {
+        try await transaction { connection in
+            try await Self.checkLease(connection, claimed, logger: self.logger)
+            var step = claimed.steps[claimed.current]
+            step.state = .pending
+            step.attempts = max(0, step.attempts - 1)
+            try await Self.save(connection, step, logger: self.logger)
+            try await Self.finishRun(connection, jobID: claimed.jobID, plugin: step.plugin, outcome: .released, now: now, logger: self.logger)
+            var job = claimed.job
+            try await Self.requeue(connection, &job, at: now, now: now, logger: self.logger)
+        }
+    }
+
+    public func renewLease(jobID: Int64, owner: String, leaseSeconds: Double, now: Timestamp) async throws -> Bool {
+        try await connection { connection in
+            try await connection.query("""
+                UPDATE job SET lease_expires_at = \(now + leaseSeconds) WHERE id = \(jobID) AND lease_owner = \(owner) AND state = 'running'
+                RETURNING id
+                """, logger: self.logger).first() != nil
+        }
+    }
+
+    public func expireLeases(ofDeadOwners isAlive: @escaping @Sendable (String) -> Bool, now: Timestamp) async throws -> Int {
+        try await transaction { connection in
+            var expired = 0
+            let owners = try await connection.query("SELECT DISTINCT lease_owner FROM job WHERE state = 'running' AND lease_owner IS NOT NULL",
+                                                    logger: self.logger).rows().map { try $0.value("lease_owner", as: String.self) }
+            for owner in owners where !isAlive(owner) {
+                expired += try await connection.query("""
+                    UPDATE job SET lease_expires_at = \(now - 1) WHERE state = 'running' AND lease_owner = \(owner) RETURNING id
+                    """, logger: self.logger).rows().count
+            }
+            return expired
+        }
+    }
+
+    /// Locks the job's row and checks that the caller still holds its lease: same owner, same fencing token.
+    private static func checkLease(_ connection: PostgresConnection, _ claimed: ClaimedJob, logger: Logger) async throws {
+        let row = try await connection.query("""
+            SELECT lease_owner, lease_token FROM job WHERE id = \(claimed.jobID) AND state = 'running' FOR UPDATE
+            """, logger: logger).first()
+        guard let row, try row.value("lease_owner", as: String?.self) == claimed.job.leaseOwner,
+              try row.value("lease_token", as: Int64.self) == claimed.job.leaseToken else {
+            throw StorageError.leaseLost(jobID: claimed.jobID)
+        }
+    }
+
+    private static func save(_ connection: PostgresConnection, _ step: StepRecord, logger: Logger) async throws {
+        try await connection.query("""
+            UPDATE step SET state = \(step.state.rawValue), attempts = \(step.attempts), output = \(step.output), error = \(step.error),
+                started_at = \(step.startedAt), finished_at = \(step.finishedAt), duration_milliseconds = \(step.durationMilliseconds),
+                input_tokens = \(Int64(step.inputTokens)), output_tokens = \(Int64(step.outputTokens)), cost_usd = \(step.costUSD), model = \(step.model)
+            WHERE id = \(step.id)
+            """, logger: logger)
+    }
+
+    private static func finishRun(_ connection: PostgresConnection, jobID: Int64, plugin: String, outcome: StepRunOutcome, now: Timestamp,
+                                  logger: Logger) async throws {
+        try await connection.query("""
+            UPDATE step_run SET outcome = \(outcome.rawValue), finished_at = \(now) WHERE job_id = \(jobID) AND plugin = \(plugin) AND outcome = 'running'
+            """, logger: logger)
+    }
+
+    private static func requeue(_ connection: PostgresConnection, _ job: inout JobRecord, at due: Timestamp, now: Timestamp, logger: Logger) async throws {
+        job.requeue(at: due, now: now)
+        try await connection.query("""
+            UPDATE job SET state = 'queued', next_attempt_at = \(due), lease_owner = NULL, lease_expires_at = NULL, last_error = \(job.lastError),
+                updated_at = \(now) WHERE id = \(job.id)
+            """, logger: logger)
+        try await announceWork(connection, logger: logger)
+    }
+
+    static func closeJob(_ connection: PostgresConnection, _ job: inout JobRecord, state: JobState, error: String?, now: Timestamp,
+                         logger: Logger) async throws {
+        job.close(state, error: error, now: now)
+        try await connection.query("""
+            UPDATE job SET state = \(state.rawValue), last_error = \(error), lease_owner = NULL, lease_expires_at = NULL, finished_at = \(now),
+                updated_at = \(now) WHERE id = \(job.id)
+            """, logger: logger)
+    }
+
+    // MARK: Admin and counts
+
+    public func retryJob(code: String, now: Timestamp) async throws -> JobRecord {
+        let code = JobCode.normalized(code)
+        return try await transaction { connection in
+            guard let row = try await connection.query("SELECT * FROM job WHERE code = \(code) FOR UPDATE", logger: self.logger).first() else {
+                throw StorageError.notFound("job \(code)")
+            }
+            var job = try row.jobRecord()
+            guard job.state == .failed else { throw StorageError.invalid("job \(code) is \(job.state.rawValue), only failed jobs can be retried") }
+            try await connection.query("UPDATE step SET state = 'pending', attempts = 0, error = NULL WHERE job_id = \(job.id) AND state = 'failed'",
+                                       logger: self.logger)
+            job.lastError = nil
+            job.finishedAt = nil
+            try await connection.query("UPDATE job SET finished_at = NULL WHERE id = \(job.id)", logger: self.logger)
+            try await Self.requeue(connection, &job, at: now, now: now, logger: self.logger)
+            return job
+        }
+    }
+
+    public func jobCounts(groupID: Int64?) async throws -> [JobState: Int] {
+        try await connection { connection in
+            var counts: [JobState: Int] = [:]
+            for row in try await connection.query("""
+                SELECT state, COUNT(*) AS count FROM job WHERE \(groupID)::bigint IS NULL OR group_id = \(groupID) GROUP BY state
+                """, logger: self.logger).rows() {
+                if let state = JobState(rawValue: try row.value("state")) { counts[state] = Int(try row.value("count", as: Int64.self)) }
+            }
+            return counts
+        }
+    }
+
+    public func unfinishedJobCount(groupID: Int64?, ignoring: Set<String>) async throws -> Int {
+        try await connection { connection in
+            let row = try await connection.query("""
+                SELECT COUNT(*) AS count FROM job WHERE state IN ('queued', 'running')
+                  AND (\(groupID)::bigint IS NULL OR group_id = \(groupID))
+                  AND EXISTS (SELECT 1 FROM step WHERE step.job_id = job.id AND step.state <> 'done' AND NOT (step.plugin = ANY(\(ignoring.sorted())::text[])))
+                """, logger: self.logger).first()
+            return Int(try row?.value("count", as: Int64.self) ?? 0)
+        }
+    }
+
+    public func nextDueTime(groupID: Int64?) async throws -> Timestamp? {
+        try await connection { connection in
+            let row = try await connection.query("""
+                SELECT (SELECT MIN(next_attempt_at) FROM job WHERE state = 'queued' AND (\(groupID)::bigint IS NULL OR group_id = \(groupID))) AS queued,
+                       (SELECT MIN(lease_expires_at) FROM job WHERE state = 'running' AND (\(groupID)::bigint IS NULL OR group_id = \(groupID))) AS leased
+                """, logger: self.logger).first()
+            return [try row?.value("queued", as: Double?.self), try row?.value("leased", as: Double?.self)].compactMap { $0 }.min()
+        }
+    }
+
+    public func expediteQueuedJobs(groupID: Int64, now: Timestamp) async throws {
+        try await transaction { connection in
+            try await connection.query("""
+                UPDATE job SET next_attempt_at = \(now) WHERE group_id = \(groupID) AND state = 'queued' AND next_attempt_at > \(now)
+                """, logger: self.logger)
+            try await Self.announceWork(connection, logger: self.logger)
+        }
+    }
+
+    // MARK: Audit
+
+    public func stepRuns(jobID: Int64) async throws -> [StepRunRecord] {
+        try await connection { connection in
+            try await connection.query("SELECT * FROM step_run WHERE job_id = \(jobID) ORDER BY id", logger: self.logger).rows().map { try $0.stepRunRecord() }
+        }
+    }
+
+    public func completedRunCounts(plugin: String) async throws -> [Int64: Int] {
+        try await connection { connection in
+            var counts: [Int64: Int] = [:]
+            for row in try await connection.query("""
+                SELECT job_id, COUNT(*) AS count FROM step_run WHERE plugin = \(plugin) AND outcome IN ('done', 'reused') GROUP BY job_id
+                """, logger: self.logger).rows() {
+                counts[try row.value("job_id", as: Int64.self)] = Int(try row.value("count", as: Int64.self))
+            }
+            return counts
+        }
+    }
+}

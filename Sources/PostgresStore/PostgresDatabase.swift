@@ -1,0 +1,128 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Storage
+
+/// The gateway's state on PostgreSQL (`DATABASE_URL=postgres://…`): the same store protocols as the SQLite
+/// store, so one gateway and any number of workers on other machines share one queue.
+///
+/// Every public method is one whole transaction, as in the SQLite store. Where SQLite relies on its single
+/// writer, this store locks what it changes: a claim takes its row with `FOR UPDATE SKIP LOCKED` (two workers
+/// never wait on each other or take the same job), a lease carries a fencing token that every write checks.
+/// Connections come from a pool (`PostgresClient`) that reconnects by itself after a restart of the server;
+/// an operation that cannot finish within `operationTimeout` fails as transient, and the caller tries again.
+public final class PostgresDatabase: Sendable {
+    public let url: DatabaseURL
+    let client: PostgresClient
+    let logger: Logger
+    private let runner: Task<Void, Never>
+    static let operationTimeout: Duration = .seconds(30)
+    /// The channel a worker listens on to hear of new work at once instead of at its next poll.
+    static let jobsChannel = "botgateway_jobs"
+
+    private init(url: DatabaseURL, client: PostgresClient, logger: Logger) {
+        self.url = url
+        self.client = client
+        self.logger = logger
+        runner = Task { await client.run() }
+    }
+
+    /// Connects, checks the server answers, and brings the schema up to date (refusing one from a newer version).
+    public static func open(_ address: String, logger: Logger = Logger(label: "postgres")) async throws -> PostgresDatabase {
+        let url: DatabaseURL
+        let configuration: PostgresClient.Configuration
+        do {
+            url = try DatabaseURL(address)
+            configuration = try url.clientConfiguration()
+        } catch {
+            throw StorageError.invalid(error.description)
+        }
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .warning)
+        let database = PostgresDatabase(url: url, client: PostgresClient(configuration: configuration, backgroundLogger: quiet), logger: quiet)
+        do {
+            try await database.migrate()
+        } catch {
+            await database.close()
+            throw error
+        }
+        return database
+    }
+
+    /// Closes every connection; the store cannot be used after.
+    public func close() async {
+        runner.cancel()
+        await runner.value
+    }
+
+    // MARK: Running statements
+
+    /// One transaction on one pooled connection: committed when `body` returns, rolled back when it throws.
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await bounded {
+            try await self.client.withConnection { connection in
+                try await connection.withTransaction(logger: self.logger) { connection in try await body(connection) }
+            }
+        }
+    }
+
+    /// Statements outside a transaction (reads, single writes).
+    func connection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await bounded { try await self.client.withConnection { connection in try await body(connection) } }
+    }
+
+    /// Runs `work` with the operation timeout; PostgreSQL's and the pool's errors become `StorageError`, with
+    /// the server's own message and never the address's password.
+    private func bounded<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        do {
+            return try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask { try await work() }
+                group.addTask {
+                    try await Task.sleep(for: Self.operationTimeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let value = first else {
+                    throw StorageError.databaseUnavailable(path: url.description, reason: "no answer within \(Self.operationTimeout)")
+                }
+                return value
+            }
+        } catch let error as StorageError {
+            throw error
+        } catch {
+            if let storage = Self.storageError(in: error) { throw storage }
+            throw StorageError.databaseUnavailable(path: url.description, reason: Self.plainReason(error))
+        }
+    }
+
+    /// A `StorageError` the body threw, from inside a transaction's wrapper.
+    private static func storageError(in error: any Error) -> StorageError? {
+        if let error = error as? StorageError { return error }
+        if let transaction = error as? PostgresTransactionError {
+            for inner in [transaction.closureError, transaction.beginError, transaction.commitError] {
+                if let inner, let found = storageError(in: inner) { return found }
+            }
+        }
+        return nil
+    }
+
+    /// What went wrong in words: the server's message and SQLSTATE, or what happened to the connection.
+    static func plainReason(_ error: any Error) -> String {
+        if let transaction = error as? PostgresTransactionError {
+            if let inner = transaction.closureError ?? transaction.beginError ?? transaction.commitError { return plainReason(inner) }
+        }
+        if let psql = error as? PSQLError {
+            if let message = psql.serverInfo?[.message] {
+                return message + (psql.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
+            }
+            if let underlying = psql.underlying { return "\(psql.code): \(underlying)" }
+            return "\(psql.code)"
+        }
+        return "\(error)"
+    }
+
+    /// Whether the server refused the statement because of a unique constraint (SQLSTATE 23505).
+    static func isUniqueViolation(_ error: any Error) -> Bool {
+        (error as? PSQLError)?.serverInfo?[.sqlState] == "23505"
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import PostgresStore
+import Storage
+import TestSupport
+import Testing
+
+/// The two implementations of the store protocols. Every contract test runs against both: SQLite in a
+/// temporary file, PostgreSQL in a fresh database on a real server started once for the test process.
+enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+
+    var testDescription: String { rawValue }
+
+    /// A new, empty store of this kind; nil (with the reason recorded) when PostgreSQL cannot run here.
+    func open() async throws -> OpenStore? {
+        switch self {
+        case .sqlite:
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("store-contract-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let database = try AppDatabase(path: folder.appendingPathComponent("botgateway.sqlite").path)
+            return OpenStore(queue: database, audit: database) { try? FileManager.default.removeItem(at: folder) }
+        case .postgres:
+            guard let server = try await SharedPostgres.server() else { return nil }
+            let database = try await PostgresDatabase.open(try server.freshDatabase())
+            return OpenStore(queue: database, audit: database, postgres: database) { await database.close() }
+        }
+    }
+}
+
+struct OpenStore: Sendable {
+    let queue: any JobQueue
+    let audit: any StepAudit
+    var postgres: PostgresDatabase?
+    let close: @Sendable () async -> Void
+}
+
+/// One PostgreSQL server for the whole test process, stopped when the process exits (`PostgresServer`'s watchdog).
+enum SharedPostgres {
+    private static let state = ServerState()
+
+    static func server() async throws -> PostgresServer? {
+        if let reason = PostgresServer.unavailableReason {
+            // Skipped with a clear message, only where PostgreSQL cannot be installed.
+            print("PostgreSQL store tests skipped: \(reason)")
+            return nil
+        }
+        return try await state.server()
+    }
+
+    actor ServerState {
+        private var running: PostgresServer?
+
+        func server() async throws -> PostgresServer {
+            if let running { return running }
+            let server = try await PostgresServer.start()
+            // Stopped by its watchdog when this process ends.
+            running = server
+            return server
+        }
+    }
+}
+
+/// A document row for the jobs to point at.
+func document(_ seed: Int) -> DocumentRecord {
+    let sha = String(format: "%064x", seed)
+    return DocumentRecord(sha256: sha, format: "png", mimeType: "image/png", size: 100, blobPath: "blobs/\(sha)", originalName: "doc-\(seed).png",
+                          createdAt: 1_000)
+}

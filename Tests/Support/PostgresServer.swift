@@ -1,0 +1,140 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real PostgreSQL server for tests: Debian's `postgresql` binaries, a new cluster in a temporary folder,
+/// listening on a free loopback port, trust authentication on loopback only. Run as an unprivileged user:
+/// under root (CI, containers) as the `postgres` account the package creates, since the server refuses root.
+/// `stop()` shuts it down and removes the cluster.
+public final class PostgresServer: @unchecked Sendable {
+    public let port: Int
+    public let user = "botgateway"
+    private let directory: URL
+    private let binaries: URL
+    private var watchdog: ChildProcess?
+
+    private init(port: Int, directory: URL, binaries: URL) {
+        self.port = port
+        self.directory = directory
+        self.binaries = binaries
+    }
+
+    /// A database URL for `database` on this server (created by `createDatabase`).
+    public func url(database: String) -> String { "postgres://\(user)@127.0.0.1:\(port)/\(database)?sslmode=disable" }
+
+    /// The folder of `initdb`, `pg_ctl` and `postgres`: `POSTGRES_BIN`, else the newest under /usr/lib/postgresql.
+    public static var binaries: URL? {
+        if let path = ProcessInfo.processInfo.environment["POSTGRES_BIN"], access(path + "/pg_ctl", X_OK) == 0 {
+            return URL(fileURLWithPath: path)
+        }
+        let root = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int.init).sorted()
+        return versions.reversed().map { URL(fileURLWithPath: "\(root)/\($0)/bin") }.first { access($0.path + "/pg_ctl", X_OK) == 0 }
+    }
+
+    /// Why the tests that need PostgreSQL cannot run here, or nil when they can.
+    public static var unavailableReason: String? {
+        guard binaries != nil else { return "PostgreSQL is not installed (scripts/setup installs Debian's postgresql)" }
+        if geteuid() == 0, getpwnam("postgres") == nil { return "running as root and there is no postgres account to run the server as" }
+        return nil
+    }
+
+    public static func start() async throws -> PostgresServer {
+        guard let binaries else { throw PostgresServerError.notInstalled }
+        let directory = URL(fileURLWithPath: "/tmp/botgateway-pg-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        guard let port = LoopbackSocket.freePort() else { throw PostgresServerError.failed("no free loopback port") }
+        let server = PostgresServer(port: port, directory: directory, binaries: binaries)
+        do {
+            try server.prepare()
+            try server.run(["initdb", "-D", server.cluster, "-U", server.user, "-A", "trust", "-E", "UTF8", "--no-sync", "--locale=C"])
+            // Small and quick for tests: no fsync (a test cluster is thrown away), loopback only, socket in the folder.
+            let options = "-p \(server.port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+                + "-c full_page_writes=off -c max_connections=200 -c shared_buffers=64MB"
+            try server.run(["pg_ctl", "-D", server.cluster, "-l", directory.appendingPathComponent("server.log").path, "-o", options, "-w", "-t", "60", "start"])
+        } catch {
+            await server.stop()
+            throw error
+        }
+        try server.watchOwner()
+        return server
+    }
+
+    /// A test process can end without running its exit hooks (a crash, a runner that exits at once): a small
+    /// watchdog stops the server and removes its folder once the process that started it is gone.
+    private func watchOwner() throws {
+        let stopCommand = (geteuid() == 0 ? "/usr/sbin/runuser -u postgres -- " : "")
+            + "'\(binaries.appendingPathComponent("pg_ctl").path)' -D '\(cluster)' -m immediate -w stop"
+        let script = "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; \(stopCommand) >/dev/null 2>&1; rm -rf '\(directory.path)'"
+        watchdog = try ChildProcess(["/bin/sh", "-c", script])
+    }
+
+    /// Creates an empty database, so each test gets its own.
+    public func createDatabase(_ name: String) throws {
+        try run(["psql", "-h", directory.path, "-p", "\(port)", "-U", user, "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q",
+                 "-c", "CREATE DATABASE \"\(name)\""], binary: "/usr/bin/psql")
+    }
+
+    /// A fresh database with a unique name, and its URL.
+    public func freshDatabase() throws -> String {
+        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+        try createDatabase(name)
+        return url(database: name)
+    }
+
+    /// Stops the server fast (open connections are cut) and keeps the cluster: `start()` it again to simulate an outage.
+    public func pause() throws {
+        try run(["pg_ctl", "-D", cluster, "-m", "fast", "-w", "stop"])
+    }
+
+    public func resume() throws {
+        try run(["pg_ctl", "-D", cluster, "-l", directory.appendingPathComponent("server.log").path,
+                 "-o", "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off", "-w", "-t", "60", "start"])
+    }
+
+    /// Stops the server (immediate: a test cluster needs no checkpoint) and removes it.
+    public func stop() async {
+        _ = try? run(["pg_ctl", "-D", cluster, "-m", "immediate", "-w", "stop"])
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private var cluster: String { directory.appendingPathComponent("cluster").path }
+
+    /// Under root the folder belongs to the account the server runs as.
+    private func prepare() throws {
+        guard geteuid() == 0 else { return }
+        guard let account = getpwnam("postgres") else { throw PostgresServerError.noAccount }
+        guard chown(directory.path, account.pointee.pw_uid, account.pointee.pw_gid) == 0 else {
+            throw PostgresServerError.failed("chown \(directory.path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    @discardableResult
+    private func run(_ arguments: [String], binary: String? = nil) throws -> String {
+        var command = arguments
+        command[0] = binary ?? binaries.appendingPathComponent(arguments[0]).path
+        if geteuid() == 0 { command = ["/usr/sbin/runuser", "-u", "postgres", "--"] + command }
+        var environment = ProcessInfo.processInfo.environment
+        environment["LC_ALL"] = "C"
+        let outcome = try ChildProcess.run(command, environment: environment)
+        guard outcome.exitCode == 0 else {
+            throw PostgresServerError.failed("\(arguments[0]) exited \(outcome.exitCode): \(outcome.standardError.suffix(800))")
+        }
+        return outcome.standardOutput
+    }
+}
+
+public enum PostgresServerError: Error, CustomStringConvertible {
+    case notInstalled
+    case noAccount
+    case failed(String)
+
+    public var description: String {
+        switch self {
+        case .notInstalled: "PostgreSQL is not installed: run scripts/setup (apt-get install postgresql) or set POSTGRES_BIN"
+        case .noAccount: "running as root, and there is no postgres account to run the server as"
+        case .failed(let why): "PostgreSQL: \(why)"
+        }
+    }
+}
