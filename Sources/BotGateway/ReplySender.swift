@@ -33,14 +33,33 @@ struct ReplySender: Service {
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
-            if let (resent, dropped) = try? await outbox.recoverInterruptedReplies(), resent + dropped > 0 {
-                logger.notice("replies interrupted by a stop", metadata: ["resent": "\(resent)", "dropped": "\(dropped)"])
+            await recover(olderThan: outbox.isShared ? Self.longestSend : 0)
+            await withTaskGroup(of: Void.self) { group in
+                // A shared outbox can be left mid-send by a gateway that died while this one runs.
+                if outbox.isShared {
+                    group.addTask {
+                        while (try? await Task.sleep(for: .seconds(Self.longestSend / 2))) != nil { await recover(olderThan: Self.longestSend) }
+                    }
+                }
+                group.addTask {
+                    await ChatLanes<Int64>(limit: Self.concurrentChats, wake: queued).run(due: { running in
+                        let chats = (try? await outbox.chatsWithDueReplies()) ?? []
+                        if !chats.isEmpty { return (chats.filter { !running.contains($0) }, .seconds(1)) }
+                        return ([], UpdateProcessor.wait(until: (try? await outbox.nextReplyDue()) ?? nil))
+                    }, drain: drain)
+                }
+                await group.next()
+                group.cancelAll()
             }
-            await ChatLanes<Int64>(limit: Self.concurrentChats, wake: queued).run(due: { running in
-                let chats = (try? await outbox.chatsWithDueReplies()) ?? []
-                if !chats.isEmpty { return (chats.filter { !running.contains($0) }, .seconds(1)) }
-                return ([], UpdateProcessor.wait(until: (try? await outbox.nextReplyDue()) ?? nil))
-            }, drain: drain)
+        }
+    }
+
+    /// Longer than any one send to Telegram takes (the client's timeouts and retries included).
+    static let longestSend = 180.0
+
+    private func recover(olderThan age: Double) async {
+        if let (resent, dropped) = try? await outbox.recoverInterruptedReplies(olderThan: age, now: .now), resent + dropped > 0 {
+            logger.notice("replies interrupted by a stop", metadata: ["resent": "\(resent)", "dropped": "\(dropped)"])
         }
     }
 
@@ -48,7 +67,8 @@ struct ReplySender: Service {
     private func drain(_ chat: Int64) async {
         while !Task.isCancelled, let record = try? await outbox.nextDueReply(chatID: chat), let id = record.id {
             do {
-                try await outbox.beginSending(id: id)
+                // Another gateway's sender took it first: it is theirs to send.
+                guard try await outbox.beginSending(id: id, now: .now) else { return }
                 try await send(record)
                 try await outbox.markReplySent(id: id)
             } catch is CancellationError {

@@ -71,6 +71,11 @@ public final class PostgresDatabase: Sendable {
         try await bounded { try await self.client.withConnection { connection in try await body(connection) } }
     }
 
+    /// One statement on a pooled connection, outside a transaction; its rows, if any, are read and dropped.
+    func execute(_ query: PostgresQuery) async throws {
+        _ = try await connection { connection in try await connection.query(query, logger: self.logger).collect().count }
+    }
+
     /// Runs `work` with the operation timeout; PostgreSQL's and the pool's errors become `StorageError`, with
     /// the server's own message and never the address's password.
     private func bounded<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {

@@ -123,7 +123,9 @@ enum PostgresSchema {
                 next_attempt_at double precision NOT NULL,
                 last_error text,
                 created_at double precision NOT NULL,
-                sent_at double precision
+                sent_at double precision,
+                -- When a sender claimed it: a claim older than any send is one a dead gateway left.
+                sending_at double precision
             );
             CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
             CREATE INDEX outbox_chat ON outbox (state, chat_id, id);

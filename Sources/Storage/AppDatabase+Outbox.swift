@@ -47,16 +47,25 @@ extension AppDatabase: ReplyOutbox {
         }
     }
 
+    /// One process owns the SQLite file (the data folder's lock).
+    public var isShared: Bool { false }
+
     /// Marks a reply as being handed to Telegram, just before the call.
-    public func beginSending(id: Int64) async throws {
-        try await write { db in try db.execute(sql: "UPDATE outbox SET state = 'sending' WHERE id = ?", arguments: [id]) }
+    public func beginSending(id: Int64, now: Timestamp) async throws -> Bool {
+        try await write { db in
+            try db.execute(sql: "UPDATE outbox SET state = 'sending' WHERE id = ? AND state = 'pending'", arguments: [id])
+            return db.changesCount == 1
+        }
     }
 
     /// After a crash, replies caught mid-send may or may not have reached the chat. Anything the person asked
     /// for or must know (results, command answers, "I can't read that file") is sent again: a duplicate beats a
     /// lost answer. Acknowledgements and hints are not: a repeated "got it" is noise. Returns (resent, dropped).
-    public func recoverInterruptedReplies() async throws -> (resent: Int, dropped: Int) {
-        try await write { db in
+    /// This process is the file's only sender, so at start (`olderThan` 0) every reply marked sending was
+    /// interrupted, and later none is.
+    public func recoverInterruptedReplies(olderThan: Double, now: Timestamp) async throws -> (resent: Int, dropped: Int) {
+        guard olderThan == 0 else { return (0, 0) }
+        return try await write { db in
             let noise = "(" + ReplyKey.notRepeated.map { "dedupeKey LIKE '\($0)%'" }.joined(separator: " OR ") + ")"
             try db.execute(sql: "UPDATE outbox SET state = 'pending' WHERE state = 'sending' AND NOT \(noise)")
             let resent = db.changesCount

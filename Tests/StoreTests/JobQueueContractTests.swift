@@ -9,16 +9,8 @@ import Testing
 struct JobQueueContractTests {
     static let steps = ["ocr", "analyze", "archive"]
 
-    /// Runs `body` on a new store of `kind`; returns without running it where PostgreSQL cannot run.
     private func withStore(_ kind: StoreKind, _ body: (OpenStore) async throws -> Void) async throws {
-        guard let store = try await kind.open() else { return }
-        do {
-            try await body(store)
-        } catch {
-            await store.close()
-            throw error
-        }
-        await store.close()
+        try await OpenStore.with(kind, body)
     }
 
     private func enqueue(_ queue: any JobQueue, _ seeds: ClosedRange<Int>, group: Int64? = nil, now: Timestamp = 1_000) async throws -> [JobRecord] {

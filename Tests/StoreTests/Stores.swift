@@ -18,20 +18,34 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("store-contract-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let database = try AppDatabase(path: folder.appendingPathComponent("botgateway.sqlite").path)
-            return OpenStore(queue: database, audit: database) { try? FileManager.default.removeItem(at: folder) }
+            return OpenStore(store: database) { try? FileManager.default.removeItem(at: folder) }
         case .postgres:
             guard let server = try await SharedPostgres.server() else { return nil }
             let database = try await PostgresDatabase.open(try server.freshDatabase())
-            return OpenStore(queue: database, audit: database, postgres: database) { await database.close() }
+            return OpenStore(store: database, postgres: database) { await database.close() }
         }
     }
 }
 
 struct OpenStore: Sendable {
-    let queue: any JobQueue
-    let audit: any StepAudit
+    let store: any GatewayStore
     var postgres: PostgresDatabase?
     let close: @Sendable () async -> Void
+
+    var queue: any JobQueue { store }
+    var audit: any StepAudit { store }
+
+    /// Runs `body` on a new store of `kind`; returns without running it where PostgreSQL cannot run.
+    static func with(_ kind: StoreKind, _ body: (OpenStore) async throws -> Void) async throws {
+        guard let open = try await kind.open() else { return }
+        do {
+            try await body(open)
+        } catch {
+            await open.close()
+            throw error
+        }
+        await open.close()
+    }
 }
 
 /// One PostgreSQL server for the whole test process, stopped when the process exits (`PostgresServer`'s watchdog).

@@ -113,3 +113,6 @@ extension JobQueue {
         try await retryJob(code: code, now: .now)
     }
 }
+
+/// Everything the gateway keeps, as one store implements it (SQLite's `AppDatabase`, or PostgreSQL's).
+public typealias GatewayStore = JobQueue & DocumentStore & UpdateInbox & ReplyOutbox & Whitelist & UsageLedger & StepAudit

@@ -10,20 +10,27 @@ public protocol ReplyQueue: Sendable {
 
 /// The outbox as the sender and the sweeper see it.
 ///
-/// - **Sending.** One sender at a time per reply: `beginSending` marks it just before the call to Telegram,
-///   `markReplySent` after Telegram accepted it. A chat's replies go out oldest first; a chat whose oldest
+/// - **Sending.** One sender at a time per reply: `beginSending` claims it just before the call to Telegram
+///   (false when another sender has it), `markReplySent` after Telegram accepted it. A chat's replies go out oldest first; a chat whose oldest
 ///   reply waits (rate limit, outage) is not due, and no other chat waits for it.
 /// - **"Sent"** means Telegram answered `ok`. A reply caught between `beginSending` and an answer (a crash) is
 ///   sent again if it carries something asked for, and dropped if it is an acknowledgement
-///   (`recoverInterruptedReplies`): a duplicate beats a lost answer, a repeated "got it" is noise.
+///   (`recoverInterruptedReplies`): a duplicate beats a lost answer, a repeated "got it" is noise. A store one
+///   process owns recovers every interrupted reply at start; a shared store (`isShared`) only those whose send
+///   began longer ago than any send lasts, since another gateway may be sending the rest.
 /// - **Telling.** A job's (or an album's) result reply is queued in the same transaction that marks it told
 ///   (`notify`), so each result is queued exactly once.
 public protocol ReplyOutbox: ReplyQueue {
     /// Chats whose oldest unsent reply is due now.
     func chatsWithDueReplies(limit: Int, now: Timestamp) async throws -> [Int64]
     func nextDueReply(chatID: Int64, now: Timestamp) async throws -> OutboxRecord?
-    func beginSending(id: Int64) async throws
-    func recoverInterruptedReplies() async throws -> (resent: Int, dropped: Int)
+    /// True when other processes may send from the same outbox at the same time.
+    var isShared: Bool { get }
+    /// Claims a due reply for this sender; false when another sender took it first.
+    func beginSending(id: Int64, now: Timestamp) async throws -> Bool
+    /// Replies left mid-send by a sender that is gone: those whose send began more than `olderThan` seconds ago
+    /// (all of them with 0, which only the store's one owner may ask at start).
+    func recoverInterruptedReplies(olderThan: Double, now: Timestamp) async throws -> (resent: Int, dropped: Int)
     func markReplySent(id: Int64, now: Timestamp) async throws
     /// Tried again at `retryAt`, or ended in `final`.
     func markReplyFailed(id: Int64, error: String, retryAt: Timestamp?, final: OutboxState) async throws
@@ -47,6 +54,15 @@ extension ReplyOutbox {
 
     public func markReplySent(id: Int64) async throws {
         try await markReplySent(id: id, now: .now)
+    }
+
+    @discardableResult
+    public func beginSending(id: Int64) async throws -> Bool {
+        try await beginSending(id: id, now: .now)
+    }
+
+    public func recoverInterruptedReplies() async throws -> (resent: Int, dropped: Int) {
+        try await recoverInterruptedReplies(olderThan: 0, now: .now)
     }
 
     public func markReplyFailed(id: Int64, error: String, retryAt: Timestamp?) async throws {
@@ -87,5 +103,5 @@ public enum ReplyKey {
     /// Part `index` of a command's answer.
     public static func command(_ event: String, part index: Int) -> String { "command:\(event):\(index)" }
     /// Prefixes of replies that are noise when repeated.
-    static let notRepeated = ["ack:", "hint:", "stranger:"]
+    public static let notRepeated = ["ack:", "hint:", "stranger:"]
 }

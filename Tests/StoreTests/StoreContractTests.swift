@@ -1,0 +1,209 @@
+import Foundation
+import Storage
+import Testing
+
+/// The other store protocols' contracts — documents and search, groups, the Telegram inbox, the reply outbox,
+/// the whitelist and the usage ledger — the same tests for SQLite and PostgreSQL.
+@Suite("Store contract (SQLite and PostgreSQL)")
+struct StoreContractTests {
+    private func telegramJob(_ store: any GatewayStore, seed: Int, chat: Int64, group: Int64? = nil, message: Int64? = nil,
+                             text: String? = nil, now: Timestamp = 1_000) async throws -> JobRecord {
+        var record = document(seed)
+        record.ocrText = text
+        let request = JobRequest(origin: .telegram, sourceName: "scan-\(seed).png", groupID: group, chatID: chat, userID: chat,
+                                 messageID: message ?? Int64(seed), sourceKey: "tg:\(seed)")
+        return try await store.enqueue([(record, request)], steps: ["ocr", "analyze"], now: now)[0].job
+    }
+
+    /// Runs a job's steps to the end.
+    private func finish(_ store: any GatewayStore, now: Timestamp = 1_000) async throws {
+        while var claimed = try await store.claimNextJob(owner: "w", leaseSeconds: 60, groupID: nil, now: now) {
+            while let next = try await store.finishStep(claimed, output: Data("{}".utf8), usage: StepUsage(), milliseconds: 1, outcome: .done,
+                                                        documentText: nil, now: now) {
+                claimed = next
+            }
+        }
+    }
+
+    @Test("documents are stored once by content; search finds own documents only, every word, with a marked snippet",
+          arguments: StoreKind.allCases)
+    func documentsAndSearch(kind: StoreKind) async throws {
+        try await OpenStore.with(kind) { open in
+            let store = open.store
+            let saved = try await store.saveDocument(document(1))
+            #expect(try await store.saveDocument(document(1)) == saved)
+            #expect(try await store.document(sha256: document(1).sha256)?.originalName == "doc-1.png")
+            #expect(try await store.document(sha256: "missing") == nil)
+            _ = try await telegramJob(store, seed: 2, chat: 10, text: "ACME TRADING receipt total 10.90 thank you")
+            _ = try await telegramJob(store, seed: 3, chat: 20, text: "ACME invoice for consulting services")
+            let hits = try await store.searchDocuments("acme total", chatID: 10, limit: 10)
+            #expect(hits.count == 1)
+            #expect(hits.first?.name == "scan-2.png")
+            #expect(hits.first?.snippet.contains("«") == true)
+            #expect(try await store.searchDocuments("acme", chatID: 20, limit: 10).map(\.name) == ["scan-3.png"])
+            #expect(try await store.searchDocuments("acme", chatID: nil, limit: 10).count == 2)
+            #expect(try await store.searchDocuments("acme", chatID: 30, limit: 10).isEmpty)
+            #expect(try await store.searchDocuments("\u{0}  \"OR\" *", chatID: 10, limit: 10).isEmpty)
+            #expect(try await store.searchDocuments("   ", chatID: 10, limit: 10).isEmpty)
+        }
+    }
+
+    @Test("groups are made once by key; jobs read back by code, group, chat and state", arguments: StoreKind.allCases)
+    func groupsAndJobs(kind: StoreKind) async throws {
+        try await OpenStore.with(kind) { open in
+            let store = open.store
+            let album = try await store.group(kind: .album, key: "album:1", title: "Album", chatID: 10, userID: 10, now: 1_000)
+            #expect(try await store.group(kind: .album, key: "album:1", title: "Other", chatID: 10, userID: 10, now: 1_001) == album)
+            let second = try await telegramJob(store, seed: 2, chat: 10, group: album.id, message: 2)
+            let first = try await telegramJob(store, seed: 1, chat: 10, group: album.id, message: 1)
+            _ = try await telegramJob(store, seed: 3, chat: 20)
+            #expect(try await store.jobDetails(groupID: try #require(album.id)).map(\.job.code) == [second.code, first.code])
+            let details = try #require(try await store.jobDetails(code: " \(first.code.lowercased()) "))
+            #expect(details.steps.map(\.plugin) == ["ocr", "analyze"])
+            #expect(details.document.sha256 == document(1).sha256)
+            #expect(try await store.jobDetails(code: "NOSUCH") == nil)
+            #expect(try await store.recentJobs(chatID: 10, limit: 1).map(\.job.code) == [first.code])
+            #expect(try await store.jobs(state: .queued, limit: 10).count == 3)
+            #expect(try await store.jobs(state: .done, limit: 10).isEmpty)
+            #expect(try await store.jobDetails(since: nil).count == 3)
+            #expect(try await store.jobDetails(since: 2_000).isEmpty)
+            try await store.touchGroup(id: try #require(album.id), now: 1_500)
+            try await store.markConsolidated(groupID: try #require(album.id), reportPath: "reports/album.md", now: 1_600)
+        }
+    }
+
+    @Test("a forgotten job takes its document when no other job uses it; not someone else's, not a running one", arguments: StoreKind.allCases)
+    func forget(kind: StoreKind) async throws {
+        try await OpenStore.with(kind) { open in
+            let store = open.store
+            let job = try await telegramJob(store, seed: 1, chat: 10)
+            #expect(try await store.forgetJob(code: job.code, userID: 99) == nil)
+            let claimed = try #require(try await store.claimNextJob(owner: "w", leaseSeconds: 60, groupID: nil, now: 1_000))
+            await #expect(throws: StorageError.self) { _ = try await store.forgetJob(code: job.code, userID: 10) }
+            _ = try await store.failStep(claimed, error: "unreadable", retryAt: nil, maxAttempts: 1, usage: StepUsage(), now: 1_001)
+            let forgotten = try #require(try await store.forgetJob(code: job.code, userID: 10))
+            #expect(forgotten.orphanedDocument?.sha256 == document(1).sha256)
+            #expect(try await store.jobDetails(code: job.code) == nil)
+            #expect(try await store.document(sha256: document(1).sha256) == nil)
+            #expect(try await store.forgetJob(code: job.code, userID: nil) == nil)
+        }
+    }
+
+    @Test("updates are recorded once by update_id and handled in order per chat; a postponed one holds back its chat only",
+          arguments: StoreKind.allCases)
+    func inbox(kind: StoreKind) async throws {
+        try await OpenStore.with(kind) { open in
+            let store = open.store
+            let payload = Data("{}".utf8)
+            #expect(try await store.recordUpdates([(1, 10, payload), (2, 10, payload), (3, 20, payload), (4, nil, payload)], now: 1_000) == 4)
+            #expect(try await store.recordUpdates([(2, 10, payload), (5, 20, payload)], now: 1_001) == 1)
+            #expect(try await store.dueUpdateHeads(limit: 10, now: 1_001).map(\.updateID) == [1, 3, 4])
+            try await store.postponeUpdate(id: 1, until: 1_100, reason: "download failed")
+            #expect(try await store.dueUpdateHeads(limit: 10, now: 1_001).map(\.updateID) == [3, 4])
+            #expect(try await store.nextDueUpdate(chatID: 10, now: 1_001) == nil)
+            #expect(try await store.nextUpdateDue() == 1_000)
+            try await store.finishUpdate(id: 3, error: nil, now: 1_002)
+            #expect(try await store.nextDueUpdate(chatID: 20, now: 1_002)?.updateID == 5)
+            let postponed = try #require(try await store.nextDueUpdate(chatID: 10, now: 1_100))
+            #expect(postponed.updateID == 1)
+            #expect(postponed.attempts == 1)
+            #expect(try await store.lastUpdateID() == 5)
+        }
+    }
+
+    @Test("a reply is queued once per key, sent oldest first per chat, claimed by one sender; interrupted ones are recovered",
+          arguments: StoreKind.allCases)
+    func outbox(kind: StoreKind) async throws {
+        try await OpenStore.with(kind) { open in
+            let store = open.store
+            let payload = Data("{}".utf8)
+            #expect(try await store.enqueueReply(OutboxRecord(chatID: 10, kind: "text", payload: payload, dedupeKey: "ack:1", now: 1_000)))
+            #expect(try await store.enqueueReply(OutboxRecord(chatID: 10, kind: "text", payload: payload, dedupeKey: "command:2:0", now: 1_000)))
+            #expect(try await store.enqueueReply(OutboxRecord(chatID: 10, kind: "text", payload: payload, dedupeKey: "ack:1", now: 1_001)) == false)
+            #expect(try await store.enqueueReply(OutboxRecord(chatID: 20, kind: "text", payload: payload, dedupeKey: "command:3:0", now: 1_000)))
+            #expect(try await store.chatsWithDueReplies(limit: 10, now: 1_000) == [10, 20])
+            let head = try #require(try await store.nextDueReply(chatID: 10, now: 1_000))
+            #expect(head.dedupeKey == "ack:1")
+            #expect(try await store.beginSending(id: try #require(head.id), now: 1_000))
+            #expect(try await store.beginSending(id: try #require(head.id), now: 1_000) == false)
+            // The chat waits for its oldest reply; the other chat does not.
+            #expect(try await store.nextDueReply(chatID: 10, now: 1_000) == nil)
+            #expect(try await store.chatsWithDueReplies(limit: 10, now: 1_000) == [20])
+            let other = try #require(try await store.nextDueReply(chatID: 20, now: 1_000))
+            _ = try await store.beginSending(id: try #require(other.id), now: 1_000)
+            try await store.markReplyFailed(id: try #require(other.id), error: "429", retryAt: 1_050, final: .failed)
+            #expect(try await store.nextReplyDue() == 1_000)
+            // A stop mid-send: the acknowledgement is dropped, not repeated.
+            let recovered = try await store.recoverInterruptedReplies(olderThan: 0, now: 2_000)
+            #expect(recovered.resent == 0)
+            #expect(recovered.dropped == 1)
+            let answer = try #require(try await store.nextDueReply(chatID: 10, now: 2_000))
+            #expect(answer.dedupeKey == "command:2:0")
+            _ = try await store.beginSending(id: try #require(answer.id), now: 2_000)
+            #expect(try await store.recoverInterruptedReplies(olderThan: 0, now: 2_001).resent == 1)
+            try await store.markReplySent(id: try #require(answer.id), now: 2_002)
+            #expect(try await store.nextDueReply(chatID: 10, now: 3_000) == nil)
+            #expect(try await store.nextDueReply(chatID: 20, now: 1_050)?.attempts == 1)
+        }
+    }
+
+    @Test("a job's result is queued exactly once, when its answer is ready; an album gets one reply once all its jobs are answered",
+          arguments: StoreKind.allCases)
+    func telling(kind: StoreKind) async throws {
+        try await OpenStore.with(kind) { open in
+            let store = open.store
+            let album = try await store.group(kind: .album, key: "album:7", title: "Album", chatID: 10, userID: 10, now: 1_000)
+            let single = try await telegramJob(store, seed: 1, chat: 10)
+            _ = try await telegramJob(store, seed: 2, chat: 10, group: album.id, message: 2)
+            try await store.touchGroup(id: try #require(album.id), now: 1_000)
+            #expect(try await store.unnotifiedJobs(answerStep: "analyze", limit: 10).isEmpty)
+            #expect(try await store.completedAlbums(quiet: 5, answerStep: "analyze", now: 1_010).isEmpty)
+            try await finish(store)
+            let ready = try await store.unnotifiedJobs(answerStep: "analyze", limit: 10)
+            #expect(ready.map(\.job.code) == [single.code])
+            let reply = OutboxRecord(chatID: 10, kind: "text", payload: Data("{}".utf8), dedupeKey: ReplyKey.result(jobID: try #require(single.id)),
+                                     now: 1_001)
+            try await store.notify(jobID: try #require(single.id), reply: reply, now: 1_001)
+            try await store.notify(jobID: try #require(single.id), reply: reply, now: 1_002)
+            #expect(try await store.unnotifiedJobs(answerStep: "analyze", limit: 10).isEmpty)
+            #expect(try await store.chatsWithDueReplies(limit: 10, now: 1_002) == [10])
+            #expect(try await store.completedAlbums(quiet: 5, answerStep: "analyze", now: 1_002).isEmpty)
+            let albums = try await store.completedAlbums(quiet: 5, answerStep: "analyze", now: 1_010)
+            #expect(albums.map(\.group.id) == [album.id])
+            #expect(albums.first?.jobs.count == 1)
+            let albumReply = OutboxRecord(chatID: 10, kind: "text", payload: Data("{}".utf8),
+                                          dedupeKey: ReplyKey.result(albumID: try #require(album.id)), now: 1_010)
+            try await store.notify(groupID: try #require(album.id), reply: albumReply, now: 1_010)
+            #expect(try await store.completedAlbums(quiet: 5, answerStep: "analyze", now: 1_020).isEmpty)
+        }
+    }
+
+    @Test("the whitelist adds, promotes and removes; a stranger is answered once per interval; stats count everything",
+          arguments: StoreKind.allCases)
+    func whitelistAndUsage(kind: StoreKind) async throws {
+        try await OpenStore.with(kind) { open in
+            let store = open.store
+            try await store.allow(userID: 5, role: .user, addedBy: 1, now: 1_000)
+            try await store.allow(userID: 5, role: .admin, addedBy: 1, now: 1_001)
+            try await store.allow(userID: 3, role: .user, addedBy: nil, now: 1_000)
+            #expect(try await store.users().map(\.id) == [3, 5])
+            #expect(try await store.user(id: 5)?.role == .admin)
+            #expect(try await store.deny(userID: 3))
+            #expect(try await store.deny(userID: 3) == false)
+            #expect(try await store.mayAnswerStranger(userID: 77, interval: 3_600, now: 1_000))
+            #expect(try await store.mayAnswerStranger(userID: 77, interval: 3_600, now: 2_000) == false)
+            #expect(try await store.mayAnswerStranger(userID: 77, interval: 3_600, now: 4_601))
+            _ = try await telegramJob(store, seed: 1, chat: 10)
+            try await store.recordLLMUsage(purpose: "summary", groupID: nil, usage: StepUsage(model: "m", inputTokens: 100, outputTokens: 20, costUSD: 0.5),
+                                           now: 1_000)
+            let stats = try await store.stats()
+            #expect(stats.jobs == [.queued: 1])
+            #expect(stats.documents == 1)
+            #expect(stats.users == 1)
+            #expect(stats.inputTokens == 100)
+            #expect(stats.outputTokens == 20)
+            #expect(stats.costUSD == 0.5)
+            #expect(stats.unfinishedSteps == ["ocr": 1, "analyze": 1])
+        }
+    }
+}
