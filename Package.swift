@@ -108,8 +108,10 @@ let package = Package(
                 "Plugins",
                 "UseCases",
                 "S3",
+                "PostgresStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/CLI"
         ),
@@ -154,7 +156,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BotGatewayTests",
-            dependencies: ["BotGateway", "TestSupport", "CurlHTTP", "OCR", "Storage", "Plugins", "UseCases",
+            dependencies: ["BotGateway", "TestSupport", "CurlHTTP", "OCR", "Storage", "Plugins", "UseCases", "PostgresStore",
                            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")]
         ),
         // The store contract: the same tests against SQLite and a real PostgreSQL server.

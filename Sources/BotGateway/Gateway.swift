@@ -21,7 +21,7 @@ public enum Gateway {
 
     public struct Dependencies: Sendable {
         public var settings: GatewaySettings
-        public var database: AppDatabase
+        public var database: any GatewayStore
         public var blobs: BlobStore
         public var telegram: TelegramClient
         /// The steps, in order (ocr, analyze, …).
@@ -38,7 +38,7 @@ public enum Gateway {
         /// Deletes a forgotten document's copies in the bucket when archiving is on.
         public var archivedCopies: ArchivedCopies?
 
-        public init(settings: GatewaySettings, database: AppDatabase, blobs: BlobStore, telegram: TelegramClient, steps: StepCatalog,
+        public init(settings: GatewaySettings, database: any GatewayStore, blobs: BlobStore, telegram: TelegramClient, steps: StepCatalog,
                     workers: Int, albumQuiet: Double = 2.5, logger: Logger, ocrQueueDepth: @escaping @Sendable () -> Int = { 0 },
                     reportArchiver: ReportArchiver? = nil, summarizer: (any ReportSummarizer)? = nil, archivedCopies: ArchivedCopies? = nil) {
             self.settings = settings
@@ -68,13 +68,14 @@ public enum Gateway {
         let handler = UpdateHandler(services: services, downloadLimit: settings.downloadLimit,
                                     scratch: settings.dataDirectory.appendingPathComponent("tmp"), logger: Logger(label: "telegram"))
         var lifecycle: [any Service] = [
-            PipelineService(pipeline: pipeline, workers: dependencies.workers),
             UpdateProcessor(inbox: database, handler: handler, arrived: arrived, logger: logger),
             NotificationSweeper(outbox: database, reports: services.reports, answerStep: dependencies.steps.answerStep, finished: finished,
                                 queued: queued, albumQuiet: dependencies.albumQuiet, logger: logger),
             ReplySender(outbox: database, telegram: dependencies.telegram, delivery: settings.replyDelivery,
                         dataDirectory: settings.dataDirectory, queued: queued, logger: logger),
         ]
+        // `serve --no-workers`: the workers run elsewhere (`botgateway worker`).
+        if dependencies.workers > 0 { lifecycle.append(PipelineService(pipeline: pipeline, workers: dependencies.workers)) }
         let router = Router()
         HealthController(queue: database, dataDirectory: dependencies.settings.dataDirectory,
                          minimumFreeBytes: dependencies.settings.minimumFreeBytes).addRoutes(to: router)

@@ -9,7 +9,7 @@ import Storage
 /// (step durations by step and outcome, finished jobs, LLM tokens and cost).
 struct MetricsController {
     let registry: PrometheusCollectorRegistry
-    let database: AppDatabase
+    let database: any GatewayStore
     let dataDirectory: URL
     let ocrQueueDepth: @Sendable () -> Int
 

@@ -5,11 +5,16 @@ import ServiceLifecycle
 import Storage
 
 /// Runs the pipeline's workers as a service; cancellation hands running jobs back.
-struct PipelineService: Service {
+public struct PipelineService: Service {
     let pipeline: Pipeline
     let workers: Int
 
-    func run() async throws {
+    public init(pipeline: Pipeline, workers: Int) {
+        self.pipeline = pipeline
+        self.workers = workers
+    }
+
+    public func run() async throws {
         await cancelWhenGracefulShutdown {
             await pipeline.run(workers: workers)
         }

@@ -64,7 +64,7 @@ struct BatchCommand: AsyncParsableCommand {
         let http = HTTPClient()
         defer { http.shutdown() }
         let engines = configuration.ocrEngines()
-        let (batch, summarizer) = try configuration.batchRun(http: http, engines: engines)
+        let (batch, summarizer) = try await configuration.batchRun(http: http, engines: engines)
 
         // 1. Take the files in: each is stored once and gets one job in this folder's group.
         let enqueued = try await batch.enqueue(folder: root, recursive: recursive, excluding: Set([reportURL.path] + (exportPath.map { [$0] } ?? [])))

@@ -62,9 +62,10 @@ struct DoctorCommand: AsyncParsableCommand {
 
     private func checkDatabase(_ configuration: GatewayConfiguration, _ report: Checklist) async {
         do {
-            let (database, _) = try configuration.openStorage()
-            report(true, "database: \(database.path), migrations \(try database.appliedMigrations().joined(separator: ", "))")
+            let (database, _) = try await configuration.openStorage()
+            report(true, "database: \(database.location), migrations \(try await database.migrationNames().joined(separator: ", "))")
             let counts = try await database.jobCounts()
+            await database.close()
             report(true, "jobs: " + JobState.allCases.map { "\($0.rawValue) \(counts[$0, default: 0])" }.joined(separator: ", "))
         } catch {
             report(false, "database: \(error)")

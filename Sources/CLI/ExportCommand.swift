@@ -40,7 +40,7 @@ struct ExportCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (database, _) = try GatewayConfiguration.fromEnvironment().openStorage()
+        let (database, _) = try await GatewayConfiguration.fromEnvironment().openStorage()
         let jobs = if let group {
             try await database.jobDetails(groupID: group)
         } else {

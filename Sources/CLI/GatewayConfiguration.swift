@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import OCR
 import Plugins
+import PostgresStore
 import S3
 import Storage
 import UseCases
@@ -11,6 +12,9 @@ import UseCases
 /// environment (SPEC §3), and nowhere else.
 struct GatewayConfiguration {
     var dataDirectory: URL
+    /// `DATABASE_URL`: state on this PostgreSQL server, shared by a gateway and its workers; SQLite in the data
+    /// folder when unset.
+    var databaseURL: String? = nil
     var ocr: OCRConfiguration
     /// `claude`, `openai` or `local` (SPEC §3: claude when an Anthropic key is set, else openai when an
     /// OpenAI key is set, else local).
@@ -59,8 +63,16 @@ struct GatewayConfiguration {
             }
             defaultCurrency = code
         }
+        if let url = value("DATABASE_URL") {
+            do {
+                _ = try DatabaseURL(url)
+            } catch {
+                throw ConfigurationError(variable: "DATABASE_URL", problem: error.description)
+            }
+        }
         return GatewayConfiguration(
             dataDirectory: URL(fileURLWithPath: data).standardizedFileURL,
+            databaseURL: value("DATABASE_URL"),
             ocr: try OCRConfiguration.fromEnvironment(environment),
             analyzer: analyzer,
             llm: try llmEndpoint(analyzer, value),
@@ -160,15 +172,27 @@ struct GatewayConfiguration {
         OCREngines(configuration: ocr, scratch: dataDirectory.appendingPathComponent("tmp"))
     }
 
-    /// The data folder, created on first use; a folder that cannot be created or a database that cannot be
-    /// opened is a configuration error in plain words.
-    func openStorage() throws -> (AppDatabase, BlobStore) {
+    /// The store (`DATABASE_URL`'s PostgreSQL, else SQLite in the data folder) and the document folder, created
+    /// on first use; a folder that cannot be created or a database that cannot be reached or used is a
+    /// configuration error in plain words.
+    func openStorage() async throws -> (any GatewayStore, BlobStore) {
         try createDataDirectory()
+        let blobs: BlobStore
         do {
-            let blobs = try BlobStore(dataDirectory: dataDirectory)
+            blobs = try BlobStore(dataDirectory: dataDirectory)
             blobs.removeLeftovers()
-            let database = try AppDatabase(path: dataDirectory.appendingPathComponent("botgateway.sqlite").path)
-            return (database, blobs)
+        } catch {
+            throw ConfigurationError(variable: "BOT_DATA_DIR", problem: error.description)
+        }
+        if let databaseURL {
+            do {
+                return (try await PostgresDatabase.open(databaseURL, logger: Logger(label: "postgres")), blobs)
+            } catch let error as StorageError {
+                throw ConfigurationError(variable: "DATABASE_URL", problem: error.description)
+            }
+        }
+        do {
+            return (try AppDatabase(path: dataDirectory.appendingPathComponent("botgateway.sqlite").path), blobs)
         } catch {
             throw ConfigurationError(variable: "BOT_DATA_DIR", problem: error.description)
         }
@@ -212,8 +236,8 @@ struct GatewayConfiguration {
     var reportsDirectory: URL { dataDirectory.appendingPathComponent("reports") }
 
     /// `batch`'s use case on this configuration's store and steps, and whether it writes an executive summary.
-    func batchRun(http: HTTPClient, engines: OCREngines) throws -> (BatchRun, (any ReportSummarizer)?) {
-        let (database, blobs) = try openStorage()
+    func batchRun(http: HTTPClient, engines: OCREngines) async throws -> (BatchRun, (any ReportSummarizer)?) {
+        let (database, blobs) = try await openStorage()
         let (analyzer, summarizer) = makeAnalyzer(http: http)
         let steps = steps(ocr: engines, http: http, analyzer: analyzer)
         let composer = ReportComposer(summarizer: summarizer, usage: database, logger: Logger(label: "report"))

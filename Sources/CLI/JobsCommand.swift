@@ -23,7 +23,7 @@ struct JobsCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let (database, _) = try GatewayConfiguration.fromEnvironment().openStorage()
+            let (database, _) = try await GatewayConfiguration.fromEnvironment().openStorage()
             let jobs = try await database.jobs(state: status, limit: limit)
             for job in jobs {
                 if json {
@@ -45,7 +45,7 @@ struct JobsCommand: AsyncParsableCommand {
         var code: String
 
         func run() async throws {
-            let (database, _) = try GatewayConfiguration.fromEnvironment().openStorage()
+            let (database, _) = try await GatewayConfiguration.fromEnvironment().openStorage()
             guard let details = try await database.jobDetails(code: code) else { throw WorkFailed(message: "no job \(code.uppercased())") }
             let job = details.job
             print("job \(job.code): \(job.state.rawValue)")
@@ -81,7 +81,7 @@ struct JobsCommand: AsyncParsableCommand {
         var code: String
 
         func run() async throws {
-            let (database, _) = try GatewayConfiguration.fromEnvironment().openStorage()
+            let (database, _) = try await GatewayConfiguration.fromEnvironment().openStorage()
             do {
                 let job = try await database.retryJob(code: code)
                 print("job \(job.code) queued again")

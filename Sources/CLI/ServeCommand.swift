@@ -6,6 +6,7 @@ import Hummingbird
 import Logging
 import OCR
 import Plugins
+import ServiceLifecycle
 import Storage
 
 struct ServeCommand: AsyncParsableCommand {
@@ -22,6 +23,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Use getUpdates long polling instead of a webhook (for machines without a public HTTPS URL).")
     var poll = false
 
+    @Flag(help: "Run no pipeline workers here: `botgateway worker` processes (on this or other machines, with DATABASE_URL) do the work.")
+    var noWorkers = false
+
     func run() async throws {
         try LogSetup.bootstrap()
         let configuration = try GatewayConfiguration.fromEnvironment()
@@ -30,7 +34,7 @@ struct ServeCommand: AsyncParsableCommand {
         // Held until exit: a second serve on this data folder would fetch, process and answer everything twice.
         let lock = try configuration.lockDataDirectory()
         defer { withExtendedLifetime(lock) {} }
-        let (database, blobs) = try configuration.openStorage()
+        let (database, blobs) = try await configuration.openStorage()
         let logger = Logger(label: "botgateway")
         // Started now, not on the first document: missing language data stops `serve` at once.
         let engines = configuration.ocrEngines()
@@ -42,7 +46,7 @@ struct ServeCommand: AsyncParsableCommand {
         let dependencies = Gateway.Dependencies(
             settings: settings, database: database, blobs: blobs, telegram: telegram,
             steps: configuration.steps(ocr: engines, http: http, analyzer: analyzer),
-            workers: configuration.ocr.workers * 2, logger: logger, ocrQueueDepth: { pool.queueDepth },
+            workers: noWorkers ? 0 : configuration.ocr.workers * 2, logger: logger, ocrQueueDepth: { pool.queueDepth },
             reportArchiver: configuration.reportArchiver(http: http), summarizer: summarizer, archivedCopies: configuration.archivedCopies(http: http))
         let app = Gateway.buildApplication(dependencies, mode: poll ? .polling : .webhook) { port in
             logger.info("serving", metadata: ["host": "\(settings.host)", "port": "\(port)", "mode": "\(poll ? "polling" : "webhook")"])
@@ -56,6 +60,46 @@ struct ServeCommand: AsyncParsableCommand {
         }
         await pool.shutdown()
         http.shutdown()
+        await database.close()
+    }
+}
+
+/// A pipeline worker and nothing else: claims jobs from the shared store, runs their steps, and on SIGTERM hands
+/// its running steps back. Run any number, on any machine that reaches the database (and the documents).
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run only the pipeline: OCR, analysis and archiving for the jobs a serve (or batch) queued.",
+        discussion: """
+        With DATABASE_URL the worker shares PostgreSQL with the gateway and any number of other workers;
+        without it, the SQLite file in BOT_DATA_DIR on this machine. OCR_WORKERS engines, two jobs per engine.
+        SIGTERM or Ctrl-C hands running steps back; a killed worker's steps are taken over when its lease ends.
+        """
+    )
+
+    func run() async throws {
+        try LogSetup.bootstrap()
+        let configuration = try GatewayConfiguration.fromEnvironment()
+        let (database, blobs) = try await configuration.openStorage()
+        let logger = Logger(label: "worker")
+        let engines = configuration.ocrEngines()
+        let pool = try await engines.pool()
+        let http = HTTPClient()
+        let (analyzer, _) = configuration.makeAnalyzer(http: http)
+        let pipeline = Pipeline(queue: database, blobs: blobs, steps: configuration.steps(ocr: engines, http: http, analyzer: analyzer),
+                                logger: Logger(label: "pipeline"))
+        logger.info("worker", metadata: ["store": "\(database.location)", "analyser": "\(analyzer.name)", "jobs": "\(configuration.ocr.workers * 2)"])
+        let group = ServiceGroup(services: [PipelineService(pipeline: pipeline, workers: configuration.ocr.workers * 2)],
+                                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        defer { http.shutdown() }
+        do {
+            try await group.run()
+        } catch {
+            await pool.shutdown()
+            throw WorkFailed(message: "the worker stopped: \(error)")
+        }
+        await pool.shutdown()
+        await database.close()
     }
 }
 

@@ -13,7 +13,7 @@ struct UsersCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Everyone on the whitelist.")
 
         func run() async throws {
-            let (database, _) = try GatewayConfiguration.fromEnvironment().openStorage()
+            let (database, _) = try await GatewayConfiguration.fromEnvironment().openStorage()
             let users = try await database.users()
             for user in users {
                 print("\(user.id)  \(user.role.rawValue)  added \(Date(timeIntervalSince1970: user.createdAt).formatted(.iso8601))")
@@ -36,7 +36,7 @@ struct UsersCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let (database, _) = try GatewayConfiguration.fromEnvironment().openStorage()
+            let (database, _) = try await GatewayConfiguration.fromEnvironment().openStorage()
             try await database.allow(userID: id, role: admin ? .admin : .user, addedBy: nil)
             print("\(id) allowed\(admin ? " as admin" : "")")
         }
@@ -49,7 +49,7 @@ struct UsersCommand: AsyncParsableCommand {
         var id: Int64
 
         func run() async throws {
-            let (database, _) = try GatewayConfiguration.fromEnvironment().openStorage()
+            let (database, _) = try await GatewayConfiguration.fromEnvironment().openStorage()
             guard try await database.deny(userID: id) else { throw WorkFailed(message: "\(id) is not on the whitelist") }
             print("\(id) removed")
         }

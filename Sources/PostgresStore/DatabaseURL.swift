@@ -25,28 +25,28 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
 
     public init(_ value: String) throws(DatabaseURLError) {
         guard Self.isPostgres(value), let components = URLComponents(string: value) else {
-            throw .invalid("DATABASE_URL must look like postgres://USER:PASSWORD@HOST:5432/DATABASE")
+            throw .invalid("expected postgres://USER:PASSWORD@HOST:5432/DATABASE")
         }
         let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }) { _, last in last }
         socketFolder = query["host"].flatMap { $0.hasPrefix("/") ? $0 : nil }
         host = components.host.flatMap { $0.isEmpty ? nil : $0 }
-        guard host != nil || socketFolder != nil else { throw .invalid("DATABASE_URL names no host (postgres://USER@HOST/DATABASE)") }
+        guard host != nil || socketFolder != nil else { throw .invalid("names no host (postgres://USER@HOST/DATABASE)") }
         port = components.port ?? 5432
-        guard (1...65535).contains(port) else { throw .invalid("DATABASE_URL's port must be 1–65535") }
+        guard (1...65535).contains(port) else { throw .invalid("the port must be 1–65535") }
         guard let user = components.user?.removingPercentEncoding, !user.isEmpty else {
-            throw .invalid("DATABASE_URL names no user (postgres://USER@HOST/DATABASE)")
+            throw .invalid("names no user (postgres://USER@HOST/DATABASE)")
         }
         self.user = user
         password = components.password?.removingPercentEncoding
         let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
         database = path.removingPercentEncoding ?? path
-        guard !database.isEmpty, !database.contains("/") else { throw .invalid("DATABASE_URL names no database (postgres://USER@HOST/DATABASE)") }
+        guard !database.isEmpty, !database.contains("/") else { throw .invalid("names no database (postgres://USER@HOST/DATABASE)") }
         // libpq's default is "prefer"; "verify-ca" and "verify-full" verify, as "require" does here.
         switch query["sslmode"] ?? "prefer" {
         case "disable": tls = .disable
         case "allow", "prefer": tls = .prefer
         case "require", "verify-ca", "verify-full": tls = .require
-        case let other: throw .invalid("DATABASE_URL's sslmode \(other) is not one of disable, prefer, require, verify-full")
+        case let other: throw .invalid("sslmode \(other) is not one of disable, prefer, require, verify-full")
         }
     }
 
@@ -71,6 +71,24 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
             configuration = PostgresClient.Configuration(host: host ?? "localhost", port: port, username: user, password: password,
                                                          database: database, tls: tls)
         }
+        configuration.options.connectTimeout = .seconds(10)
+        return configuration
+    }
+
+    /// The same address for one connection of its own (the first check at start, which fails fast and plainly).
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        if let socketFolder {
+            return PostgresConnection.Configuration(unixSocketPath: "\(socketFolder)/.s.PGSQL.\(port)", username: user, password: password,
+                                                    database: database)
+        }
+        let tls: PostgresConnection.Configuration.TLS
+        switch self.tls {
+        case .disable: tls = .disable
+        case .prefer: tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        case .require: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        }
+        var configuration = PostgresConnection.Configuration(host: host ?? "localhost", port: port, username: user, password: password,
+                                                             database: database, tls: tls)
         configuration.options.connectTimeout = .seconds(10)
         return configuration
     }

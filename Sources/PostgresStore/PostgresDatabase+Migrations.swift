@@ -2,7 +2,7 @@ import Foundation
 import PostgresNIO
 import Storage
 
-extension PostgresDatabase {
+extension PostgresDatabase: StoreSchema {
     /// Applies the migrations this version knows and the database lacks, under an advisory lock so two
     /// processes starting at once (a gateway and its workers) migrate once. A database that holds a migration
     /// this version does not know was set up by a newer one: refused, untouched.
@@ -26,6 +26,12 @@ extension PostgresDatabase {
                                            logger: self.logger)
             }
         }
+    }
+
+    public var location: String { url.description }
+
+    public func migrationNames() async throws -> [String] {
+        try await appliedMigrations()
     }
 
     /// Names of the migrations applied, oldest first (for `doctor` and tests).

@@ -165,6 +165,24 @@ extension PostgresDatabase: UpdateInbox, ReplyOutbox {
         }
     }
 
+    public func replyCounts() async throws -> [OutboxState: Int] {
+        try await connection { connection in
+            var counts: [OutboxState: Int] = [:]
+            for row in try await connection.query("SELECT state, COUNT(*) AS count FROM outbox GROUP BY state", logger: self.logger).rows() {
+                if let state = OutboxState(rawValue: try row.value("state")) { counts[state] = Int(try row.value("count", as: Int64.self)) }
+            }
+            return counts
+        }
+    }
+
+    public func resultReply(jobID: Int64, groupID: Int64?) async throws -> OutboxRecord? {
+        try await connection { connection in
+            try await connection.query("""
+                SELECT * FROM outbox WHERE dedupe_key IN (\(ReplyKey.result(jobID: jobID)), \(ReplyKey.result(albumID: groupID ?? -1))) ORDER BY id LIMIT 1
+                """, logger: self.logger).first().map(Self.reply)
+        }
+    }
+
     /// Every reply (of a chat), oldest first: for tests and tools.
     public func replies(chatID: Int64? = nil) async throws -> [OutboxRecord] {
         try await connection { connection in

@@ -39,6 +39,7 @@ public final class PostgresDatabase: Sendable {
         }
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .warning)
+        try await check(url, logger: quiet)
         let database = PostgresDatabase(url: url, client: PostgresClient(configuration: configuration, backgroundLogger: quiet), logger: quiet)
         do {
             try await database.migrate()
@@ -47,6 +48,18 @@ public final class PostgresDatabase: Sendable {
             throw error
         }
         return database
+    }
+
+    /// One connection of its own first: a wrong address, password or database fails here at once, in the
+    /// server's words, instead of after the pool's retries.
+    private static func check(_ url: DatabaseURL, logger: Logger) async throws {
+        do {
+            let connection = try await PostgresConnection.connect(on: PostgresClient.defaultEventLoopGroup.next(),
+                                                                  configuration: try url.connectionConfiguration(), id: 0, logger: logger).get()
+            try? await connection.close()
+        } catch {
+            throw StorageError.databaseUnavailable(path: url.description, reason: plainReason(error))
+        }
     }
 
     /// Closes every connection; the store cannot be used after.

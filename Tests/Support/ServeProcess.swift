@@ -10,8 +10,8 @@ public struct ServeProcess: Sendable {
     public let child: ChildProcess
     public let port: Int
 
-    public static func start(environment: [String: String]) async throws -> ServeProcess {
-        let child = try ChildProcess([ChildProcess.botgateway, "serve"], environment: environment)
+    public static func start(environment: [String: String], arguments: [String] = []) async throws -> ServeProcess {
+        let child = try ChildProcess([ChildProcess.botgateway, "serve"] + arguments, environment: environment)
         for _ in 0..<600 {
             try await Task.sleep(for: .milliseconds(50))
             for line in child.standardError.split(separator: "\n") where line.contains("\"msg\":\"serving\"") {

@@ -114,5 +114,15 @@ extension JobQueue {
     }
 }
 
+/// Where a store keeps its state and what schema it has, for `doctor` and logs.
+public protocol StoreSchema: Sendable {
+    /// The file, or the server and database (never a password).
+    var location: String { get }
+    /// Names of the migrations applied, oldest first.
+    func migrationNames() async throws -> [String]
+    /// Closes connections; the store cannot be used after.
+    func close() async
+}
+
 /// Everything the gateway keeps, as one store implements it (SQLite's `AppDatabase`, or PostgreSQL's).
-public typealias GatewayStore = JobQueue & DocumentStore & UpdateInbox & ReplyOutbox & Whitelist & UsageLedger & StepAudit
+public typealias GatewayStore = JobQueue & DocumentStore & UpdateInbox & ReplyOutbox & Whitelist & UsageLedger & StepAudit & StoreSchema

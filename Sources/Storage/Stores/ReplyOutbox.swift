@@ -41,6 +41,10 @@ public protocol ReplyOutbox: ReplyQueue {
     /// Albums whose every job is answered and to which nothing was added for `quiet` seconds.
     func completedAlbums(quiet: Double, answerStep: String, now: Timestamp) async throws -> [(group: GroupRecord, jobs: [JobDetails])]
     func notify(groupID: Int64, reply: OutboxRecord, now: Timestamp) async throws
+    /// Replies by state, for `/metrics`.
+    func replyCounts() async throws -> [OutboxState: Int]
+    /// The reply that carries a job's result (its own, or its album's), once one is queued.
+    func resultReply(jobID: Int64, groupID: Int64?) async throws -> OutboxRecord?
 }
 
 extension ReplyOutbox {
