@@ -39,10 +39,13 @@ let package = Package(
             name: "S3",
             dependencies: ["CurlHTTP", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // The environment as every reader sees it, and the one error a bad value makes.
+        .target(name: "Environment"),
         .target(
             name: "OCR",
             dependencies: [
                 "CTesseract",
+                "Environment",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -87,6 +90,7 @@ let package = Package(
         .target(
             name: "BotGateway",
             dependencies: [
+                "Environment",
                 "OCR",
                 "Storage",
                 "Plugins",
@@ -103,6 +107,7 @@ let package = Package(
             name: "BotGatewayCLI",
             dependencies: [
                 "BotGateway",
+                "Environment",
                 "OCR",
                 "Storage",
                 "Plugins",
@@ -131,7 +136,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OCRTests",
-            dependencies: ["OCR", "TestSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["OCR", "Environment", "TestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         // The wire-level doubles (Telegram, Anthropic, OpenAI), the S3 and LLM server launchers, the loopback
         // server and the corpus scorers: under Tests/, used by the test targets and the benchmark tool only,
@@ -156,7 +161,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BotGatewayTests",
-            dependencies: ["BotGateway", "TestSupport", "CurlHTTP", "OCR", "Storage", "Plugins", "UseCases", "PostgresStore",
+            dependencies: ["BotGateway", "Environment", "TestSupport", "CurlHTTP", "OCR", "Storage", "Plugins", "UseCases", "PostgresStore",
                            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")]
         ),
         // The store contract: the same tests against SQLite and a real PostgreSQL server.

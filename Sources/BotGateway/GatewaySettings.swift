@@ -1,5 +1,6 @@
 import CurlHTTP
 import Foundation
+import Environment
 import OCR
 
 /// What `serve` needs from the environment (SPEC §3). A missing or malformed value is a
@@ -46,10 +47,7 @@ public struct GatewaySettings: Sendable, Redacted {
     }
 
     public static func fromEnvironment(_ environment: [String: String], dataDirectory: URL, requireSecret: Bool) throws -> GatewaySettings {
-        func value(_ name: String) -> String? {
-            guard let raw = environment[name]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return nil }
-            return raw
-        }
+        let value = EnvironmentVariables(environment).value
         guard let token = value("TELEGRAM_BOT_TOKEN") else {
             throw ConfigurationError(variable: "TELEGRAM_BOT_TOKEN", problem: "required by serve (the token @BotFather gave you)")
         }

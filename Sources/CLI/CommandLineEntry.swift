@@ -1,4 +1,5 @@
 import ArgumentParser
+import Environment
 import Foundation
 import OCR
 

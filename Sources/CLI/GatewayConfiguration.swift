@@ -1,4 +1,5 @@
 import CurlHTTP
+import Environment
 import Foundation
 import Logging
 import OCR
@@ -27,27 +28,8 @@ struct GatewayConfiguration {
     /// ISO 4217 code the local analyser gives amounts when a document neither prints nor implies one.
     var defaultCurrency: String? = nil
 
-    /// The variables as the readers below see them: blank counts as unset; switches are true or false.
-    struct Variables {
-        let environment: [String: String]
-
-        func value(_ name: String) -> String? {
-            guard let raw = environment[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !raw.isEmpty else { return nil }
-            return raw
-        }
-
-        func flag(_ name: String, default fallback: Bool) throws -> Bool {
-            switch value(name)?.lowercased() {
-            case nil: return fallback
-            case "true", "1", "yes": return true
-            case "false", "0", "no": return false
-            default: throw ConfigurationError(variable: name, problem: "expected true or false")
-            }
-        }
-    }
-
     static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> GatewayConfiguration {
-        let variables = Variables(environment: environment)
+        let variables = EnvironmentVariables(environment)
         let value = variables.value
         let data = value("BOT_DATA_DIR") ?? "./data"
         let analyzer: String
@@ -108,7 +90,7 @@ struct GatewayConfiguration {
                            timeout: .milliseconds(Int(timeout * 1000)))
     }
 
-    static func llmOptions(_ variables: Variables) throws -> LLMOptions {
+    static func llmOptions(_ variables: EnvironmentVariables) throws -> LLMOptions {
         let value = variables.value
         var options = LLMOptions()
         if let path = value("ANALYZER_PROMPT_FILE") {
@@ -129,7 +111,7 @@ struct GatewayConfiguration {
         return options
     }
 
-    static func s3(_ variables: Variables) throws -> S3Configuration? {
+    static func s3(_ variables: EnvironmentVariables) throws -> S3Configuration? {
         let value = variables.value
         guard let bucket = value("S3_BUCKET") else { return nil }
         var endpoint: URL?

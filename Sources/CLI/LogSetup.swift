@@ -1,3 +1,4 @@
+import Environment
 import Foundation
 import Logging
 import OCR

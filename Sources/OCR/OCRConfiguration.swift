@@ -1,3 +1,4 @@
+import Environment
 import Foundation
 
 /// Everything the OCR engine pool needs; built from `OCR_*` variables at the composition root.
@@ -34,7 +35,7 @@ public struct OCRConfiguration: Sendable, Equatable {
 
     /// `TESSDATA_PREFIX` if set, else the first Debian/Ubuntu location that exists.
     public static func defaultTessdataPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
-        if let prefix = environment["TESSDATA_PREFIX"], !prefix.isEmpty { return prefix }
+        if let prefix = EnvironmentVariables(environment).value("TESSDATA_PREFIX") { return prefix }
         let candidates = [
             "/usr/share/tesseract-ocr/5/tessdata",
             "/usr/share/tesseract-ocr/4.00/tessdata",
@@ -46,8 +47,9 @@ public struct OCRConfiguration: Sendable, Equatable {
 
     /// Reads `OCR_LANGUAGES` and `OCR_WORKERS`; a malformed value names its variable.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) -> OCRConfiguration {
+        let variables = EnvironmentVariables(environment)
         var configuration = OCRConfiguration(tessdataPath: defaultTessdataPath(environment: environment))
-        if let languages = environment["OCR_LANGUAGES"], !languages.isEmpty {
+        if let languages = variables.value("OCR_LANGUAGES") {
             let valid = languages.split(separator: "+", omittingEmptySubsequences: false).allSatisfy { part in
                 !part.isEmpty && part.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }
             }
@@ -56,7 +58,7 @@ public struct OCRConfiguration: Sendable, Equatable {
             }
             configuration.languages = languages
         }
-        if let workers = environment["OCR_WORKERS"], !workers.isEmpty {
+        if let workers = variables.value("OCR_WORKERS") {
             guard let count = Int(workers), (1...64).contains(count) else {
                 throw ConfigurationError(variable: "OCR_WORKERS", problem: "expected a whole number from 1 to 64")
             }
@@ -101,17 +103,4 @@ public struct OCRLimits: Sendable, Equatable {
         self.maxPages = maxPages
         self.timeoutSeconds = timeoutSeconds
     }
-}
-
-/// A configuration value that is missing or malformed; its description is the one line start-up prints.
-public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var variable: String
-    public var problem: String
-
-    public init(variable: String, problem: String) {
-        self.variable = variable
-        self.problem = problem
-    }
-
-    public var description: String { "\(variable): \(problem)" }
 }

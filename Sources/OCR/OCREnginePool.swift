@@ -79,6 +79,9 @@ public final class OCREnginePool: Sendable {
     /// Documents waiting for a free engine.
     public var queueDepth: Int { queue.pendingCount }
 
+    /// Engines reading a document now.
+    public var busyEngines: Int { queue.readingCount }
+
     /// Finishes the documents being read, refuses the ones still queued, and stops every engine.
     public func shutdown() async {
         queue.close()
@@ -114,6 +117,7 @@ public final class OCREnginePool: Sendable {
             } catch {
                 job.continuation.resume(throwing: error)
             }
+            queue.finished()
         }
     }
 }
@@ -131,6 +135,7 @@ final class OCRJobQueue: @unchecked Sendable {
     private var jobs: [OCRJob] = []
     private var head = 0
     private var closed = false
+    private var reading = 0
     private var lastID: UInt64 = 0
 
     func makeID() -> UInt64 {
@@ -174,6 +179,7 @@ final class OCRJobQueue: @unchecked Sendable {
         guard head < jobs.count else { return nil }
         let job = jobs[head]
         head += 1
+        reading += 1
         if head > 64 && head * 2 > jobs.count {
             jobs.removeFirst(head)
             head = 0
@@ -185,6 +191,20 @@ final class OCRJobQueue: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         return jobs.count - head
+    }
+
+    /// Jobs taken by an engine and not yet answered.
+    var readingCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return reading
+    }
+
+    /// An engine answered the job it took.
+    func finished() {
+        condition.lock()
+        reading -= 1
+        condition.unlock()
     }
 
     func close() {

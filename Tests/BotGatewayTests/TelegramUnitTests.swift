@@ -1,4 +1,5 @@
 @testable import BotGateway
+import Environment
 import Foundation
 import OCR
 import Testing

@@ -61,9 +61,10 @@ struct EnginePoolTests {
     func cancellation() async throws {
         try await Fixtures.withPool { pool in
             // One engine busy with a long document; the second caller waits in the queue and is cancelled there.
-            // The long one is given time to reach the engine first (on a loaded machine a task may start late).
+            // The long one reaches the engine first (on a loaded machine a task may start late).
             async let busy = pool.recognize(.file(Fixtures.path("statement-scanned.pdf")))
-            try await Task.sleep(for: .milliseconds(300))
+            for _ in 0..<1000 where pool.busyEngines == 0 { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(pool.busyEngines == 1)
             let waiting = Task { try await pool.recognize(.file(Fixtures.path("invoice.png"))) }
             for _ in 0..<200 where pool.queueDepth == 0 { try await Task.sleep(for: .milliseconds(10)) }
             waiting.cancel()

@@ -1,3 +1,4 @@
+import Environment
 import Foundation
 @testable import OCR
 import Testing

@@ -21,7 +21,7 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
             return OpenStore(store: database) { try? FileManager.default.removeItem(at: folder) }
         case .postgres:
             guard let server = try await SharedPostgres.server() else { return nil }
-            let database = try await PostgresDatabase.open(try server.freshDatabase())
+            let database = try await PostgresDatabase.open(try await server.freshDatabase())
             return OpenStore(store: database, postgres: database) { await database.close() }
         }
     }

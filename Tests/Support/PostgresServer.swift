@@ -48,11 +48,11 @@ public final class PostgresServer: @unchecked Sendable {
         let server = PostgresServer(port: port, directory: directory, binaries: binaries)
         do {
             try server.prepare()
-            try server.run(["initdb", "-D", server.cluster, "-U", server.user, "-A", "trust", "-E", "UTF8", "--no-sync", "--locale=C"])
+            try await server.run(["initdb", "-D", server.cluster, "-U", server.user, "-A", "trust", "-E", "UTF8", "--no-sync", "--locale=C"])
             // Small and quick for tests: no fsync (a test cluster is thrown away), loopback only, socket in the folder.
             let options = "-p \(server.port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
                 + "-c full_page_writes=off -c max_connections=200 -c shared_buffers=64MB"
-            try server.run(["pg_ctl", "-D", server.cluster, "-l", directory.appendingPathComponent("server.log").path, "-o", options, "-w", "-t", "60", "start"])
+            try await server.run(["pg_ctl", "-D", server.cluster, "-l", directory.appendingPathComponent("server.log").path, "-o", options, "-w", "-t", "60", "start"])
         } catch {
             await server.stop()
             throw error
@@ -71,31 +71,31 @@ public final class PostgresServer: @unchecked Sendable {
     }
 
     /// Creates an empty database, so each test gets its own.
-    public func createDatabase(_ name: String) throws {
-        try run(["psql", "-h", directory.path, "-p", "\(port)", "-U", user, "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q",
+    public func createDatabase(_ name: String) async throws {
+        try await run(["psql", "-h", directory.path, "-p", "\(port)", "-U", user, "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q",
                  "-c", "CREATE DATABASE \"\(name)\""], binary: "/usr/bin/psql")
     }
 
     /// A fresh database with a unique name, and its URL.
-    public func freshDatabase() throws -> String {
+    public func freshDatabase() async throws -> String {
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
-        try createDatabase(name)
+        try await createDatabase(name)
         return url(database: name)
     }
 
     /// Stops the server fast (open connections are cut) and keeps the cluster: `start()` it again to simulate an outage.
-    public func pause() throws {
-        try run(["pg_ctl", "-D", cluster, "-m", "fast", "-w", "stop"])
+    public func pause() async throws {
+        try await run(["pg_ctl", "-D", cluster, "-m", "fast", "-w", "stop"])
     }
 
-    public func resume() throws {
-        try run(["pg_ctl", "-D", cluster, "-l", directory.appendingPathComponent("server.log").path,
+    public func resume() async throws {
+        try await run(["pg_ctl", "-D", cluster, "-l", directory.appendingPathComponent("server.log").path,
                  "-o", "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off", "-w", "-t", "60", "start"])
     }
 
     /// Stops the server (immediate: a test cluster needs no checkpoint) and removes it.
     public func stop() async {
-        _ = try? run(["pg_ctl", "-D", cluster, "-m", "immediate", "-w", "stop"])
+        _ = try? await run(["pg_ctl", "-D", cluster, "-m", "immediate", "-w", "stop"])
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -110,14 +110,16 @@ public final class PostgresServer: @unchecked Sendable {
         }
     }
 
+    /// Runs a PostgreSQL tool to its end on a Dispatch thread: the tests' few concurrency threads serve the
+    /// doubles and must never wait on a child process.
     @discardableResult
-    private func run(_ arguments: [String], binary: String? = nil) throws -> String {
+    private func run(_ arguments: [String], binary: String? = nil) async throws -> String {
         var command = arguments
         command[0] = binary ?? binaries.appendingPathComponent(arguments[0]).path
         if geteuid() == 0 { command = ["/usr/sbin/runuser", "-u", "postgres", "--"] + command }
         var environment = ProcessInfo.processInfo.environment
         environment["LC_ALL"] = "C"
-        let outcome = try ChildProcess.run(command, environment: environment)
+        let outcome = try await ChildProcess.runOffPool(command, environment: environment)
         guard outcome.exitCode == 0 else {
             throw PostgresServerError.failed("\(arguments[0]) exited \(outcome.exitCode): \(outcome.standardError.suffix(800))")
         }
