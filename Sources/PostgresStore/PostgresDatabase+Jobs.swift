@@ -281,7 +281,7 @@ extension PostgresDatabase: JobQueue, StepAudit {
         job.requeue(at: due, now: now)
         try await connection.query("""
             UPDATE job SET state = 'queued', next_attempt_at = \(due), lease_owner = NULL, lease_expires_at = NULL, last_error = \(job.lastError),
-                updated_at = \(now) WHERE id = \(job.id)
+                finished_at = NULL, updated_at = \(now) WHERE id = \(job.id)
             """, logger: logger)
         try await announceWork(connection, logger: logger)
     }
@@ -308,8 +308,6 @@ extension PostgresDatabase: JobQueue, StepAudit {
             try await connection.query("UPDATE step SET state = 'pending', attempts = 0, error = NULL WHERE job_id = \(job.id) AND state = 'failed'",
                                        logger: self.logger)
             job.lastError = nil
-            job.finishedAt = nil
-            try await connection.query("UPDATE job SET finished_at = NULL WHERE id = \(job.id)", logger: self.logger)
             try await Self.requeue(connection, &job, at: now, now: now, logger: self.logger)
             return job
         }

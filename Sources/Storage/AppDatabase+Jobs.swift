@@ -250,7 +250,6 @@ extension AppDatabase: JobQueue, StepAudit {
                            arguments: [StepState.pending, job.id, StepState.failed])
             job.requeue(at: now, now: now)
             job.lastError = nil
-            job.finishedAt = nil
             try job.update(db)
             return job
         }

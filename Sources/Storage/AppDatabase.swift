@@ -50,17 +50,6 @@ public final class AppDatabase: Sendable {
     public func appliedMigrations() throws -> [String] {
         try writer.read { db in try Self.migrator.appliedIdentifiers(db).sorted() }
     }
-}
-
-extension AppDatabase: StoreSchema {
-    public var location: String { path }
-
-    public func migrationNames() async throws -> [String] {
-        try appliedMigrations()
-    }
-
-    /// GRDB closes the file when the last reference goes.
-    public func close() async {}
 
     /// Two processes opening a new database at once (`serve` and `batch`) can both see a migration as
     /// missing; the loser's "already exists" is fine when the winner completed it.
@@ -263,6 +252,17 @@ extension AppDatabase: StoreSchema {
         }
         return migrator
     }
+}
+
+extension AppDatabase: StoreSchema {
+    public var location: String { path }
+
+    public func migrationNames() async throws -> [String] {
+        try appliedMigrations()
+    }
+
+    /// GRDB closes the file when the last reference goes.
+    public func close() async {}
 }
 
 /// Why the store could not do what was asked, in words an operator can act on.

@@ -77,12 +77,13 @@ extension StepRecord {
 }
 
 extension JobRecord {
-    /// Queued again, due at `due`, with no lease.
+    /// Queued again, due at `due`, with no lease and not finished.
     public mutating func requeue(at due: Timestamp, now: Timestamp) {
         state = .queued
         nextAttemptAt = due
         leaseOwner = nil
         leaseExpiresAt = nil
+        finishedAt = nil
         updatedAt = now
     }
 

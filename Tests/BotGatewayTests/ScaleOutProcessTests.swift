@@ -40,39 +40,67 @@ struct ScaleOutProcessTests {
         func results(_ messages: [FakeTelegram.Sent]) -> [FakeTelegram.Sent] {
             messages.filter { $0.text.uppercased().contains("CORNER CAFE") }
         }
-        // One worker dies mid-run, another takes its place; its claimed job is taken over after the lease.
-        #expect(await telegram.waitFor(timeout: .seconds(60)) { !results($0).isEmpty })
+        // The first worker dies while it holds a job (its lease names its pid); a new one takes its place and,
+        // seeing that pid gone on this host, takes the job over at once.
+        let watcher = try await PostgresDatabase.open(databaseURL)
+        var holding = false
+        for _ in 0..<600 where !holding {
+            holding = try await watcher.jobs(state: .running, limit: 50).contains { $0.leaseOwner?.contains(":\(workers[0].pid):") == true }
+            if !holding { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(holding, "the first worker never held a job")
         workers[0].signal(SIGKILL)
-        _ = await Self.wait(workers[0])
+        _ = await workers[0].exit()
         workers.append(try ChildProcess([ChildProcess.botgateway, "worker"], environment: environment))
         let done = await telegram.waitFor(timeout: .seconds(180)) { results($0).count >= count }
         #expect(done, "results: \(results(telegram.sentMessages).count) of \(count)")
         try await Task.sleep(for: .seconds(1))
         for worker in workers.dropFirst() { worker.signal(SIGTERM) }
-        for worker in workers.dropFirst() { #expect(await Self.wait(worker) == 0) }
+        for worker in workers.dropFirst() { #expect(await worker.exit() == 0) }
         #expect(await gateway.terminate() == 0)
 
         // Exactly one result per document, each answering its own message.
         let sent = results(telegram.messages(to: 1))
         #expect(sent.count == count)
         #expect(Set(sent.compactMap(\.replyTo)) == Set((1...count).map { Int64(100 + $0) }))
-        // The audit: every job's steps completed exactly once, across the three workers.
-        let store = try await PostgresDatabase.open(databaseURL)
+        // The audit: every job's steps completed exactly once, across the three workers; the killed worker's
+        // run was abandoned and taken over.
+        let store = watcher
         #expect(try await store.jobCounts(groupID: nil) == [.done: count])
         for step in ["ocr", "analyze"] {
             let runs = try await store.completedRunCounts(plugin: step)
             #expect(runs.count == count)
             #expect(runs.values.allSatisfy { $0 == 1 }, "\(step): \(runs)")
         }
+        var abandoned = 0
+        for job in try await store.jobs(state: .done, limit: 50) {
+            abandoned += try await store.stepRuns(jobID: try #require(job.id)).filter { $0.outcome == .abandoned }.count
+        }
+        #expect(abandoned >= 1)
         await store.close()
         await telegram.stop()
         await postgres.stop()
     }
 
-    /// A child's exit code, waited for on a Dispatch thread (the concurrency threads serve the doubles).
-    static func wait(_ child: ChildProcess) async -> Int32 {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: child.wait()) }
+    @Test("a wrong DATABASE_URL stops serve and worker with one line naming it, exit 2, and never its password")
+    func wrongDatabaseURL() async throws {
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("bad-url-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: data) }
+        let cases = [
+            ("mysql://gw:hunter22@127.0.0.1/db", "expected postgres://"),
+            ("postgres://gw:hunter22@/db", "names no host"),
+            // Nothing listens on port 1: refused at once, in the connection's words.
+            ("postgres://gw:hunter22@127.0.0.1:1/db?sslmode=disable", "cannot be used"),
+        ]
+        for (url, reason) in cases {
+            for command in [["worker"], ["serve", "--poll"]] {
+                let outcome = try await ChildProcess.runOffPool([ChildProcess.botgateway] + command, environment: ChildProcess.environment([
+                    "DATABASE_URL": url, "BOT_DATA_DIR": data.path, "TELEGRAM_BOT_TOKEN": "1:abc", "LOG_LEVEL": "error"]))
+                let lines = outcome.standardError.split(separator: "\n")
+                #expect(outcome.exitCode == 2, "\(command) \(url): \(outcome.standardError)")
+                #expect(lines.count == 1 && lines[0].hasPrefix("botgateway: DATABASE_URL: ") && lines[0].contains(reason), "\(lines)")
+                #expect(!(outcome.standardOutput + outcome.standardError).contains("hunter22"))
+            }
         }
     }
 }

@@ -54,12 +54,12 @@ struct ServeProcessTests {
         let telegram = try await FakeTelegram.start()
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("doctor-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: data) }
-        let good = try ChildProcess.run([ChildProcess.botgateway, "doctor"], environment: ChildProcess.environment([
+        let good = try await ChildProcess.runOffPool([ChildProcess.botgateway, "doctor"], environment: ChildProcess.environment([
             "TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_BASE_URL": telegram.baseURL, "BOT_DATA_DIR": data.path]))
         #expect(good.exitCode == 0, "\(good.standardOutput)")
         #expect(good.standardOutput.contains("ok    tessdata: "))
         #expect(good.standardOutput.contains("ok    Telegram: the token belongs to @gateway_test_bot"))
-        let bad = try ChildProcess.run([ChildProcess.botgateway, "doctor"], environment: ChildProcess.environment([
+        let bad = try await ChildProcess.runOffPool([ChildProcess.botgateway, "doctor"], environment: ChildProcess.environment([
             "TELEGRAM_BOT_TOKEN": "999:wrong", "TELEGRAM_API_BASE_URL": telegram.baseURL, "BOT_DATA_DIR": data.path]))
         #expect(bad.exitCode == 1)
         #expect(bad.standardOutput.contains("FAIL  Telegram: Telegram refused the call (401): Unauthorized"))
@@ -76,7 +76,7 @@ struct ServeProcessTests {
         try FileManager.default.createDirectory(at: inbox, withIntermediateDirectories: true)
         try GatewayHarness.fixture("receipt.jpg").write(to: inbox.appendingPathComponent("receipt.jpg"))
         let environment = ["BOT_DATA_DIR": root.appendingPathComponent("data").path, "OCR_WORKERS": "1", "LOG_LEVEL": "error"]
-        let sent = try ChildProcess.run([ChildProcess.botgateway, "batch", inbox.path, "--chat", "77"], environment: ChildProcess.environment(
+        let sent = try await ChildProcess.runOffPool([ChildProcess.botgateway, "batch", inbox.path, "--chat", "77"], environment: ChildProcess.environment(
             environment.merging(["TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_BASE_URL": telegram.baseURL]) { $1 }))
         #expect(sent.exitCode == 0, "\(sent.standardError)")
         let document = try #require(telegram.sentMessages.first { $0.method == "sendDocument" })
@@ -84,7 +84,7 @@ struct ServeProcessTests {
         #expect(document.text.contains("1 documents analysed, 0 failed"))
         var withoutToken: [String: String?] = environment
         withoutToken["TELEGRAM_BOT_TOKEN"] = .some(nil)
-        let missing = try ChildProcess.run([ChildProcess.botgateway, "batch", inbox.path, "--chat", "77"],
+        let missing = try await ChildProcess.runOffPool([ChildProcess.botgateway, "batch", inbox.path, "--chat", "77"],
                                            environment: ChildProcess.environment(withoutToken))
         #expect(missing.exitCode == 2)
         #expect(missing.standardError.contains("TELEGRAM_BOT_TOKEN"))

@@ -67,4 +67,21 @@ struct FormatAndParsingTests {
         }
         #expect(try OCRConfiguration.fromEnvironment([:]).workers == ProcessInfo.processInfo.activeProcessorCount)
     }
+
+    @Test("every reader sees a variable alike: trimmed of spaces and newlines, blank as unset, switches as true or false")
+    func environmentValues() throws {
+        let variables = EnvironmentVariables(["A": "  eng \n", "BLANK": " \t\n", "ON": "Yes", "OFF": "0", "BAD": "maybe"])
+        #expect(variables.value("A") == "eng")
+        #expect(variables.value("BLANK") == nil)
+        #expect(variables.value("MISSING") == nil)
+        #expect(try variables.flag("ON", default: false))
+        #expect(try variables.flag("OFF", default: true) == false)
+        #expect(try variables.flag("MISSING", default: true))
+        #expect(throws: ConfigurationError(variable: "BAD", problem: "expected true or false")) { try variables.flag("BAD", default: false) }
+        // The OCR variables go through the same reader (a value pasted with its newline is still read).
+        let parsed = try OCRConfiguration.fromEnvironment(["OCR_WORKERS": " 2\n", "OCR_LANGUAGES": "eng \n", "TESSDATA_PREFIX": " "])
+        #expect(parsed.workers == 2)
+        #expect(parsed.languages == "eng")
+        #expect(parsed.tessdataPath == OCRConfiguration.defaultTessdataPath(environment: [:]))
+    }
 }

@@ -138,8 +138,12 @@ struct JobQueueContractTests {
                                                    usage: StepUsage(), now: 1_031) == .failed)
             #expect(try await store.queue.jobCounts(groupID: nil) == [.failed: 1])
             await #expect(throws: StorageError.self) { _ = try await store.queue.retryJob(code: "NOSUCH", now: 1_100) }
+            #expect(try await store.store.jobDetails(code: job.code)?.job.finishedAt == 1_031)
             let retried = try await store.queue.retryJob(code: job.code.lowercased(), now: 1_100)
             #expect(retried.state == .queued)
+            #expect(retried.finishedAt == nil && retried.lastError == nil)
+            let stored = try #require(try await store.store.jobDetails(code: job.code)?.job)
+            #expect(stored.finishedAt == nil && stored.lastError == nil && stored.nextAttemptAt == 1_100)
             await #expect(throws: StorageError.self) { _ = try await store.queue.retryJob(code: job.code, now: 1_101) }
             let again = try #require(try await store.queue.claimNextJob(owner: "w1", leaseSeconds: 60, groupID: nil, now: 1_100))
             #expect(again.currentStep.plugin == "ocr")

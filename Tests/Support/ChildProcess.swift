@@ -75,6 +75,14 @@ public final class ChildProcess: Sendable {
         return status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
     }
 
+    /// `wait()` on a Dispatch thread: the concurrency pool's few threads may be serving a double the child
+    /// talks to, and must never block on a child.
+    public func exit() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: self.wait()) }
+        }
+    }
+
     public func signal(_ number: Int32) {
         kill(pid, number)
     }

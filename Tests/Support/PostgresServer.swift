@@ -49,10 +49,7 @@ public final class PostgresServer: @unchecked Sendable {
         do {
             try server.prepare()
             try await server.run(["initdb", "-D", server.cluster, "-U", server.user, "-A", "trust", "-E", "UTF8", "--no-sync", "--locale=C"])
-            // Small and quick for tests: no fsync (a test cluster is thrown away), loopback only, socket in the folder.
-            let options = "-p \(server.port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-                + "-c full_page_writes=off -c max_connections=200 -c shared_buffers=64MB"
-            try await server.run(["pg_ctl", "-D", server.cluster, "-l", directory.appendingPathComponent("server.log").path, "-o", options, "-w", "-t", "60", "start"])
+            try await server.resume()
         } catch {
             await server.stop()
             throw error
@@ -72,8 +69,7 @@ public final class PostgresServer: @unchecked Sendable {
 
     /// Creates an empty database, so each test gets its own.
     public func createDatabase(_ name: String) async throws {
-        try await run(["psql", "-h", directory.path, "-p", "\(port)", "-U", user, "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q",
-                 "-c", "CREATE DATABASE \"\(name)\""], binary: "/usr/bin/psql")
+        try await run(["createdb", "-h", directory.path, "-p", "\(port)", "-U", user, name])
     }
 
     /// A fresh database with a unique name, and its URL.
@@ -83,14 +79,18 @@ public final class PostgresServer: @unchecked Sendable {
         return url(database: name)
     }
 
-    /// Stops the server fast (open connections are cut) and keeps the cluster: `start()` it again to simulate an outage.
+    /// Stops the server fast (open connections are cut) and keeps the cluster: `resume()` starts it again, as
+    /// after an outage or a restart.
     public func pause() async throws {
         try await run(["pg_ctl", "-D", cluster, "-m", "fast", "-w", "stop"])
     }
 
+    /// Starts the server on its cluster: small and quick for tests (no fsync: a test cluster is thrown away),
+    /// loopback only, its socket in the folder.
     public func resume() async throws {
-        try await run(["pg_ctl", "-D", cluster, "-l", directory.appendingPathComponent("server.log").path,
-                 "-o", "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off", "-w", "-t", "60", "start"])
+        let options = "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+            + "-c full_page_writes=off -c max_connections=200 -c shared_buffers=64MB"
+        try await run(["pg_ctl", "-D", cluster, "-l", directory.appendingPathComponent("server.log").path, "-o", options, "-w", "-t", "60", "start"])
     }
 
     /// Stops the server (immediate: a test cluster needs no checkpoint) and removes it.
@@ -113,9 +113,9 @@ public final class PostgresServer: @unchecked Sendable {
     /// Runs a PostgreSQL tool to its end on a Dispatch thread: the tests' few concurrency threads serve the
     /// doubles and must never wait on a child process.
     @discardableResult
-    private func run(_ arguments: [String], binary: String? = nil) async throws -> String {
+    private func run(_ arguments: [String]) async throws -> String {
         var command = arguments
-        command[0] = binary ?? binaries.appendingPathComponent(arguments[0]).path
+        command[0] = binaries.appendingPathComponent(arguments[0]).path
         if geteuid() == 0 { command = ["/usr/sbin/runuser", "-u", "postgres", "--"] + command }
         var environment = ProcessInfo.processInfo.environment
         environment["LC_ALL"] = "C"

@@ -29,20 +29,13 @@ public struct ServeProcess: Sendable {
     /// SIGKILL, as a crash or the OOM killer would; returns once the process is gone.
     public func kill9() async {
         child.signal(SIGKILL)
-        _ = await waitOffPool()
+        _ = await child.exit()
     }
 
     /// SIGTERM, as an operator or systemd would; returns the exit code.
     public func terminate() async -> Int32 {
         child.signal(SIGTERM)
-        return await waitOffPool()
-    }
-
-    /// Waits on a Dispatch thread: the concurrency pool's few threads may be serving a double the child talks to.
-    private func waitOffPool() async -> Int32 {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: child.wait()) }
-        }
+        return await child.exit()
     }
 }
 

@@ -1,0 +1,70 @@
+import Foundation
+@testable import PostgresStore
+import Storage
+import TestSupport
+import Testing
+
+/// What only the PostgreSQL store does: its own migrations and schema check, and a server that goes away.
+@Suite("PostgreSQL store: schema and server restarts", .serialized)
+struct PostgresStoreTests {
+    @Test("migrations run once on a new database and not again; a schema from a newer version is refused, untouched")
+    func migrations() async throws {
+        guard let server = try await SharedPostgres.server() else { return }
+        let url = try await server.freshDatabase()
+        let first = try await PostgresDatabase.open(url)
+        #expect(try await first.appliedMigrations() == PostgresSchema.migrations.map(\.name))
+        await first.close()
+        let again = try await PostgresDatabase.open(url)
+        #expect(try await again.appliedMigrations() == PostgresSchema.migrations.map(\.name))
+        try await again.execute("INSERT INTO schema_migration (version, name, applied_at) VALUES (99, 'v99-from-the-future', 0)")
+        await again.close()
+        await #expect(throws: StorageError.newerSchema(["v99-from-the-future"])) { _ = try await PostgresDatabase.open(url) }
+    }
+
+    @Test("while the server is down a call fails as transient; once it is back the same store works again, nothing lost")
+    func serverRestart() async throws {
+        if let reason = PostgresServer.unavailableReason {
+            print("PostgreSQL restart test skipped: \(reason)")
+            return
+        }
+        // A server of its own: the shared one serves the other tests meanwhile.
+        let server = try await PostgresServer.start()
+        let store = try await PostgresDatabase.open(try await server.freshDatabase())
+        _ = try await store.enqueue([(document(1), JobRequest(origin: .batch, sourceName: "a.png", sourceKey: "k1"))], steps: ["ocr"], now: 1_000)
+        try await server.pause()
+        do {
+            _ = try await store.jobCounts(groupID: nil)
+            Issue.record("a call succeeded while the server was down")
+        } catch let error as StorageError {
+            #expect(error.isTransient, "\(error)")
+        }
+        try await server.resume()
+        var counts: [JobState: Int]?
+        for _ in 0..<50 where counts == nil {
+            counts = try? await store.jobCounts(groupID: nil)
+            if counts == nil { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(counts == [.queued: 1])
+        let claimed = try await store.claimNextJob(owner: "w", leaseSeconds: 60, groupID: nil, now: 1_001)
+        #expect(claimed?.document.sha256 == document(1).sha256)
+        await store.close()
+        await server.stop()
+    }
+
+    @Test("the address is read as operators write it, and never shown with its password")
+    func addresses() throws {
+        let url = try DatabaseURL("postgres://gw:s%40cret@db.internal:6543/botgateway?sslmode=require")
+        #expect(url.host == "db.internal")
+        #expect(url.port == 6543)
+        #expect(url.user == "gw")
+        #expect(url.password == "s@cret")
+        #expect(url.tls == .require)
+        #expect(url.description == "postgres://gw@db.internal:6543/botgateway")
+        let socket = try DatabaseURL("postgresql://gw@/botgateway?host=/run/postgresql")
+        #expect(socket.socketFolder == "/run/postgresql")
+        #expect(socket.tls == .prefer)
+        for bad in ["mysql://gw@h/db", "postgres://gw@h", "postgres://@h/db", "postgres://gw@h/db?sslmode=maybe", "postgres://gw@/db"] {
+            #expect(throws: DatabaseURLError.self, "\(bad)") { _ = try DatabaseURL(bad) }
+        }
+    }
+}
