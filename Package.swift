@@ -161,7 +161,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BotGatewayTests",
-            dependencies: ["BotGateway", "Environment", "TestSupport", "CurlHTTP", "OCR", "Storage", "Plugins", "UseCases", "PostgresStore",
+            dependencies: ["BotGateway", "Environment", "TestSupport", "CurlHTTP", "OCR", "Storage", "Plugins", "UseCases", "PostgresStore", "S3",
                            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")]
         ),
         // The store contract: the same tests against SQLite and a real PostgreSQL server.

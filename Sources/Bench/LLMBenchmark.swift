@@ -33,18 +33,18 @@ struct LLMBenchmark: AsyncParsableCommand {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("llm-bench-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
         let blobs = try BlobStore(dataDirectory: scratch)
-        let input = try Self.input("receipt.jpg", format: .jpeg, fixtures: fixtures, blobs: blobs)
+        let input = try await Self.input("receipt.jpg", format: .jpeg, fixtures: fixtures, blobs: blobs)
         try await overhead(input)
         if !noLlama, let installation = LlamaServer.installation {
-            try await llama(installation, input: try Self.input("invoice.png", format: .png, fixtures: fixtures, blobs: blobs))
+            try await llama(installation, input: try await Self.input("invoice.png", format: .png, fixtures: fixtures, blobs: blobs))
         } else {
             print("\nllama-server: skipped (run scripts/llama-server and export what it prints)")
         }
     }
 
-    static func input(_ name: String, format: DocumentFormat, fixtures: URL, blobs: BlobStore) throws -> AnalysisInput {
+    static func input(_ name: String, format: DocumentFormat, fixtures: URL, blobs: BlobStore) async throws -> AnalysisInput {
         let data = try Data(contentsOf: fixtures.appendingPathComponent(name))
-        let document = try DocumentIntake(blobs: blobs).take(data: data, displayName: name)
+        let document = try await DocumentIntake(blobs: blobs).take(data: data, displayName: name)
         let text = try String(contentsOf: fixtures.appendingPathComponent("ground-truth/\(name).txt"), encoding: .utf8)
         let page = OCRPage(index: 0, text: text, confidence: 90, source: .ocr, width: 0, height: 0, milliseconds: 0)
         return AnalysisInput(text: text, ocr: OCRResult(format: format, pages: [page], timings: OCRTimings()), document: document,

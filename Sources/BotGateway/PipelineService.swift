@@ -16,7 +16,26 @@ public struct PipelineService: Service {
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
-            await pipeline.run(workers: workers)
+            await withDiscardingTaskGroup { group in
+                if pipeline.blobs.remote != nil {
+                    group.addTask { await trimCachedDocuments() }
+                }
+                await pipeline.run(workers: workers)
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// With documents in a shared store this node's copies are a cache: drop those nobody read for an hour.
+    private func trimCachedDocuments() async {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: .seconds(600))
+            } catch {
+                return
+            }
+            let blobs = pipeline.blobs
+            _ = try? await BlockingWork.run { blobs.trimCache() }
         }
     }
 }

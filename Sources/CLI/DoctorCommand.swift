@@ -91,6 +91,24 @@ struct DoctorCommand: AsyncParsableCommand {
         } else {
             report(nil, "S3_BUCKET not set: archiving is off")
         }
+        await checkBlobStore(configuration, report)
+    }
+
+    /// Where documents are kept: the data folder, or with `BLOB_STORE=s3` the bucket every worker reads.
+    private func checkBlobStore(_ configuration: GatewayConfiguration, _ report: Checklist) async {
+        let http = HTTPClient()
+        defer { http.shutdown() }
+        guard let remote = configuration.remoteBlobs(http: http) else {
+            report(true, "documents on this machine's disk (\(configuration.dataDirectory.appendingPathComponent("blobs").path)); "
+                   + "workers on other machines need BLOB_STORE=s3")
+            return
+        }
+        do {
+            try await remote.check()
+            report(true, "documents in \(remote.location): write, read back and delete")
+        } catch {
+            report(false, "documents (BLOB_STORE=s3): \(error)")
+        }
     }
 
     private func checkAnalyser(_ configuration: GatewayConfiguration, _ report: Checklist) async {

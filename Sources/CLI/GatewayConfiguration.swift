@@ -27,6 +27,9 @@ struct GatewayConfiguration {
     var s3: S3Configuration?
     /// ISO 4217 code the local analyser gives amounts when a document neither prints nor implies one.
     var defaultCurrency: String? = nil
+    /// `BLOB_STORE=s3`: documents in the `S3_*` bucket, so workers on other machines read them; local disk
+    /// (the default) otherwise.
+    var sharedBlobs = false
 
     static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> GatewayConfiguration {
         let variables = EnvironmentVariables(environment)
@@ -52,6 +55,15 @@ struct GatewayConfiguration {
                 throw ConfigurationError(variable: "DATABASE_URL", problem: error.description)
             }
         }
+        let s3 = try s3(variables)
+        let sharedBlobs: Bool
+        switch value("BLOB_STORE")?.lowercased() {
+        case nil, "local": sharedBlobs = false
+        case "s3":
+            guard s3 != nil else { throw ConfigurationError(variable: "BLOB_STORE", problem: "s3 needs S3_BUCKET and its credentials") }
+            sharedBlobs = true
+        default: throw ConfigurationError(variable: "BLOB_STORE", problem: "expected local or s3")
+        }
         return GatewayConfiguration(
             dataDirectory: URL(fileURLWithPath: data).standardizedFileURL,
             databaseURL: value("DATABASE_URL"),
@@ -59,8 +71,9 @@ struct GatewayConfiguration {
             analyzer: analyzer,
             llm: try llmEndpoint(analyzer, value),
             llmOptions: try llmOptions(variables),
-            s3: try s3(variables),
-            defaultCurrency: defaultCurrency)
+            s3: s3,
+            defaultCurrency: defaultCurrency,
+            sharedBlobs: sharedBlobs)
     }
 
     static func llmEndpoint(_ analyzer: String, _ value: (String) -> String?) throws -> LLMEndpoint? {
@@ -133,6 +146,12 @@ struct GatewayConfiguration {
                                credentials: AWSCredentials(accessKeyID: access, secretAccessKey: secret, sessionToken: value("AWS_SESSION_TOKEN")))
     }
 
+    /// The bucket every node reads documents from, when `BLOB_STORE=s3`.
+    func remoteBlobs(http: HTTPClient) -> (any RemoteBlobs)? {
+        guard sharedBlobs, let s3 else { return nil }
+        return S3Blobs(client: S3Client(configuration: s3, http: http))
+    }
+
     func reportArchiver(http: HTTPClient) -> ReportArchiver? {
         s3.map { ReportArchiver(client: S3Client(configuration: $0, http: http)) }
     }
@@ -156,13 +175,15 @@ struct GatewayConfiguration {
 
     /// The store (`DATABASE_URL`'s PostgreSQL, else SQLite in the data folder) and the document folder, created
     /// on first use; a folder that cannot be created or a database that cannot be reached or used is a
-    /// configuration error in plain words.
-    func openStorage() async throws -> (any GatewayStore, BlobStore) {
+    /// configuration error in plain words. Commands that read or write documents pass `http`: with
+    /// `BLOB_STORE=s3` their blob store then writes through to, and reads from, the bucket.
+    func openStorage(http: HTTPClient? = nil) async throws -> (any GatewayStore, BlobStore) {
         try createDataDirectory()
         let blobs: BlobStore
         do {
-            blobs = try BlobStore(dataDirectory: dataDirectory)
+            blobs = try BlobStore(dataDirectory: dataDirectory, remote: http.flatMap(remoteBlobs))
             blobs.removeLeftovers()
+            blobs.trimCache()
         } catch {
             throw ConfigurationError(variable: "BOT_DATA_DIR", problem: error.description)
         }
@@ -219,7 +240,7 @@ struct GatewayConfiguration {
 
     /// `batch`'s use case on this configuration's store and steps, and whether it writes an executive summary.
     func batchRun(http: HTTPClient, engines: OCREngines) async throws -> (BatchRun, (any ReportSummarizer)?) {
-        let (database, blobs) = try await openStorage()
+        let (database, blobs) = try await openStorage(http: http)
         let (analyzer, summarizer) = makeAnalyzer(http: http)
         let steps = steps(ocr: engines, http: http, analyzer: analyzer)
         let composer = ReportComposer(summarizer: summarizer, usage: database, logger: Logger(label: "report"))

@@ -34,12 +34,12 @@ struct ServeCommand: AsyncParsableCommand {
         // Held until exit: a second serve on this data folder would fetch, process and answer everything twice.
         let lock = try configuration.lockDataDirectory()
         defer { withExtendedLifetime(lock) {} }
-        let (database, blobs) = try await configuration.openStorage()
+        let http = HTTPClient()
+        let (database, blobs) = try await configuration.openStorage(http: http)
         let logger = Logger(label: "botgateway")
         // Started now, not on the first document: missing language data stops `serve` at once.
         let engines = configuration.ocrEngines()
         let pool = try await engines.pool()
-        let http = HTTPClient()
         let (analyzer, summarizer) = configuration.makeAnalyzer(http: http)
         logger.info("analyser", metadata: ["name": "\(analyzer.name)", "model": "\(configuration.llm?.model ?? "-")", "host": "\(configuration.llm?.host ?? "-")"])
         let telegram = TelegramClient(token: settings.token, baseURL: settings.apiBaseURL, http: http, logger: Logger(label: "telegram"))
@@ -80,15 +80,15 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         try LogSetup.bootstrap()
         let configuration = try GatewayConfiguration.fromEnvironment()
-        let (database, blobs) = try await configuration.openStorage()
+        let http = HTTPClient()
+        let (database, blobs) = try await configuration.openStorage(http: http)
         let logger = Logger(label: "worker")
         let engines = configuration.ocrEngines()
         let pool = try await engines.pool()
-        let http = HTTPClient()
         let (analyzer, _) = configuration.makeAnalyzer(http: http)
         let pipeline = Pipeline(queue: database, blobs: blobs, steps: configuration.steps(ocr: engines, http: http, analyzer: analyzer),
                                 logger: Logger(label: "pipeline"))
-        logger.info("worker", metadata: ["store": "\(database.location)", "analyser": "\(analyzer.name)", "jobs": "\(configuration.ocr.workers * 2)"])
+        logger.info("worker", metadata: ["store": "\(database.location)", "documents": "\(blobs.remote?.location ?? "local disk")", "analyser": "\(analyzer.name)", "jobs": "\(configuration.ocr.workers * 2)"])
         let group = ServiceGroup(services: [PipelineService(pipeline: pipeline, workers: configuration.ocr.workers * 2)],
                                  gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         defer { http.shutdown() }

@@ -33,9 +33,23 @@ public struct DocumentIntake: Sendable {
     }
 
     /// Stores a file and returns its document record (not yet saved to the database).
-    /// The format is checked from the first bytes before anything is copied.
+    /// The format is checked from the first bytes before anything is copied; the copy runs off the
+    /// concurrency threads; with a shared blob store the document is in it before this returns.
     /// With `sync` false, call `blobs.syncToDisk()` before the document is saved (batch intake).
-    public func take(file path: String, displayName: String, sync: Bool = true) throws(Refusal) -> DocumentRecord {
+    public func take(file path: String, displayName: String, sync: Bool = true) async throws(Refusal) -> DocumentRecord {
+        let local: (stored: BlobStore.Stored, format: DocumentFormat)
+        do {
+            local = try await BlockingWork.run { [self] in try storeLocally(file: path, sync: sync) }
+        } catch let refusal as Refusal {
+            throw refusal
+        } catch {
+            throw .storeUnavailable(reason: "\(error)")
+        }
+        try await publish(local.stored, format: local.format)
+        return record(local.stored, format: local.format, displayName: displayName)
+    }
+
+    private func storeLocally(file path: String, sync: Bool) throws(Refusal) -> (stored: BlobStore.Stored, format: DocumentFormat) {
         var info = stat()
         guard stat(path, &info) == 0 else { throw .unreadable(String(cString: strerror(errno))) }
         guard info.st_mode & S_IFMT == S_IFREG else { throw .unreadable("not a regular file") }
@@ -45,25 +59,34 @@ public struct DocumentIntake: Sendable {
         let head = (try? handle.read(upToCount: 1024)) ?? Data()
         try? handle.close()
         guard let format = DocumentFormat.detect(head) else { throw .unsupported(DocumentFormat.describeUnrecognized(head)) }
-        let stored: BlobStore.Stored
         do {
-            stored = try blobs.store(file: path, maxBytes: maxBytes, sync: sync)
+            return (try blobs.store(file: path, maxBytes: maxBytes, sync: sync), format)
         } catch {
             throw Self.refusal(error)
         }
-        return record(stored, format: format, displayName: displayName)
     }
 
-    /// Stores bytes already in memory (a Telegram download).
-    public func take(data: Data, displayName: String) throws(Refusal) -> DocumentRecord {
+    private func publish(_ stored: BlobStore.Stored, format: DocumentFormat) async throws(Refusal) {
+        do {
+            try await blobs.publish(stored, contentType: format.mimeType)
+        } catch {
+            throw Self.refusal(error)
+        }
+    }
+
+    /// Stores bytes already in memory (tests and benchmarks).
+    public func take(data: Data, displayName: String) async throws(Refusal) -> DocumentRecord {
         guard !data.isEmpty else { throw .empty }
         guard Int64(data.count) <= maxBytes else { throw .tooLarge(bytes: Int64(data.count), limit: maxBytes) }
         guard let format = DocumentFormat.detect(data.prefix(1024)) else { throw .unsupported(DocumentFormat.describeUnrecognized(data.prefix(64))) }
+        let stored: BlobStore.Stored
         do {
-            return record(try blobs.store(data: data), format: format, displayName: displayName)
+            stored = try blobs.store(data: data)
         } catch {
             throw Self.refusal(error)
         }
+        try await publish(stored, format: format)
+        return record(stored, format: format, displayName: displayName)
     }
 
     /// A store failure in words that name no server path: the file's own read errors are the sender's

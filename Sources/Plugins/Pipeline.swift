@@ -171,8 +171,14 @@ public final class Pipeline: Sendable {
         for done in claimed.steps where done.state == .done {
             outputs[done.plugin] = done.output
         }
-        let context = PluginContext(job: claimed.job, document: claimed.document, documentPath: blobs.absolutePath(claimed.document.blobPath),
-                                    outputs: outputs, logger: logger)
+        let documentPath: String
+        do {
+            documentPath = try await blobs.checkout(claimed.document)
+        } catch {
+            // A document missing from the shared store does not come back by retrying; the store being down does.
+            throw PluginError(error.isTransient ? .transient : .permanent, "the document cannot be read: \(error.description)")
+        }
+        let context = PluginContext(job: claimed.job, document: claimed.document, documentPath: documentPath, outputs: outputs, logger: logger)
         let result = try await plugin.run(context)
         let elapsed = (ContinuousClock.now - started).milliseconds
         let next = try await queue.finishStep(claimed, output: result.output, usage: result.usage, milliseconds: elapsed,

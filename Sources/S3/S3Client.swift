@@ -113,8 +113,10 @@ public struct S3Client: Sendable {
         try check(response)
     }
 
-    public func getObject(_ key: String, to path: String? = nil) async throws -> Data {
-        let response = try await send("GET", key: key, downloadPath: path)
+    /// The object's bytes, or with `path` streamed to that file (the returned data is then empty); more than
+    /// `maxBytes` stops the transfer with `HTTPClientError.responseTooLarge`.
+    public func getObject(_ key: String, to path: String? = nil, maxBytes: Int64 = 1 << 30) async throws -> Data {
+        let response = try await send("GET", key: key, downloadPath: path, maxResponseBytes: maxBytes)
         try check(response)
         return response.body
     }
@@ -206,11 +208,11 @@ public struct S3Client: Sendable {
 
     private func send(_ method: String, key: String?, query: [(String, String)] = [], headers: [(name: String, value: String)] = [],
                       body: HTTPClientRequest.Body = .none, payloadHash: String = SigV4Signer.emptyPayloadHash,
-                      downloadPath: String? = nil) async throws -> HTTPClientResponse {
+                      downloadPath: String? = nil, maxResponseBytes: Int64 = 1 << 30) async throws -> HTTPClientResponse {
         let target = url(key: key, query: query)
         let signed = signer.sign(method: method, url: target, headers: headers, payloadHash: payloadHash)
         var request = HTTPClientRequest(method: method, url: target.absoluteString, headers: headers + signed, body: body,
-                                        timeout: .seconds(300), maxResponseBytes: 1 << 30, downloadPath: downloadPath)
+                                        timeout: .seconds(300), maxResponseBytes: maxResponseBytes, downloadPath: downloadPath)
         if method == "PUT", case .none = body {
             request.headers.append(("Content-Length", "0"))
             request.body = .data(Data())

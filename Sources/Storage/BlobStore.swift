@@ -9,6 +9,10 @@ import Glibc
 /// Files are hashed while they are copied (1 MiB at a time: memory stays flat whatever the size), written
 /// to a temporary file, fsynced and renamed into place, so a crash never leaves a half-written blob
 /// under a real name.
+///
+/// With a `remote` store (`BLOB_STORE=s3`) the disk is only a cache: a document counts as stored once
+/// `publish` has put it in the remote store, a node that lacks it fetches it there (`checkout`), and copies
+/// nobody read for an hour are trimmed, so nothing depends on one machine's disk.
 public struct BlobStore: Sendable {
     public struct Stored: Sendable, Equatable {
         public var sha256: String
@@ -22,11 +26,14 @@ public struct BlobStore: Sendable {
     }
 
     public let dataDirectory: URL
+    /// The store every node shares, when documents must be readable on other machines.
+    public let remote: (any RemoteBlobs)?
     static let chunkSize = 1 << 20
     static let headSize = 1024
 
-    public init(dataDirectory: URL) throws(StorageError) {
+    public init(dataDirectory: URL, remote: (any RemoteBlobs)? = nil) throws(StorageError) {
         self.dataDirectory = dataDirectory
+        self.remote = remote
         for folder in ["blobs", "blobs/tmp"] {
             let url = dataDirectory.appendingPathComponent(folder)
             do {

@@ -57,7 +57,7 @@ public struct BatchRun: Sendable {
             let relative = FolderListing.relativeName(file, root)
             let document: DocumentRecord
             do {
-                document = try intake.take(file: file.path, displayName: relative, sync: false)
+                document = try await intake.take(file: file.path, displayName: relative, sync: false)
             } catch {
                 skipped.append(ReportBuilder.Skipped(name: relative, reason: error.description))
                 continue

@@ -83,10 +83,7 @@ public struct StoreJobService: JobService {
 
     /// Throws `DocumentIntake.Refusal` for a file that cannot be taken (`.storeUnavailable` when it is our disk).
     public func submit(file path: String, name: String, request: JobRequest, album: String?) async throws -> Submission {
-        let intake = self.intake
-        let document = try await BlockingWork.run { () throws(DocumentIntake.Refusal) -> DocumentRecord in
-            try intake.take(file: path, displayName: name)
-        }
+        let document = try await intake.take(file: path, displayName: name)
         var request = request
         if let album, let chat = request.chatID {
             request.groupID = try await documents.group(kind: .album, key: "album:\(chat):\(album)", title: "Album", chatID: chat, userID: request.userID).id
@@ -124,7 +121,7 @@ public struct StoreJobService: JobService {
         guard let forgotten else { return .notFound }
         var archiveFailed = false
         if let document = forgotten.orphanedDocument {
-            try blobs.remove(document.blobPath)
+            try await blobs.forget(document)
             if let archive {
                 // The job is gone already; copies that stay behind are said, and logged with their key.
                 do {

@@ -1,15 +1,18 @@
+import CurlHTTP
 import Foundation
 import PostgresStore
+import S3
 import Storage
 import TestSupport
 import Testing
 
-/// One gateway and several `botgateway worker` processes on one PostgreSQL, as an operator scales out: the
-/// gateway takes the updates and sends the replies, the workers do the OCR and analysis, and a worker killed
-/// with SIGKILL mid-run loses nothing and repeats no finished step.
+/// One gateway and several `botgateway worker` processes on one PostgreSQL and one S3 bucket, as an operator
+/// scales out: the gateway takes the updates and sends the replies, the workers (each with its own data folder,
+/// as on its own machine) fetch the documents from the bucket and do the OCR, analysis and archiving, and a
+/// worker killed with SIGKILL mid-run loses nothing and repeats no finished step.
 @Suite("serve --no-workers and botgateway worker on PostgreSQL", .serialized)
 struct ScaleOutProcessTests {
-    @Test("documents through a gateway and two workers, one killed and replaced: every step once, every result once")
+    @Test("documents through a gateway and two workers on their own disks, one killed and replaced: every step once, every result once")
     func gatewayAndWorkers() async throws {
         if let reason = PostgresServer.unavailableReason {
             print("scale-out process test skipped: \(reason)")
@@ -18,16 +21,30 @@ struct ScaleOutProcessTests {
         let postgres = try await PostgresServer.start()
         let databaseURL = try await postgres.freshDatabase()
         let telegram = try await FakeTelegram.start()
-        let data = FileManager.default.temporaryDirectory.appendingPathComponent("scale-out-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: data) }
-        let environment = ChildProcess.environment([
-            "TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_BASE_URL": telegram.baseURL, "TELEGRAM_WEBHOOK_SECRET": GatewayHarness.secret,
-            "BOT_ADMIN_IDS": "1", "BOT_PORT": "0", "BOT_DATA_DIR": data.path, "OCR_WORKERS": "1", "LOG_FORMAT": "json", "LOG_LEVEL": "info",
-            "DATABASE_URL": databaseURL,
-        ])
-        let gateway = try await ServeProcess.start(environment: environment, arguments: ["--no-workers"])
-        var workers = [try ChildProcess([ChildProcess.botgateway, "worker"], environment: environment),
-                       try ChildProcess([ChildProcess.botgateway, "worker"], environment: environment)]
+        let bucket = try await SeaweedFS.start()
+        let http = HTTPClient()
+        defer { http.shutdown() }
+        let s3 = S3Client(configuration: S3Configuration(bucket: "scale-out", endpoint: bucket.endpoint, forcePathStyle: true,
+                                                         credentials: AWSCredentials(accessKeyID: bucket.accessKey, secretAccessKey: bucket.secretKey)),
+                          http: http)
+        try await s3.createBucket()
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("scale-out-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        // Each process its own data folder: nothing but the database and the bucket is shared.
+        var nodes = 0
+        func environment() -> [String: String] {
+            nodes += 1
+            return ChildProcess.environment([
+                "TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_BASE_URL": telegram.baseURL, "TELEGRAM_WEBHOOK_SECRET": GatewayHarness.secret,
+                "BOT_ADMIN_IDS": "1", "BOT_PORT": "0", "BOT_DATA_DIR": root.appendingPathComponent("node-\(nodes)").path, "OCR_WORKERS": "1",
+                "LOG_FORMAT": "json", "LOG_LEVEL": "info", "DATABASE_URL": databaseURL,
+                "BLOB_STORE": "s3", "S3_BUCKET": "scale-out", "S3_ENDPOINT": bucket.endpoint.absoluteString, "S3_FORCE_PATH_STYLE": "true",
+                "S3_ACCESS_KEY_ID": bucket.accessKey, "S3_SECRET_ACCESS_KEY": bucket.secretKey,
+            ])
+        }
+        let gateway = try await ServeProcess.start(environment: environment(), arguments: ["--no-workers"])
+        var workers = [try ChildProcess([ChildProcess.botgateway, "worker"], environment: environment()),
+                       try ChildProcess([ChildProcess.botgateway, "worker"], environment: environment())]
         let receipt = try GatewayHarness.fixture("receipt.jpg")
         let count = 6
         for index in 1...count {
@@ -51,7 +68,7 @@ struct ScaleOutProcessTests {
         #expect(holding, "the first worker never held a job")
         workers[0].signal(SIGKILL)
         _ = await workers[0].exit()
-        workers.append(try ChildProcess([ChildProcess.botgateway, "worker"], environment: environment))
+        workers.append(try ChildProcess([ChildProcess.botgateway, "worker"], environment: environment()))
         let done = await telegram.waitFor(timeout: .seconds(180)) { results($0).count >= count }
         #expect(done, "results: \(results(telegram.sentMessages).count) of \(count)")
         try await Task.sleep(for: .seconds(1))
@@ -67,7 +84,7 @@ struct ScaleOutProcessTests {
         // run was abandoned and taken over.
         let store = watcher
         #expect(try await store.jobCounts(groupID: nil) == [.done: count])
-        for step in ["ocr", "analyze"] {
+        for step in ["ocr", "analyze", "archive"] {
             let runs = try await store.completedRunCounts(plugin: step)
             #expect(runs.count == count)
             #expect(runs.values.allSatisfy { $0 == 1 }, "\(step): \(runs)")
@@ -77,8 +94,20 @@ struct ScaleOutProcessTests {
             abandoned += try await store.stepRuns(jobID: try #require(job.id)).filter { $0.outcome == .abandoned }.count
         }
         #expect(abandoned >= 1)
+        // The documents are in the bucket once each, and the workers read them from there, not from the gateway's disk.
+        let documents = try await s3.listObjects(prefix: "blobs/")
+        #expect(documents.count == count, "\(documents.map(\.key))")
+        var fetched = 0
+        for node in 2...nodes {
+            let cached = FileManager.default.enumerator(atPath: root.appendingPathComponent("node-\(node)/blobs").path)?
+                .compactMap { $0 as? String }.filter { $0.count == 67 } ?? []
+            #expect(cached.allSatisfy { name in documents.contains { $0.key.hasSuffix(name) } })
+            fetched += cached.count
+        }
+        #expect(fetched >= count, "the workers fetched \(fetched) documents for \(count) jobs")
         await store.close()
         await telegram.stop()
+        await bucket.stop()
         await postgres.stop()
     }
 

@@ -45,7 +45,7 @@ struct ForgetTests {
     func ownJobOnly() async throws {
         let store = try TestStore()
         defer { store.remove() }
-        let document = try DocumentIntake(blobs: store.blobs).take(data: try distinctDocument(42), displayName: "mine.webp")
+        let document = try await DocumentIntake(blobs: store.blobs).take(data: try distinctDocument(42), displayName: "mine.webp")
         _ = try await store.database.saveDocument(document)
         let job = try await store.database.enqueue(documentSHA256: document.sha256,
                                                    request: JobRequest(origin: .telegram, sourceName: "mine.webp", chatID: 5, userID: 9),

@@ -275,7 +275,7 @@ struct LLMAnalyzerTests {
         let run = try LLMRun()
         defer { run.close() }
         let data = try Data(contentsOf: URL(fileURLWithPath: Paths.fixture("letter.png")))
-        let document = try DocumentIntake(blobs: run.store.blobs).take(data: data, displayName: "letter.png")
+        let document = try await DocumentIntake(blobs: run.store.blobs).take(data: data, displayName: "letter.png")
         _ = try await run.store.database.saveDocument(document)
         let job = try await run.store.database.enqueue(documentSHA256: document.sha256,
                                                        request: JobRequest(origin: .telegram, sourceName: "letter.png", chatID: 5, languageCode: "de"),

@@ -236,7 +236,7 @@ struct StorageTests {
     func answerBeforeArchive() async throws {
         let store = try TestStore()
         defer { store.remove() }
-        let document = try DocumentIntake(blobs: store.blobs).take(data: try distinctDocument(8), displayName: "a.webp")
+        let document = try await DocumentIntake(blobs: store.blobs).take(data: try distinctDocument(8), displayName: "a.webp")
         _ = try await store.database.saveDocument(document)
         let (job, _) = try await store.database.enqueue(documentSHA256: document.sha256,
                                                         request: JobRequest(origin: .telegram, sourceName: "a.webp", chatID: 5, messageID: 1),

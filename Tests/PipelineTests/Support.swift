@@ -27,7 +27,7 @@ struct TestStore {
 
     /// Stores bytes as a document and enqueues one job for it.
     func enqueue(_ data: Data, name: String = "doc.png", steps: [String], groupID: Int64? = nil, chatID: Int64? = nil) async throws -> JobRecord {
-        let document = try DocumentIntake(blobs: blobs).take(data: data, displayName: name)
+        let document = try await DocumentIntake(blobs: blobs).take(data: data, displayName: name)
         _ = try await database.saveDocument(document)
         return try await database.enqueue(documentSHA256: document.sha256,
                                           request: JobRequest(origin: .batch, sourceName: name, groupID: groupID, chatID: chatID),
