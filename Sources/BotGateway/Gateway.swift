@@ -76,6 +76,7 @@ public enum Gateway {
         ]
         // `serve --no-workers`: the workers run elsewhere (`botgateway worker`).
         if dependencies.workers > 0 { lifecycle.append(PipelineService(pipeline: pipeline, workers: dependencies.workers)) }
+        if dependencies.blobs.remote != nil { lifecycle.append(BlobCacheService(blobs: dependencies.blobs)) }
         let router = Router()
         HealthController(queue: database, dataDirectory: dependencies.settings.dataDirectory,
                          minimumFreeBytes: dependencies.settings.minimumFreeBytes).addRoutes(to: router)

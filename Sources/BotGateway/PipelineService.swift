@@ -16,26 +16,33 @@ public struct PipelineService: Service {
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
-            await withDiscardingTaskGroup { group in
-                if pipeline.blobs.remote != nil {
-                    group.addTask { await trimCachedDocuments() }
-                }
-                await pipeline.run(workers: workers)
-                group.cancelAll()
-            }
+            await pipeline.run(workers: workers)
         }
     }
+}
 
-    /// With documents in a shared store this node's copies are a cache: drop those nobody read for an hour.
-    private func trimCachedDocuments() async {
-        while !Task.isCancelled {
-            do {
-                try await Task.sleep(for: .seconds(600))
-            } catch {
-                return
+/// With documents in a shared store (`BLOB_STORE=s3`) this node's copies are a cache: every ten minutes it
+/// drops those nobody read for an hour. Runs on gateways and workers alike.
+public struct BlobCacheService: Service {
+    let blobs: BlobStore
+
+    public init(blobs: BlobStore) {
+        self.blobs = blobs
+    }
+
+    public func run() async throws {
+        // A service that returns early would stop the whole group: without a shared store, idle until shutdown.
+        guard blobs.remote != nil else { return try await gracefulShutdown() }
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await Task.sleep(for: .seconds(600))
+                } catch {
+                    return
+                }
+                let blobs = self.blobs
+                _ = try? await BlockingWork.run { blobs.trimCache() }
             }
-            let blobs = pipeline.blobs
-            _ = try? await BlockingWork.run { blobs.trimCache() }
         }
     }
 }

@@ -89,7 +89,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let pipeline = Pipeline(queue: database, blobs: blobs, steps: configuration.steps(ocr: engines, http: http, analyzer: analyzer),
                                 logger: Logger(label: "pipeline"))
         logger.info("worker", metadata: ["store": "\(database.location)", "documents": "\(blobs.remote?.location ?? "local disk")", "analyser": "\(analyzer.name)", "jobs": "\(configuration.ocr.workers * 2)"])
-        let group = ServiceGroup(services: [PipelineService(pipeline: pipeline, workers: configuration.ocr.workers * 2)],
+        let group = ServiceGroup(services: [PipelineService(pipeline: pipeline, workers: configuration.ocr.workers * 2), BlobCacheService(blobs: blobs)],
                                  gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         defer { http.shutdown() }
         do {

@@ -26,11 +26,14 @@ public final class Pipeline: Sendable {
         public var leaseSeconds: Double
         /// How often an idle worker looks for due work.
         public var pollInterval: Double
+        /// The same when the store announces new work: only a fallback for a notification lost with its connection.
+        public var announcedPollInterval: Double
 
-        public init(retry: RetryPolicy = RetryPolicy(), leaseSeconds: Double = 60, pollInterval: Double = 0.2) {
+        public init(retry: RetryPolicy = RetryPolicy(), leaseSeconds: Double = 60, pollInterval: Double = 0.2, announcedPollInterval: Double = 2) {
             self.retry = retry
             self.leaseSeconds = leaseSeconds
             self.pollInterval = pollInterval
+            self.announcedPollInterval = announcedPollInterval
         }
     }
 
@@ -96,16 +99,19 @@ public final class Pipeline: Sendable {
     }
 
     private func workerLoop(owner: String, groupID: Int64?, untilIdle: Bool) async {
+        // A store that announces new work lets idle workers look rarely; the poll stays as the fallback.
+        let pollInterval = queue.announcesWork ? max(settings.pollInterval, settings.announcedPollInterval) : settings.pollInterval
         while !Task.isCancelled {
             do {
+                let mark = queue.workMark()
                 if let claimed = try await queue.claimNextJob(owner: owner, leaseSeconds: settings.leaseSeconds, groupID: groupID) {
                     await process(claimed)
                     continue
                 }
                 if untilIdle, try await queue.unfinishedJobCount(groupID: groupID, ignoring: steps.deferrable) == 0 { return }
-                let next = try await queue.nextDueTime(groupID: groupID) ?? (.now + settings.pollInterval)
-                let wait = min(settings.pollInterval, max(0.005, next - .now))
-                try await Task.sleep(for: .milliseconds(Int(wait * 1000)))
+                let next = try await queue.nextDueTime(groupID: groupID) ?? (.now + pollInterval)
+                let wait = min(pollInterval, max(0.005, next - .now))
+                try await queue.waitForWork(after: mark, upTo: wait)
             } catch is CancellationError {
                 return
             } catch {

@@ -16,6 +16,7 @@ public final class PostgresDatabase: Sendable {
     let client: PostgresClient
     let logger: Logger
     private let runner: Task<Void, Never>
+    private let listener: WorkListener
     static let operationTimeout: Duration = .seconds(30)
     /// The channel a worker listens on to hear of new work at once instead of at its next poll.
     static let jobsChannel = "botgateway_jobs"
@@ -25,6 +26,7 @@ public final class PostgresDatabase: Sendable {
         self.client = client
         self.logger = logger
         runner = Task { await client.run() }
+        listener = WorkListener(url: url, channel: Self.jobsChannel, logger: logger)
     }
 
     /// Connects, checks the server answers, and brings the schema up to date (refusing one from a newer version).
@@ -64,8 +66,20 @@ public final class PostgresDatabase: Sendable {
 
     /// Closes every connection; the store cannot be used after.
     public func close() async {
+        await listener.close()
         runner.cancel()
         await runner.value
+    }
+
+    // MARK: Hearing of new work
+
+    public var announcesWork: Bool { true }
+
+    public func workMark() -> UInt64 { listener.mark() }
+
+    public func waitForWork(after mark: UInt64, upTo seconds: Double) async throws {
+        await listener.wait(after: mark, upTo: seconds)
+        try Task.checkCancellation()
     }
 
     // MARK: Running statements

@@ -51,6 +51,41 @@ struct PostgresStoreTests {
         await server.stop()
     }
 
+    @Test("a job queued by another process wakes a waiting worker at once; one queued before the wait is not missed")
+    func listenWakesWorkers() async throws {
+        guard let server = try await SharedPostgres.server() else { return }
+        let url = try await server.freshDatabase()
+        let worker = try await PostgresDatabase.open(url)
+        let gateway = try await PostgresDatabase.open(url)
+        #expect(worker.announcesWork)
+        // The first mark opens the listening connection; wait until it hears (its first wake moves the mark).
+        var mark = worker.workMark()
+        try await worker.waitForWork(after: mark, upTo: 5)
+        mark = worker.workMark()
+
+        let clock = ContinuousClock()
+        let started = clock.now
+        async let woke: Void = worker.waitForWork(after: mark, upTo: 20)
+        try await Task.sleep(for: .milliseconds(200))
+        _ = try await gateway.enqueue([(document(1), JobRequest(origin: .batch, sourceName: "a.png", sourceKey: "k1"))], steps: ["ocr"], now: 1_000)
+        try await woke
+        #expect(clock.now - started < .seconds(5), "woke after \(clock.now - started)")
+
+        // Work announced between a worker's empty look and its wait: the wait returns at once.
+        let before = worker.workMark()
+        _ = try await gateway.enqueue([(document(2), JobRequest(origin: .batch, sourceName: "b.png", sourceKey: "k2"))], steps: ["ocr"], now: 1_000)
+        let raced = clock.now
+        for _ in 0..<100 where worker.workMark() == before { try await Task.sleep(for: .milliseconds(20)) }
+        try await worker.waitForWork(after: before, upTo: 20)
+        #expect(clock.now - raced < .seconds(5))
+        // Nothing announced: the wait is the poll.
+        let quiet = clock.now
+        try await worker.waitForWork(after: worker.workMark(), upTo: 0.3)
+        #expect(clock.now - quiet >= .milliseconds(250))
+        await gateway.close()
+        await worker.close()
+    }
+
     @Test("the address is read as operators write it, and never shown with its password")
     func addresses() throws {
         let url = try DatabaseURL("postgres://gw:s%40cret@db.internal:6543/botgateway?sslmode=require")

@@ -41,6 +41,14 @@ public protocol JobQueue: Sendable {
     func jobCounts(groupID: Int64?) async throws -> [JobState: Int]
     /// Puts a failed job back in the queue.
     func retryJob(code: String, now: Timestamp) async throws -> JobRecord
+    /// Whether `waitForWork` returns when a job is queued (PostgreSQL's `LISTEN`); idle workers then look
+    /// at the table rarely instead of every `pollInterval`.
+    var announcesWork: Bool { get }
+    /// A token to take before looking for work; `waitForWork(after:)` with it returns at once if work was
+    /// announced since.
+    func workMark() -> UInt64
+    /// Waits until work is announced after `mark`, or `seconds` pass, whichever comes first.
+    func waitForWork(after mark: UInt64, upTo seconds: Double) async throws
 }
 
 /// The step-run audit: every execution of every step, to show after crashes and takeovers that each step
@@ -67,6 +75,13 @@ public struct DocumentText: Sendable, Equatable {
 }
 
 extension JobQueue {
+    /// A store that announces nothing: workers poll.
+    public var announcesWork: Bool { false }
+    public func workMark() -> UInt64 { 0 }
+    public func waitForWork(after mark: UInt64, upTo seconds: Double) async throws {
+        try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+    }
+
     public func enqueue(documentSHA256: String, request: JobRequest, steps: [String]) async throws -> (job: JobRecord, created: Bool) {
         try await enqueue(documentSHA256: documentSHA256, request: request, steps: steps, now: .now)
     }
