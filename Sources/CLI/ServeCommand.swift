@@ -1,6 +1,7 @@
 import ArgumentParser
 import BotGateway
 import CurlHTTP
+import Environment
 import Foundation
 import Hummingbird
 import Logging
@@ -72,28 +73,41 @@ struct WorkerCommand: AsyncParsableCommand {
         abstract: "Run only the pipeline: OCR, analysis and archiving for the jobs a serve (or batch) queued.",
         discussion: """
         With DATABASE_URL the worker shares PostgreSQL with the gateway and any number of other workers;
-        without it, the SQLite file in BOT_DATA_DIR on this machine. OCR_WORKERS engines, two jobs per engine.
+        without it, the SQLite file in BOT_DATA_DIR on this machine. On another machine than the gateway, set
+        BLOB_STORE=s3 (and S3_*) on both so the worker reads the documents from the bucket.
+        OCR_WORKERS engines, two jobs per engine. Serves /healthz, /readyz and /metrics on BOT_HOST:--port.
         SIGTERM or Ctrl-C hands running steps back; a killed worker's steps are taken over when its lease ends.
         """
     )
+
+    @Option(help: "Port for /healthz, /readyz and this worker's /metrics, on BOT_HOST (0: any free port).")
+    var port: Int = 8081
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535") }
+    }
 
     func run() async throws {
         try LogSetup.bootstrap()
         let configuration = try GatewayConfiguration.fromEnvironment()
         let http = HTTPClient()
+        defer { http.shutdown() }
         let (database, blobs) = try await configuration.openStorage(http: http)
         let logger = Logger(label: "worker")
         let engines = configuration.ocrEngines()
         let pool = try await engines.pool()
         let (analyzer, _) = configuration.makeAnalyzer(http: http)
-        let pipeline = Pipeline(queue: database, blobs: blobs, steps: configuration.steps(ocr: engines, http: http, analyzer: analyzer),
-                                logger: Logger(label: "pipeline"))
-        logger.info("worker", metadata: ["store": "\(database.location)", "documents": "\(blobs.remote?.location ?? "local disk")", "analyser": "\(analyzer.name)", "jobs": "\(configuration.ocr.workers * 2)"])
-        let group = ServiceGroup(services: [PipelineService(pipeline: pipeline, workers: configuration.ocr.workers * 2), BlobCacheService(blobs: blobs)],
-                                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        defer { http.shutdown() }
+        let host = EnvironmentVariables(ProcessInfo.processInfo.environment).value("BOT_HOST") ?? "127.0.0.1"
+        logger.info("worker", metadata: ["store": "\(database.location)", "documents": "\(blobs.remote?.location ?? "local disk")",
+                                         "analyser": "\(analyzer.name)", "jobs": "\(configuration.ocr.workers * 2)"])
+        let app = WorkerApplication.build(WorkerApplication.Dependencies(
+            database: database, blobs: blobs, steps: configuration.steps(ocr: engines, http: http, analyzer: analyzer),
+            workers: configuration.ocr.workers * 2, host: host, port: port, dataDirectory: configuration.dataDirectory,
+            ocrQueueDepth: { pool.queueDepth }, logger: logger)) { port in
+            logger.info("serving", metadata: ["host": "\(host)", "port": "\(port)", "mode": "worker"])
+        }
         do {
-            try await group.run()
+            try await app.runService()
         } catch {
             await pool.shutdown()
             throw WorkFailed(message: "the worker stopped: \(error)")

@@ -67,6 +67,13 @@ public final class Pipeline: Sendable {
         usage.record(to: metrics)
     }
 
+    /// How long asking the store for a job takes on this node, whether it found one or not: the first thing
+    /// to look at when workers on many machines contend for one queue.
+    private func record(claim found: Bool, since started: ContinuousClock.Instant) {
+        Timer(label: "botgateway_claim_duration_seconds", dimensions: [("node", Self.hostName), ("found", found ? "job" : "none")], factory: metrics)
+            .recordNanoseconds(Int64((ContinuousClock.now - started).milliseconds * 1_000_000))
+    }
+
     private func record(jobOutcome: String) {
         Counter(label: "botgateway_jobs_finished_total", dimensions: [("outcome", jobOutcome)], factory: metrics).increment()
     }
@@ -104,7 +111,10 @@ public final class Pipeline: Sendable {
         while !Task.isCancelled {
             do {
                 let mark = queue.workMark()
-                if let claimed = try await queue.claimNextJob(owner: owner, leaseSeconds: settings.leaseSeconds, groupID: groupID) {
+                let asked = ContinuousClock.now
+                let claim = try await queue.claimNextJob(owner: owner, leaseSeconds: settings.leaseSeconds, groupID: groupID)
+                record(claim: claim != nil, since: asked)
+                if let claimed = claim {
                     await process(claimed)
                     continue
                 }

@@ -22,11 +22,11 @@ struct ScaleOutProcessTests {
         let databaseURL = try await postgres.freshDatabase()
         let telegram = try await FakeTelegram.start()
         let bucket = try await SeaweedFS.start()
-        let http = HTTPClient()
-        defer { http.shutdown() }
+        let s3Client = HTTPClient()
+        defer { s3Client.shutdown() }
         let s3 = S3Client(configuration: S3Configuration(bucket: "scale-out", endpoint: bucket.endpoint, forcePathStyle: true,
                                                          credentials: AWSCredentials(accessKeyID: bucket.accessKey, secretAccessKey: bucket.secretKey)),
-                          http: http)
+                          http: s3Client)
         try await s3.createBucket()
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("scale-out-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
@@ -43,8 +43,9 @@ struct ScaleOutProcessTests {
             ])
         }
         let gateway = try await ServeProcess.start(environment: environment(), arguments: ["--no-workers"])
-        var workers = [try ChildProcess([ChildProcess.botgateway, "worker"], environment: environment()),
-                       try ChildProcess([ChildProcess.botgateway, "worker"], environment: environment())]
+        // The second worker as an orchestrator sees it: health and this node's metrics on a port of its own.
+        let watched = try await ServeProcess.start("worker", environment: environment(), arguments: ["--port", "0"])
+        var workers = [try ChildProcess([ChildProcess.botgateway, "worker"], environment: environment()), watched.child]
         let receipt = try GatewayHarness.fixture("receipt.jpg")
         let count = 6
         for index in 1...count {
@@ -71,6 +72,13 @@ struct ScaleOutProcessTests {
         workers.append(try ChildProcess([ChildProcess.botgateway, "worker"], environment: environment()))
         let done = await telegram.waitFor(timeout: .seconds(180)) { results($0).count >= count }
         #expect(done, "results: \(results(telegram.sentMessages).count) of \(count)")
+        let http = HTTPClient()
+        defer { http.shutdown() }
+        #expect(try await http.send(HTTPClientRequest(url: "http://127.0.0.1:\(watched.port)/healthz")).status == 200)
+        let metrics = String(decoding: try await http.send(HTTPClientRequest(url: "http://127.0.0.1:\(watched.port)/metrics")).body, as: UTF8.self)
+        #expect(metrics.contains("botgateway_claim_duration_seconds_count{node="), "\(metrics.prefix(2000))")
+        #expect(metrics.contains("botgateway_queue_depth"))
+        #expect(metrics.contains("botgateway_step_duration_seconds"))
         try await Task.sleep(for: .seconds(1))
         for worker in workers.dropFirst() { worker.signal(SIGTERM) }
         for worker in workers.dropFirst() { #expect(await worker.exit() == 0) }

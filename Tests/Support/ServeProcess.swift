@@ -10,8 +10,9 @@ public struct ServeProcess: Sendable {
     public let child: ChildProcess
     public let port: Int
 
-    public static func start(environment: [String: String], arguments: [String] = []) async throws -> ServeProcess {
-        let child = try ChildProcess([ChildProcess.botgateway, "serve"] + arguments, environment: environment)
+    /// `command` is `serve`, or `worker` (which logs the same line for its health and metrics port).
+    public static func start(_ command: String = "serve", environment: [String: String], arguments: [String] = []) async throws -> ServeProcess {
+        let child = try ChildProcess([ChildProcess.botgateway, command] + arguments, environment: environment)
         for _ in 0..<600 {
             try await Task.sleep(for: .milliseconds(50))
             for line in child.standardError.split(separator: "\n") where line.contains("\"msg\":\"serving\"") {
