@@ -128,9 +128,11 @@ let package = Package(
                 "Plugins",
                 "CurlHTTP",
                 "S3",
+                "PostgresStore",
                 "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             path: "Sources/Bench"
         ),

@@ -23,11 +23,22 @@ struct PipelineBenchmark: AsyncParsableCommand {
     @Option(help: "Folder with the fixture documents.")
     var fixtures = "fixtures"
 
+    @Option(help: "sqlite (one process), postgres (the no-op run on PostgreSQL with 1, 2 and 4 worker processes), or both.")
+    var store = "sqlite"
+
+    @Option(help: "PostgreSQL to use for --store postgres (its tables are emptied); default: a server of its own on loopback.")
+    var databaseURL: String?
+
     func run() async throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("botgateway-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
         print("Pipeline benchmark on \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        guard ["sqlite", "postgres", "both"].contains(store) else { throw ValidationError("--store takes sqlite, postgres or both") }
+        if store == "postgres" {
+            try await PostgresPipelineBenchmark(jobs: jobs, databaseURL: databaseURL).run()
+            return
+        }
 
         print("\n1. No-op plugin: \(jobs) jobs, claim + finish per job in SQLite (WAL)")
         for workers in [1, 2, 4, 8] {
@@ -72,6 +83,7 @@ struct PipelineBenchmark: AsyncParsableCommand {
         let seconds = (ContinuousClock.now - started).seconds
         print(String(format: "   %d files in %.2f s: %.2f files/s, peak RSS %d MB (exit %d)", count, seconds, Double(count) / seconds,
                      outcome.peakRSSKilobytes / 1024, outcome.exitCode))
+        if store == "both" { try await PostgresPipelineBenchmark(jobs: jobs, databaseURL: databaseURL).run() }
     }
 
     private func noop(workers: Int, in directory: URL) async throws -> (Double, Double) {
