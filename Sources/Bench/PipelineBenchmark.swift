@@ -91,17 +91,7 @@ struct PipelineBenchmark: AsyncParsableCommand {
         let database = try AppDatabase(path: directory.appendingPathComponent("botgateway.sqlite").path)
         let blobs = try BlobStore(dataDirectory: directory)
         let started = ContinuousClock.now
-        var batch: [(document: DocumentRecord, request: JobRequest)] = []
-        for index in 0..<jobs {
-            let sha = String(format: "%064x", index)
-            batch.append((DocumentRecord(sha256: sha, format: "png", mimeType: "image/png", size: 1, blobPath: "blobs/none", originalName: "\(index).png"),
-                          JobRequest(origin: .batch, sourceName: "\(index).png")))
-            if batch.count == 500 {
-                _ = try await database.enqueue(batch, steps: ["noop"])
-                batch.removeAll(keepingCapacity: true)
-            }
-        }
-        if !batch.isEmpty { _ = try await database.enqueue(batch, steps: ["noop"]) }
+        try await NoopPlugin.enqueue(jobs, into: database)
         let enqueued = ContinuousClock.now
         let pipeline = Pipeline(queue: database, blobs: blobs, steps: StepCatalog([NoopPlugin()]),
                                 logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
@@ -125,6 +115,20 @@ struct PipelineBenchmark: AsyncParsableCommand {
 
 struct NoopPlugin: Plugin {
     var name: String { "noop" }
+
+    /// `count` jobs of this one step, each on its own (never read) document, 500 per `enqueue` call.
+    static func enqueue(_ count: Int, into queue: any JobQueue) async throws {
+        var batch: [(document: DocumentRecord, request: JobRequest)] = []
+        for index in 0..<count {
+            let sha = String(format: "%064x", index)
+            batch.append((DocumentRecord(sha256: sha, format: "png", mimeType: "image/png", size: 1, blobPath: "blobs/none", originalName: "\(index).png"),
+                          JobRequest(origin: .batch, sourceName: "\(index).png")))
+            if batch.count == 500 || index == count - 1 {
+                _ = try await queue.enqueue(batch, steps: ["noop"])
+                batch.removeAll(keepingCapacity: true)
+            }
+        }
+    }
 
     func run(_ context: PluginContext) async throws -> PluginResult {
         PluginResult(output: Data("{}".utf8))

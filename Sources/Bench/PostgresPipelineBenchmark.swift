@@ -31,7 +31,7 @@ struct PostgresPipelineBenchmark {
             // With --database-url the rounds share one database: count only this round's jobs.
             let doneBefore = try await database.jobCounts(groupID: nil)[.done, default: 0]
             let enqueueStarted = ContinuousClock.now
-            try await enqueue(database)
+            try await NoopPlugin.enqueue(jobs, into: database)
             let enqueueSeconds = (ContinuousClock.now - enqueueStarted).seconds
             let reports = try await drain(url: url, processes: processes)
             let done = try await database.jobCounts(groupID: nil)[.done, default: 0] - doneBefore
@@ -45,20 +45,6 @@ struct PostgresPipelineBenchmark {
         await server?.stop()
     }
 
-    private func enqueue(_ database: PostgresDatabase) async throws {
-        var batch: [(document: DocumentRecord, request: JobRequest)] = []
-        for index in 0..<jobs {
-            let sha = String(format: "%064x", index)
-            batch.append((DocumentRecord(sha256: sha, format: "png", mimeType: "image/png", size: 1, blobPath: "blobs/none", originalName: "\(index).png"),
-                          JobRequest(origin: .batch, sourceName: "\(index).png")))
-            if batch.count == 500 {
-                _ = try await database.enqueue(batch, steps: ["noop"])
-                batch.removeAll(keepingCapacity: true)
-            }
-        }
-        if !batch.isEmpty { _ = try await database.enqueue(batch, steps: ["noop"]) }
-    }
-
     struct WorkerReport: Codable {
         var jobs: Int
         var firstClaim: Double
@@ -67,8 +53,7 @@ struct PostgresPipelineBenchmark {
     }
 
     private func drain(url: String, processes: Int) async throws -> [WorkerReport] {
-        let binary = CommandLine.arguments[0].hasPrefix("/") ? CommandLine.arguments[0]
-            : FileManager.default.currentDirectoryPath + "/" + CommandLine.arguments[0]
+        let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let children = try (0..<processes).map { _ in
             try ChildProcess([binary, "pipeline-worker", url], environment: ChildProcess.environment(["LOG_LEVEL": "error"]))
         }

@@ -78,10 +78,8 @@ public enum Gateway {
         if dependencies.workers > 0 { lifecycle.append(PipelineService(pipeline: pipeline, workers: dependencies.workers)) }
         if dependencies.blobs.remote != nil { lifecycle.append(BlobCacheService(blobs: dependencies.blobs)) }
         let router = Router()
-        HealthController(queue: database, dataDirectory: dependencies.settings.dataDirectory,
-                         minimumFreeBytes: dependencies.settings.minimumFreeBytes).addRoutes(to: router)
-        MetricsController(registry: registry, database: dependencies.database, dataDirectory: dependencies.settings.dataDirectory,
-                          ocrQueueDepth: dependencies.ocrQueueDepth).addRoutes(to: router)
+        addOperationalRoutes(to: router, database: database, registry: registry, dataDirectory: settings.dataDirectory,
+                             minimumFreeBytes: settings.minimumFreeBytes, ocrQueueDepth: dependencies.ocrQueueDepth)
         switch mode {
         case .webhook:
             WebhookController(secret: dependencies.settings.webhookSecret ?? "", inbox: database, arrived: arrived, logger: logger)
@@ -95,6 +93,13 @@ public enum Gateway {
             services: lifecycle,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
+    }
+
+    /// `/healthz`, `/readyz` and `/metrics`: what every process that serves HTTP (gateway and worker) answers.
+    static func addOperationalRoutes(to router: Router<BasicRequestContext>, database: any GatewayStore, registry: PrometheusCollectorRegistry,
+                                     dataDirectory: URL, minimumFreeBytes: Int64, ocrQueueDepth: @escaping @Sendable () -> Int) {
+        HealthController(queue: database, dataDirectory: dataDirectory, minimumFreeBytes: minimumFreeBytes).addRoutes(to: router)
+        MetricsController(registry: registry, database: database, dataDirectory: dataDirectory, ocrQueueDepth: ocrQueueDepth).addRoutes(to: router)
     }
 
     /// The use cases the bot calls, on this gateway's store.

@@ -74,7 +74,7 @@ public struct GatewaySettings: Sendable, Redacted {
             }
             admins.insert(id)
         }
-        let host = value("BOT_HOST") ?? "127.0.0.1"
+        let host = Self.host(environment)
         let port: Int
         if let raw = value("BOT_PORT") {
             // 0 asks for any free port (the log line "serving" says which).
@@ -85,18 +85,29 @@ public struct GatewaySettings: Sendable, Redacted {
         } else {
             port = 8080
         }
-        func number(_ name: String, default fallback: Double, in range: ClosedRange<Double>, unit: String) throws -> Double {
-            guard let raw = value(name) else { return fallback }
-            guard let parsed = Double(raw), range.contains(parsed) else {
-                throw ConfigurationError(variable: name, problem: "expected \(unit) from \(range.lowerBound.formatted()) to \(range.upperBound.formatted())")
-            }
-            return parsed
-        }
-        let delivery = ReplyDelivery(maxBackoff: try number("BOT_REPLY_MAX_BACKOFF_SECONDS", default: 300, in: 0.05...3600, unit: "seconds"),
-                                     horizon: try number("BOT_REPLY_HORIZON_HOURS", default: 24, in: 0.001...720, unit: "hours") * 3600)
-        let floor = try number("BOT_MIN_FREE_MB", default: 200, in: 0...1_000_000, unit: "megabytes")
+        let delivery = ReplyDelivery(maxBackoff: try number(value, "BOT_REPLY_MAX_BACKOFF_SECONDS", default: 300, in: 0.05...3600, unit: "seconds"),
+                                     horizon: try number(value, "BOT_REPLY_HORIZON_HOURS", default: 24, in: 0.001...720, unit: "hours") * 3600)
         return GatewaySettings(token: token, apiBaseURL: base, webhookSecret: secret, adminIDs: admins, host: host, port: port,
-                               dataDirectory: dataDirectory, replyDelivery: delivery, minimumFreeBytes: Int64(floor * 1_000_000))
+                               dataDirectory: dataDirectory, replyDelivery: delivery, minimumFreeBytes: try minimumFreeBytes(environment))
+    }
+
+    /// `BOT_HOST`: where `serve` and `worker` listen.
+    public static func host(_ environment: [String: String]) -> String {
+        EnvironmentVariables(environment).value("BOT_HOST") ?? "127.0.0.1"
+    }
+
+    /// `BOT_MIN_FREE_MB`, the free space below which `/readyz` says not ready, on `serve` and `worker` alike.
+    public static func minimumFreeBytes(_ environment: [String: String]) throws -> Int64 {
+        Int64(try number(EnvironmentVariables(environment).value, "BOT_MIN_FREE_MB", default: 200, in: 0...1_000_000, unit: "megabytes") * 1_000_000)
+    }
+
+    private static func number(_ value: (String) -> String?, _ name: String, default fallback: Double, in range: ClosedRange<Double>,
+                               unit: String) throws -> Double {
+        guard let raw = value(name) else { return fallback }
+        guard let parsed = Double(raw), range.contains(parsed) else {
+            throw ConfigurationError(variable: name, problem: "expected \(unit) from \(range.lowerBound.formatted()) to \(range.upperBound.formatted())")
+        }
+        return parsed
     }
 }
 

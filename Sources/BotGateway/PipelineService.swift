@@ -22,17 +22,11 @@ public struct PipelineService: Service {
 }
 
 /// With documents in a shared store (`BLOB_STORE=s3`) this node's copies are a cache: every ten minutes it
-/// drops those nobody read for an hour. Runs on gateways and workers alike.
-public struct BlobCacheService: Service {
+/// drops those nobody read for an hour. Added (on gateways and workers alike) only when there is a shared store.
+struct BlobCacheService: Service {
     let blobs: BlobStore
 
-    public init(blobs: BlobStore) {
-        self.blobs = blobs
-    }
-
-    public func run() async throws {
-        // A service that returns early would stop the whole group: without a shared store, idle until shutdown.
-        guard blobs.remote != nil else { return try await gracefulShutdown() }
+    func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {

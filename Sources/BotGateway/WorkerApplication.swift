@@ -44,14 +44,14 @@ public enum WorkerApplication {
         let pipeline = Pipeline(queue: dependencies.database, blobs: dependencies.blobs, steps: dependencies.steps,
                                 logger: Logger(label: "pipeline"), metrics: metrics)
         let router = Router()
-        HealthController(queue: dependencies.database, dataDirectory: dependencies.dataDirectory, minimumFreeBytes: dependencies.minimumFreeBytes)
-            .addRoutes(to: router)
-        MetricsController(registry: registry, database: dependencies.database, dataDirectory: dependencies.dataDirectory,
-                          ocrQueueDepth: dependencies.ocrQueueDepth).addRoutes(to: router)
+        Gateway.addOperationalRoutes(to: router, database: dependencies.database, registry: registry, dataDirectory: dependencies.dataDirectory,
+                                     minimumFreeBytes: dependencies.minimumFreeBytes, ocrQueueDepth: dependencies.ocrQueueDepth)
+        var services: [any Service] = [PipelineService(pipeline: pipeline, workers: dependencies.workers)]
+        if dependencies.blobs.remote != nil { services.append(BlobCacheService(blobs: dependencies.blobs)) }
         return Application(
             router: router,
             configuration: .init(address: .hostname(dependencies.host, port: dependencies.port), serverName: "botgateway-worker"),
-            services: [PipelineService(pipeline: pipeline, workers: dependencies.workers), BlobCacheService(blobs: dependencies.blobs)],
+            services: services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: dependencies.logger)
     }

@@ -77,13 +77,9 @@ struct DoctorCommand: AsyncParsableCommand {
             // Credentials, write, read back, delete: what archiving needs.
             let http = HTTPClient()
             let client = S3Client(configuration: s3, http: http)
-            let key = client.key("botgateway-doctor-\(UUID().uuidString).txt")
-            let probe = Data("botgateway doctor \(Date())\n".utf8)
             do {
-                try await client.putObject(key, data: probe, contentType: "text/plain")
-                let back = try await client.getObject(key)
-                try await client.deleteObject(key)
-                report(back == probe, "S3 bucket \(s3.bucket): write, read back and delete")
+                try await client.probe("botgateway-doctor-\(UUID().uuidString).txt")
+                report(true, "S3 bucket \(s3.bucket): write, read back and delete")
             } catch {
                 report(false, "S3 bucket \(s3.bucket): \(error)")
             }

@@ -1,7 +1,6 @@
 import ArgumentParser
 import BotGateway
 import CurlHTTP
-import Environment
 import Foundation
 import Hummingbird
 import Logging
@@ -97,13 +96,15 @@ struct WorkerCommand: AsyncParsableCommand {
         let engines = configuration.ocrEngines()
         let pool = try await engines.pool()
         let (analyzer, _) = configuration.makeAnalyzer(http: http)
-        let host = EnvironmentVariables(ProcessInfo.processInfo.environment).value("BOT_HOST") ?? "127.0.0.1"
+        let environment = ProcessInfo.processInfo.environment
+        let host = GatewaySettings.host(environment)
+        let minimumFreeBytes = try GatewaySettings.minimumFreeBytes(environment)
         logger.info("worker", metadata: ["store": "\(database.location)", "documents": "\(blobs.remote?.location ?? "local disk")",
                                          "analyser": "\(analyzer.name)", "jobs": "\(configuration.ocr.workers * 2)"])
         let app = WorkerApplication.build(WorkerApplication.Dependencies(
             database: database, blobs: blobs, steps: configuration.steps(ocr: engines, http: http, analyzer: analyzer),
             workers: configuration.ocr.workers * 2, host: host, port: port, dataDirectory: configuration.dataDirectory,
-            ocrQueueDepth: { pool.queueDepth }, logger: logger)) { port in
+            minimumFreeBytes: minimumFreeBytes, ocrQueueDepth: { pool.queueDepth }, logger: logger)) { port in
             logger.info("serving", metadata: ["host": "\(host)", "port": "\(port)", "mode": "worker"])
         }
         do {

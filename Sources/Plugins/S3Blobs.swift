@@ -40,14 +40,7 @@ public struct S3Blobs: RemoteBlobs {
     }
 
     public func check() async throws(StorageError) {
-        let probe = client.key("blobs/.doctor-\(UUID().uuidString)")
-        let body = Data("botgateway doctor \(Date())".utf8)
-        try await mapped("a probe object") {
-            try await client.putObject(probe, data: body, contentType: "text/plain")
-            let back = try await client.getObject(probe)
-            try await client.deleteObject(probe)
-            guard back == body else { throw S3Error.malformed("the probe object came back different") }
-        }
+        try await mapped("a probe object") { try await client.probe("blobs/.doctor-\(UUID().uuidString)") }
     }
 
     /// S3's answers as the blob store's errors: 404 is a document that is not there; a body over the cap is

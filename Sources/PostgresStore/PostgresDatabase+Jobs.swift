@@ -193,24 +193,18 @@ extension PostgresDatabase: JobQueue, StepAudit {
     public func failStep(_ claimed: ClaimedJob, error: String, retryAt: Timestamp?, maxAttempts: Int, usage: StepUsage, now: Timestamp) async throws -> JobState {
         try await transaction { connection in
             try await Self.checkLease(connection, claimed, logger: self.logger)
-            var step = claimed.steps[claimed.current]
-            var job = claimed.job
-            step.add(usage)
-            step.error = error
-            if let retryAt, step.attempts < maxAttempts {
-                step.state = .pending
-                try await Self.save(connection, step, logger: self.logger)
-                try await Self.finishRun(connection, jobID: claimed.jobID, plugin: step.plugin, outcome: .retry, now: now, logger: self.logger)
-                job.lastError = error
-                try await Self.requeue(connection, &job, at: retryAt, now: now, logger: self.logger)
-                return .queued
-            }
-            step.state = .failed
-            step.finishedAt = now
+            let (step, retry) = claimed.failedStep(error: error, usage: usage, retryAt: retryAt, maxAttempts: maxAttempts, now: now)
             try await Self.save(connection, step, logger: self.logger)
-            try await Self.finishRun(connection, jobID: claimed.jobID, plugin: step.plugin, outcome: .failed, now: now, logger: self.logger)
-            try await Self.closeJob(connection, &job, state: .failed, error: error, now: now, logger: self.logger)
-            return .failed
+            try await Self.finishRun(connection, jobID: claimed.jobID, plugin: step.plugin, outcome: retry == nil ? .failed : .retry, now: now,
+                                     logger: self.logger)
+            var job = claimed.job
+            guard let retry else {
+                try await Self.closeJob(connection, &job, state: .failed, error: error, now: now, logger: self.logger)
+                return .failed
+            }
+            job.lastError = error
+            try await Self.requeue(connection, &job, at: retry, now: now, logger: self.logger)
+            return .queued
         }
     }
 

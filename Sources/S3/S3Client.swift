@@ -136,6 +136,17 @@ public struct S3Client: Sendable {
         }
     }
 
+    /// Writes a small object under `name`, reads it back and deletes it: what `doctor` asks of a bucket
+    /// (credentials, write and read permission). Throws `S3Error.malformed` if it comes back different.
+    public func probe(_ name: String) async throws {
+        let key = key(name)
+        let body = Data("botgateway doctor \(Date())\n".utf8)
+        try await putObject(key, data: body, contentType: "text/plain")
+        let back = try await getObject(key)
+        try await deleteObject(key)
+        guard back == body else { throw S3Error.malformed("the probe object came back different") }
+    }
+
     /// Creates the bucket if it does not exist (tests and `doctor --create` style set-up).
     public func createBucket() async throws {
         let response = try await send("PUT", key: nil)

@@ -156,25 +156,18 @@ extension AppDatabase: JobQueue, StepAudit {
                          usage: StepUsage = StepUsage(), now: Timestamp = .now) async throws -> JobState {
         try await write { db in
             try Self.checkLease(db, claimed)
-            var step = claimed.steps[claimed.current]
-            var job = claimed.job
-            step.add(usage)
-            step.error = error
-            if let retryAt, step.attempts < maxAttempts {
-                step.state = .pending
-                try step.update(db)
-                try Self.finishRun(db, jobID: claimed.jobID, plugin: step.plugin, outcome: .retry, now: now)
-                job.requeue(at: retryAt, now: now)
-                job.lastError = error
-                try job.update(db)
-                return .queued
-            }
-            step.state = .failed
-            step.finishedAt = now
+            let (step, retry) = claimed.failedStep(error: error, usage: usage, retryAt: retryAt, maxAttempts: maxAttempts, now: now)
             try step.update(db)
-            try Self.finishRun(db, jobID: claimed.jobID, plugin: step.plugin, outcome: .failed, now: now)
-            try Self.closeJob(db, &job, state: .failed, error: error, now: now)
-            return .failed
+            try Self.finishRun(db, jobID: claimed.jobID, plugin: step.plugin, outcome: retry == nil ? .failed : .retry, now: now)
+            var job = claimed.job
+            guard let retry else {
+                try Self.closeJob(db, &job, state: .failed, error: error, now: now)
+                return .failed
+            }
+            job.requeue(at: retry, now: now)
+            job.lastError = error
+            try job.update(db)
+            return .queued
         }
     }
 

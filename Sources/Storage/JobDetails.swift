@@ -76,6 +76,23 @@ extension StepRecord {
     }
 }
 
+extension ClaimedJob {
+    /// The current step after a failed attempt, as every store records it: back to pending with the job due
+    /// again at `retryAt` while attempts are left (`retry` is that time), else failed for good (`retry` nil).
+    public func failedStep(error: String, usage: StepUsage, retryAt: Timestamp?, maxAttempts: Int, now: Timestamp) -> (step: StepRecord, retry: Timestamp?) {
+        var step = steps[current]
+        step.add(usage)
+        step.error = error
+        if let retryAt, step.attempts < maxAttempts {
+            step.state = .pending
+            return (step, retryAt)
+        }
+        step.state = .failed
+        step.finishedAt = now
+        return (step, nil)
+    }
+}
+
 extension JobRecord {
     /// Queued again, due at `due`, with no lease and not finished.
     public mutating func requeue(at due: Timestamp, now: Timestamp) {

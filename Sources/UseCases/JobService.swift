@@ -34,7 +34,7 @@ public struct Submission: Sendable, Equatable {
 /// What `/forget` did.
 public enum ForgetOutcome: Sendable, Equatable {
     /// The job is gone; `documentRemoved` when its bytes (and archived copies) went too, because no other job used
-    /// them; `archiveFailed` when the bucket could not be reached to delete its copies there.
+    /// them; `archiveFailed` when a copy could not be deleted (the bucket unreachable): it stays, and the log says which.
     case forgotten(code: String, documentRemoved: Bool, archiveFailed: Bool = false)
     case notFound
     /// Still being worked on.
@@ -121,9 +121,15 @@ public struct StoreJobService: JobService {
         guard let forgotten else { return .notFound }
         var archiveFailed = false
         if let document = forgotten.orphanedDocument {
-            try await blobs.forget(document)
+            // The job is gone already: copies that stay behind (the shared document store's, the archive's) are
+            // said, and logged with their hash, instead of failing a forget that has happened.
+            do {
+                try await blobs.forget(document)
+            } catch {
+                archiveFailed = true
+                logger.error("a forgotten document's bytes not removed", metadata: ["sha256": "\(document.sha256)", "error": "\(error)"])
+            }
             if let archive {
-                // The job is gone already; copies that stay behind are said, and logged with their key.
                 do {
                     try await archive.remove(document)
                 } catch {

@@ -140,4 +140,19 @@ struct ScaleOutProcessTests {
             }
         }
     }
+
+    @Test("BLOB_STORE other than local or s3, or s3 without a bucket, stops serve and worker with one line naming it, exit 2")
+    func wrongBlobStore() async throws {
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("bad-blobs-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: data) }
+        for (value, reason) in [("nfs", "expected local or s3"), ("s3", "s3 needs S3_BUCKET")] {
+            for command in [["worker"], ["serve", "--poll"]] {
+                let outcome = try await ChildProcess.runOffPool([ChildProcess.botgateway] + command, environment: ChildProcess.environment([
+                    "BLOB_STORE": value, "BOT_DATA_DIR": data.path, "TELEGRAM_BOT_TOKEN": "1:abc", "LOG_LEVEL": "error"]))
+                let lines = outcome.standardError.split(separator: "\n")
+                #expect(outcome.exitCode == 2, "\(command) \(value): \(outcome.standardError)")
+                #expect(lines.count == 1 && lines[0].hasPrefix("botgateway: BLOB_STORE: ") && lines[0].contains(reason), "\(lines)")
+            }
+        }
+    }
 }

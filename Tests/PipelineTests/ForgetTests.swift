@@ -59,4 +59,36 @@ struct ForgetTests {
         #expect(try await store.database.document(sha256: document.sha256) == nil)
         #expect(!FileManager.default.fileExists(atPath: store.blobs.absolutePath(document.blobPath)))
     }
+
+    @Test("a shared document store that cannot delete its copy: the job is still forgotten, and the reply says a copy stays")
+    func sharedStoreDown() async throws {
+        let store = try TestStore()
+        defer { store.remove() }
+        let blobs = try BlobStore(dataDirectory: store.blobs.dataDirectory, remote: UnreachableBlobs())
+        let document = try store.blobs.store(data: try distinctDocument(43))
+        let record = DocumentRecord(sha256: document.sha256, format: "webp", mimeType: "image/webp", size: document.size,
+                                    blobPath: document.relativePath, originalName: "mine.webp")
+        _ = try await store.database.saveDocument(record)
+        let job = try await store.database.enqueue(documentSHA256: record.sha256,
+                                                   request: JobRequest(origin: .telegram, sourceName: "mine.webp", chatID: 5, userID: 9),
+                                                   steps: ["ocr"]).job
+        let jobs = StoreJobService(documents: store.database, queue: store.database, usage: store.database, blobs: blobs,
+                                   intake: DocumentIntake(blobs: blobs), steps: StepCatalog([]))
+        #expect(try await jobs.forget(code: job.code, for: Requester(chatID: 5, userID: 9, isAdmin: false))
+                == .forgotten(code: job.code, documentRemoved: true, archiveFailed: true))
+        #expect(try await store.database.jobDetails(code: job.code) == nil)
+        #expect(!FileManager.default.fileExists(atPath: blobs.absolutePath(record.blobPath)))
+    }
+}
+
+/// A shared document store that is down for every call.
+struct UnreachableBlobs: RemoteBlobs {
+    var location: String { "s3://down/blobs/" }
+    func contains(sha256: String, size: Int64) async throws(StorageError) -> Bool { throw .blobUnavailable(path: location, reason: "unreachable") }
+    func upload(file path: String, sha256: String, size: Int64, contentType: String) async throws(StorageError) {
+        throw .blobUnavailable(path: location, reason: "unreachable")
+    }
+    func download(sha256: String, to path: String, maxBytes: Int64) async throws(StorageError) { throw .blobUnavailable(path: location, reason: "unreachable") }
+    func delete(sha256: String) async throws(StorageError) { throw .blobUnavailable(path: location, reason: "unreachable") }
+    func check() async throws(StorageError) { throw .blobUnavailable(path: location, reason: "unreachable") }
 }

@@ -25,7 +25,7 @@ public final class ChildProcess: Sendable {
 
     /// Configuration a developer's shell may carry that would point a test at real services (a real bot,
     /// bucket or LLM account): never inherited; a test that wants one sets it.
-    static let serviceVariablePrefixes = ["TELEGRAM_", "S3_", "AWS_", "ANTHROPIC_", "OPENAI_", "ANALYZER", "LLM_", "BOT_"]
+    static let serviceVariablePrefixes = ["TELEGRAM_", "S3_", "AWS_", "ANTHROPIC_", "OPENAI_", "ANALYZER", "LLM_", "BOT_", "DATABASE_URL", "BLOB_STORE"]
 
     /// This process's environment without the gateway's service settings, with `changes` applied (a nil
     /// value removes the variable).
