@@ -56,7 +56,7 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             await pool.shutdown()
             http.shutdown()
-            throw WorkFailed(message: "the server stopped: \(error)")
+            throw WorkFailed(message: "the server stopped: \(stopReason(error, host: settings.host, port: settings.port, option: "BOT_PORT"))")
         }
         await pool.shutdown()
         http.shutdown()
@@ -111,7 +111,7 @@ struct WorkerCommand: AsyncParsableCommand {
             try await app.runService()
         } catch {
             await pool.shutdown()
-            throw WorkFailed(message: "the worker stopped: \(error)")
+            throw WorkFailed(message: "the worker stopped: \(stopReason(error, host: host, port: port, option: "--port"))")
         }
         await pool.shutdown()
         await database.close()
@@ -195,4 +195,12 @@ struct WebhookCommand: AsyncParsableCommand {
             }
         }
     }
+}
+
+/// Why the HTTP server stopped, in the operator's words: a port already taken says which and what to change
+/// (several workers on one machine need a port each), anything else as it came.
+func stopReason(_ error: any Error, host: String, port: Int, option: String) -> String {
+    let text = String(describing: error)
+    guard text.contains(String(cString: strerror(EADDRINUSE))) else { return text }
+    return "port \(port) on \(host) is taken by another process; give this one another \(option) (0 picks any free port)"
 }

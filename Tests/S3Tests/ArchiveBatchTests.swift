@@ -59,7 +59,7 @@ struct ArchiveBatchTests {
         let server = try await SeaweedFS.start()
         let http = HTTPClient()
         let client = Self.client(server, http)
-        try await client.createBucket()
+        try await eventually { try await client.createBucket() }
         return (server, http, try Workspace(), client)
     }
 

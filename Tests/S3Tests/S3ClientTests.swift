@@ -15,7 +15,7 @@ struct S3ClientTests {
             bucket: "archive-test", endpoint: server.endpoint, region: "us-east-1", prefix: "gw/", forcePathStyle: true,
             credentials: AWSCredentials(accessKeyID: server.accessKey, secretAccessKey: server.secretKey)), http: http)
         do {
-            try await client.createBucket()
+            try await eventually { try await client.createBucket() }
             try await body(server, client, http)
         } catch {
             http.shutdown()

@@ -34,7 +34,7 @@ struct SharedBlobsTests {
             for folder in folders { try? FileManager.default.removeItem(at: folder) }
         }
         do {
-            try await client.createBucket()
+            try await eventually { try await client.createBucket() }
             let remote = S3Blobs(client: client)
             try await body(Nodes(server: server, client: client, remote: remote, gateway: try BlobStore(dataDirectory: folders[0], remote: remote),
                                  worker: try BlobStore(dataDirectory: folders[1], remote: remote), folders: folders))

@@ -9,3 +9,18 @@ public func poll(timeout: Duration, every interval: Duration = .milliseconds(100
         try? await Task.sleep(for: interval)
     }
 }
+
+/// Runs `body` every `interval` until it succeeds, rethrowing its last error once `timeout` has passed.
+/// For a server that accepts connections a little before it takes requests (SeaweedFS on a loaded machine
+/// resets the first ones while its filer starts).
+public func eventually<T>(timeout: Duration = .seconds(30), every interval: Duration = .milliseconds(250), _ body: () async throws -> T) async throws -> T {
+    let deadline = ContinuousClock.now + timeout
+    while true {
+        do {
+            return try await body()
+        } catch {
+            guard ContinuousClock.now < deadline else { throw error }
+            try await Task.sleep(for: interval)
+        }
+    }
+}
