@@ -11,8 +11,9 @@ public struct ArchivePlugin: Plugin {
     public static let stepName = "archive"
     public var name: String { Self.stepName }
     public var isDeferrable: Bool { true }
-    /// 10 attempts, 30 s doubling to 30 min between them: an outage of a few hours costs nothing.
-    public var retryPolicy: RetryPolicy? { RetryPolicy(maxAttempts: 10, baseDelay: 30, maxDelay: 1800) }
+    /// 14 attempts, 5 s doubling to 30 min between them: a blip is over in seconds, an outage of a few hours
+    /// (about 2 h 40 min in all) costs nothing.
+    public var retryPolicy: RetryPolicy? { RetryPolicy(maxAttempts: 14, baseDelay: 5, maxDelay: 1800) }
 
     let client: S3Client
 

@@ -3,6 +3,12 @@ import Foundation
 import Logging
 import OCR
 import Storage
+import Synchronization
+
+/// The shared document store could not be reached for the job's document: the job waits for it.
+struct DocumentStoreDown: Error {
+    var message: String
+}
 
 /// What happened to a job, for whoever shows progress (the batch command, the Telegram replies).
 public enum PipelineEvent: Sendable {
@@ -47,6 +53,9 @@ public final class Pipeline: Sendable {
     /// Injected, not global: `serve` passes its Prometheus registry, everything else records nothing.
     private let metrics: any MetricsFactory
     private let instance = String(UUID().uuidString.prefix(8))
+    /// Document reads that failed in a row because the shared document store was down: how long jobs wait
+    /// before the next try (1 s doubling to 30 s), not counted against their steps' attempts.
+    private let storeOutage = Mutex(0)
 
     public init(queue: any JobQueue, blobs: BlobStore, steps: StepCatalog, settings: Settings = Settings(),
                 observer: (any PipelineObserver)? = nil, logger: Logger = Logger(label: "pipeline"),
@@ -115,7 +124,7 @@ public final class Pipeline: Sendable {
                 let claim = try await queue.claimNextJob(owner: owner, leaseSeconds: settings.leaseSeconds, groupID: groupID)
                 record(claim: claim != nil, since: asked)
                 if let claimed = claim {
-                    await process(claimed)
+                    if let pause = await process(claimed) { try await Task.sleep(for: pause) }
                     continue
                 }
                 if untilIdle, try await queue.unfinishedJobCount(groupID: groupID, ignoring: steps.deferrable) == 0 { return }
@@ -131,7 +140,8 @@ public final class Pipeline: Sendable {
         }
     }
 
-    private func process(_ first: ClaimedJob) async {
+    /// Runs the job's steps; a pause before claiming again when the shared document store is down.
+    private func process(_ first: ClaimedJob) async -> Duration? {
         var jobLogger = logger
         jobLogger[metadataKey: "job"] = "\(first.job.code)"
         if first.reclaimed { jobLogger.warning("took over a job whose worker stopped", metadata: ["step": "\(first.currentStep.plugin)"]) }
@@ -153,25 +163,40 @@ public final class Pipeline: Sendable {
                     var finished = claimed.job
                     finished.state = .done
                     await observer?.pipeline(.jobFinished(job: finished))
-                    return
+                    return nil
                 }
                 claimed = next
+            } catch let outage as DocumentStoreDown {
+                // Our store, not the document or the step: the job waits without spending an attempt, however
+                // long the outage, and this worker looks less often until a read succeeds.
+                let failures = storeOutage.withLock { count in
+                    count += 1
+                    return count
+                }
+                let wait = min(30, pow(2, Double(failures - 1)))
+                jobLogger.warning("the document store is unreachable; the job waits", metadata: ["error": "\(outage.message)", "retry_in_s": "\(Int(wait))"])
+                do {
+                    try await queue.releaseJob(claimed, until: .now + wait, reason: "\(outage.message); the job waits for it")
+                } catch {
+                    jobLogger.error("could not hand the job back", metadata: ["error": "\(error)"])
+                }
+                return .milliseconds(Int(wait * 1000))
             } catch is CancellationError {
                 // Shutting down: hand the job back; its step runs again on the next start. The write runs in
                 // a task of its own because this one is cancelled, and GRDB refuses work to cancelled tasks.
                 let queue = self.queue
                 await Task { try? await queue.releaseJob(claimed) }.value
-                return
+                return nil
             } catch let error as StorageError {
                 if case .leaseLost = error {
                     jobLogger.warning("lost the job to another worker; dropping this run")
                 } else {
                     jobLogger.error("could not record the step", metadata: ["error": "\(error)"])
                 }
-                return
+                return nil
             } catch {
                 await fail(claimed, error: error, logger: jobLogger, started: started)
-                return
+                return nil
             }
         }
     }
@@ -190,9 +215,11 @@ public final class Pipeline: Sendable {
         let documentPath: String
         do {
             documentPath = try await blobs.checkout(claimed.document)
+            storeOutage.withLock { $0 = 0 }
         } catch {
             // A document missing from the shared store does not come back by retrying; the store being down does.
-            throw PluginError(error.isTransient ? .transient : .permanent, "the document cannot be read: \(error.description)")
+            guard error.isTransient else { throw PluginError.permanent("the document cannot be read: \(error.description)") }
+            throw DocumentStoreDown(message: error.description)
         }
         let context = PluginContext(job: claimed.job, document: claimed.document, documentPath: documentPath, outputs: outputs, logger: logger)
         let result = try await plugin.run(context)

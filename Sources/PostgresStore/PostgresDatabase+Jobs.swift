@@ -208,7 +208,7 @@ extension PostgresDatabase: JobQueue, StepAudit {
         }
     }
 
-    public func releaseJob(_ claimed: ClaimedJob, now: Timestamp) async throws {
+    public func releaseJob(_ claimed: ClaimedJob, until due: Timestamp, reason: String?, now: Timestamp) async throws {
         try await transaction { connection in
             try await Self.checkLease(connection, claimed, logger: self.logger)
             var step = claimed.steps[claimed.current]
@@ -217,7 +217,8 @@ extension PostgresDatabase: JobQueue, StepAudit {
             try await Self.save(connection, step, logger: self.logger)
             try await Self.finishRun(connection, jobID: claimed.jobID, plugin: step.plugin, outcome: .released, now: now, logger: self.logger)
             var job = claimed.job
-            try await Self.requeue(connection, &job, at: now, now: now, logger: self.logger)
+            if let reason { job.lastError = reason }
+            try await Self.requeue(connection, &job, at: max(due, now), now: now, logger: self.logger)
         }
     }
 

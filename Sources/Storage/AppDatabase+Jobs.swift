@@ -171,8 +171,8 @@ extension AppDatabase: JobQueue, StepAudit {
         }
     }
 
-    /// Hands a job back unfinished (shutdown): its step runs again later and the attempt is not counted.
-    public func releaseJob(_ claimed: ClaimedJob, now: Timestamp = .now) async throws {
+    /// Hands a job back unfinished, due at `due`: its step runs again then and the attempt is not counted.
+    public func releaseJob(_ claimed: ClaimedJob, until due: Timestamp, reason: String?, now: Timestamp) async throws {
         try await write { db in
             try Self.checkLease(db, claimed)
             var step = claimed.steps[claimed.current]
@@ -181,7 +181,8 @@ extension AppDatabase: JobQueue, StepAudit {
             try step.update(db)
             try Self.finishRun(db, jobID: claimed.jobID, plugin: step.plugin, outcome: .released, now: now)
             var job = claimed.job
-            job.requeue(at: now, now: now)
+            job.requeue(at: max(due, now), now: now)
+            if let reason { job.lastError = reason }
             try job.update(db)
         }
     }

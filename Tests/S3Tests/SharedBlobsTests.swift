@@ -140,4 +140,51 @@ struct SharedBlobsTests {
             }
         }
     }
+
+    /// Reads the job's document and answers with its size: a step that needs the bytes.
+    struct MeasurePlugin: Plugin {
+        var name: String { "measure" }
+
+        func run(_ context: PluginContext) async throws -> PluginResult {
+            let size = try FileManager.default.attributesOfItem(atPath: context.documentPath)[.size] as? Int ?? -1
+            return PluginResult(output: Data("\(size)".utf8))
+        }
+    }
+
+    @Test("with the bucket down a worker's job waits without spending its step's attempts, says why, and completes once the bucket is back")
+    func workerWaitsForBucket() async throws {
+        try await withNodes { nodes in
+            let bytes = document(7)
+            let record = try await DocumentIntake(blobs: nodes.gateway).take(data: bytes, displayName: "wait.png")
+            let database = try AppDatabase(path: nodes.folders[1].appendingPathComponent("state.sqlite").path)
+            _ = try await database.saveDocument(record)
+            let job = try await database.enqueue(documentSHA256: record.sha256, request: JobRequest(origin: .batch, sourceName: "wait.png"),
+                                                 steps: ["measure"]).job
+            await nodes.server.pause()
+            // Three attempts a few milliseconds apart would fail the job within the outage if they counted.
+            let settings = Pipeline.Settings(retry: RetryPolicy(maxAttempts: 3, baseDelay: 0.01, maxDelay: 0.05), leaseSeconds: 30, pollInterval: 0.05)
+            let pipeline = Pipeline(queue: database, blobs: nodes.worker, steps: StepCatalog([MeasurePlugin()]), settings: settings)
+            let worker = Task { await pipeline.run(workers: 1, untilIdle: true) }
+            defer { worker.cancel() }
+            let waited = try await poll(timeout: .seconds(30), every: .milliseconds(100)) {
+                try await database.stepRuns(jobID: try #require(job.id)).filter { $0.outcome == .released }.count >= 3
+            }
+            #expect(waited)
+            let waiting = try #require(try await database.jobDetails(code: job.code))
+            #expect(waiting.job.state == .queued)
+            #expect(waiting.steps[0].attempts == 0)
+            let reason = waiting.job.lastError ?? "-"
+            #expect(reason.contains("document store") && reason.contains("S3 unreachable") && reason.hasSuffix("the job waits for it"), "\(reason)")
+            #expect(waiting.job.lastError?.contains(nodes.server.secretKey) == false)
+
+            try await nodes.server.resume()
+            let finished = try await poll(timeout: .seconds(90), every: .milliseconds(200)) {
+                try await database.jobDetails(code: job.code)?.job.state == .done
+            }
+            #expect(finished)
+            let done = try #require(try await database.jobDetails(code: job.code))
+            #expect(done.steps[0].attempts == 1)
+            #expect(done.output(of: "measure") == Data("\(bytes.count)".utf8))
+        }
+    }
 }

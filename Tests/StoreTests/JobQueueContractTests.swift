@@ -165,6 +165,26 @@ struct JobQueueContractTests {
         }
     }
 
+    @Test("a job handed back until later (its document store down) is not due before then, spends no attempt and says why",
+          arguments: StoreKind.allCases)
+    func releaseUntil(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            _ = try await enqueue(store.queue, 1...1)
+            let claimed = try #require(try await store.queue.claimNextJob(owner: "w1", leaseSeconds: 60, groupID: nil, now: 1_000))
+            try await store.queue.releaseJob(claimed, until: 1_030, reason: "the document store is down", now: 1_001)
+            #expect(try await store.queue.claimNextJob(owner: "w2", leaseSeconds: 60, groupID: nil, now: 1_029) == nil)
+            #expect(try await store.queue.nextDueTime(groupID: nil) == 1_030)
+            let waiting = try #require(try await store.store.jobs(state: .queued, limit: 10).first)
+            #expect(waiting.lastError == "the document store is down")
+            let again = try #require(try await store.queue.claimNextJob(owner: "w2", leaseSeconds: 60, groupID: nil, now: 1_030))
+            #expect(again.currentStep.attempts == 1)
+            // The lease is checked as for every other write.
+            await #expect(throws: StorageError.leaseLost(jobID: claimed.jobID)) {
+                try await store.queue.releaseJob(claimed, until: 1_060, reason: "late", now: 1_031)
+            }
+        }
+    }
+
     @Test("a job whose only unfinished step is deferrable does not count as unfinished; waiting jobs are counted and due in order",
           arguments: StoreKind.allCases)
     func unfinished(kind: StoreKind) async throws {

@@ -26,8 +26,9 @@ public protocol JobQueue: Sendable {
                     documentText: DocumentText?, now: Timestamp) async throws -> ClaimedJob?
     /// Queues the job again for `retryAt` while attempts are left, else fails step and job; returns the job's state.
     func failStep(_ claimed: ClaimedJob, error: String, retryAt: Timestamp?, maxAttempts: Int, usage: StepUsage, now: Timestamp) async throws -> JobState
-    /// Hands the job back unfinished (shutdown); the attempt does not count.
-    func releaseJob(_ claimed: ClaimedJob, now: Timestamp) async throws
+    /// Hands the job back unfinished, due again at `due`; the attempt does not count. At shutdown (due now, no
+    /// reason), or when something of ours the step needs is down (`reason` becomes the job's last error).
+    func releaseJob(_ claimed: ClaimedJob, until due: Timestamp, reason: String?, now: Timestamp) async throws
     /// False when the lease was lost to another worker.
     func renewLease(jobID: Int64, owner: String, leaseSeconds: Double, now: Timestamp) async throws -> Bool
     /// Ends the leases of owners known to be dead, so their jobs are taken over now.
@@ -103,8 +104,12 @@ extension JobQueue {
         try await failStep(claimed, error: error, retryAt: retryAt, maxAttempts: maxAttempts, usage: usage, now: .now)
     }
 
-    public func releaseJob(_ claimed: ClaimedJob) async throws {
-        try await releaseJob(claimed, now: .now)
+    public func releaseJob(_ claimed: ClaimedJob, until due: Timestamp = .now, reason: String? = nil) async throws {
+        try await releaseJob(claimed, until: due, reason: reason, now: .now)
+    }
+
+    public func releaseJob(_ claimed: ClaimedJob, now: Timestamp) async throws {
+        try await releaseJob(claimed, until: now, reason: nil, now: now)
     }
 
     public func renewLease(jobID: Int64, owner: String, leaseSeconds: Double) async throws -> Bool {
