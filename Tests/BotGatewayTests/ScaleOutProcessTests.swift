@@ -20,71 +20,147 @@ struct ScaleOutProcessTests {
         var port: Int?
     }
 
-    @Test("200 documents through a gateway and three workers on their own disks, a worker killed at three random moments and restarted: every step once, every result once")
-    func gatewayAndWorkers() async throws {
-        if let reason = PostgresServer.unavailableReason {
-            print("scale-out process test skipped: \(reason)")
-            return
-        }
-        let postgres = try await PostgresServer.start()
-        let databaseURL = try await postgres.freshDatabase()
-        let telegram = try await FakeTelegram.start()
-        let bucket = try await SeaweedFS.start()
-        let s3Client = HTTPClient()
-        defer { s3Client.shutdown() }
-        let s3 = S3Client(configuration: S3Configuration(bucket: "scale-out", endpoint: bucket.endpoint, forcePathStyle: true,
-                                                         credentials: AWSCredentials(accessKeyID: bucket.accessKey, secretAccessKey: bucket.secretKey)),
-                          http: s3Client)
-        try await eventually { try await s3.createBucket() }
+    /// What one scale-out run shares: PostgreSQL, a SeaweedFS bucket, the Telegram double, and a data folder per
+    /// node (node 1 the gateway, the rest workers) under one root. Documents come from `chats` people, each
+    /// their own chat (Telegram allows about one message a second per chat: the gateway paces its replies so).
+    final class Cluster: @unchecked Sendable {
+        let postgres: PostgresServer
+        let databaseURL: String
+        let telegram: FakeTelegram
+        let bucket: SeaweedFS
+        let http = HTTPClient()
+        let s3: S3Client
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("scale-out-\(UUID().uuidString)")
-        let chats = (1...20).map(Int64.init)
-        defer { try? FileManager.default.removeItem(at: root) }
-        // Each process its own data folder: nothing but the database and the bucket is shared.
+        let chats: [Int64]
+        let receipt: Data
+
+        /// Nil (and a line saying why) where PostgreSQL cannot run.
+        static func start(chats: Int) async throws -> Cluster? {
+            if let reason = PostgresServer.unavailableReason {
+                print("scale-out process test skipped: \(reason)")
+                return nil
+            }
+            let postgres = try await PostgresServer.start()
+            return try await Cluster(postgres: postgres, databaseURL: try await postgres.freshDatabase(), telegram: try await FakeTelegram.start(),
+                                     bucket: try await SeaweedFS.start(), chats: (1...chats).map(Int64.init))
+        }
+
+        private init(postgres: PostgresServer, databaseURL: String, telegram: FakeTelegram, bucket: SeaweedFS, chats: [Int64]) async throws {
+            self.postgres = postgres
+            self.databaseURL = databaseURL
+            self.telegram = telegram
+            self.bucket = bucket
+            self.chats = chats
+            receipt = try GatewayHarness.fixture("receipt.jpg")
+            s3 = S3Client(configuration: S3Configuration(bucket: "scale-out", endpoint: bucket.endpoint, forcePathStyle: true,
+                                                         credentials: AWSCredentials(accessKeyID: bucket.accessKey, secretAccessKey: bucket.secretKey)),
+                          http: http)
+            try await eventually { try await self.s3.createBucket() }
+        }
+
         func environment(node: Int) -> [String: String] {
             ChildProcess.environment([
                 "TELEGRAM_BOT_TOKEN": telegram.token, "TELEGRAM_API_BASE_URL": telegram.baseURL, "TELEGRAM_WEBHOOK_SECRET": GatewayHarness.secret,
-                "BOT_ADMIN_IDS": chats.map(String.init).joined(separator: ","), "BOT_PORT": "0", "BOT_DATA_DIR": root.appendingPathComponent("node-\(node)").path, "OCR_WORKERS": "1",
-                "LOG_FORMAT": "json", "LOG_LEVEL": "info", "DATABASE_URL": databaseURL,
-                "BLOB_STORE": "s3", "S3_BUCKET": "scale-out", "S3_ENDPOINT": bucket.endpoint.absoluteString, "S3_FORCE_PATH_STYLE": "true",
-                "S3_ACCESS_KEY_ID": bucket.accessKey, "S3_SECRET_ACCESS_KEY": bucket.secretKey,
+                "BOT_ADMIN_IDS": chats.map(String.init).joined(separator: ","), "BOT_PORT": "0",
+                "BOT_DATA_DIR": root.appendingPathComponent("node-\(node)").path, "OCR_WORKERS": "1", "LOG_FORMAT": "json", "LOG_LEVEL": "info",
+                "DATABASE_URL": databaseURL, "BLOB_STORE": "s3", "S3_BUCKET": "scale-out", "S3_ENDPOINT": bucket.endpoint.absoluteString,
+                "S3_FORCE_PATH_STYLE": "true", "S3_ACCESS_KEY_ID": bucket.accessKey, "S3_SECRET_ACCESS_KEY": bucket.secretKey,
             ])
         }
-        // The first worker as an orchestrator sees it: health and this node's metrics on a port of its own.
-        func startWorker(node: Int, watched: Bool) async throws -> Worker {
+
+        func startGateway() async throws -> ServeProcess {
+            try await ServeProcess.start(environment: environment(node: 1), arguments: ["--no-workers"])
+        }
+
+        /// The watched worker serves its health and metrics on a port it reports; the others on any free port
+        /// too (the default, 8081, is one per machine).
+        func startWorker(node: Int, watched: Bool = false) async throws -> Worker {
             if watched {
                 let process = try await ServeProcess.start("worker", environment: environment(node: node), arguments: ["--port", "0"])
                 return Worker(child: process.child, node: node, port: process.port)
             }
-            // Several on one machine: each its own health port (the default, 8081, is one per machine).
             return Worker(child: try ChildProcess([ChildProcess.botgateway, "worker", "--port", "0"], environment: environment(node: node)), node: node)
         }
-        let gateway = try await ServeProcess.start(environment: environment(node: 1), arguments: ["--no-workers"])
-        var workers = [try await startWorker(node: 2, watched: true), try await startWorker(node: 3, watched: false),
-                       try await startWorker(node: 4, watched: false)]
 
-        // 200 documents from twenty people, each their own chat (Telegram allows about one message a second per
-        // chat: the gateway paces its replies so); distinct bytes after the image's end make each its own document.
-        let receipt = try GatewayHarness.fixture("receipt.jpg")
-        let count = 200
-        for index in 1...count {
-            let suffix = Data(" upload \(index)".utf8)
-            telegram.addFile(id: "r\(index)", data: receipt + suffix)
-            let user = chats[index % chats.count]
-            #expect(try await ServeProcessTests.post(Updates.document(update: Int64(index), user: user, message: Int64(1000 + index), file: "r\(index)",
-                                                                      name: "receipt-\(index).jpg", mime: "image/jpeg", size: receipt.count + suffix.count),
-                                                     port: gateway.port) == 200)
+        func chat(of index: Int) -> Int64 { chats[index % chats.count] }
+
+        /// Posts documents `indexes` to the gateway's webhook; distinct bytes after the image's end make each its
+        /// own document.
+        func post(_ indexes: ClosedRange<Int>, to gateway: ServeProcess) async throws {
+            for index in indexes {
+                let suffix = Data(" upload \(index)".utf8)
+                telegram.addFile(id: "r\(index)", data: receipt + suffix)
+                #expect(try await ServeProcessTests.post(Updates.document(update: Int64(index), user: chat(of: index), message: Int64(1000 + index),
+                                                                          file: "r\(index)", name: "receipt-\(index).jpg", mime: "image/jpeg",
+                                                                          size: receipt.count + suffix.count),
+                                                         port: gateway.port) == 200)
+            }
         }
+
         func results(_ messages: [FakeTelegram.Sent]) -> [FakeTelegram.Sent] {
             messages.filter { $0.text.uppercased().contains("CORNER CAFE") }
         }
 
-        // Three random moments, counted in jobs done. At each, a worker that holds a job right now (its
-        // lease names its pid) dies with SIGKILL and is started again on its own data folder; seeing that pid gone
-        // on this host, the new process takes the job over at once.
-        let watcher = try await PostgresDatabase.open(databaseURL)
-        let moments = (0..<3).map { _ in Int.random(in: 10..<(count - 30)) }.sorted()
-        print("scale-out: killing a worker after \(moments) jobs done")
-        var killedHolding = 0
+        func waitForResults(_ count: Int, timeout: Duration) async -> Bool {
+            await telegram.waitFor(timeout: timeout) { self.results($0).count >= count }
+        }
+
+        /// Every document answered once, in its own chat, replying to its own message; every job done with each
+        /// step completed exactly once (the step-run audit); each document in the bucket once, and the workers
+        /// read them from there, not from the gateway's disk.
+        func audit(count: Int, store: PostgresDatabase, workerNodes: ClosedRange<Int>) async throws {
+            for chat in chats {
+                let sent = results(telegram.messages(to: chat))
+                let expected = Set((1...count).filter { self.chat(of: $0) == chat }.map { Int64(1000 + $0) })
+                #expect(sent.count == expected.count, "chat \(chat): \(sent.count) results for \(expected.count) documents")
+                #expect(Set(sent.compactMap(\.replyTo)) == expected)
+            }
+            #expect(try await store.jobCounts(groupID: nil) == [.done: count])
+            for step in ["ocr", "analyze", "archive"] {
+                let runs = try await store.completedRunCounts(plugin: step)
+                #expect(runs.count == count, "\(step): \(runs.count) jobs ran it")
+                #expect(runs.values.allSatisfy { $0 == 1 }, "\(step): \(runs.filter { $0.value != 1 })")
+            }
+            let documents = try await s3.listObjects(prefix: "blobs/")
+            #expect(documents.count == count)
+            var fetched = 0
+            for node in workerNodes {
+                let cached = FileManager.default.enumerator(atPath: root.appendingPathComponent("node-\(node)/blobs").path)?
+                    .compactMap { $0 as? String }.filter { $0.count == 67 } ?? []
+                #expect(cached.allSatisfy { name in documents.contains { $0.key.hasSuffix(name) } })
+                fetched += cached.count
+            }
+            #expect(fetched >= count, "the workers fetched \(fetched) documents for \(count) jobs")
+        }
+
+        func stop() async {
+            http.shutdown()
+            await telegram.stop()
+            await bucket.stop()
+            await postgres.stop()
+            try? FileManager.default.removeItem(at: root)
+        }
+    }
+
+    /// SIGTERM to every worker (each hands its running steps back and exits 0), then to the gateway.
+    static func stop(_ workers: [Worker], _ gateway: ServeProcess?) async {
+        for worker in workers { worker.child.signal(SIGTERM) }
+        for worker in workers {
+            let status = await worker.child.exit()
+            #expect(status == 0, "worker on node \(worker.node) exited \(status): \(worker.child.standardError.suffix(1500))")
+        }
+        if let gateway { #expect(await gateway.terminate() == 0) }
+    }
+
+    @Test("200 documents through a gateway and three workers on their own disks, a worker killed at three random moments and restarted: every step once, every result once")
+    func gatewayAndWorkers() async throws {
+        guard let cluster = try await Cluster.start(chats: 20) else { return }
+        let gateway = try await cluster.startGateway()
+        var workers = [try await cluster.startWorker(node: 2, watched: true), try await cluster.startWorker(node: 3),
+                       try await cluster.startWorker(node: 4)]
+        let count = 200
+        try await cluster.post(1...count, to: gateway)
+
         // Before any kill, the watched worker's own figures: its claims, its steps, the shared queue.
         let http = HTTPClient()
         defer { http.shutdown() }
@@ -97,16 +173,24 @@ struct ScaleOutProcessTests {
         #expect(counted, "\(metrics.prefix(2000))")
         #expect(metrics.contains("botgateway_claim_duration_seconds_count{node="))
         #expect(metrics.contains("botgateway_queue_depth"))
+
+        // Three random moments, counted in jobs done. At each, a worker that holds a job right now (its lease
+        // names its pid) dies with SIGKILL and is started again on its own data folder; seeing that pid gone on
+        // this host, the new process takes the job over at once.
+        let store = try await PostgresDatabase.open(cluster.databaseURL)
+        let moments = (0..<3).map { _ in Int.random(in: 10..<(count - 30)) }.sorted()
+        print("scale-out: killing a worker after \(moments) jobs done")
+        var killedHolding = 0
         for moment in moments {
             var done = 0
             let reached = try await poll(timeout: .seconds(300), every: .milliseconds(50)) {
-                done = try await watcher.jobCounts(groupID: nil)[.done] ?? 0
+                done = try await store.jobCounts(groupID: nil)[.done] ?? 0
                 return done >= moment
             }
             try #require(reached, "\(done) jobs done, waiting for \(moment)")
             var victim: Int?
             for _ in 0..<250 where victim == nil {
-                let owners = try await watcher.jobs(state: .running, limit: 50).compactMap(\.leaseOwner)
+                let owners = try await store.jobs(state: .running, limit: 50).compactMap(\.leaseOwner)
                 victim = workers.indices.shuffled().first { index in owners.contains { $0.contains(":\(workers[index].child.pid):") } }
                 if victim == nil { try await Task.sleep(for: .milliseconds(20)) }
             }
@@ -114,79 +198,71 @@ struct ScaleOutProcessTests {
             let index = victim ?? Int.random(in: workers.indices)
             workers[index].child.signal(SIGKILL)
             _ = await workers[index].child.exit()
-            workers[index] = try await startWorker(node: workers[index].node, watched: workers[index].port != nil)
+            workers[index] = try await cluster.startWorker(node: workers[index].node, watched: workers[index].port != nil)
         }
-        let done = await telegram.waitFor(timeout: .seconds(600)) { results($0).count >= count }
-        #expect(done, "results: \(results(telegram.sentMessages).count) of \(count)")
+        let done = await cluster.waitForResults(count, timeout: .seconds(600))
+        #expect(done, "results: \(cluster.results(cluster.telegram.sentMessages).count) of \(count)")
         #expect(killedHolding >= 1, "no worker held a job at any of the three moments")
-
         #expect(try await http.send(HTTPClientRequest(url: "http://127.0.0.1:\(try #require(workers[0].port))/healthz")).status == 200)
         try await Task.sleep(for: .seconds(1))
-        for worker in workers { worker.child.signal(SIGTERM) }
-        for worker in workers {
-            let status = await worker.child.exit()
-            #expect(status == 0, "worker on node \(worker.node) exited \(status): \(worker.child.standardError.suffix(1500))")
-        }
-        #expect(await gateway.terminate() == 0)
+        await Self.stop(workers, gateway)
 
-        // Exactly one result per document, each answering its own message in its own chat.
-        for chat in chats {
-            let sent = results(telegram.messages(to: chat))
-            let expected = Set((1...count).filter { chats[$0 % chats.count] == chat }.map { Int64(1000 + $0) })
-            #expect(sent.count == expected.count, "chat \(chat): \(sent.count) results for \(expected.count) documents")
-            #expect(Set(sent.compactMap(\.replyTo)) == expected)
-        }
-        // The audit: every job's steps completed exactly once across the workers; each killed holder's run was
-        // abandoned and taken over.
-        let store = watcher
-        #expect(try await store.jobCounts(groupID: nil) == [.done: count])
-        for step in ["ocr", "analyze", "archive"] {
-            let runs = try await store.completedRunCounts(plugin: step)
-            #expect(runs.count == count, "\(step): \(runs.count) jobs ran it")
-            #expect(runs.values.allSatisfy { $0 == 1 }, "\(step): \(runs.filter { $0.value != 1 })")
-        }
+        try await cluster.audit(count: count, store: store, workerNodes: 2...4)
+        // Each killed holder's run was abandoned and taken over.
         var abandoned = 0
         for job in try await store.jobs(state: .done, limit: count) {
             abandoned += try await store.stepRuns(jobID: try #require(job.id)).filter { $0.outcome == .abandoned }.count
         }
         #expect(abandoned >= killedHolding)
-        // The documents are in the bucket once each, and the workers read them from there, not from the gateway's disk.
-        let documents = try await s3.listObjects(prefix: "blobs/")
-        #expect(documents.count == count)
-        var fetched = 0
-        for node in 2...4 {
-            let cached = FileManager.default.enumerator(atPath: root.appendingPathComponent("node-\(node)/blobs").path)?
-                .compactMap { $0 as? String }.filter { $0.count == 67 } ?? []
-            #expect(cached.allSatisfy { name in documents.contains { $0.key.hasSuffix(name) } })
-            fetched += cached.count
-        }
-        #expect(fetched >= count, "the workers fetched \(fetched) documents for \(count) jobs")
         await store.close()
-        await telegram.stop()
-        await bucket.stop()
-        await postgres.stop()
+        await cluster.stop()
     }
 
-    @Test("a wrong DATABASE_URL stops serve and worker with one line naming it, exit 2, and never its password")
-    func wrongDatabaseURL() async throws {
-        let data = FileManager.default.temporaryDirectory.appendingPathComponent("bad-url-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: data) }
-        let cases = [
-            ("mysql://gw:hunter22@127.0.0.1/db", "expected postgres://"),
-            ("postgres://gw:hunter22@/db", "names no host"),
-            // Nothing listens on port 1: refused at once, in the connection's words.
-            ("postgres://gw:hunter22@127.0.0.1:1/db?sslmode=disable", "cannot be used"),
-        ]
-        for (url, reason) in cases {
-            for command in [["worker"], ["serve", "--poll"]] {
-                let outcome = try await ChildProcess.runOffPool([ChildProcess.botgateway] + command, environment: ChildProcess.environment([
-                    "DATABASE_URL": url, "BOT_DATA_DIR": data.path, "TELEGRAM_BOT_TOKEN": "1:abc", "LOG_LEVEL": "error"]))
-                let lines = outcome.standardError.split(separator: "\n")
-                #expect(outcome.exitCode == 2, "\(command) \(url): \(outcome.standardError)")
-                #expect(lines.count == 1 && lines[0].hasPrefix("botgateway: DATABASE_URL: ") && lines[0].contains(reason), "\(lines)")
-                #expect(!(outcome.standardOutput + outcome.standardError).contains("hunter22"))
-            }
+    @Test("PostgreSQL restarted mid-run, then the bucket down for a minute: the gateway and workers reconnect, documents wait, then all complete once")
+    func outages() async throws {
+        guard let cluster = try await Cluster.start(chats: 10) else { return }
+        let gateway = try await cluster.startGateway()
+        let workers = [try await cluster.startWorker(node: 2), try await cluster.startWorker(node: 3)]
+        let store = try await PostgresDatabase.open(cluster.databaseURL)
+
+        // PostgreSQL stops (open connections cut) and comes back on the same port after a few seconds.
+        try await cluster.post(1...20, to: gateway)
+        #expect(try await poll(timeout: .seconds(120), every: .milliseconds(50)) { (try await store.jobCounts(groupID: nil)[.done] ?? 0) >= 5 })
+        try await cluster.postgres.pause()
+        try await Task.sleep(for: .seconds(3))
+        try await cluster.postgres.resume()
+        try await cluster.post(21...40, to: gateway)
+        #expect(try await poll(timeout: .seconds(120), every: .milliseconds(100)) { (try? await store.jobCounts(groupID: nil)[.done]) ?? 0 >= 30 })
+
+        // The bucket stops for a minute. The workers stop first (SIGTERM) and two new ones with empty disks take
+        // their place during the outage, so ten documents already taken in wait for the bucket in the workers and
+        // ten more wait in the gateway, which keeps their updates and takes them in once it is back.
+        #expect(try await poll(timeout: .seconds(120), every: .milliseconds(100)) { try await store.jobCounts(groupID: nil) == [.done: 40] })
+        await Self.stop(workers, nil)
+        try await cluster.post(41...50, to: gateway)
+        #expect(try await poll(timeout: .seconds(60), every: .milliseconds(100)) { try await store.jobCounts(groupID: nil)[.queued] == 10 })
+        await cluster.bucket.pause()
+        let paused = ContinuousClock.now
+        try await cluster.post(51...60, to: gateway)
+        let replacements = [try await cluster.startWorker(node: 4), try await cluster.startWorker(node: 5)]
+        try await Task.sleep(until: paused + .seconds(60))
+        #expect(try await store.jobCounts(groupID: nil) == [.done: 40, .queued: 10])
+        var handedBack = 0
+        for job in try await store.jobs(state: .queued, limit: 10) {
+            handedBack += try await store.stepRuns(jobID: try #require(job.id)).filter { $0.outcome == .released }.count
+            #expect(job.lastError?.contains("the job waits for it") == true, "\(job.lastError ?? "-")")
         }
+        #expect(handedBack >= 10)
+        try await cluster.bucket.resume()
+        let done = await cluster.waitForResults(60, timeout: .seconds(300))
+        #expect(done, "results: \(cluster.results(cluster.telegram.sentMessages).count) of 60")
+        #expect(try await poll(timeout: .seconds(120), every: .milliseconds(500)) { try await store.jobCounts(groupID: nil) == [.done: 60] })
+        await Self.stop(replacements, gateway)
+
+        #expect(gateway.child.standardError.contains("update will be retried"), "the gateway never waited for the bucket")
+        try await cluster.audit(count: 60, store: store, workerNodes: 2...5)
+        await store.close()
+        await cluster.stop()
     }
 
     @Test("a worker whose health port is taken stops at once, naming the port and the option that changes it")
