@@ -73,6 +73,9 @@ public final class Nudge: Sendable {
         }
     }
 
+    /// Waits whose continuation is in place (for tests).
+    var waiting: Int { state.withLock { $0.waiters.count } }
+
     /// Resumes wait `id` if it still waits; marks it to return at once if its continuation is not in place yet.
     private func release(_ id: UInt64) {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in

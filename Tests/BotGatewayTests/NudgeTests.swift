@@ -33,13 +33,13 @@ struct NudgeTests {
         let started = ContinuousClock.now
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<3 { group.addTask { await nudge.wait(timeout: .seconds(30)) } }
-            try? await Task.sleep(for: .milliseconds(200))
+            while nudge.waiting < 3 { try? await Task.sleep(for: .milliseconds(10)) }
             nudge.fire()
         }
         #expect(ContinuousClock.now - started < .seconds(10))
 
         let waiting = Task { await nudge.wait(timeout: .seconds(30)) }
-        try? await Task.sleep(for: .milliseconds(100))
+        while nudge.waiting < 1 { try? await Task.sleep(for: .milliseconds(10)) }
         let cancelled = ContinuousClock.now
         waiting.cancel()
         await waiting.value
