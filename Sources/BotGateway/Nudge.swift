@@ -13,7 +13,7 @@ public final class Nudge: Sendable {
         var nextID: UInt64 = 0
         /// Waits in progress, and those of them whose continuation is in place.
         var active: Set<UInt64> = []
-        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var waiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
         /// Released (timed out, cancelled) before their continuation was in place.
         var early: Set<UInt64> = []
     }
@@ -24,7 +24,7 @@ public final class Nudge: Sendable {
 
     /// Wakes every waiter, or the next one to wait when none is waiting yet.
     public func fire() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+        let waiters = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
             guard !state.waiters.isEmpty else {
                 state.pending = true
                 return []
@@ -32,11 +32,12 @@ public final class Nudge: Sendable {
             defer { state.waiters.removeAll() }
             return Array(state.waiters.values)
         }
-        for waiter in waiters { waiter.resume() }
+        for waiter in waiters { waiter.resume(returning: true) }
     }
 
-    /// Returns when fired, after `timeout`, or when the task is cancelled, whichever comes first.
-    func wait(timeout: Duration) async {
+    /// Returns when fired (true), after `timeout` or when the task is cancelled (false), whichever comes first.
+    @discardableResult
+    func wait(timeout: Duration) async -> Bool {
         let id = state.withLock { state -> UInt64? in
             if state.pending {
                 state.pending = false
@@ -46,22 +47,23 @@ public final class Nudge: Sendable {
             state.active.insert(state.nextID)
             return state.nextID
         }
-        guard let id else { return }
+        guard let id else { return true }
         let timer = Task { [weak self] in
             try? await Task.sleep(for: timeout)
             self?.release(id)
         }
-        await withTaskCancellationHandler {
+        let fired = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                let now = state.withLock { state -> Bool in
-                    if state.early.remove(id) != nil || state.pending {
+                let now = state.withLock { state -> Bool? in
+                    if state.early.remove(id) != nil { return false }
+                    if state.pending {
                         state.pending = false
                         return true
                     }
                     state.waiters[id] = continuation
-                    return false
+                    return nil
                 }
-                if now { continuation.resume() }
+                if let now { continuation.resume(returning: now) }
             }
         } onCancel: {
             release(id)
@@ -71,6 +73,7 @@ public final class Nudge: Sendable {
             state.active.remove(id)
             state.early.remove(id)
         }
+        return fired
     }
 
     /// Waits whose continuation is in place (for tests).
@@ -78,11 +81,11 @@ public final class Nudge: Sendable {
 
     /// Resumes wait `id` if it still waits; marks it to return at once if its continuation is not in place yet.
     private func release(_ id: UInt64) {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
             if let waiter = state.waiters.removeValue(forKey: id) { return waiter }
             if state.active.contains(id) { state.early.insert(id) }
             return nil
         }
-        waiter?.resume()
+        waiter?.resume(returning: false)
     }
 }

@@ -97,18 +97,10 @@ extension PostgresDatabase: JobQueue, StepAudit {
 
     public func claimNextJob(owner: String, leaseSeconds: Double, groupID: Int64?, now: Timestamp) async throws -> ClaimedJob? {
         try await transaction { connection in
-            // Leases that ran out first (their worker died), then due jobs in order.
-            let expired = "state = 'running' AND lease_expires_at < $1"
-            let due = "state = 'queued' AND next_attempt_at <= $1"
-            var found = try await Self.claimRow(connection, condition: expired, order: "", owner: owner, lease: leaseSeconds, groupID: groupID,
-                                                now: now, logger: self.logger)
-            if found == nil {
-                found = try await Self.claimRow(connection, condition: due, order: "ORDER BY next_attempt_at, id", owner: owner, lease: leaseSeconds,
-                                                groupID: groupID, now: now, logger: self.logger)
-            }
-            guard let row = found else { return nil }
-            var job = try row.jobRecord()
-            let reclaimed = try row.value("previous_state", as: String.self) == JobState.running.rawValue
+            guard let found = try await Self.claimRow(connection, owner: owner, lease: leaseSeconds, groupID: groupID, now: now,
+                                                      logger: self.logger) else { return nil }
+            var job = try found.jobRecord()
+            let reclaimed = try found.value("previous_state", as: String.self) == JobState.running.rawValue
             let jobID = job.id ?? 0
             if reclaimed {
                 // The previous worker died mid-step: its run is over, the step starts again.
@@ -134,32 +126,34 @@ extension PostgresDatabase: JobQueue, StepAudit {
         }
     }
 
-    /// Locks one job matching `condition` (skipping rows other claims hold) and leases it, raising its token.
-    private static func claimRow(_ connection: PostgresConnection, condition: String, order: String, owner: String, lease: Double, groupID: Int64?,
-                                 now: Timestamp, logger: Logger) async throws -> PostgresRandomAccessRow? {
-        var binds = PostgresBindings()
-        binds.append(now)
-        binds.append(groupID)
-        binds.append(owner)
-        binds.append(now + lease)
-        let sql = """
-            WITH candidate AS (
-                SELECT id, state FROM job WHERE \(condition) AND ($2::bigint IS NULL OR group_id = $2)
-                \(order) LIMIT 1 FOR UPDATE SKIP LOCKED)
-            UPDATE job SET state = 'running', lease_owner = $3, lease_expires_at = $4, lease_token = job.lease_token + 1, updated_at = $1
+    /// Locks one job and leases it, raising its token, in one statement: a job whose lease ran out (its worker
+    /// died) first, else the first due job; rows other claims hold are skipped.
+    private static func claimRow(_ connection: PostgresConnection, owner: String, lease: Double, groupID: Int64?, now: Timestamp,
+                                 logger: Logger) async throws -> PostgresRandomAccessRow? {
+        try await connection.query("""
+            WITH expired AS (
+                SELECT id, state FROM job WHERE state = 'running' AND lease_expires_at < \(now) AND (\(groupID)::bigint IS NULL OR group_id = \(groupID))
+                LIMIT 1 FOR UPDATE SKIP LOCKED),
+            due AS (
+                SELECT id, state FROM job WHERE state = 'queued' AND next_attempt_at <= \(now) AND (\(groupID)::bigint IS NULL OR group_id = \(groupID))
+                  AND NOT EXISTS (SELECT 1 FROM expired)
+                ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED),
+            candidate AS (SELECT * FROM expired UNION ALL SELECT * FROM due)
+            UPDATE job SET state = 'running', lease_owner = \(owner), lease_expires_at = \(now + lease), lease_token = job.lease_token + 1, updated_at = \(now)
             FROM candidate WHERE job.id = candidate.id
             RETURNING job.*, candidate.state AS previous_state
-            """
-        return try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).first()
+            """, logger: logger).first()
     }
 
+    /// Marks the step running and opens its run in the audit, in one statement.
     private static func begin(_ connection: PostgresConnection, _ step: inout StepRecord, owner: String, now: Timestamp, logger: Logger) async throws {
         step.begin(now: now)
-        try await connection.query("UPDATE step SET state = 'running', attempts = \(step.attempts), started_at = \(now), error = NULL WHERE id = \(step.id)",
-                                   logger: logger)
         try await connection.query("""
+            WITH started AS (
+                UPDATE step SET state = 'running', attempts = \(step.attempts), started_at = \(now), error = NULL WHERE id = \(step.id)
+                RETURNING job_id, plugin, attempts)
             INSERT INTO step_run (job_id, plugin, attempt, owner, outcome, started_at)
-            VALUES (\(step.jobID), \(step.plugin), \(step.attempts), \(owner), 'running', \(now))
+            SELECT job_id, plugin, attempts, \(owner), 'running', \(now) FROM started
             """, logger: logger)
     }
 
@@ -177,8 +171,7 @@ extension PostgresDatabase: JobQueue, StepAudit {
             }
             var step = claimed.steps[claimed.current]
             step.finish(output: output, milliseconds: milliseconds, usage: usage, now: now)
-            try await Self.save(connection, step, logger: self.logger)
-            try await Self.finishRun(connection, jobID: claimed.jobID, plugin: step.plugin, outcome: outcome, now: now, logger: self.logger)
+            try await Self.save(connection, step, endingRun: outcome, now: now, logger: self.logger)
             claimed.steps[claimed.current] = step
             if let next = claimed.steps.indices.first(where: { $0 > claimed.current && claimed.steps[$0].state != .done }) {
                 try await Self.begin(connection, &claimed.steps[next], owner: claimed.job.leaseOwner ?? "", now: now, logger: self.logger)
@@ -194,9 +187,7 @@ extension PostgresDatabase: JobQueue, StepAudit {
         try await transaction { connection in
             try await Self.checkLease(connection, claimed, logger: self.logger)
             let (step, retry) = claimed.failedStep(error: error, usage: usage, retryAt: retryAt, maxAttempts: maxAttempts, now: now)
-            try await Self.save(connection, step, logger: self.logger)
-            try await Self.finishRun(connection, jobID: claimed.jobID, plugin: step.plugin, outcome: retry == nil ? .failed : .retry, now: now,
-                                     logger: self.logger)
+            try await Self.save(connection, step, endingRun: retry == nil ? .failed : .retry, now: now, logger: self.logger)
             var job = claimed.job
             guard let retry else {
                 try await Self.closeJob(connection, &job, state: .failed, error: error, now: now, logger: self.logger)
@@ -214,8 +205,7 @@ extension PostgresDatabase: JobQueue, StepAudit {
             var step = claimed.steps[claimed.current]
             step.state = .pending
             step.attempts = max(0, step.attempts - 1)
-            try await Self.save(connection, step, logger: self.logger)
-            try await Self.finishRun(connection, jobID: claimed.jobID, plugin: step.plugin, outcome: .released, now: now, logger: self.logger)
+            try await Self.save(connection, step, endingRun: .released, now: now, logger: self.logger)
             var job = claimed.job
             if let reason { job.lastError = reason }
             try await Self.requeue(connection, &job, at: max(due, now), now: now, logger: self.logger)
@@ -256,19 +246,19 @@ extension PostgresDatabase: JobQueue, StepAudit {
         }
     }
 
-    private static func save(_ connection: PostgresConnection, _ step: StepRecord, logger: Logger) async throws {
+    /// Stores the step and closes its open run in the audit with `outcome`, in one statement.
+    private static func save(_ connection: PostgresConnection, _ step: StepRecord, endingRun outcome: StepRunOutcome, now: Timestamp,
+                             logger: Logger) async throws {
         try await connection.query("""
-            UPDATE step SET state = \(step.state.rawValue), attempts = \(step.attempts), output = \(step.output), error = \(step.error),
-                started_at = \(step.startedAt), finished_at = \(step.finishedAt), duration_milliseconds = \(step.durationMilliseconds),
-                input_tokens = \(Int64(step.inputTokens)), output_tokens = \(Int64(step.outputTokens)), cost_usd = \(step.costUSD), model = \(step.model)
-            WHERE id = \(step.id)
-            """, logger: logger)
-    }
-
-    private static func finishRun(_ connection: PostgresConnection, jobID: Int64, plugin: String, outcome: StepRunOutcome, now: Timestamp,
-                                  logger: Logger) async throws {
-        try await connection.query("""
-            UPDATE step_run SET outcome = \(outcome.rawValue), finished_at = \(now) WHERE job_id = \(jobID) AND plugin = \(plugin) AND outcome = 'running'
+            WITH saved AS (
+                UPDATE step SET state = \(step.state.rawValue), attempts = \(step.attempts), output = \(step.output), error = \(step.error),
+                    started_at = \(step.startedAt), finished_at = \(step.finishedAt), duration_milliseconds = \(step.durationMilliseconds),
+                    input_tokens = \(Int64(step.inputTokens)), output_tokens = \(Int64(step.outputTokens)), cost_usd = \(step.costUSD),
+                    model = \(step.model)
+                WHERE id = \(step.id)
+                RETURNING job_id, plugin)
+            UPDATE step_run SET outcome = \(outcome.rawValue), finished_at = \(now)
+            FROM saved WHERE step_run.job_id = saved.job_id AND step_run.plugin = saved.plugin AND step_run.outcome = 'running'
             """, logger: logger)
     }
 

@@ -46,7 +46,7 @@ struct DeploymentTests {
     @Test("every command the units, the compose file and the image run is one the binary parses")
     func commandsExist() async throws {
         var commands: [[String]] = [["serve", "--no-workers"], ["worker", "--port", "8081"], ["serve"]]
-        if let compose = try readCompose() {
+        if let compose = try await readCompose() {
             for service in ["gateway", "worker"] {
                 commands.append(try #require((compose["services"] as? [String: Any])?[service] as? [String: Any])["command"] as? [String] ?? [])
             }
@@ -70,9 +70,9 @@ struct DeploymentTests {
     }
 
     /// compose.yaml as JSON, through Python's YAML reader; nil (with a note) where it is not installed.
-    private func readCompose() throws -> [String: Any]? {
+    private func readCompose() async throws -> [String: Any]? {
         let script = "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))"
-        let outcome = try ChildProcess.run(["/usr/bin/env", "python3", "-c", script, Self.root.appendingPathComponent("compose.yaml").path])
+        let outcome = try await ChildProcess.runOffPool(["/usr/bin/env", "python3", "-c", script, Self.root.appendingPathComponent("compose.yaml").path])
         guard outcome.exitCode == 0 else {
             print("compose.yaml check skipped: python3 with PyYAML is not available (\(outcome.standardError.prefix(200)))")
             return nil
@@ -81,8 +81,8 @@ struct DeploymentTests {
     }
 
     @Test("compose.yaml: a gateway, two workers, PostgreSQL and S3; the processes share the database and the bucket and read only documented variables")
-    func composeServices() throws {
-        guard let compose = try readCompose() else { return }
+    func composeServices() async throws {
+        guard let compose = try await readCompose() else { return }
         let services = try #require(compose["services"] as? [String: [String: Any]])
         #expect(Set(services.keys).isSuperset(of: ["gateway", "worker", "postgres", "s3"]))
         #expect((services["worker"]?["deploy"] as? [String: Any])?["replicas"] as? Int ?? 1 >= 2)

@@ -3,15 +3,15 @@ import Foundation
 import TestSupport
 import Testing
 
-/// The wake-up between the gateway's loops. Only lower bounds on time are asserted (a wait that must not
-/// return early), and upper bounds far above what any machine needs.
+/// The wake-up between the gateway's loops. A wait says whether a fire woke it, so no test bounds time from
+/// above (a loaded machine may run a task late); only waits that must not end early are timed.
 @Suite("Nudge")
 struct NudgeTests {
     @Test("a wait with nothing fired lasts its timeout, every time: a timed-out wait does not make the next return at once")
     func timeouts() async {
         let nudge = Nudge()
         let started = ContinuousClock.now
-        for _ in 0..<5 { await nudge.wait(timeout: .milliseconds(60)) }
+        for _ in 0..<5 { #expect(await nudge.wait(timeout: .milliseconds(60)) == false) }
         #expect(ContinuousClock.now - started >= .milliseconds(300))
     }
 
@@ -19,31 +19,28 @@ struct NudgeTests {
     func coalesce() async {
         let nudge = Nudge()
         for _ in 0..<3 { nudge.fire() }
-        let started = ContinuousClock.now
-        await nudge.wait(timeout: .seconds(30))
-        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(await nudge.wait(timeout: .seconds(30)))
         let second = ContinuousClock.now
-        await nudge.wait(timeout: .milliseconds(200))
+        #expect(await nudge.wait(timeout: .milliseconds(200)) == false)
         #expect(ContinuousClock.now - second >= .milliseconds(200))
     }
 
     @Test("a fire wakes every waiting task at once; a cancelled wait returns")
     func wakesWaiters() async {
         let nudge = Nudge()
-        let started = ContinuousClock.now
-        await withTaskGroup(of: Void.self) { group in
-            for _ in 0..<3 { group.addTask { await nudge.wait(timeout: .seconds(30)) } }
+        let woken = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<3 { group.addTask { await nudge.wait(timeout: .seconds(60)) } }
             while nudge.waiting < 3 { try? await Task.sleep(for: .milliseconds(10)) }
             nudge.fire()
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
         }
-        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(woken == [true, true, true])
 
-        let waiting = Task { await nudge.wait(timeout: .seconds(30)) }
+        let waiting = Task { await nudge.wait(timeout: .seconds(60)) }
         while nudge.waiting < 1 { try? await Task.sleep(for: .milliseconds(10)) }
-        let cancelled = ContinuousClock.now
         waiting.cancel()
-        await waiting.value
-        #expect(ContinuousClock.now - cancelled < .seconds(10))
+        #expect(await waiting.value == false)
+        #expect(nudge.waiting == 0)
     }
 
     @Test("an idle serve does not spin: its CPU time over three idle seconds stays far below the wall time")

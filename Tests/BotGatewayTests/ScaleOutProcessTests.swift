@@ -55,7 +55,11 @@ struct ScaleOutProcessTests {
             s3 = S3Client(configuration: S3Configuration(bucket: "scale-out", endpoint: bucket.endpoint, forcePathStyle: true,
                                                          credentials: AWSCredentials(accessKeyID: bucket.accessKey, secretAccessKey: bucket.secretKey)),
                           http: http)
-            try await eventually { try await self.s3.createBucket() }
+            // SeaweedFS takes the bucket before its volume takes writes (500 until then): ready once a probe is written.
+            try await eventually {
+                try await self.s3.createBucket()
+                try await self.s3.probe(".ready")
+            }
         }
 
         func environment(node: Int) -> [String: String] {

@@ -82,8 +82,8 @@ struct BadInputTests {
     /// Run in a child process so its peak RSS is the bomb's cost alone: decoding the 50,000² page would
     /// take 312 MB at 1 bit per pixel and 2.5 GB once converted to grayscale.
     @Test("the decompression bomb is refused without allocating the image")
-    func bombMemory() throws {
-        let outcome = try ChildProcess.run([Fixtures.binary, "ocr", "--json", Fixtures.path("bad/bomb.png")],
+    func bombMemory() async throws {
+        let outcome = try await ChildProcess.runOffPool([Fixtures.binary, "ocr", "--json", Fixtures.path("bad/bomb.png")],
                                            environment: ChildProcess.environment(["OCR_WORKERS": "1"]), measureMemory: true)
         #expect(outcome.exitCode == 1)
         #expect(outcome.standardOutput.contains("\"code\":\"image_too_large\""))

@@ -6,8 +6,8 @@ import Testing
 @Suite("botgateway ocr")
 struct OCRCommandTests {
     @Test("prints the text of each file and exits 0")
-    func plainText() throws {
-        let outcome = try ChildProcess.run([Fixtures.binary, "ocr", Fixtures.path("receipt.jpg")],
+    func plainText() async throws {
+        let outcome = try await ChildProcess.runOffPool([Fixtures.binary, "ocr", Fixtures.path("receipt.jpg")],
                                            environment: ChildProcess.environment(["OCR_WORKERS": "1", "LOG_LEVEL": "error"]))
         #expect(outcome.exitCode == 0, "\(outcome.standardError)")
         #expect(outcome.standardOutput.contains("CORNER CAFE"))
@@ -15,8 +15,8 @@ struct OCRCommandTests {
     }
 
     @Test("--json prints one object per file, refusals included, and exits 1 when any file failed")
-    func jsonLines() throws {
-        let outcome = try ChildProcess.run([Fixtures.binary, "ocr", "--json", Fixtures.path("utility-bill.pdf"), Fixtures.path("bad/truncated.png")],
+    func jsonLines() async throws {
+        let outcome = try await ChildProcess.runOffPool([Fixtures.binary, "ocr", "--json", Fixtures.path("utility-bill.pdf"), Fixtures.path("bad/truncated.png")],
                                            environment: ChildProcess.environment(["OCR_WORKERS": "2", "LOG_LEVEL": "error"]))
         #expect(outcome.exitCode == 1)
         let lines = outcome.standardOutput.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
@@ -33,8 +33,8 @@ struct OCRCommandTests {
     }
 
     @Test("--json --words adds each word with its page, line, box and confidence")
-    func words() throws {
-        let outcome = try ChildProcess.run([Fixtures.binary, "ocr", "--json", "--words", Fixtures.path("receipt.jpg")],
+    func words() async throws {
+        let outcome = try await ChildProcess.runOffPool([Fixtures.binary, "ocr", "--json", "--words", Fixtures.path("receipt.jpg")],
                                            environment: ChildProcess.environment(["OCR_WORKERS": "1", "LOG_LEVEL": "error"]))
         #expect(outcome.exitCode == 0, "\(outcome.standardError)")
         let line = try #require(try JSONSerialization.jsonObject(with: Data(outcome.standardOutput.utf8)) as? [String: Any])
@@ -49,16 +49,16 @@ struct OCRCommandTests {
         let lines = words.compactMap { $0["line"] as? Int }
         #expect(lines == lines.sorted())
 
-        let plain = try ChildProcess.run([Fixtures.binary, "ocr", "--json", Fixtures.path("receipt.jpg")],
+        let plain = try await ChildProcess.runOffPool([Fixtures.binary, "ocr", "--json", Fixtures.path("receipt.jpg")],
                                          environment: ChildProcess.environment(["OCR_WORKERS": "1", "LOG_LEVEL": "error"]))
         #expect(!plain.standardOutput.contains("\"words\""))
-        let misuse = try ChildProcess.run([Fixtures.binary, "ocr", "--words", Fixtures.path("receipt.jpg")])
+        let misuse = try await ChildProcess.runOffPool([Fixtures.binary, "ocr", "--words", Fixtures.path("receipt.jpg")])
         #expect(misuse.exitCode == 2)
     }
 
     @Test("--hocr prints Tesseract's hOCR: one page, lines and words with boxes and confidences")
-    func hocr() throws {
-        let outcome = try ChildProcess.run([Fixtures.binary, "ocr", "--hocr", Fixtures.path("contract-2pages.tif")],
+    func hocr() async throws {
+        let outcome = try await ChildProcess.runOffPool([Fixtures.binary, "ocr", "--hocr", Fixtures.path("contract-2pages.tif")],
                                            environment: ChildProcess.environment(["OCR_WORKERS": "1", "LOG_LEVEL": "error"]))
         #expect(outcome.exitCode == 0, "\(outcome.standardError)")
         let hocr = outcome.standardOutput
@@ -74,18 +74,18 @@ struct OCRCommandTests {
     }
 
     @Test("a malformed variable stops start-up with one line naming it, exit code 2")
-    func badConfiguration() throws {
-        let outcome = try ChildProcess.run([Fixtures.binary, "ocr", Fixtures.path("receipt.jpg")],
+    func badConfiguration() async throws {
+        let outcome = try await ChildProcess.runOffPool([Fixtures.binary, "ocr", Fixtures.path("receipt.jpg")],
                                            environment: ChildProcess.environment(["OCR_WORKERS": "zero"]))
         #expect(outcome.exitCode == 2)
         #expect(outcome.standardError.contains("OCR_WORKERS"))
     }
 
     @Test("bad usage exits 2")
-    func badUsage() throws {
-        let outcome = try ChildProcess.run([Fixtures.binary, "ocr"])
+    func badUsage() async throws {
+        let outcome = try await ChildProcess.runOffPool([Fixtures.binary, "ocr"])
         #expect(outcome.exitCode == 2)
-        let unknown = try ChildProcess.run([Fixtures.binary, "ocr", "--no-such-flag", "x.png"])
+        let unknown = try await ChildProcess.runOffPool([Fixtures.binary, "ocr", "--no-such-flag", "x.png"])
         #expect(unknown.exitCode == 2)
     }
 }

@@ -23,8 +23,8 @@ struct BatchCommandTests {
 
         var environment: [String: String] { ["BOT_DATA_DIR": data.path, "OCR_WORKERS": "2", "LOG_LEVEL": "warning"] }
 
-        func batch(_ extra: [String] = []) throws -> (code: Int32, output: String, error: String) {
-            try Child.run([Paths.binary, "batch", folder.path, "--json"] + extra, environment: environment)
+        func batch(_ extra: [String] = []) async throws -> (code: Int32, output: String, error: String) {
+            try await Child.run([Paths.binary, "batch", folder.path, "--json"] + extra, environment: environment)
         }
 
         func database() throws -> AppDatabase {
@@ -41,14 +41,14 @@ struct BatchCommandTests {
     }
 
     @Test("corrupt files are listed as failed with their reason, unsupported ones skipped, all others analysed")
-    func corruptFiles() throws {
+    func corruptFiles() async throws {
         let workspace = try Workspace(files: [
             ("receipt.jpg", "receipt.jpg"), ("invoice.png", "invoice.png"), ("utility-bill.pdf", "bill.pdf"),
             ("bad/truncated.jpg", "truncated.jpg"), ("bad/bomb.png", "bomb.png"), ("bad/corrupt.pdf", "broken.pdf"),
             ("bad/not-an-image.jpg", "notes.jpg"), ("bad/empty.png", "empty.png"),
         ])
         defer { workspace.remove() }
-        let run = try workspace.batch()
+        let run = try await workspace.batch()
         #expect(run.code == 1, "\(run.error)")
         let events = Self.events(run.output)
         let jobs = events.filter { $0["event"] as? String == "job" }
@@ -67,7 +67,7 @@ struct BatchCommandTests {
     }
 
     @Test("links, link loops, FIFOs and folders are listed as skipped with their reason, never followed or opened")
-    func specialFiles() throws {
+    func specialFiles() async throws {
         let workspace = try Workspace(files: [("receipt.jpg", "receipt.jpg")])
         defer { workspace.remove() }
         let folder = workspace.folder
@@ -76,7 +76,7 @@ struct BatchCommandTests {
         try FileManager.default.createSymbolicLink(atPath: folder.appendingPathComponent("loop-b").path, withDestinationPath: "loop-a")
         #expect(mkfifo(folder.appendingPathComponent("pipe").path, 0o600) == 0)
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("sub"), withIntermediateDirectories: true)
-        let run = try workspace.batch()
+        let run = try await workspace.batch()
         #expect(run.code == 0, "\(run.error)")
         var reasons: [String: String] = [:]
         for event in Self.events(run.output) where event["event"] as? String == "skipped" {
@@ -95,7 +95,7 @@ struct BatchCommandTests {
     func resume() async throws {
         let workspace = try Workspace(files: [("receipt.jpg", "a.jpg"), ("receipt.jpg", "copy-of-a.jpg"), ("letter.png", "letter.png")])
         defer { workspace.remove() }
-        let first = try workspace.batch()
+        let first = try await workspace.batch()
         #expect(first.code == 0, "\(first.error)")
         let enqueued = try #require(Self.events(first.output).first { $0["event"] as? String == "enqueued" })
         #expect(enqueued["files"] as? Int == 3)
@@ -103,7 +103,7 @@ struct BatchCommandTests {
         #expect(enqueued["resumed"] as? Int == 0)
         #expect(Self.events(first.output).contains { $0["file"] as? String == "copy-of-a.jpg" && $0["reason"] as? String == "same content as a.jpg" })
 
-        let second = try workspace.batch()
+        let second = try await workspace.batch()
         #expect(second.code == 0)
         let again = try #require(Self.events(second.output).first { $0["event"] as? String == "enqueued" })
         #expect(again["new"] as? Int == 0)
@@ -139,12 +139,12 @@ struct BatchCommandTests {
             }
         }
         #expect(killed, "the batch finished or never started before it could be killed: \(child.standardError)")
-        #expect(child.wait() == 128 + SIGKILL)
+        #expect(await child.exit() == 128 + SIGKILL)
         let database = try workspace.database()
         let before = try await database.jobCounts()
         #expect(before[.done, default: 0] < names.count, "nothing was left to resume")
 
-        let rerun = try workspace.batch()
+        let rerun = try await workspace.batch()
         #expect(rerun.code == 0, "\(rerun.error)")
         let after = try await database.jobCounts()
         #expect(after[.done] == names.count)
@@ -173,7 +173,7 @@ struct BatchCommandTests {
         let prices = workspace.root.appendingPathComponent("prices.json")
         try Data(#"{"\#(fake.model)": {"input": 1, "output": 0}}"#.utf8).write(to: prices)
         environment["LLM_PRICES_FILE"] = prices.path
-        let outcome = try await Child.runOffPool([Paths.binary, "batch", workspace.folder.path, "--json"], environment: environment)
+        let outcome = try await Child.run([Paths.binary, "batch", workspace.folder.path, "--json"], environment: environment)
         await fake.stop()
         #expect(outcome.code == 0, "\(outcome.error)")
         let report = workspace.report
@@ -195,7 +195,7 @@ struct BatchCommandTests {
         // `jobs show`: the analyze step's tokens and their cost at the configured price ($1 per million input tokens).
         let invoice = try #require(try await workspace.database().jobDetails(groupID: 1).first { $0.job.sourceName == "invoice.png" })
         let analyze = try #require(invoice.steps.first { $0.plugin == "analyze" })
-        let shown = try Child.run([Paths.binary, "jobs", "show", invoice.job.code], environment: workspace.environment)
+        let shown = try await Child.run([Paths.binary, "jobs", "show", invoice.job.code], environment: workspace.environment)
         #expect(shown.code == 0)
         #expect(shown.output.contains(String(format: "%d+150 tokens, $%.4f", analyze.inputTokens, Double(analyze.inputTokens) / 1_000_000)), "\(shown.output)")
         #expect(shown.output.contains("analysis: \(fake.model) read invoice.png"))
@@ -207,26 +207,26 @@ struct BatchCommandTests {
         defer { workspace.remove() }
         var environment = workspace.environment
         environment["ANALYZER"] = "claude"
-        let missing = try Child.run([Paths.binary, "batch", workspace.folder.path], environment: environment)
+        let missing = try await Child.run([Paths.binary, "batch", workspace.folder.path], environment: environment)
         #expect(missing.code == 2)
         #expect(missing.error.contains("ANTHROPIC_API_KEY: required when ANALYZER=claude"), "\(missing.error)")
         environment["ANALYZER"] = "gemini"
-        let unknown = try Child.run([Paths.binary, "batch", workspace.folder.path], environment: environment)
+        let unknown = try await Child.run([Paths.binary, "batch", workspace.folder.path], environment: environment)
         #expect(unknown.code == 2 && unknown.error.contains("ANALYZER: expected claude, openai or local"))
         environment["ANALYZER"] = "local"
         environment["LLM_PRICES_FILE"] = Paths.fixture("receipt.jpg")
-        let prices = try Child.run([Paths.binary, "batch", workspace.folder.path], environment: environment)
+        let prices = try await Child.run([Paths.binary, "batch", workspace.folder.path], environment: environment)
         #expect(prices.code == 2 && prices.error.contains("LLM_PRICES_FILE: expected JSON like"), "\(prices.error)")
         environment["LLM_PRICES_FILE"] = nil
         environment["ANALYZER_PROMPT_FILE"] = workspace.root.appendingPathComponent("no-such-prompt.md").path
-        let prompt = try Child.run([Paths.binary, "batch", workspace.folder.path], environment: environment)
+        let prompt = try await Child.run([Paths.binary, "batch", workspace.folder.path], environment: environment)
         #expect(prompt.code == 2 && prompt.error.contains("ANALYZER_PROMPT_FILE: cannot read a prompt from"), "\(prompt.error)")
 
         let fake = try await FakeAnthropic.start()
         var doctorEnvironment = workspace.environment
         doctorEnvironment["ANTHROPIC_API_KEY"] = fake.apiKey
         doctorEnvironment["ANTHROPIC_BASE_URL"] = fake.baseURL
-        let doctor = try await Child.runOffPool([Paths.binary, "doctor"], environment: doctorEnvironment)
+        let doctor = try await Child.run([Paths.binary, "doctor"], environment: doctorEnvironment)
         await fake.stop()
         // ANALYZER unset and an Anthropic key present: claude is the default (SPEC §3).
         #expect(doctor.output.contains("ok    analyser claude: 127.0.0.1:\(URL(string: fake.baseURL)!.port!) accepts the key; model Fake \(fake.model)"), "\(doctor.output)")
@@ -238,10 +238,10 @@ struct BatchCommandTests {
     func noWaitAndUsage() async throws {
         let workspace = try Workspace(files: [("receipt.jpg", "receipt.jpg")])
         defer { workspace.remove() }
-        let queued = try workspace.batch(["--no-wait"])
+        let queued = try await workspace.batch(["--no-wait"])
         #expect(queued.code == 0)
         #expect(try await workspace.database().jobCounts()[.queued] == 1)
-        let missing = try Child.run([Paths.binary, "batch", workspace.root.appendingPathComponent("nope").path], environment: workspace.environment)
+        let missing = try await Child.run([Paths.binary, "batch", workspace.root.appendingPathComponent("nope").path], environment: workspace.environment)
         #expect(missing.code == 2)
         #expect(missing.error.contains("is not a folder"))
     }

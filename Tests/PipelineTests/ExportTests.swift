@@ -17,19 +17,19 @@ struct ExportTests {
         costUSD: 0.0123, error: "-cmd|' /C calc'!A0")
 
     /// The file read back by Python's csv module, as a spreadsheet user's script would.
-    static func pythonRows(_ data: Data) throws -> [[String]] {
+    static func pythonRows(_ data: Data) async throws -> [[String]] {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("export-\(UUID().uuidString).csv").path
         try data.write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let script = "import csv, json, sys\nwith open(sys.argv[1], encoding='utf-8-sig', newline='') as f:\n    print(json.dumps(list(csv.reader(f))))"
-        let run = try Child.run(["/usr/bin/env", "python3", "-c", script, path], environment: [:])
+        let run = try await Child.run(["/usr/bin/env", "python3", "-c", script, path], environment: [:])
         #expect(run.code == 0, "\(run.error)")
         return try JSONDecoder().decode([[String]].self, from: Data(run.output.utf8))
     }
 
     @Test("CSV read by Python's csv module gives back every field: commas, quotes, line breaks, non-ASCII")
-    func roundTrip() throws {
-        let rows = try Self.pythonRows(try DocumentExport.render([Self.awkward], as: .csv))
+    func roundTrip() async throws {
+        let rows = try await Self.pythonRows(try DocumentExport.render([Self.awkward], as: .csv))
         #expect(rows.first == ExportRow.columns)
         #expect(rows.count == 2)
         #expect(rows[1] == ["Quittung Café Zürich, März.jpg", "K7W2QP", "done", "receipt", "2024-03-14", #"ACME "Best" Bäckerei, Ltd. — 東京"#,
@@ -37,8 +37,8 @@ struct ExportTests {
     }
 
     @Test("cells a spreadsheet would run as formulas get an apostrophe; numbers stay numbers")
-    func formulasNeutralised() throws {
-        let rows = try Self.pythonRows(try DocumentExport.render([Self.formulas, Self.awkward], as: .excel))
+    func formulasNeutralised() async throws {
+        let rows = try await Self.pythonRows(try DocumentExport.render([Self.formulas, Self.awkward], as: .excel))
         #expect(rows[1][0] == "'=HYPERLINK(\"http://evil.example\",\"click\").png")
         #expect(rows[1][5] == "'+1 555 0100")
         #expect(rows[1][11] == "'@SUM(A1:A9)")
@@ -69,13 +69,13 @@ struct ExportTests {
     }
 
     @Test("batch --export writes one row per document next to the report, and export reads the same from the database")
-    func batchExport() throws {
+    func batchExport() async throws {
         let workspace = try BatchCommandTests.Workspace(files: [("receipt.jpg", "Café, receipt.jpg"), ("invoice.png", "invoice.png"), ("bad/truncated.jpg", "broken.jpg")])
         defer { workspace.remove() }
         let path = workspace.folder.appendingPathComponent("export.csv").path
-        let run = try workspace.batch(["--export", path])
+        let run = try await workspace.batch(["--export", path])
         #expect(run.code == 1, "\(run.error)")
-        let rows = try Self.pythonRows(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let rows = try await Self.pythonRows(try Data(contentsOf: URL(fileURLWithPath: path)))
         let byFile = Dictionary(uniqueKeysWithValues: rows.dropFirst().map { ($0[0], $0) })
         #expect(byFile["invoice.png"]?[3...8] == ["invoice", "2024-03-14", "ACME Office Supplies Ltd.", "363.26", "USD", "26.91"])
         #expect(byFile["Café, receipt.jpg"]?[3...7] == ["receipt", "2024-02-03", "CORNER CAFE", "8.25", "GBP"])
@@ -83,26 +83,26 @@ struct ExportTests {
         #expect(byFile["broken.jpg"]?[13].isEmpty == false)
         #expect(!workspace.report.contains("export.csv"), "the export is not read as a document")
 
-        let again = try workspace.batch(["--export", path])
+        let again = try await workspace.batch(["--export", path])
         let enqueued = BatchCommandTests.events(again.output).first { $0["event"] as? String == "enqueued" }
         #expect(enqueued?["files"] as? Int == 3 && enqueued?["skipped"] as? Int == 0, "a second run does not take its own export for input")
-        let export = try Child.run([Paths.binary, "export", "--format", "json"], environment: workspace.environment)
+        let export = try await Child.run([Paths.binary, "export", "--format", "json"], environment: workspace.environment)
         #expect(export.code == 0, "\(export.error)")
         let objects = try #require(try JSONSerialization.jsonObject(with: Data(export.output.utf8)) as? [[String: Any]])
         #expect(objects.count == 3)
         #expect(objects.contains { $0["file"] as? String == "invoice.png" && ($0["total"] as? NSNumber)?.doubleValue == 363.26 })
-        let bad = try Child.run([Paths.binary, "export", "--since", "yesterday"], environment: workspace.environment)
+        let bad = try await Child.run([Paths.binary, "export", "--since", "yesterday"], environment: workspace.environment)
         #expect(bad.code != 0 && bad.error.contains("--since"))
     }
 
     @Test("a DEFAULT_CURRENCY that is not a currency code is a configuration error naming the variable")
-    func badDefaultCurrency() throws {
+    func badDefaultCurrency() async throws {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("export-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: data) }
-        let run = try Child.run([Paths.binary, "export"], environment: ["BOT_DATA_DIR": data.path, "DEFAULT_CURRENCY": "euros"])
+        let run = try await Child.run([Paths.binary, "export"], environment: ["BOT_DATA_DIR": data.path, "DEFAULT_CURRENCY": "euros"])
         #expect(run.code == 2)
         #expect(run.error.contains("DEFAULT_CURRENCY"))
-        let good = try Child.run([Paths.binary, "export"], environment: ["BOT_DATA_DIR": data.path, "DEFAULT_CURRENCY": "eur"])
+        let good = try await Child.run([Paths.binary, "export"], environment: ["BOT_DATA_DIR": data.path, "DEFAULT_CURRENCY": "eur"])
         #expect(good.code == 0, "\(good.error)")
         #expect(good.output.hasPrefix(ExportRow.columns.joined(separator: ",")))
     }

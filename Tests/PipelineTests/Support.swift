@@ -117,16 +117,11 @@ final class EventLog: PipelineObserver, @unchecked Sendable {
     }
 }
 
-/// Runs the built `botgateway` binary to completion with extra environment.
+/// Runs the built `botgateway` binary to completion with extra environment, waiting off the concurrency pool:
+/// the test runner runs suites in parallel on a pool of one thread per core, and a thread blocked on a child
+/// stalls every other test's tasks (and the test doubles answering on them).
 enum Child {
-    static func run(_ arguments: [String], environment: [String: String]) throws -> (code: Int32, output: String, error: String) {
-        let outcome = try ChildProcess.run(arguments, environment: ChildProcess.environment(environment))
-        return (outcome.exitCode, outcome.standardOutput, outcome.standardError)
-    }
-
-    /// The same, waiting off the concurrency pool: for a child that talks to a test double answering on this
-    /// process's threads, which a blocked pool thread could starve.
-    static func runOffPool(_ arguments: [String], environment: [String: String]) async throws -> (code: Int32, output: String, error: String) {
+    static func run(_ arguments: [String], environment: [String: String]) async throws -> (code: Int32, output: String, error: String) {
         let outcome = try await ChildProcess.runOffPool(arguments, environment: ChildProcess.environment(environment))
         return (outcome.exitCode, outcome.standardOutput, outcome.standardError)
     }

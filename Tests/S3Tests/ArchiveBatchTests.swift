@@ -25,8 +25,8 @@ struct ArchiveBatchTests {
             }
         }
 
-        func batch(_ server: SeaweedFS, data: String = "data") throws -> ChildProcess.Outcome {
-            try ChildProcess.run([ChildProcess.botgateway, "batch", inbox.path, "--json"], environment: ChildProcess.environment([
+        func batch(_ server: SeaweedFS, data: String = "data") async throws -> ChildProcess.Outcome {
+            try await ChildProcess.runOffPool([ChildProcess.botgateway, "batch", inbox.path, "--json"], environment: ChildProcess.environment([
                 "BOT_DATA_DIR": root.appendingPathComponent(data).path, "OCR_WORKERS": "1", "LOG_LEVEL": "error",
                 "S3_BUCKET": "archive", "S3_ENDPOINT": server.endpoint.absoluteString, "S3_FORCE_PATH_STYLE": "true", "S3_PREFIX": "gw/",
                 "S3_ACCESS_KEY_ID": server.accessKey, "S3_SECRET_ACCESS_KEY": server.secretKey,
@@ -59,7 +59,11 @@ struct ArchiveBatchTests {
         let server = try await SeaweedFS.start()
         let http = HTTPClient()
         let client = Self.client(server, http)
-        try await eventually { try await client.createBucket() }
+        // SeaweedFS takes the bucket before its volume takes writes (500 until then): ready once a probe is written.
+        try await eventually {
+            try await client.createBucket()
+            try await client.probe(".ready")
+        }
         return (server, http, try Workspace(), client)
     }
 
@@ -70,7 +74,7 @@ struct ArchiveBatchTests {
         let (server, http, workspace, client) = try await Self.start()
         defer { workspace.remove() }
 
-        let first = try workspace.batch(server)
+        let first = try await workspace.batch(server)
         #expect(first.exitCode == 0, "\(first.standardError)")
         let keys = Set(try await client.listObjects(prefix: "gw/").map(\.key))
         for name in Self.files {
@@ -90,14 +94,14 @@ struct ArchiveBatchTests {
         #expect(try await workspace.archiveOutputs().allSatisfy { $0["uploaded"] as? Bool == true })
 
         // A fresh data folder archives the same documents again: everything is already there.
-        let second = try workspace.batch(server, data: "data-again")
+        let second = try await workspace.batch(server, data: "data-again")
         #expect(second.exitCode == 0)
         let again = try await workspace.archiveOutputs(data: "data-again")
         #expect(again.count == 6)
         #expect(second.standardOutput.contains("report archived as gw/reports/batch-"))
         #expect(again.allSatisfy { $0["uploaded"] as? Bool == false })
 
-        let doctor = try ChildProcess.run([ChildProcess.botgateway, "doctor"], environment: ChildProcess.environment([
+        let doctor = try await ChildProcess.runOffPool([ChildProcess.botgateway, "doctor"], environment: ChildProcess.environment([
             "BOT_DATA_DIR": workspace.root.appendingPathComponent("data").path, "S3_BUCKET": "archive", "S3_ENDPOINT": server.endpoint.absoluteString,
             "S3_FORCE_PATH_STYLE": "true", "S3_ACCESS_KEY_ID": server.accessKey, "S3_SECRET_ACCESS_KEY": server.secretKey,
         ]))
@@ -107,7 +111,7 @@ struct ArchiveBatchTests {
         #expect(try await client.listObjects(prefix: "botgateway-doctor").isEmpty)
         #expect(doctor.standardOutput.contains("ok    documents on this machine's disk"), "\(doctor.standardOutput)")
         // With BLOB_STORE=s3 the doctor probes the document store in the bucket too, and leaves nothing there.
-        let shared = try ChildProcess.run([ChildProcess.botgateway, "doctor"], environment: ChildProcess.environment([
+        let shared = try await ChildProcess.runOffPool([ChildProcess.botgateway, "doctor"], environment: ChildProcess.environment([
             "BOT_DATA_DIR": workspace.root.appendingPathComponent("data").path, "S3_BUCKET": "archive", "S3_ENDPOINT": server.endpoint.absoluteString,
             "S3_FORCE_PATH_STYLE": "true", "S3_ACCESS_KEY_ID": server.accessKey, "S3_SECRET_ACCESS_KEY": server.secretKey, "S3_PREFIX": "gw/",
             "BLOB_STORE": "s3",
@@ -123,7 +127,7 @@ struct ArchiveBatchTests {
     func forget() async throws {
         let (server, http, workspace, client) = try await Self.start()
         defer { workspace.remove() }
-        #expect(try workspace.batch(server).exitCode == 0)
+        #expect(try await workspace.batch(server).exitCode == 0)
 
         let data = workspace.root.appendingPathComponent("data")
         let database = try AppDatabase(path: data.appendingPathComponent("botgateway.sqlite").path)
@@ -157,7 +161,7 @@ struct ArchiveBatchTests {
         defer { workspace.remove() }
         await server.pause()
 
-        let during = try workspace.batch(server)
+        let during = try await workspace.batch(server)
         #expect(during.exitCode == 0, "\(during.standardError)")
         let report = try String(contentsOf: workspace.inbox.appendingPathComponent("botgateway-report.md"), encoding: .utf8)
         #expect(report.contains("- Documents: 2 (2 analysed, 0 failed)"))
@@ -176,7 +180,7 @@ struct ArchiveBatchTests {
             }
         }
         try #require(writable, "SeaweedFS did not take writes within 60 s of restarting")
-        let after = try workspace.batch(server)
+        let after = try await workspace.batch(server)
         #expect(after.exitCode == 0, "\(after.standardError)")
         #expect(try await client.listObjects(prefix: "gw/raw/").count == 2)
         #expect(try await client.listObjects(prefix: "gw/processed/").count == 4)

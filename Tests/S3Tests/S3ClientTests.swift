@@ -15,7 +15,11 @@ struct S3ClientTests {
             bucket: "archive-test", endpoint: server.endpoint, region: "us-east-1", prefix: "gw/", forcePathStyle: true,
             credentials: AWSCredentials(accessKeyID: server.accessKey, secretAccessKey: server.secretKey)), http: http)
         do {
-            try await eventually { try await client.createBucket() }
+            // SeaweedFS takes the bucket before its volume takes writes (500 until then): ready once a probe is written.
+            try await eventually {
+                try await client.createBucket()
+                try await client.probe(".ready")
+            }
             try await body(server, client, http)
         } catch {
             http.shutdown()

@@ -34,7 +34,11 @@ struct SharedBlobsTests {
             for folder in folders { try? FileManager.default.removeItem(at: folder) }
         }
         do {
-            try await eventually { try await client.createBucket() }
+            // SeaweedFS takes the bucket before its volume takes writes (500 until then): ready once a probe is written.
+            try await eventually {
+                try await client.createBucket()
+                try await client.probe(".ready")
+            }
             let remote = S3Blobs(client: client)
             try await body(Nodes(server: server, client: client, remote: remote, gateway: try BlobStore(dataDirectory: folders[0], remote: remote),
                                  worker: try BlobStore(dataDirectory: folders[1], remote: remote), folders: folders))

@@ -105,9 +105,12 @@ public final class ChildProcess: Sendable {
 
     /// The same, waiting off the concurrency pool: for a child that talks to a server answering on this
     /// process's threads (a test double, a benchmark's peer), which a blocked pool thread could starve.
-    public static func runOffPool(_ arguments: [String], environment: [String: String] = ChildProcess.environment()) async throws -> Outcome {
+    public static func runOffPool(_ arguments: [String], environment: [String: String] = ChildProcess.environment(),
+                                  measureMemory: Bool = false) async throws -> Outcome {
         try await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: Result { try run(arguments, environment: environment) }) }
+            DispatchQueue.global().async {
+                continuation.resume(returning: Result { try run(arguments, environment: environment, measureMemory: measureMemory) })
+            }
         }.get()
     }
 
