@@ -73,6 +73,11 @@ struct ReplySender: Service {
                 try await outbox.markReplySent(id: id)
             } catch is CancellationError {
                 return
+            } catch let error as StorageError where error.isTransient {
+                // Our database, not the reply: it stays queued (or is recovered as an interrupted send) and this
+                // chat is looked at again on the next pass.
+                logger.warning("reply kept for later: the database did not answer", metadata: ["chat": "\(chat)", "error": "\(error)"])
+                return
             } catch let error as TelegramError where error.isTransient {
                 let now = Timestamp.now
                 if now - record.createdAt >= delivery.horizon {

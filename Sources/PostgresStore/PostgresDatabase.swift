@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import Storage
+import Synchronization
 
 /// The gateway's state on PostgreSQL (`DATABASE_URL=postgres://…`): the same store protocols as the SQLite
 /// store, so one gateway and any number of workers on other machines share one queue.
@@ -105,20 +106,36 @@ public final class PostgresDatabase: Sendable {
 
     /// Runs `work` with the operation timeout; PostgreSQL's and the pool's errors become `StorageError`, with
     /// the server's own message and never the address's password.
+    ///
+    /// The caller gets its answer at the timeout even when `work` does not end: a query caught on a connection
+    /// the server dropped (a restart) can wait for ever and ignore cancellation, and a task group would wait for
+    /// it on exit, holding up the caller (the reply sender stalled so, and then shutdown). Such work is cancelled
+    /// and left to end on its own.
     private func bounded<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
-        do {
-            return try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask { try await work() }
-                group.addTask {
-                    try await Task.sleep(for: Self.operationTimeout)
-                    return nil
+        let task = Task { try await work() }
+        let result: Result<T, any Error> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let answer = FirstAnswer(continuation)
+                let timer = Task {
+                    try? await Task.sleep(for: Self.operationTimeout)
+                    guard !Task.isCancelled else { return }
+                    task.cancel()
+                    logger.warning("a database operation got no answer in time; it is abandoned and the caller retries",
+                                   metadata: ["timeout": "\(Self.operationTimeout)"])
+                    answer.give(.failure(StorageError.databaseUnavailable(path: url.description,
+                                                                          reason: "no answer within \(Self.operationTimeout)")))
                 }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let value = first else {
-                    throw StorageError.databaseUnavailable(path: url.description, reason: "no answer within \(Self.operationTimeout)")
+                Task {
+                    let outcome = await task.result
+                    timer.cancel()
+                    answer.give(outcome)
                 }
-                return value
             }
+        } onCancel: {
+            task.cancel()
+        }
+        do {
+            return try result.get()
         } catch let error as StorageError {
             throw error
         } catch {
@@ -156,5 +173,21 @@ public final class PostgresDatabase: Sendable {
     /// Whether the server refused the statement because of a unique constraint (SQLSTATE 23505).
     static func isUniqueViolation(_ error: any Error) -> Bool {
         (error as? PSQLError)?.serverInfo?[.sqlState] == "23505"
+    }
+}
+
+/// Resumes a continuation with the first result given and ignores the rest: an operation's outcome or its timeout.
+private final class FirstAnswer<T: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Result<T, any Error>, Never>?>
+
+    init(_ continuation: CheckedContinuation<Result<T, any Error>, Never>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    func give(_ result: Result<T, any Error>) {
+        continuation.withLock { continuation in
+            defer { continuation = nil }
+            return continuation
+        }?.resume(returning: result)
     }
 }

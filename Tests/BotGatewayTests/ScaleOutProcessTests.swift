@@ -146,14 +146,33 @@ struct ScaleOutProcessTests {
         }
     }
 
-    /// SIGTERM to every worker (each hands its running steps back and exits 0), then to the gateway.
+    /// SIGTERM to every worker (each hands its running steps back and exits 0), then to the gateway. One that has
+    /// not exited a minute later is a failure, and is killed so the run goes on.
     static func stop(_ workers: [Worker], _ gateway: ServeProcess?) async {
-        for worker in workers { worker.child.signal(SIGTERM) }
         for worker in workers {
-            let status = await worker.child.exit()
-            #expect(status == 0, "worker on node \(worker.node) exited \(status): \(worker.child.standardError.suffix(1500))")
+            let status = await terminate(worker.child)
+            #expect(status == 0, "worker on node \(worker.node) exited \(status.map(String.init) ?? "not at all"): \(worker.child.standardError.suffix(1500))")
         }
-        if let gateway { #expect(await gateway.terminate() == 0) }
+        if let gateway {
+            let status = await terminate(gateway.child)
+            #expect(status == 0, "the gateway exited \(status.map(String.init) ?? "not at all"): \(gateway.child.standardError.suffix(3000))")
+        }
+    }
+
+    /// The exit status after SIGTERM, or nil when the process had to be killed after a minute.
+    static func terminate(_ child: ChildProcess) async -> Int32? {
+        child.signal(SIGTERM)
+        return await withTaskGroup(of: Int32?.self) { group in
+            group.addTask { await child.exit() }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(60))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            if first == nil { child.signal(SIGKILL) }
+            group.cancelAll()
+            return first
+        }
     }
 
     @Test("200 documents through a gateway and three workers on their own disks, a worker killed at three random moments and restarted: every step once, every result once")
@@ -259,7 +278,8 @@ struct ScaleOutProcessTests {
         #expect(handedBack >= 10)
         try await cluster.bucket.resume()
         let done = await cluster.waitForResults(60, timeout: .seconds(300))
-        #expect(done, "results: \(cluster.results(cluster.telegram.sentMessages).count) of 60")
+        let log = String(gateway.child.standardError.suffix(4000))
+        #expect(done, "results: \(cluster.results(cluster.telegram.sentMessages).count) of 60; the gateway's log ends with:\n\(log)")
         #expect(try await poll(timeout: .seconds(120), every: .milliseconds(500)) { try await store.jobCounts(groupID: nil) == [.done: 60] })
         await Self.stop(replacements, gateway)
 
