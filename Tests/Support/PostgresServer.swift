@@ -40,7 +40,20 @@ public final class PostgresServer: @unchecked Sendable {
         return nil
     }
 
+    /// A port free a moment ago can be taken by the time the server binds it (other tests start servers too, and
+    /// outgoing connections draw from the same range): another port and folder, twice more.
     public static func start() async throws -> PostgresServer {
+        for _ in 0..<2 {
+            do {
+                return try await launch()
+            } catch PostgresServerError.failed(let message) where message.contains("could not start server") {
+                continue
+            }
+        }
+        return try await launch()
+    }
+
+    private static func launch() async throws -> PostgresServer {
         guard let binaries else { throw PostgresServerError.notInstalled }
         let directory = URL(fileURLWithPath: "/tmp/botgateway-pg-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
