@@ -54,8 +54,10 @@ public final class Pipeline: Sendable {
     private let metrics: any MetricsFactory
     private let instance = String(UUID().uuidString.prefix(8))
     /// Document reads that failed in a row because the shared document store was down: how long jobs wait
-    /// before the next try (1 s doubling to 30 s), not counted against their steps' attempts.
+    /// before the next try (`storeOutagePolicy`), not counted against their steps' attempts.
     private let storeOutage = Mutex(0)
+    /// 1 s doubling to 30 s, for as long as the outage lasts.
+    static let storeOutagePolicy = RetryPolicy(maxAttempts: .max, baseDelay: 1, maxDelay: 30)
 
     public init(queue: any JobQueue, blobs: BlobStore, steps: StepCatalog, settings: Settings = Settings(),
                 observer: (any PipelineObserver)? = nil, logger: Logger = Logger(label: "pipeline"),
@@ -173,8 +175,8 @@ public final class Pipeline: Sendable {
                     count += 1
                     return count
                 }
-                let wait = min(30, pow(2, Double(failures - 1)))
-                jobLogger.warning("the document store is unreachable; the job waits", metadata: ["error": "\(outage.message)", "retry_in_s": "\(Int(wait))"])
+                let wait = Self.storeOutagePolicy.delay(afterAttempt: failures, retryAfter: nil)
+                jobLogger.warning("the document store is unreachable; the job waits", metadata: ["error": "\(outage.message)", "in": "\(Int(wait * 1000)) ms"])
                 do {
                     try await queue.releaseJob(claimed, until: .now + wait, reason: "\(outage.message); the job waits for it")
                 } catch {

@@ -28,18 +28,22 @@ extension BlobStore {
         let temporary = dataDirectory.appendingPathComponent("blobs/tmp/fetch-\(UUID().uuidString)").path
         defer { unlink(temporary) }
         try await remote.download(sha256: document.sha256, to: temporary, maxBytes: maxBytes)
-        let (sha, size) = try Self.hash(file: temporary)
-        guard sha == document.sha256 else {
-            throw .blobUnavailable(path: remote.location, reason: "document \(document.sha256.prefix(12)) came back with other content (\(size) bytes, sha256 \(sha.prefix(12)))")
-        }
-        let folder = (path as NSString).deletingLastPathComponent
+        // Reading the whole file back blocks: off the concurrency threads.
         do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try await BlockingWork.run { [self] in
+                let (sha, size) = try Self.hash(file: temporary)
+                guard sha == document.sha256 else {
+                    throw StorageError.blobUnavailable(path: remote.location, reason: "document \(document.sha256.prefix(12)) came back with other "
+                                                       + "content (\(size) bytes, sha256 \(sha.prefix(12)))")
+                }
+                // Another worker on this node may have fetched it meanwhile: the rename replaces identical bytes.
+                try place(temporary, at: path, sync: false)
+            }
+        } catch let error as StorageError {
+            throw error
         } catch {
-            throw .blobUnavailable(path: folder, reason: error.localizedDescription)
+            throw .blobUnavailable(path: path, reason: "\(error)")
         }
-        // Another worker on this node may have fetched it meanwhile: the rename replaces identical bytes.
-        guard rename(temporary, path) == 0 else { throw .blobUnavailable(path: path, reason: String(cString: strerror(errno))) }
         return path
     }
 

@@ -134,7 +134,7 @@ public struct BlobStore: Sendable {
     }
 
     /// Renames a finished temporary file to its content name; the rename is durable only once the folder's entry is.
-    private func place(_ temporary: String, at final: String, sync: Bool) throws(StorageError) {
+    func place(_ temporary: String, at final: String, sync: Bool) throws(StorageError) {
         let folder = (final as NSString).deletingLastPathComponent
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])

@@ -113,7 +113,7 @@ struct JobQueueContractTests {
             await #expect(throws: StorageError.leaseLost(jobID: first.jobID)) {
                 _ = try await store.queue.failStep(first, error: "late", retryAt: nil, maxAttempts: 3, usage: StepUsage(), now: 1_012)
             }
-            await #expect(throws: StorageError.leaseLost(jobID: first.jobID)) { try await store.queue.releaseJob(first, now: 1_012) }
+            await #expect(throws: StorageError.leaseLost(jobID: first.jobID)) { try await store.queue.releaseJob(first, until: 1_012, reason: nil, now: 1_012) }
             #expect(try await store.queue.renewLease(jobID: second.jobID, owner: "w1", leaseSeconds: 10, now: 1_015))
             #expect(try await store.queue.renewLease(jobID: second.jobID, owner: "w3", leaseSeconds: 10, now: 1_015) == false)
             _ = try await store.queue.finishStep(second, output: Data(), usage: StepUsage(), milliseconds: 1, outcome: .done, documentText: nil, now: 1_016)
@@ -156,7 +156,7 @@ struct JobQueueContractTests {
         try await withStore(kind) { store in
             _ = try await enqueue(store.queue, 1...1)
             let claimed = try #require(try await store.queue.claimNextJob(owner: "w1", leaseSeconds: 60, groupID: nil, now: 1_000))
-            try await store.queue.releaseJob(claimed, now: 1_001)
+            try await store.queue.releaseJob(claimed, until: 1_001, reason: nil, now: 1_001)
             #expect(try await store.queue.jobCounts(groupID: nil) == [.queued: 1])
             let again = try #require(try await store.queue.claimNextJob(owner: "w2", leaseSeconds: 60, groupID: nil, now: 1_001))
             #expect(again.currentStep.attempts == 1)
@@ -200,7 +200,7 @@ struct JobQueueContractTests {
                 claimed = try #require(try await store.queue.finishStep(claimed, output: Data(), usage: StepUsage(), milliseconds: 1, outcome: .done,
                                                                         documentText: nil, now: 1_000))
             }
-            try await store.queue.releaseJob(claimed, now: 1_000)
+            try await store.queue.releaseJob(claimed, until: 1_000, reason: nil, now: 1_000)
             #expect(try await store.queue.unfinishedJobCount(groupID: nil, ignoring: ["archive"]) == 3)
             #expect(try await store.queue.unfinishedJobCount(groupID: nil, ignoring: []) == 4)
             #expect(try await store.queue.jobCounts(groupID: nil) == [.queued: 4])

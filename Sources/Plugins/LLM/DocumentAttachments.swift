@@ -1,5 +1,6 @@
 import Foundation
 import OCR
+import Storage
 
 /// What of the document itself goes to a model besides the OCR text.
 enum DocumentAttachment: Sendable {

@@ -108,9 +108,6 @@ extension JobQueue {
         try await releaseJob(claimed, until: due, reason: reason, now: .now)
     }
 
-    public func releaseJob(_ claimed: ClaimedJob, now: Timestamp) async throws {
-        try await releaseJob(claimed, until: now, reason: nil, now: now)
-    }
 
     public func renewLease(jobID: Int64, owner: String, leaseSeconds: Double) async throws -> Bool {
         try await renewLease(jobID: jobID, owner: owner, leaseSeconds: leaseSeconds, now: .now)
