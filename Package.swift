@@ -85,6 +85,7 @@ let package = Package(
                 "Storage",
                 "Plugins",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .target(
@@ -101,6 +102,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .executableTarget(
@@ -164,7 +166,8 @@ let package = Package(
         .testTarget(
             name: "BotGatewayTests",
             dependencies: ["BotGateway", "Environment", "TestSupport", "CurlHTTP", "OCR", "Storage", "Plugins", "UseCases", "PostgresStore", "S3",
-                           .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")]
+                           .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Crypto", package: "swift-crypto")]
         ),
         // The store contract: the same tests against SQLite and a real PostgreSQL server.
         .testTarget(

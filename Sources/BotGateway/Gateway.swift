@@ -37,10 +37,13 @@ public enum Gateway {
         public var summarizer: (any ReportSummarizer)?
         /// Deletes a forgotten document's copies in the bucket when archiving is on.
         public var archivedCopies: ArchivedCopies?
+        /// Signs the HTTP API's completion callbacks (`API_CALLBACK_SECRET` or the data folder's key).
+        public var callbackSigner: CallbackSigner
 
         public init(settings: GatewaySettings, database: any GatewayStore, blobs: BlobStore, telegram: TelegramClient, steps: StepCatalog,
                     workers: Int, albumQuiet: Double = 2.5, logger: Logger, ocrQueueDepth: @escaping @Sendable () -> Int = { 0 },
-                    reportArchiver: ReportArchiver? = nil, summarizer: (any ReportSummarizer)? = nil, archivedCopies: ArchivedCopies? = nil) {
+                    reportArchiver: ReportArchiver? = nil, summarizer: (any ReportSummarizer)? = nil, archivedCopies: ArchivedCopies? = nil,
+                    callbackSigner: CallbackSigner? = nil) {
             self.settings = settings
             self.database = database
             self.blobs = blobs
@@ -53,17 +56,18 @@ public enum Gateway {
             self.reportArchiver = reportArchiver
             self.summarizer = summarizer
             self.archivedCopies = archivedCopies
+            self.callbackSigner = callbackSigner ?? CallbackSigner(key: Data((0..<32).map { _ in UInt8.random(in: 0...255) }))
         }
     }
 
     public static func buildApplication(_ dependencies: Dependencies, mode: Mode,
                                         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let logger = dependencies.logger, database = dependencies.database, settings = dependencies.settings
-        let arrived = Nudge(), finished = Nudge(), queued = Nudge()
+        let arrived = Nudge(), finished = Nudge(), queued = Nudge(), callbacksDue = Nudge()
         let registry = PrometheusCollectorRegistry()
         let metrics = PrometheusMetricsFactory(registry: registry)
         let pipeline = Pipeline(queue: database, blobs: dependencies.blobs, steps: dependencies.steps,
-                                observer: PipelineEvents(finished: finished), logger: Logger(label: "pipeline"), metrics: metrics)
+                                observer: PipelineEvents(finished: [finished, callbacksDue]), logger: Logger(label: "pipeline"), metrics: metrics)
         let services = Self.services(dependencies, metrics: metrics)
         let handler = UpdateHandler(services: services, downloadLimit: settings.downloadLimit,
                                     scratch: settings.dataDirectory.appendingPathComponent("tmp"), logger: Logger(label: "telegram"))
@@ -77,9 +81,13 @@ public enum Gateway {
         // `serve --no-workers`: the workers run elsewhere (`botgateway worker`).
         if dependencies.workers > 0 { lifecycle.append(PipelineService(pipeline: pipeline, workers: dependencies.workers)) }
         if dependencies.blobs.remote != nil { lifecycle.append(BlobCacheService(blobs: dependencies.blobs)) }
+        lifecycle.append(CallbackSender(outbox: database, documents: database, tokens: database, http: HTTPClient(userAgent: "BotGateway-Callbacks/1.0"),
+                                        signer: dependencies.callbackSigner, settings: settings.api, answerStep: dependencies.steps.answerStep,
+                                        finished: callbacksDue, logger: Logger(label: "callbacks")))
         let router = Router()
         addOperationalRoutes(to: router, database: database, registry: registry, dataDirectory: settings.dataDirectory,
                              minimumFreeBytes: settings.minimumFreeBytes, ocrQueueDepth: dependencies.ocrQueueDepth)
+        apiController(dependencies, services: services, metrics: metrics).addRoutes(to: router)
         switch mode {
         case .webhook:
             WebhookController(secret: dependencies.settings.webhookSecret ?? "", inbox: database, arrived: arrived, logger: logger)
@@ -100,6 +108,17 @@ public enum Gateway {
                                      dataDirectory: URL, minimumFreeBytes: Int64, ocrQueueDepth: @escaping @Sendable () -> Int) {
         HealthController(queue: database, dataDirectory: dataDirectory, minimumFreeBytes: minimumFreeBytes).addRoutes(to: router)
         MetricsController(registry: registry, database: database, dataDirectory: dataDirectory, ocrQueueDepth: ocrQueueDepth).addRoutes(to: router)
+    }
+
+    /// `/api/v1` on the same services and store as the bot.
+    static func apiController(_ dependencies: Dependencies, services: BotServices, metrics: any MetricsFactory) -> APIController {
+        let database = dependencies.database, settings = dependencies.settings
+        let composer = ReportComposer(summarizer: dependencies.summarizer, usage: database, logger: Logger(label: "report"), metrics: metrics)
+        let service = APIService(jobs: services.jobs, documents: database, store: database, blobs: dependencies.blobs, composer: composer,
+                                 answerStep: dependencies.steps.answerStep, reports: settings.dataDirectory.appendingPathComponent("reports"))
+        return APIController(service: service, tokens: APITokenService(store: database), settings: settings.api,
+                             scratch: settings.dataDirectory.appendingPathComponent("tmp"), answerStep: dependencies.steps.answerStep,
+                             logger: Logger(label: "api"))
     }
 
     /// The use cases the bot calls, on this gateway's store.

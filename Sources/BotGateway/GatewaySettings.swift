@@ -19,10 +19,12 @@ public struct GatewaySettings: Sendable, Redacted {
     public var replyDelivery: ReplyDelivery
     /// `/readyz` answers 503 while the data folder has less free space than this (`BOT_MIN_FREE_MB`).
     public var minimumFreeBytes: Int64
+    /// The HTTP API's limits and callback rules.
+    public var api: APISettings
 
     public init(token: String, apiBaseURL: String = "https://api.telegram.org", webhookSecret: String?, adminIDs: Set<Int64>,
                 host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL, downloadLimit: Int64? = nil,
-                replyDelivery: ReplyDelivery = ReplyDelivery(), minimumFreeBytes: Int64 = 200_000_000) {
+                replyDelivery: ReplyDelivery = ReplyDelivery(), minimumFreeBytes: Int64 = 200_000_000, api: APISettings = APISettings()) {
         self.token = token
         self.apiBaseURL = apiBaseURL
         self.webhookSecret = webhookSecret
@@ -33,6 +35,7 @@ public struct GatewaySettings: Sendable, Redacted {
         self.downloadLimit = downloadLimit ?? (Self.isTelegram(apiBaseURL) ? 20_000_000 : 2_000_000_000)
         self.replyDelivery = replyDelivery
         self.minimumFreeBytes = minimumFreeBytes
+        self.api = api
     }
 
     public var redactedDescription: String {
@@ -88,7 +91,8 @@ public struct GatewaySettings: Sendable, Redacted {
         let delivery = ReplyDelivery(maxBackoff: try number(value, "BOT_REPLY_MAX_BACKOFF_SECONDS", default: 300, in: 0.05...3600, unit: "seconds"),
                                      horizon: try number(value, "BOT_REPLY_HORIZON_HOURS", default: 24, in: 0.001...720, unit: "hours") * 3600)
         return GatewaySettings(token: token, apiBaseURL: base, webhookSecret: secret, adminIDs: admins, host: host, port: port,
-                               dataDirectory: dataDirectory, replyDelivery: delivery, minimumFreeBytes: try minimumFreeBytes(environment))
+                               dataDirectory: dataDirectory, replyDelivery: delivery, minimumFreeBytes: try minimumFreeBytes(environment),
+                               api: try APISettings.fromEnvironment(environment))
     }
 
     /// `BOT_HOST`: where `serve` and `worker` listen.
@@ -101,7 +105,7 @@ public struct GatewaySettings: Sendable, Redacted {
         Int64(try number(EnvironmentVariables(environment).value, "BOT_MIN_FREE_MB", default: 200, in: 0...1_000_000, unit: "megabytes") * 1_000_000)
     }
 
-    private static func number(_ value: (String) -> String?, _ name: String, default fallback: Double, in range: ClosedRange<Double>,
+    static func number(_ value: (String) -> String?, _ name: String, default fallback: Double, in range: ClosedRange<Double>,
                                unit: String) throws -> Double {
         guard let raw = value(name) else { return fallback }
         guard let parsed = Double(raw), range.contains(parsed) else {

@@ -41,13 +41,13 @@ struct BlobCacheService: Service {
     }
 }
 
-/// Wakes the sweeper when the pipeline finishes a job.
+/// Wakes the sweeper and the callback sender when the pipeline finishes a job.
 struct PipelineEvents: PipelineObserver {
-    let finished: Nudge
+    let finished: [Nudge]
 
     func pipeline(_ event: PipelineEvent) async {
         switch event {
-        case .jobFinished, .jobFailed: finished.fire()
+        case .jobFinished, .jobFailed: for nudge in finished { nudge.fire() }
         default: break
         }
     }

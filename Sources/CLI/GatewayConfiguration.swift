@@ -152,6 +152,11 @@ struct GatewayConfiguration {
         return S3Blobs(client: S3Client(configuration: s3, http: http))
     }
 
+    /// The key completion callbacks are signed with: `API_CALLBACK_SECRET`, else the data folder's own.
+    func callbackSigner() throws -> CallbackSigner {
+        try CallbackSigner.load(secret: EnvironmentVariables().value("API_CALLBACK_SECRET"), dataDirectory: dataDirectory)
+    }
+
     func reportArchiver(http: HTTPClient) -> ReportArchiver? {
         s3.map { ReportArchiver(client: S3Client(configuration: $0, http: http)) }
     }

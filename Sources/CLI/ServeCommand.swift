@@ -47,7 +47,8 @@ struct ServeCommand: AsyncParsableCommand {
             settings: settings, database: database, blobs: blobs, telegram: telegram,
             steps: configuration.steps(ocr: engines, http: http, analyzer: analyzer),
             workers: noWorkers ? 0 : configuration.ocr.workers * 2, logger: logger, ocrQueueDepth: { pool.queueDepth },
-            reportArchiver: configuration.reportArchiver(http: http), summarizer: summarizer, archivedCopies: configuration.archivedCopies(http: http))
+            reportArchiver: configuration.reportArchiver(http: http), summarizer: summarizer, archivedCopies: configuration.archivedCopies(http: http),
+            callbackSigner: try configuration.callbackSigner())
         let app = Gateway.buildApplication(dependencies, mode: poll ? .polling : .webhook) { port in
             logger.info("serving", metadata: ["host": "\(settings.host)", "port": "\(port)", "mode": "\(poll ? "polling" : "webhook")"])
         }

@@ -141,6 +141,7 @@ final class Transfer: @unchecked Sendable {
     let host: String
     var continuation: CheckedContinuation<HTTPClientResponse, Error>?
     private var headerList: UnsafeMutablePointer<curl_slist>?
+    private var resolveList: UnsafeMutablePointer<curl_slist>?
     private var mime: OpaquePointer?
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
     private var body = Data()
@@ -170,6 +171,7 @@ final class Transfer: @unchecked Sendable {
     deinit {
         curl_easy_cleanup(easy)
         curl_slist_free_all(headerList)
+        curl_slist_free_all(resolveList)
         if let mime { curl_mime_free(mime) }
         if download >= 0 { close(download) }
         if upload >= 0 { close(upload) }
@@ -221,6 +223,12 @@ final class Transfer: @unchecked Sendable {
         }
         headerList = list
         bg_curl_set_pointer(easy, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(list))
+        if !request.resolve.isEmpty {
+            var resolve: UnsafeMutablePointer<curl_slist>?
+            for entry in request.resolve { resolve = curl_slist_append(resolve, entry) }
+            resolveList = resolve
+            bg_curl_set_pointer(easy, CURLOPT_RESOLVE, UnsafeMutableRawPointer(resolve))
+        }
     }
 
     /// The request body: none (HEAD, an empty POST), bytes, a file range streamed from disk, or multipart.

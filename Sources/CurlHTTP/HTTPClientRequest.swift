@@ -24,6 +24,9 @@ public struct HTTPClientRequest: Sendable, Redacted {
     /// Give up (`timedOut`) when the transfer stays below this speed for this long: a stalled peer fails fast
     /// while a large, steady transfer may use the whole timeout.
     public var minimumSpeed: MinimumSpeed?
+    /// Addresses to connect to instead of asking DNS, as libcurl's `CURLOPT_RESOLVE` takes them
+    /// ("host:port:address"): a host checked once is the host connected to.
+    public var resolve: [String] = []
 
     public struct MinimumSpeed: Sendable {
         public var bytesPerSecond: Int

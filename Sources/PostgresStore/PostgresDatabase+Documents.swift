@@ -22,7 +22,8 @@ extension PostgresDatabase: DocumentStore {
 
     /// The same behaviour as the SQLite store's: every word must occur (words, not query syntax), own documents
     /// only when `chatID` is given, each named as the chat's latest job for it, with a snippet marked «like this».
-    public func searchDocuments(_ words: String, chatID: Int64?, limit: Int) async throws -> [SearchHit] {
+    public func searchDocuments(_ words: String, owner: JobOwner?, limit: Int) async throws -> [SearchHit] {
+        let chatID = owner?.chatID, tokenID = owner?.tokenID
         // NUL and other controls cannot reach the server (PostgreSQL text holds no NUL).
         let words = String(words.unicodeScalars.map { CharacterSet.controlCharacters.contains($0) ? " " : Character($0) })
             .split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
@@ -33,7 +34,8 @@ extension PostgresDatabase: DocumentStore {
                 hit AS (
                     SELECT document.sha256, ts_rank(document.search, query.q) AS rank,
                            (SELECT MAX(id) FROM job WHERE job.document_sha256 = document.sha256
-                                                      AND (\(chatID)::bigint IS NULL OR job.chat_id = \(chatID))) AS job_id
+                                                      AND (\(chatID)::bigint IS NULL OR job.chat_id = \(chatID))
+                                                      AND (\(tokenID)::bigint IS NULL OR job.token_id = \(tokenID))) AS job_id
                     FROM document, query WHERE document.search @@ query.q)
                 SELECT hit.sha256, job.source_name, job.code,
                        ts_headline('simple', coalesce(document.ocr_text, ''), query.q,
@@ -70,10 +72,16 @@ extension PostgresDatabase: DocumentStore {
         }
     }
 
-    public func jobs(state: JobState?, limit: Int) async throws -> [JobRecord] {
-        try await connection { connection in
+    public func jobs(matching query: JobQuery, limit: Int) async throws -> [JobRecord] {
+        let chat = query.owner?.chatID, token = query.owner?.tokenID, state = query.state?.rawValue
+        return try await connection { connection in
             try await connection.query("""
-                SELECT * FROM job WHERE \(state?.rawValue)::text IS NULL OR state = \(state?.rawValue) ORDER BY id DESC LIMIT \(limit)
+                SELECT * FROM job
+                WHERE (\(chat)::bigint IS NULL OR chat_id = \(chat)) AND (\(token)::bigint IS NULL OR token_id = \(token))
+                  AND (\(state)::text IS NULL OR state = \(state)) AND (\(query.since)::double precision IS NULL OR created_at >= \(query.since))
+                  AND (\(query.beforeID)::bigint IS NULL OR id < \(query.beforeID))
+                  AND (\(query.documentSHA256)::text IS NULL OR document_sha256 = \(query.documentSHA256))
+                ORDER BY id DESC LIMIT \(limit)
                 """, logger: self.logger).rows().map { try $0.jobRecord() }
         }
     }

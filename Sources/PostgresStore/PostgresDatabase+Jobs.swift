@@ -57,10 +57,10 @@ extension PostgresDatabase: JobQueue, StepAudit {
             }
             let inserted = try await connection.query("""
                 INSERT INTO job (code, document_sha256, origin, source_name, group_id, chat_id, user_id, message_id, language_code,
-                                 state, next_attempt_at, created_at, updated_at, source_key)
+                                 state, next_attempt_at, created_at, updated_at, source_key, token_id, callback_url)
                 VALUES (\(JobCode.random()), \(documentSHA256), \(request.origin.rawValue), \(request.sourceName), \(request.groupID),
                         \(request.chatID), \(request.userID), \(request.messageID), \(request.languageCode), 'queued', \(now), \(now), \(now),
-                        \(request.sourceKey))
+                        \(request.sourceKey), \(request.tokenID), \(request.callbackURL))
                 ON CONFLICT DO NOTHING RETURNING *
                 """, logger: logger).first()
             // Nothing inserted: the same key or document arrived meanwhile (found above next time), or the code was taken.
@@ -294,6 +294,7 @@ extension PostgresDatabase: JobQueue, StepAudit {
                                        logger: self.logger)
             job.lastError = nil
             try await Self.requeue(connection, &job, at: now, now: now, logger: self.logger)
+            try await connection.query("UPDATE job SET callback_queued_at = NULL WHERE id = \(job.id)", logger: self.logger)
             return job
         }
     }

@@ -16,7 +16,8 @@ extension PostgresRandomAccessRow {
             languageCode: try value("language_code"), state: try state("state"), nextAttemptAt: try value("next_attempt_at"),
             leaseOwner: try value("lease_owner"), leaseExpiresAt: try value("lease_expires_at"), leaseToken: try value("lease_token"),
             lastError: try value("last_error"), createdAt: try value("created_at"), updatedAt: try value("updated_at"),
-            finishedAt: try value("finished_at"), sourceKey: try value("source_key"), notifiedAt: try value("notified_at"))
+            finishedAt: try value("finished_at"), sourceKey: try value("source_key"), notifiedAt: try value("notified_at"),
+            tokenID: try value("token_id"), callbackURL: try value("callback_url"))
     }
 
     func stepRecord() throws -> StepRecord {

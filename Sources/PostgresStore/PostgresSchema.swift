@@ -159,5 +159,47 @@ enum PostgresSchema {
                 created_at double precision NOT NULL
             );
             """),
+        Migration(version: 2, name: "v2-http-api", sql: """
+            ALTER TABLE job ADD COLUMN token_id bigint;
+            ALTER TABLE job ADD COLUMN callback_url text;
+            -- When the job's completion callback was queued (cleared when a failed job is retried).
+            ALTER TABLE job ADD COLUMN callback_queued_at double precision;
+            CREATE INDEX job_token ON job (token_id, id);
+            CREATE INDEX job_callback_due ON job (id) WHERE callback_url IS NOT NULL AND callback_queued_at IS NULL;
+
+            CREATE TABLE api_token (
+                id bigserial PRIMARY KEY,
+                name text NOT NULL,
+                token_hash text NOT NULL UNIQUE,
+                hint text NOT NULL,
+                scopes text NOT NULL,
+                rate_limit double precision,
+                daily_quota integer,
+                created_at double precision NOT NULL,
+                revoked_at double precision,
+                last_used_at double precision
+            );
+            CREATE UNIQUE INDEX api_token_live_name ON api_token (name) WHERE revoked_at IS NULL;
+
+            CREATE TABLE callback (
+                id bigserial PRIMARY KEY,
+                event_id text NOT NULL UNIQUE,
+                event text NOT NULL,
+                job_id bigint,
+                job_code text,
+                group_id bigint,
+                token_id bigint,
+                url text NOT NULL,
+                payload bytea,
+                state text NOT NULL,
+                attempts integer NOT NULL DEFAULT 0,
+                next_attempt_at double precision NOT NULL,
+                last_error text,
+                created_at double precision NOT NULL,
+                sending_at double precision,
+                delivered_at double precision
+            );
+            CREATE INDEX callback_due ON callback (state, next_attempt_at);
+            """),
     ]
 }

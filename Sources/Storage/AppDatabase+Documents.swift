@@ -27,7 +27,7 @@ extension AppDatabase: DocumentStore {
 
     /// Full-text search over OCR text. With `chatID`, only that chat's documents, each named as that chat
     /// uploaded it: a document is stored once by content, but its name belongs to each upload.
-    public func searchDocuments(_ words: String, chatID: Int64? = nil, limit: Int = 10) async throws -> [SearchHit] {
+    public func searchDocuments(_ words: String, owner: JobOwner? = nil, limit: Int = 10) async throws -> [SearchHit] {
         // Every word quoted (FTS syntax in user input is text); NUL and other controls cannot reach SQLite.
         let terms = words.unicodeScalars.map { CharacterSet.controlCharacters.contains($0) ? " " : Character($0) }
             .split(whereSeparator: { $0.isWhitespace })
@@ -38,12 +38,12 @@ extension AppDatabase: DocumentStore {
             let rows = try Row.fetchAll(db, sql: """
                 SELECT hit.sha256, hit.snippet, job.sourceName, job.code FROM (
                     SELECT document.sha256 AS sha256, snippet(document_fts, 0, '«', '»', '…', 12) AS snippet, bm25(document_fts) AS rank,
-                           (SELECT MAX(id) FROM job WHERE job.documentSHA256 = document.sha256 AND (?1 IS NULL OR job.chatID = ?1)) AS jobID
+                           (SELECT MAX(id) FROM job WHERE job.documentSHA256 = document.sha256 AND (?1 IS NULL OR job.chatID = ?1) AND (?4 IS NULL OR job.tokenID = ?4)) AS jobID
                     FROM document_fts JOIN document ON document.rowid = document_fts.rowid
                     WHERE document_fts MATCH ?2
                 ) AS hit JOIN job ON job.id = hit.jobID
                 ORDER BY hit.rank LIMIT ?3
-                """, arguments: [chatID, query, limit])
+                """, arguments: [owner?.chatID, query, limit, owner?.tokenID])
             return rows.map { SearchHit(sha256: $0[0], name: $0[2], jobCode: $0[3], snippet: $0[1] ?? "") }
         }
     }
@@ -79,10 +79,18 @@ extension AppDatabase: DocumentStore {
         return JobDetails(job: job, document: document, steps: steps)
     }
 
-    public func jobs(state: JobState? = nil, limit: Int = 50) async throws -> [JobRecord] {
+    public func jobs(matching query: JobQuery, limit: Int) async throws -> [JobRecord] {
         try await read { db in
             var request = JobRecord.order(JobRecord.Columns.id.desc).limit(limit)
-            if let state { request = request.filter(JobRecord.Columns.state == state.rawValue) }
+            switch query.owner {
+            case .chat(let chat): request = request.filter(JobRecord.Columns.chatID == chat)
+            case .token(let token): request = request.filter(JobRecord.Columns.tokenID == token)
+            case nil: break
+            }
+            if let state = query.state { request = request.filter(JobRecord.Columns.state == state.rawValue) }
+            if let since = query.since { request = request.filter(JobRecord.Columns.createdAt >= since) }
+            if let before = query.beforeID { request = request.filter(JobRecord.Columns.id < before) }
+            if let sha = query.documentSHA256 { request = request.filter(JobRecord.Columns.documentSHA256 == sha) }
             return try request.fetchAll(db)
         }
     }

@@ -43,10 +43,11 @@ extension AppDatabase: JobQueue, StepAudit {
         var job = JobRecord(id: nil, code: try uniqueCode(db), documentSHA256: documentSHA256, request: request, now: now)
         try db.cachedStatement(sql: """
             INSERT INTO job (code, documentSHA256, origin, sourceName, groupID, chatID, userID, messageID, languageCode,
-                             state, nextAttemptAt, createdAt, updatedAt, sourceKey)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)
+                             state, nextAttemptAt, createdAt, updatedAt, sourceKey, tokenID, callbackURL)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [job.code, documentSHA256, request.origin, request.sourceName, request.groupID, request.chatID,
-                                     request.userID, request.messageID, request.languageCode, now, now, now, request.sourceKey])
+                                     request.userID, request.messageID, request.languageCode, now, now, now, request.sourceKey,
+                                     request.tokenID, request.callbackURL])
         job.id = db.lastInsertedRowID
         let insertStep = try db.cachedStatement(sql: "INSERT INTO step (jobID, position, plugin, state) VALUES (?, ?, ?, 'pending')")
         for (position, plugin) in steps.enumerated() {
@@ -245,6 +246,7 @@ extension AppDatabase: JobQueue, StepAudit {
             job.requeue(at: now, now: now)
             job.lastError = nil
             try job.update(db)
+            try db.execute(sql: "UPDATE job SET callbackQueuedAt = NULL WHERE id = ?", arguments: [job.id])
             return job
         }
     }

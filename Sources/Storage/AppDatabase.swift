@@ -250,6 +250,50 @@ public final class AppDatabase: Sendable {
                 t.add(column: "leaseToken", .integer).notNull().defaults(to: 0)
             }
         }
+        // The HTTP API: its tokens (hashed), the token and callback address of the jobs it made, and the
+        // completion callbacks it owes, as a durable outbox.
+        migrator.registerMigration("v5-http-api") { db in
+            try db.alter(table: "job") { t in
+                t.add(column: "tokenID", .integer)
+                t.add(column: "callbackURL", .text)
+                // When the job's completion callback was queued (cleared when a failed job is retried).
+                t.add(column: "callbackQueuedAt", .double)
+            }
+            try db.create(index: "job_token", on: "job", columns: ["tokenID", "id"])
+            try db.execute(sql: "CREATE INDEX job_callbackDue ON job (id) WHERE callbackURL IS NOT NULL AND callbackQueuedAt IS NULL")
+            try db.create(table: "apiToken") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("name", .text).notNull()
+                t.column("tokenHash", .text).notNull().unique()
+                t.column("hint", .text).notNull()
+                t.column("scopes", .text).notNull()
+                t.column("rateLimit", .double)
+                t.column("dailyQuota", .integer)
+                t.column("createdAt", .double).notNull()
+                t.column("revokedAt", .double)
+                t.column("lastUsedAt", .double)
+            }
+            try db.execute(sql: "CREATE UNIQUE INDEX apiToken_liveName ON apiToken (name) WHERE revokedAt IS NULL")
+            try db.create(table: "callback") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("eventID", .text).notNull().unique()
+                t.column("event", .text).notNull()
+                t.column("jobID", .integer)
+                t.column("jobCode", .text)
+                t.column("groupID", .integer)
+                t.column("tokenID", .integer)
+                t.column("url", .text).notNull()
+                t.column("payload", .blob)
+                t.column("state", .text).notNull()
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("nextAttemptAt", .double).notNull()
+                t.column("lastError", .text)
+                t.column("createdAt", .double).notNull()
+                t.column("sendingAt", .double)
+                t.column("deliveredAt", .double)
+            }
+            try db.create(index: "callback_due", on: "callback", columns: ["state", "nextAttemptAt"])
+        }
         return migrator
     }
 }

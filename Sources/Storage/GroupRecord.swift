@@ -6,6 +6,8 @@ public enum GroupKind: String, Codable, Sendable, DatabaseValueConvertible {
     case batch
     /// A Telegram album (`media_group_id`).
     case album
+    /// Documents an API client uploaded under one `group` name.
+    case api
     /// A `/report` over a chat's recent documents.
     case report
 }

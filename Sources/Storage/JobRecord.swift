@@ -8,7 +8,7 @@ public enum JobState: String, Codable, Sendable, CaseIterable, DatabaseValueConv
 }
 
 public enum JobOrigin: String, Codable, Sendable, DatabaseValueConvertible {
-    case batch, telegram
+    case batch, telegram, api
 }
 
 /// One document going through the pipeline on behalf of one requester.
@@ -39,6 +39,10 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
     public var finishedAt: Timestamp?
     public var sourceKey: String?
     public var notifiedAt: Timestamp?
+    /// The API token that uploaded it (`origin == .api`): only that token (or an admin one) sees it.
+    public var tokenID: Int64?
+    /// Where the API posts the result when the job is over.
+    public var callbackURL: String?
 
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
@@ -55,6 +59,7 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
         public static let leaseOwner = Column(CodingKeys.leaseOwner)
         public static let leaseExpiresAt = Column(CodingKeys.leaseExpiresAt)
         public static let createdAt = Column(CodingKeys.createdAt)
+        public static let tokenID = Column(CodingKeys.tokenID)
     }
 
     /// Every column, as a store reads it back.
@@ -62,7 +67,7 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
                 chatID: Int64?, userID: Int64?, messageID: Int64?, languageCode: String?, state: JobState,
                 nextAttemptAt: Timestamp, leaseOwner: String?, leaseExpiresAt: Timestamp?, leaseToken: Int64,
                 lastError: String?, createdAt: Timestamp, updatedAt: Timestamp, finishedAt: Timestamp?, sourceKey: String?,
-                notifiedAt: Timestamp?) {
+                notifiedAt: Timestamp?, tokenID: Int64? = nil, callbackURL: String? = nil) {
         self.id = id
         self.code = code
         self.documentSHA256 = documentSHA256
@@ -84,6 +89,8 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, MutableP
         self.finishedAt = finishedAt
         self.sourceKey = sourceKey
         self.notifiedAt = notifiedAt
+        self.tokenID = tokenID
+        self.callbackURL = callbackURL
     }
 }
 
@@ -110,6 +117,8 @@ extension JobRecord {
         finishedAt = row["finishedAt"]
         sourceKey = row["sourceKey"]
         notifiedAt = row["notifiedAt"]
+        tokenID = row["tokenID"]
+        callbackURL = row["callbackURL"]
     }
 }
 
@@ -124,9 +133,12 @@ public struct JobRequest: Sendable, Equatable {
     public var languageCode: String?
     /// What made the job; a second request with the same key returns the first job.
     public var sourceKey: String?
+    /// The API token that asked, and where to post the result.
+    public var tokenID: Int64?
+    public var callbackURL: String?
 
     public init(origin: JobOrigin, sourceName: String, groupID: Int64? = nil, chatID: Int64? = nil, userID: Int64? = nil,
-                messageID: Int64? = nil, languageCode: String? = nil, sourceKey: String? = nil) {
+                messageID: Int64? = nil, languageCode: String? = nil, sourceKey: String? = nil, tokenID: Int64? = nil, callbackURL: String? = nil) {
         self.origin = origin
         self.sourceName = sourceName
         self.groupID = groupID
@@ -135,6 +147,8 @@ public struct JobRequest: Sendable, Equatable {
         self.messageID = messageID
         self.languageCode = languageCode
         self.sourceKey = sourceKey
+        self.tokenID = tokenID
+        self.callbackURL = callbackURL
     }
 }
 
@@ -144,6 +158,6 @@ extension JobRecord {
         self.init(id: id, code: code, documentSHA256: documentSHA256, origin: request.origin, sourceName: request.sourceName, groupID: request.groupID,
                   chatID: request.chatID, userID: request.userID, messageID: request.messageID, languageCode: request.languageCode, state: state,
                   nextAttemptAt: now, leaseOwner: nil, leaseExpiresAt: nil, leaseToken: 0, lastError: nil, createdAt: now, updatedAt: now, finishedAt: nil,
-                  sourceKey: request.sourceKey, notifiedAt: nil)
+                  sourceKey: request.sourceKey, notifiedAt: nil, tokenID: request.tokenID, callbackURL: request.callbackURL)
     }
 }

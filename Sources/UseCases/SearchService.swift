@@ -16,6 +16,6 @@ public struct StoreSearchService: SearchService {
 
     /// Each hit is named as the requester's chat uploaded it (the same bytes may have come from someone else first).
     public func search(_ words: String, for requester: Requester, limit: Int = 10) async throws -> [SearchHit] {
-        try await documents.searchDocuments(words, chatID: requester.isAdmin ? nil : requester.chatID, limit: limit)
+        try await documents.searchDocuments(words, owner: requester.isAdmin ? nil : .chat(requester.chatID), limit: limit)
     }
 }

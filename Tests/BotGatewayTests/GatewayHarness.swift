@@ -7,6 +7,7 @@ import OCR
 import Plugins
 import Storage
 import TestSupport
+import UseCases
 
 /// The whole gateway in-process against the Telegram double: real webhook server, real pipeline, real OCR.
 final class GatewayHarness: @unchecked Sendable {
@@ -32,6 +33,7 @@ final class GatewayHarness: @unchecked Sendable {
                       analyzer: (@Sendable (HTTPClient) -> any Analyzer & ReportSummarizer)? = nil,
                       pacer: SendPacer = SendPacer(perChat: .milliseconds(10), perGroup: .milliseconds(10), global: .milliseconds(1)),
                       telegramRetries: Int = 2, delivery: ReplyDelivery = ReplyDelivery(), minimumFreeBytes: Int64 = 0,
+                      api: APISettings = APISettings(), callbackSigner: CallbackSigner? = nil,
                       prepare: (URL) throws -> Void = { _ in }) async throws -> GatewayHarness {
         let telegram = try await FakeTelegram.start()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-test-\(UUID().uuidString)")
@@ -44,13 +46,13 @@ final class GatewayHarness: @unchecked Sendable {
         harness.pool = pool
         let settings = GatewaySettings(token: telegram.token, apiBaseURL: telegram.baseURL, webhookSecret: secret, adminIDs: admins,
                                        host: "127.0.0.1", port: 0, dataDirectory: directory,
-                                       downloadLimit: 20_000_000, replyDelivery: delivery, minimumFreeBytes: minimumFreeBytes)
+                                       downloadLimit: 20_000_000, replyDelivery: delivery, minimumFreeBytes: minimumFreeBytes, api: api)
         var client = TelegramClient(token: telegram.token, baseURL: telegram.baseURL, http: harness.http, pacer: pacer, logger: quiet)
         client.retries = telegramRetries
         let dependencies = Gateway.Dependencies(
             settings: settings, database: database, blobs: blobs, telegram: client,
             steps: StepCatalog([OCRPlugin(pool: pool), AnalyzePlugin(analyzer: analyzer?(harness.http) ?? LocalAnalyzer())]),
-            workers: 2, albumQuiet: albumQuiet, logger: quiet, summarizer: analyzer?(harness.http))
+            workers: 2, albumQuiet: albumQuiet, logger: quiet, summarizer: analyzer?(harness.http), callbackSigner: callbackSigner)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let app = Gateway.buildApplication(dependencies, mode: mode) { port in
             continuation.yield(port)

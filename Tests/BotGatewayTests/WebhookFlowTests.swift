@@ -177,7 +177,7 @@ struct WebhookFlowTests {
         gateway.telegram.addFile(id: "bill", data: try GatewayHarness.fixture("utility-bill.pdf"))
         try await gateway.post(Updates.document(update: 90, user: 1, message: 5, file: "bill", name: "bill.pdf", mime: "application/pdf", size: 1197))
         #expect(await gateway.telegram.waitFor { $0.contains { $0.text.contains("74.30") } })
-        let code = try #require(try await gateway.database.jobs().first?.code)
+        let code = try #require(try await gateway.database.jobs(limit: 1).first?.code)
         try await gateway.post(Updates.text(update: 91, user: 1, message: 6, "/status \(code.lowercased())"))
         try await gateway.post(Updates.text(update: 92, user: 1, message: 7, "/search kwh"))
         try await gateway.post(Updates.text(update: 93, user: 1, message: 8, "/stats"))

@@ -221,14 +221,14 @@ struct StorageTests {
         let theirs = try await store.enqueue(try distinctDocument(7), steps: ["one"], chatID: 2)
         try await store.database.saveOCR(sha256: mine.documentSHA256, text: "Curriculum vitae: résumé of Zoë", result: Data("{}".utf8), pages: 1)
         try await store.database.saveOCR(sha256: theirs.documentSHA256, text: "Another resume here", result: Data("{}".utf8), pages: 1)
-        let hits = try await store.database.searchDocuments("resume zoe", chatID: 1)
+        let hits = try await store.database.searchDocuments("resume zoe", owner: .chat(1))
         #expect(hits.map(\.sha256) == [mine.documentSHA256])
         #expect(hits.map(\.jobCode) == [mine.code])
         #expect(hits.first?.snippet.contains("«résumé»") == true)
         #expect(try await store.database.searchDocuments("resume").count == 2)
         #expect(try await store.database.searchDocuments("\"unbalanced AND OR ( NEAR").isEmpty)
         #expect(try await store.database.searchDocuments("   ").isEmpty)
-        #expect(try await store.database.searchDocuments("resume\u{0}zoe", chatID: 1).map(\.sha256) == [mine.documentSHA256])
+        #expect(try await store.database.searchDocuments("resume\u{0}zoe", owner: .chat(1)).map(\.sha256) == [mine.documentSHA256])
         #expect(try await store.database.searchDocuments("\u{0}").isEmpty)
     }
 

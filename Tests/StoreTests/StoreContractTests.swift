@@ -36,15 +36,15 @@ struct StoreContractTests {
             #expect(try await store.document(sha256: "missing") == nil)
             _ = try await telegramJob(store, seed: 2, chat: 10, text: "ACME TRADING receipt total 10.90 thank you")
             _ = try await telegramJob(store, seed: 3, chat: 20, text: "ACME invoice for consulting services")
-            let hits = try await store.searchDocuments("acme total", chatID: 10, limit: 10)
+            let hits = try await store.searchDocuments("acme total", owner: .chat(10), limit: 10)
             #expect(hits.count == 1)
             #expect(hits.first?.name == "scan-2.png")
             #expect(hits.first?.snippet.contains("«") == true)
-            #expect(try await store.searchDocuments("acme", chatID: 20, limit: 10).map(\.name) == ["scan-3.png"])
-            #expect(try await store.searchDocuments("acme", chatID: nil, limit: 10).count == 2)
-            #expect(try await store.searchDocuments("acme", chatID: 30, limit: 10).isEmpty)
-            #expect(try await store.searchDocuments("\u{0}  \"OR\" *", chatID: 10, limit: 10).isEmpty)
-            #expect(try await store.searchDocuments("   ", chatID: 10, limit: 10).isEmpty)
+            #expect(try await store.searchDocuments("acme", owner: .chat(20), limit: 10).map(\.name) == ["scan-3.png"])
+            #expect(try await store.searchDocuments("acme", owner: nil, limit: 10).count == 2)
+            #expect(try await store.searchDocuments("acme", owner: .chat(30), limit: 10).isEmpty)
+            #expect(try await store.searchDocuments("\u{0}  \"OR\" *", owner: .chat(10), limit: 10).isEmpty)
+            #expect(try await store.searchDocuments("   ", owner: .chat(10), limit: 10).isEmpty)
         }
     }
 

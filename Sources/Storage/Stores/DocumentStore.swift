@@ -6,17 +6,17 @@ public protocol DocumentStore: Sendable {
     /// Records a document if its content is new; returns the stored row either way.
     func saveDocument(_ document: DocumentRecord) async throws -> DocumentRecord
     func document(sha256: String) async throws -> DocumentRecord?
-    /// Full-text search over documents' text; with `chatID`, only documents sent in that chat, named as that
-    /// chat's (latest) upload named them.
-    func searchDocuments(_ words: String, chatID: Int64?, limit: Int) async throws -> [SearchHit]
+    /// Full-text search over documents' text; with an `owner`, only documents that chat (or API token) sent,
+    /// named as its (latest) upload named them.
+    func searchDocuments(_ words: String, owner: JobOwner?, limit: Int) async throws -> [SearchHit]
     func jobDetails(code: String) async throws -> JobDetails?
     func jobDetails(groupID: Int64) async throws -> [JobDetails]
     /// Every job created at or after `since` (all when nil), oldest first.
     func jobDetails(since: Timestamp?) async throws -> [JobDetails]
     /// A chat's jobs, newest first.
     func recentJobs(chatID: Int64, limit: Int) async throws -> [JobDetails]
-    /// All jobs (in one state), newest first.
-    func jobs(state: JobState?, limit: Int) async throws -> [JobRecord]
+    /// Jobs matching `query` (whose, in what state, since when, below what id), newest first.
+    func jobs(matching query: JobQuery, limit: Int) async throws -> [JobRecord]
     /// The group with this key, made on first use.
     func group(kind: GroupKind, key: String, title: String, chatID: Int64?, userID: Int64?, now: Timestamp) async throws -> GroupRecord
     /// Something was added to the group (an album is complete once this stops).
@@ -56,12 +56,13 @@ public struct ForgottenJob: Sendable, Equatable {
 }
 
 extension DocumentStore {
-    public func searchDocuments(_ words: String, chatID: Int64? = nil) async throws -> [SearchHit] {
-        try await searchDocuments(words, chatID: chatID, limit: 10)
+    public func searchDocuments(_ words: String, owner: JobOwner? = nil) async throws -> [SearchHit] {
+        try await searchDocuments(words, owner: owner, limit: 10)
     }
 
-    public func jobs(limit: Int) async throws -> [JobRecord] {
-        try await jobs(state: nil, limit: limit)
+    /// All jobs (in one state), newest first.
+    public func jobs(state: JobState? = nil, limit: Int) async throws -> [JobRecord] {
+        try await jobs(matching: JobQuery(state: state), limit: limit)
     }
 
     public func group(kind: GroupKind, key: String, title: String, chatID: Int64? = nil, userID: Int64? = nil) async throws -> GroupRecord {

@@ -142,4 +142,5 @@ public protocol StoreSchema: Sendable {
 }
 
 /// Everything the gateway keeps, as one store implements it (SQLite's `AppDatabase`, or PostgreSQL's).
-public typealias GatewayStore = JobQueue & DocumentStore & UpdateInbox & ReplyOutbox & Whitelist & UsageLedger & StepAudit & StoreSchema
+public typealias GatewayStore = JobQueue & DocumentStore & UpdateInbox & ReplyOutbox & Whitelist & UsageLedger & StepAudit & APIStore
+    & CallbackOutbox & StoreSchema

@@ -1,0 +1,79 @@
+import Foundation
+
+/// What the HTTP API keeps beside the bot's state: its tokens, its clients' jobs, and the completion
+/// callbacks it owes them.
+public protocol APIStore: Sendable {
+    /// Records a new token; `StorageError.invalid` when a live token has that name.
+    func createToken(_ token: APITokenRecord) async throws -> APITokenRecord
+    /// Every token, revoked ones too, oldest first.
+    func apiTokens() async throws -> [APITokenRecord]
+    /// The token with this hash, revoked or not (the caller refuses a revoked one).
+    func apiToken(hash: String) async throws -> APITokenRecord?
+    /// Revokes the live token of that name; false when there is none.
+    func revokeToken(name: String, now: Timestamp) async throws -> Bool
+    func touchToken(id: Int64, now: Timestamp) async throws
+    /// Jobs a token made at or after `since` (its daily quota).
+    func jobCount(tokenID: Int64, since: Timestamp) async throws -> Int
+    /// Spend and tokens per UTC day and model, from `since` on: every step's LLM calls and the others (report summaries).
+    func spending(since: Timestamp) async throws -> [Spending]
+}
+
+/// Whose jobs a query sees: one chat's (the bot), one API token's, or everyone's (admins, nil).
+public enum JobOwner: Sendable, Equatable {
+    case chat(Int64)
+    case token(Int64)
+}
+
+/// A page of jobs: newest first, from `beforeID` down (the cursor of the page before).
+public struct JobQuery: Sendable, Equatable {
+    public var owner: JobOwner?
+    public var state: JobState?
+    public var since: Timestamp?
+    public var beforeID: Int64?
+    /// Only jobs of this document.
+    public var documentSHA256: String?
+
+    public init(owner: JobOwner? = nil, state: JobState? = nil, since: Timestamp? = nil, beforeID: Int64? = nil, documentSHA256: String? = nil) {
+        self.owner = owner
+        self.state = state
+        self.since = since
+        self.beforeID = beforeID
+        self.documentSHA256 = documentSHA256
+    }
+}
+
+/// One day's spend on one model (nil: calls that named none).
+public struct Spending: Sendable, Equatable, Codable {
+    /// "2026-11-24" (UTC).
+    public var day: String
+    public var model: String?
+    public var calls: Int
+    public var inputTokens: Int
+    public var outputTokens: Int
+    public var costUSD: Double
+
+    public init(day: String, model: String?, calls: Int, inputTokens: Int, outputTokens: Int, costUSD: Double) {
+        self.day = day
+        self.model = model
+        self.calls = calls
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.costUSD = costUSD
+    }
+}
+
+extension APIStore {
+    public func revokeToken(name: String) async throws -> Bool {
+        try await revokeToken(name: name, now: .now)
+    }
+}
+
+extension JobOwner {
+    public var chatID: Int64? {
+        if case .chat(let id) = self { id } else { nil }
+    }
+
+    public var tokenID: Int64? {
+        if case .token(let id) = self { id } else { nil }
+    }
+}
