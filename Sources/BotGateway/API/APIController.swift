@@ -48,6 +48,21 @@ final class APIController: Sendable {
         api.post("jobs/:code/retry") { [self] request, context in try await guarded { try await retry(request, context: context) } }
         api.get("groups/:id/report") { [self] request, context in try await guarded { try await groupReport(request, context: context) } }
         api.get("stats") { [self] request, _ in try await guarded { try await stats(request) } }
+        // Any other method on these paths is 405 with the methods there are, not a 404 that says the path is wrong.
+        let declared: [(String, [HTTPRequest.Method])] = [
+            ("openapi.yaml", [.get]), ("documents", [.get, .post]), ("documents/:id/original", [.get]), ("documents/:id/text", [.get]),
+            ("jobs", [.get]), ("jobs/:code", [.get]), ("jobs/:code/retry", [.post]), ("groups/:id/report", [.get]), ("stats", [.get]),
+        ]
+        let methods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete, .options, .trace, HTTPRequest.Method("QUERY")!]
+        for (path, allowed) in declared {
+            let allow = allowed.map(\.rawValue).joined(separator: ", ")
+            for method in methods where !allowed.contains(method) {
+                api.on(RouterPath(path), method: method) { _, _ -> Response in
+                    throw APIProblem(slug: "method-not-allowed", status: .methodNotAllowed, title: "Method not allowed",
+                                     detail: "\(path.replacingOccurrences(of: ":", with: "{")) takes \(allow)", extraHeaders: [.allow: allow])
+                }
+            }
+        }
     }
 
     // MARK: Handlers
@@ -112,7 +127,7 @@ final class APIController: Sendable {
 
     private func listJobs(_ request: Request) async throws -> Response {
         let token = try await authorize(request, .read)
-        let query = request.uri.queryParameters
+        let query = Self.query(request)
         var state: JobState?
         if let raw = query["state"] {
             guard let parsed = JobState(rawValue: String(raw)) else {
@@ -121,7 +136,7 @@ final class APIController: Sendable {
             state = parsed
         }
         let since = try query["since"].map { raw throws(APIProblem) in
-            guard let time = Self.parseTime(String(raw)) else { throw APIProblem.badRequest("since must be an RFC 3339 time or seconds since 1970") }
+            guard let time = Self.parseTime(String(raw)) else { throw APIProblem.badRequest("since must be an RFC 3339 time, such as 2026-03-01T00:00:00Z") }
             return time
         }
         let before = try query["cursor"].map { raw throws(APIProblem) in
@@ -152,7 +167,7 @@ final class APIController: Sendable {
 
     private func search(_ request: Request) async throws -> Response {
         let token = try await authorize(request, .read)
-        let query = request.uri.queryParameters
+        let query = Self.query(request)
         guard let words = query["q"].map(String.init), !words.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw APIProblem.badRequest("give the words to look for as ?q=")
         }
@@ -204,7 +219,7 @@ final class APIController: Sendable {
 
     private func stats(_ request: Request) async throws -> Response {
         _ = try await authorize(request, .admin)
-        let days = try Self.limit(request.uri.queryParameters["days"], default: 30, maximum: 366, name: "days")
+        let days = try Self.limit(Self.query(request)["days"], default: 30, maximum: 366, name: "days")
         let since = ((Date().timeIntervalSince1970 / 86_400).rounded(.down) - Double(days - 1)) * 86_400
         let (totals, spending) = try await service.stats(since: since)
         return try Self.json(APIModels.Stats(totals, spending: spending))
@@ -265,6 +280,13 @@ final class APIController: Sendable {
 
     // MARK: Helpers
 
+    /// The query's parameters, the first of each name.
+    static func query(_ request: Request) -> [Substring: Substring] {
+        var parameters: [Substring: Substring] = [:]
+        for (name, value) in request.uri.queryParameters where parameters[name] == nil { parameters[name] = value }
+        return parameters
+    }
+
     static func problem(_ refusal: DocumentIntake.Refusal, limit: Int64) -> APIProblem {
         switch refusal {
         case .empty: APIProblem.invalid("the file is empty; send the document's bytes", slug: "empty-file")
@@ -294,23 +316,53 @@ final class APIController: Sendable {
         return value
     }
 
+    /// An RFC 3339 date-time (any offset from -23:59 to +23:59, fractions, a leap second read as :59).
     static func parseTime(_ raw: String) -> Timestamp? {
-        if let seconds = Double(raw), seconds.isFinite, seconds >= 0 { return seconds }
-        if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(raw) { return date.timeIntervalSince1970 }
-        return (try? Date.ISO8601FormatStyle().parse(raw))?.timeIntervalSince1970
+        let text = Array(raw.utf8)
+        func number(_ range: Range<Int>) -> Int? {
+            guard range.upperBound <= text.count, range.allSatisfy({ text[$0] >= 48 && text[$0] <= 57 }) else { return nil }
+            return range.reduce(0) { $0 * 10 + Int(text[$1] - 48) }
+        }
+        func byte(_ index: Int, _ allowed: String) -> Bool { index < text.count && allowed.utf8.contains(text[index]) }
+        guard text.count >= 20, let year = number(0..<4), byte(4, "-"), let month = number(5..<7), byte(7, "-"), let day = number(8..<10),
+              byte(10, "Tt "), let hour = number(11..<13), byte(13, ":"), let minute = number(14..<16), byte(16, ":"), let second = number(17..<19),
+              hour < 24, minute < 60, second <= 60 else { return nil }
+        var index = 19, fraction = 0.0
+        if byte(index, ".") {
+            var scale = 0.1
+            index += 1
+            let start = index
+            while index < text.count, text[index] >= 48, text[index] <= 57 {
+                fraction += Double(text[index] - 48) * scale
+                scale /= 10
+                index += 1
+            }
+            guard index > start else { return nil }
+        }
+        var offset = 0
+        if byte(index, "Zz"), index + 1 == text.count {
+            offset = 0
+        } else if byte(index, "+-"), index + 6 == text.count, byte(index + 3, ":"), let hours = number(index + 1..<index + 3),
+                  let minutes = number(index + 4..<index + 6), hours < 24, minutes < 60 {
+            offset = (hours * 60 + minutes) * 60 * (text[index] == UInt8(ascii: "-") ? -1 : 1)
+        } else {
+            return nil
+        }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let components = DateComponents(year: year, month: month, day: day, hour: hour, minute: minute, second: min(second, 59))
+        guard components.isValidDate(in: calendar), let date = calendar.date(from: components) else { return nil }
+        return date.timeIntervalSince1970 + fraction - Double(offset)
     }
 
-    /// Cursors are opaque to clients: the last job id seen, base64url.
+    /// A cursor is where the page before ended (the last job's row id): clients pass it back as it is, and
+    /// its form (up to 18 digits) is in the contract, so any cursor a client can send is one the API reads.
     static func encodeCursor(_ id: Int64) -> String {
-        Data("j\(id)".utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        String(id)
     }
 
     static func decodeCursor(_ cursor: String) -> Int64? {
-        var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        guard cursor.count <= 40, let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8), text.hasPrefix("j"),
-              let id = Int64(text.dropFirst()), id > 0 else { return nil }
+        guard (1...18).contains(cursor.count), cursor.allSatisfy(\.isASCII), cursor.allSatisfy(\.isNumber), let id = Int64(cursor), id > 0 else { return nil }
         return id
     }
 

@@ -4,6 +4,875 @@
 enum OpenAPIDocument {
     static let yaml = #"""
 openapi: 3.1.0
+info:
+  title: BotGateway HTTP API
+  version: 1.0.0
+  summary: Documents in, answers out, beside the Telegram bot.
+  description: |
+    The same gateway as the Telegram bot, over HTTP: upload a scan, photo or PDF, follow its job, read its
+    analysis, search your documents, fetch a group's consolidated report, and be called back when a job is done.
+
+    **Tokens.** An admin makes them with `botgateway tokens create NAME --scope upload,read` and sends them as
+    `Authorization: Bearer bgw_…`. A token sees only the jobs and documents it uploaded; the `admin` scope sees
+    all of them and the gateway's stats. Each token has a rate (requests a second, bursts of twice that) and a
+    daily document quota; past either, the answer is 429 with `Retry-After`.
+
+    **Refusals** are RFC 9457 problem documents (`application/problem+json`) whose `detail` says what to do.
+    Their `type` is `urn:botgateway:problem:` and a stable name (`too-large`, `unsupported-type`, …).
+
+    **Callbacks.** An upload with `callback_url` is POSTed to that URL when its job is over (`job.done` or
+    `job.failed`); a group's URL also gets `group.done` when all of its jobs are over. Delivery is at least once
+    from a durable outbox, retried with backoff for 48 hours: dedupe on `BotGateway-Event-Id`. Each request is
+    signed: `BotGateway-Signature: t=TIME,v1=HEX`, where HEX is the HMAC-SHA256, keyed with the token's
+    callback signing secret (shown with the token), of `TIME.` followed by the raw body. Callback URLs that
+    resolve to loopback, link-local or private addresses are refused unless the operator allows them.
+  license:
+    name: See the repository
+servers:
+  - url: /
+security:
+  - bearer: []
+tags:
+  - name: documents
+  - name: jobs
+  - name: reports
+paths:
+  /api/v1/openapi.yaml:
+    get:
+      operationId: getContract
+      summary: This document.
+      security: []
+      responses:
+        "200":
+          description: The contract.
+          content:
+            application/yaml:
+              schema:
+                type: object
+  /api/v1/documents:
+    post:
+      operationId: uploadDocument
+      tags: [documents]
+      summary: Upload a document; it is stored durably before the answer.
+      description: |
+        Either `multipart/form-data` with the document in the part named `file` (and the options as fields), or
+        the raw bytes with the options as query parameters. The same bytes from the same token return the job made
+        the first time (200); so does a repeated `Idempotency-Key`, which with other bytes is refused (422).
+      parameters:
+        - name: filename
+          in: query
+          description: The document's name, for a raw body (else `Content-Disposition`'s filename).
+          schema:
+            type: string
+            maxLength: 255
+        - name: group
+          in: query
+          description: Files the document in a group of this token's (a report and a `group.done` callback cover all of it).
+          schema:
+            type: string
+            maxLength: 100
+        - name: callback_url
+          in: query
+          description: Where to POST the result when the job is over (http or https, a public address).
+          schema:
+            type: string
+            maxLength: 2048
+        - name: language
+          in: query
+          description: The document's language as a tag (en, de, pt-BR), a hint for the analysis.
+          schema:
+            type: string
+            pattern: "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$"
+        - name: Idempotency-Key
+          in: header
+          description: The same key from the same token returns the job it made.
+          schema:
+            type: string
+            minLength: 1
+            maxLength: 255
+      requestBody:
+        required: true
+        content:
+          multipart/form-data:
+            schema:
+              type: object
+              required: [file]
+              properties:
+                file:
+                  type: string
+                  contentMediaType: application/octet-stream
+                group:
+                  type: string
+                  maxLength: 100
+                callback_url:
+                  type: string
+                  maxLength: 2048
+                language:
+                  type: string
+          application/octet-stream:
+            schema:
+              type: string
+              contentMediaType: application/octet-stream
+          application/pdf:
+            schema:
+              type: string
+              contentMediaType: application/pdf
+          image/jpeg:
+            schema:
+              type: string
+              contentMediaType: image/jpeg
+          image/png:
+            schema:
+              type: string
+              contentMediaType: image/png
+          image/tiff:
+            schema:
+              type: string
+              contentMediaType: image/tiff
+      responses:
+        "202":
+          description: Stored and queued.
+          headers:
+            Location:
+              description: The job's status URL.
+              schema:
+                type: string
+          content:
+            application/json:
+              schema:
+                $ref: "#/components/schemas/Accepted"
+          links:
+            GetJob:
+              operationId: getJob
+              parameters:
+                code: "$response.body#/job/code"
+            RetryJob:
+              operationId: retryJob
+              parameters:
+                code: "$response.body#/job/code"
+        "200":
+          description: The same document (or idempotency key) again; the job made the first time.
+          headers:
+            Location:
+              description: The job's status URL.
+              schema:
+                type: string
+          content:
+            application/json:
+              schema:
+                $ref: "#/components/schemas/Accepted"
+        "400":
+          $ref: "#/components/responses/Problem"
+        "401":
+          $ref: "#/components/responses/Problem"
+        "403":
+          $ref: "#/components/responses/Problem"
+        "413":
+          $ref: "#/components/responses/Problem"
+        "415":
+          $ref: "#/components/responses/Problem"
+        "422":
+          $ref: "#/components/responses/Problem"
+        "429":
+          $ref: "#/components/responses/Limited"
+        "500":
+          $ref: "#/components/responses/Problem"
+        "503":
+          $ref: "#/components/responses/Problem"
+    get:
+      operationId: searchDocuments
+      tags: [documents]
+      summary: Full-text search over the token's own documents (all for admin), with snippets.
+      parameters:
+        - name: q
+          in: query
+          required: true
+          description: Words to look for (every word must appear).
+          schema:
+            type: string
+            minLength: 1
+            maxLength: 500
+        - name: limit
+          in: query
+          schema:
+            type: integer
+            minimum: 1
+            maximum: 50
+            default: 10
+      responses:
+        "200":
+          description: The best matches first.
+          content:
+            application/json:
+              schema:
+                $ref: "#/components/schemas/SearchResults"
+        "400":
+          $ref: "#/components/responses/Problem"
+        "401":
+          $ref: "#/components/responses/Problem"
+        "403":
+          $ref: "#/components/responses/Problem"
+        "429":
+          $ref: "#/components/responses/Limited"
+        "500":
+          $ref: "#/components/responses/Problem"
+        "503":
+          $ref: "#/components/responses/Problem"
+  /api/v1/documents/{id}/original:
+    get:
+      operationId: getOriginal
+      tags: [documents]
+      summary: The document's bytes as uploaded.
+      parameters:
+        - $ref: "#/components/parameters/DocumentID"
+      responses:
+        "200":
+          description: The original.
+          content:
+            application/octet-stream:
+              schema:
+                type: string
+                contentMediaType: application/octet-stream
+            application/pdf:
+              schema:
+                type: string
+            image/*:
+              schema:
+                type: string
+        "401":
+          $ref: "#/components/responses/Problem"
+        "403":
+          $ref: "#/components/responses/Problem"
+        "404":
+          $ref: "#/components/responses/Problem"
+        "429":
+          $ref: "#/components/responses/Limited"
+        "500":
+          $ref: "#/components/responses/Problem"
+        "503":
+          $ref: "#/components/responses/Problem"
+  /api/v1/documents/{id}/text:
+    get:
+      operationId: getText
+      tags: [documents]
+      summary: The document's text as OCR read it.
+      parameters:
+        - $ref: "#/components/parameters/DocumentID"
+      responses:
+        "200":
+          description: Plain text, pages separated by form feeds.
+          content:
+            text/plain:
+              schema:
+                type: string
+        "401":
+          $ref: "#/components/responses/Problem"
+        "403":
+          $ref: "#/components/responses/Problem"
+        "404":
+          $ref: "#/components/responses/Problem"
+        "409":
+          $ref: "#/components/responses/Problem"
+        "429":
+          $ref: "#/components/responses/Limited"
+        "500":
+          $ref: "#/components/responses/Problem"
+        "503":
+          $ref: "#/components/responses/Problem"
+  /api/v1/jobs:
+    get:
+      operationId: listJobs
+      tags: [jobs]
+      summary: The token's jobs (all for admin), newest first, a page at a time.
+      parameters:
+        - name: state
+          in: query
+          schema:
+            $ref: "#/components/schemas/JobState"
+        - name: since
+          in: query
+          description: Only jobs created at or after this time (RFC 3339).
+          schema:
+            type: string
+            format: date-time
+        - name: cursor
+          in: query
+          description: The `next_cursor` of the page before, as it was given.
+          schema:
+            type: string
+            pattern: "^[1-9][0-9]{0,17}$"
+        - name: limit
+          in: query
+          schema:
+            type: integer
+            minimum: 1
+            maximum: 200
+            default: 50
+      responses:
+        "200":
+          description: One page.
+          content:
+            application/json:
+              schema:
+                $ref: "#/components/schemas/JobPage"
+        "400":
+          $ref: "#/components/responses/Problem"
+        "401":
+          $ref: "#/components/responses/Problem"
+        "403":
+          $ref: "#/components/responses/Problem"
+        "429":
+          $ref: "#/components/responses/Limited"
+        "500":
+          $ref: "#/components/responses/Problem"
+        "503":
+          $ref: "#/components/responses/Problem"
+  /api/v1/jobs/{code}:
+    get:
+      operationId: getJob
+      tags: [jobs]
+      summary: A job's state, steps with timings, error in plain words, and its analysis once there is one.
+      parameters:
+        - $ref: "#/components/parameters/JobCode"
+      responses:
+        "200":
+          description: The job.
+          content:
+            application/json:
+              schema:
+                $ref: "#/components/schemas/Job"
+          links:
+            GetOriginal:
+              operationId: getOriginal
+              parameters:
+                id: "$response.body#/document/id"
+            GetText:
+              operationId: getText
+              parameters:
+                id: "$response.body#/document/id"
+        "401":
+          $ref: "#/components/responses/Problem"
+        "403":
+          $ref: "#/components/responses/Problem"
+        "404":
+          $ref: "#/components/responses/Problem"
+        "429":
+          $ref: "#/components/responses/Limited"
+        "500":
+          $ref: "#/components/responses/Problem"
+        "503":
+          $ref: "#/components/responses/Problem"
+  /api/v1/jobs/{code}/retry:
+    post:
+      operationId: retryJob
+      tags: [jobs]
+      summary: Queue a failed job again (needs the upload scope).
+      parameters:
+        - $ref: "#/components/parameters/JobCode"
+      responses:
+        "202":
+          description: Queued again.
+          headers:
+            Location:
+              description: The job's status URL.
+              schema:
+                type: string
+          content:
+            application/json:
+              schema:
+                $ref: "#/components/schemas/Accepted"
+        "401":
+          $ref: "#/components/responses/Problem"
+        "403":
+          $ref: "#/components/responses/Problem"
+        "404":
+          $ref: "#/components/responses/Problem"
+        "409":
+          $ref: "#/components/responses/Problem"
+        "429":
+          $ref: "#/components/responses/Limited"
+        "500":
+          $ref: "#/components/responses/Problem"
+        "503":
+          $ref: "#/components/responses/Problem"
+  /api/v1/groups/{id}/report:
+    get:
+      operationId: getGroupReport
+      tags: [reports]
+      summary: The consolidated Markdown report of a group the token uploaded to.
+      description: |
+        While documents are still being read, the answered ones; once all are, the full report (with an executive
+        summary when an LLM analyser is configured), composed once.
+      parameters:
+        - name: id
+          in: path
+          required: true
+          schema:
+            type: integer
+            format: int64
+            minimum: 1
+      responses:
+        "200":
+          description: The report.
+          headers:
+            X-Documents-Pending:
+              description: Documents of the group not answered yet.
+              schema:
+                type: integer
+          content:
+            text/markdown:
+              schema:
+                type: string
+        "401":
+          $ref: "#/components/responses/Problem"
+        "403":
+          $ref: "#/components/responses/Problem"
+        "404":
+          $ref: "#/components/responses/Problem"
+        "429":
+          $ref: "#/components/responses/Limited"
+        "500":
+          $ref: "#/components/responses/Problem"
+        "503":
+          $ref: "#/components/responses/Problem"
+  /api/v1/stats:
+    get:
+      operationId: getStats
+      tags: [reports]
+      summary: Counts, and LLM spend by day and model (admin scope).
+      parameters:
+        - name: days
+          in: query
+          schema:
+            type: integer
+            minimum: 1
+            maximum: 366
+            default: 30
+      responses:
+        "200":
+          description: The gateway's totals.
+          content:
+            application/json:
+              schema:
+                $ref: "#/components/schemas/Stats"
+        "400":
+          $ref: "#/components/responses/Problem"
+        "401":
+          $ref: "#/components/responses/Problem"
+        "403":
+          $ref: "#/components/responses/Problem"
+        "429":
+          $ref: "#/components/responses/Limited"
+        "500":
+          $ref: "#/components/responses/Problem"
+        "503":
+          $ref: "#/components/responses/Problem"
+webhooks:
+  jobFinished:
+    post:
+      summary: A job (or a group) is over; sent to the upload's callback_url.
+      parameters:
+        - name: BotGateway-Event-Id
+          in: header
+          required: true
+          description: The same on every attempt; dedupe on it.
+          schema:
+            type: string
+        - name: BotGateway-Event
+          in: header
+          required: true
+          schema:
+            type: string
+            enum: [job.done, job.failed, group.done]
+        - name: BotGateway-Signature
+          in: header
+          required: true
+          description: "`t=TIME,v1=HEX`: HEX is hex HMAC-SHA256(signing secret, TIME + '.' + body)."
+          schema:
+            type: string
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              $ref: "#/components/schemas/CallbackEvent"
+      responses:
+        "200":
+          description: Any 2xx takes the event; 410 stops it; anything else is retried with backoff (Retry-After honoured).
+components:
+  securitySchemes:
+    bearer:
+      type: http
+      scheme: bearer
+      description: A token from `botgateway tokens create` (bgw_…).
+  parameters:
+    DocumentID:
+      name: id
+      in: path
+      required: true
+      description: The document's SHA-256, as a job's `document.id` names it.
+      schema:
+        type: string
+        pattern: "^[0-9a-fA-F]{64}$"
+    JobCode:
+      name: code
+      in: path
+      required: true
+      schema:
+        type: string
+        minLength: 1
+        maxLength: 64
+  responses:
+    Problem:
+      description: A refusal or failure, as an RFC 9457 problem.
+      content:
+        application/problem+json:
+          schema:
+            $ref: "#/components/schemas/Problem"
+    Limited:
+      description: Over the token's rate or daily quota.
+      headers:
+        Retry-After:
+          description: Seconds until trying again makes sense.
+          schema:
+            type: integer
+      content:
+        application/problem+json:
+          schema:
+            $ref: "#/components/schemas/Problem"
+  schemas:
+    Problem:
+      type: object
+      required: [type, title, status, detail]
+      properties:
+        type:
+          type: string
+          description: "`urn:botgateway:problem:` and the problem's name."
+        title:
+          type: string
+        status:
+          type: integer
+        detail:
+          type: string
+          description: What went wrong and what to do about it.
+        retry_after:
+          type: integer
+    JobState:
+      type: string
+      enum: [queued, running, done, failed]
+    Links:
+      type: object
+      required: [self]
+      properties:
+        self:
+          type: string
+        original:
+          type: string
+        text:
+          type: string
+        report:
+          type: string
+    JobSummary:
+      type: object
+      required: [code, state, name, origin, created_at, links]
+      properties:
+        code:
+          type: string
+        state:
+          $ref: "#/components/schemas/JobState"
+        name:
+          type: string
+        origin:
+          type: string
+          enum: [api, telegram, batch]
+        group_id:
+          type: integer
+          format: int64
+        created_at:
+          type: string
+          format: date-time
+        finished_at:
+          type: string
+          format: date-time
+        error:
+          type: string
+          description: Why it failed, in plain words.
+        links:
+          $ref: "#/components/schemas/Links"
+    Accepted:
+      type: object
+      required: [created, job, status_url]
+      properties:
+        created:
+          type: boolean
+          description: False when the job existed (the same bytes or key again, or a retry).
+        job:
+          $ref: "#/components/schemas/JobSummary"
+        status_url:
+          type: string
+    Step:
+      type: object
+      required: [name, state, attempts]
+      properties:
+        name:
+          type: string
+        state:
+          type: string
+          enum: [pending, running, done, failed]
+        attempts:
+          type: integer
+        started_at:
+          type: string
+          format: date-time
+        finished_at:
+          type: string
+          format: date-time
+        duration_ms:
+          type: number
+        error:
+          type: string
+    Document:
+      type: object
+      required: [id, format, mime_type, size]
+      properties:
+        id:
+          type: string
+          description: SHA-256 of the bytes.
+        format:
+          type: string
+        mime_type:
+          type: string
+        size:
+          type: integer
+        pages:
+          type: integer
+    Amount:
+      type: object
+      required: [value, label]
+      properties:
+        value:
+          type: number
+        currency:
+          type: string
+        label:
+          type: string
+    Analysis:
+      type: object
+      description: The analyser's answer (SPEC §6).
+      required: [document_type, title, summary, language, key_facts, dates, amounts, parties, action_items, confidence]
+      properties:
+        document_type:
+          type: string
+        title:
+          type: string
+        summary:
+          type: string
+        language:
+          type: string
+        key_facts:
+          type: array
+          items:
+            type: object
+            required: [label, value]
+            properties:
+              label:
+                type: string
+              value:
+                type: string
+        dates:
+          type: array
+          items:
+            type: string
+        amounts:
+          type: array
+          items:
+            $ref: "#/components/schemas/Amount"
+        parties:
+          type: array
+          items:
+            type: string
+        action_items:
+          type: array
+          items:
+            type: string
+        confidence:
+          type: number
+        document_date:
+          type: string
+        issuer:
+          type: string
+        total:
+          $ref: "#/components/schemas/Amount"
+        tax:
+          $ref: "#/components/schemas/Amount"
+        currency:
+          type: string
+        line_items:
+          type: array
+          items:
+            type: object
+            required: [description]
+            properties:
+              description:
+                type: string
+              quantity:
+                type: number
+              unit_price:
+                type: number
+              amount:
+                type: number
+        field_confidence:
+          type: object
+          additionalProperties:
+            type: number
+    Job:
+      type: object
+      required: [code, state, name, origin, created_at, updated_at, document, steps, links]
+      properties:
+        code:
+          type: string
+        state:
+          $ref: "#/components/schemas/JobState"
+        name:
+          type: string
+        origin:
+          type: string
+          enum: [api, telegram, batch]
+        group_id:
+          type: integer
+          format: int64
+        language:
+          type: string
+        callback_url:
+          type: string
+        created_at:
+          type: string
+          format: date-time
+        updated_at:
+          type: string
+          format: date-time
+        finished_at:
+          type: string
+          format: date-time
+        error:
+          type: string
+          description: Why it failed or waits, in plain words.
+        document:
+          $ref: "#/components/schemas/Document"
+        steps:
+          type: array
+          items:
+            $ref: "#/components/schemas/Step"
+        analysis:
+          $ref: "#/components/schemas/Analysis"
+        links:
+          $ref: "#/components/schemas/Links"
+    JobPage:
+      type: object
+      required: [jobs]
+      properties:
+        jobs:
+          type: array
+          items:
+            $ref: "#/components/schemas/JobSummary"
+        next_cursor:
+          type: string
+          pattern: "^[1-9][0-9]{0,17}$"
+          description: Absent on the last page.
+    SearchResults:
+      type: object
+      required: [query, results]
+      properties:
+        query:
+          type: string
+        results:
+          type: array
+          items:
+            type: object
+            required: [document_id, name, job_code, snippet]
+            properties:
+              document_id:
+                type: string
+              name:
+                type: string
+              job_code:
+                type: string
+              snippet:
+                type: string
+                description: The matching words marked « ».
+    Stats:
+      type: object
+      required: [jobs, documents, users, pending_replies, unfinished_steps, usage, spending]
+      properties:
+        jobs:
+          type: object
+          additionalProperties:
+            type: integer
+        documents:
+          type: integer
+        users:
+          type: integer
+        pending_replies:
+          type: integer
+        unfinished_steps:
+          type: object
+          additionalProperties:
+            type: integer
+        usage:
+          type: object
+          required: [input_tokens, output_tokens, cost_usd]
+          properties:
+            input_tokens:
+              type: integer
+            output_tokens:
+              type: integer
+            cost_usd:
+              type: number
+        spending:
+          type: array
+          items:
+            type: object
+            required: [day, calls, input_tokens, output_tokens, cost_usd]
+            properties:
+              day:
+                type: string
+                format: date
+              model:
+                type: string
+              calls:
+                type: integer
+              input_tokens:
+                type: integer
+              output_tokens:
+                type: integer
+              cost_usd:
+                type: number
+    CallbackEvent:
+      type: object
+      required: [id, type, created_at]
+      properties:
+        id:
+          type: string
+        type:
+          type: string
+          enum: [job.done, job.failed, group.done]
+        created_at:
+          type: string
+          format: date-time
+        job:
+          $ref: "#/components/schemas/Job"
+        group:
+          type: object
+          required: [id, jobs, report]
+          properties:
+            id:
+              type: integer
+            jobs:
+              type: array
+              items:
+                $ref: "#/components/schemas/JobSummary"
+            report:
+              type: string
 
 """#
 }
