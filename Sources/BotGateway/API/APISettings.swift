@@ -1,5 +1,6 @@
 import Environment
 import Foundation
+import Plugins
 
 /// The HTTP API's limits (`API_*` variables).
 public struct APISettings: Sendable, Equatable {
@@ -14,14 +15,18 @@ public struct APISettings: Sendable, Equatable {
     public var callbackAllowPrivate: Bool
     /// How long an undelivered callback keeps being retried (`API_CALLBACK_HORIZON_HOURS`).
     public var callbackHorizon: Double
+    /// Between callback attempts: 10 s doubling to an hour, or the receiver's `Retry-After`.
+    public var callbackRetry: RetryPolicy
 
     public init(rateLimit: Double = 20, dailyQuota: Int = 5_000, maxUploadBytes: Int64 = 20_000_000, callbackAllowPrivate: Bool = false,
-                callbackHorizon: Double = 48 * 3600) {
+                callbackHorizon: Double = 48 * 3600,
+                callbackRetry: RetryPolicy = RetryPolicy(maxAttempts: .max, baseDelay: 10, maxDelay: 3600, maxRetryAfter: 6 * 3600)) {
         self.rateLimit = rateLimit
         self.dailyQuota = dailyQuota
         self.maxUploadBytes = maxUploadBytes
         self.callbackAllowPrivate = callbackAllowPrivate
         self.callbackHorizon = callbackHorizon
+        self.callbackRetry = callbackRetry
     }
 
     public static func fromEnvironment(_ environment: [String: String]) throws -> APISettings {

@@ -20,8 +20,6 @@ struct CallbackSender: Service {
     let answerStep: String
     let finished: Nudge
     let logger: Logger
-    /// Between attempts: 10 s doubling to an hour, or the receiver's `Retry-After`.
-    var policy = RetryPolicy(maxAttempts: .max, baseDelay: 10, maxDelay: 3600, maxRetryAfter: 6 * 3600)
     /// How long an attempt may take.
     var timeout: Duration = .seconds(15)
     static let batch = 16
@@ -69,7 +67,7 @@ struct CallbackSender: Service {
                 try await outbox.callbackFailed(id: record.id, error: why, retryAt: nil, now: .now)
                 logger.warning("callback refused for good", metadata: metadata.merging(["reason": "\(why)"]) { $1 })
             case .retry(let why, let retryAfter):
-                let next = Date().timeIntervalSince1970 + policy.delay(afterAttempt: record.attempts, retryAfter: retryAfter)
+                let next = Date().timeIntervalSince1970 + settings.callbackRetry.delay(afterAttempt: record.attempts, retryAfter: retryAfter)
                 if next > record.createdAt + settings.callbackHorizon {
                     try await outbox.callbackFailed(id: record.id, error: "undelivered for \(Int(settings.callbackHorizon / 3600)) hours: \(why)",
                                                     retryAt: nil, now: .now)
