@@ -114,10 +114,11 @@ public enum Gateway {
     static func apiController(_ dependencies: Dependencies, services: BotServices, metrics: any MetricsFactory) -> APIController {
         let database = dependencies.database, settings = dependencies.settings
         let composer = ReportComposer(summarizer: dependencies.summarizer, usage: database, logger: Logger(label: "report"), metrics: metrics)
-        let service = APIService(jobs: services.jobs, documents: database, store: database, blobs: dependencies.blobs, composer: composer,
+        let intake = DocumentIntake(blobs: dependencies.blobs, maxBytes: settings.api.maxUploadBytes)
+        let service = APIService(jobs: services.jobs, documents: database, store: database, blobs: dependencies.blobs, intake: intake, composer: composer,
                                  answerStep: dependencies.steps.answerStep, reports: settings.dataDirectory.appendingPathComponent("reports"))
         return APIController(service: service, tokens: APITokenService(store: database), settings: settings.api,
-                             scratch: settings.dataDirectory.appendingPathComponent("tmp"), answerStep: dependencies.steps.answerStep,
+                             scratch: settings.dataDirectory.appendingPathComponent("tmp"), blobs: dependencies.blobs, answerStep: dependencies.steps.answerStep,
                              logger: Logger(label: "api"))
     }
 

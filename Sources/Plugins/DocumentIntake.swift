@@ -66,6 +66,24 @@ public struct DocumentIntake: Sendable {
         }
     }
 
+    /// Takes a file its writer put at a `blobs.temporaryPath()` and hashed on the way (an API upload): checked
+    /// like any other, then renamed into the store instead of copied.
+    public func take(adopting temporary: String, sha256: String, size: Int64, head: Data, displayName: String) async throws(Refusal) -> DocumentRecord {
+        guard size > 0 else { throw .empty }
+        guard size <= maxBytes else { throw .tooLarge(bytes: size, limit: maxBytes) }
+        guard let format = DocumentFormat.detect(head) else { throw .unsupported(DocumentFormat.describeUnrecognized(head)) }
+        let stored: BlobStore.Stored
+        do {
+            stored = try await BlockingWork.run { [blobs] in try blobs.adopt(temporary, sha256: sha256, size: size, head: head) }
+        } catch let error as StorageError {
+            throw Self.refusal(error)
+        } catch {
+            throw .storeUnavailable(reason: "\(error)")
+        }
+        try await publish(stored, format: format)
+        return record(stored, format: format, displayName: displayName)
+    }
+
     private func publish(_ stored: BlobStore.Stored, format: DocumentFormat) async throws(Refusal) {
         do {
             try await blobs.publish(stored, contentType: format.mimeType)

@@ -165,6 +165,7 @@ enum PostgresSchema {
             -- When the job's completion callback was queued (cleared when a failed job is retried).
             ALTER TABLE job ADD COLUMN callback_queued_at double precision;
             CREATE INDEX job_token ON job (token_id, id);
+            CREATE INDEX job_token_created ON job (token_id, created_at);
             CREATE INDEX job_callback_due ON job (id) WHERE callback_url IS NOT NULL AND callback_queued_at IS NULL;
 
             CREATE TABLE api_token (

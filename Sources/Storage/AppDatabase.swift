@@ -260,6 +260,8 @@ public final class AppDatabase: Sendable {
                 t.add(column: "callbackQueuedAt", .double)
             }
             try db.create(index: "job_token", on: "job", columns: ["tokenID", "id"])
+            // A token's documents today (its quota), counted in the index.
+            try db.create(index: "job_tokenCreated", on: "job", columns: ["tokenID", "createdAt"])
             try db.execute(sql: "CREATE INDEX job_callbackDue ON job (id) WHERE callbackURL IS NOT NULL AND callbackQueuedAt IS NULL")
             try db.create(table: "apiToken") { t in
                 t.autoIncrementedPrimaryKey("id")

@@ -133,6 +133,30 @@ public struct BlobStore: Sendable {
         }
     }
 
+    /// A new path in the store's scratch folder, for a writer that hashes as it writes (an API upload arriving)
+    /// and hands the file over with `adopt`: the bytes are written once.
+    public func temporaryPath() -> String {
+        dataDirectory.appendingPathComponent("blobs/tmp/\(UUID().uuidString)").path
+    }
+
+    /// Takes a finished file written at a `temporaryPath()`, whose SHA-256, size and first bytes its writer
+    /// computed: fsynced and renamed to its content name, or dropped when that content is stored already.
+    public func adopt(_ temporary: String, sha256: String, size: Int64, head: Data) throws(StorageError) -> Stored {
+        let relative = "blobs/\(sha256.prefix(2))/\(sha256)"
+        let final = absolutePath(relative)
+        if access(final, F_OK) == 0 {
+            unlink(temporary)
+            return Stored(sha256: sha256, size: size, relativePath: relative, head: head, isNew: false)
+        }
+        let descriptor = open(temporary, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .blobUnavailable(path: temporary, reason: String(cString: strerror(errno))) }
+        let synced = fsync(descriptor) == 0
+        close(descriptor)
+        guard synced else { throw .blobUnavailable(path: temporary, reason: String(cString: strerror(errno))) }
+        try place(temporary, at: final, sync: true)
+        return Stored(sha256: sha256, size: size, relativePath: relative, head: head, isNew: true)
+    }
+
     /// Renames a finished temporary file to its content name; the rename is durable only once the folder's entry is.
     func place(_ temporary: String, at final: String, sync: Bool) throws(StorageError) {
         let folder = (final as NSString).deletingLastPathComponent

@@ -10,17 +10,19 @@ public struct APIService: Sendable {
     let documents: any DocumentStore
     let store: any APIStore
     let blobs: BlobStore
+    let intake: DocumentIntake
     let composer: ReportComposer
     let answerStep: String
     /// `BOT_DATA_DIR/reports`: a finished group's report is composed once and kept there.
     let reports: URL
 
-    public init(jobs: any JobService, documents: any DocumentStore, store: any APIStore, blobs: BlobStore, composer: ReportComposer, answerStep: String,
-                reports: URL) {
+    public init(jobs: any JobService, documents: any DocumentStore, store: any APIStore, blobs: BlobStore, intake: DocumentIntake, composer: ReportComposer,
+                answerStep: String, reports: URL) {
         self.jobs = jobs
         self.documents = documents
         self.store = store
         self.blobs = blobs
+        self.intake = intake
         self.composer = composer
         self.answerStep = answerStep
         self.reports = reports
@@ -30,14 +32,19 @@ public struct APIService: Sendable {
     public struct Upload: Sendable {
         public var name: String
         public var sha256: String
+        public var size: Int64
+        /// The first bytes (the format is told from them).
+        public var head: Data
         public var idempotencyKey: String?
         public var group: String?
         public var callbackURL: String?
         public var language: String?
 
-        public init(name: String, sha256: String, idempotencyKey: String? = nil, group: String? = nil, callbackURL: String? = nil, language: String? = nil) {
+        public init(name: String, sha256: String, size: Int64, head: Data, idempotencyKey: String? = nil, group: String? = nil, callbackURL: String? = nil, language: String? = nil) {
             self.name = name
             self.sha256 = sha256
+            self.size = size
+            self.head = head
             self.idempotencyKey = idempotencyKey
             self.group = group
             self.callbackURL = callbackURL
@@ -59,8 +66,9 @@ public struct APIService: Sendable {
         throw Refusal.quotaExhausted(limit: quota, resetsIn: max(1, Int((midnight + 86_400 - now).rounded(.up))))
     }
 
-    /// Stores the file and queues its job, durably, before returning. The same bytes from the same token (or
-    /// the same idempotency key) return the job made the first time (`created` false).
+    /// Takes in the file its writer put at `blobs.temporaryPath()` (renamed into the store, not copied) and queues
+    /// its job, durably, before returning. The same bytes from the same token (or the same idempotency key) return
+    /// the job made the first time (`created` false).
     public func submit(file path: String, upload: Upload, token: APITokenRecord) async throws -> Submission {
         guard let tokenID = token.id else { throw StorageError.notFound("token \(token.name)") }
         let sourceKey = upload.idempotencyKey.map { "api:\(tokenID):key:\($0)" } ?? "api:\(tokenID):sha:\(upload.sha256)"
@@ -70,7 +78,8 @@ public struct APIService: Sendable {
         }
         let request = JobRequest(origin: .api, sourceName: upload.name, groupID: groupID, languageCode: upload.language, sourceKey: sourceKey,
                                  tokenID: tokenID, callbackURL: upload.callbackURL)
-        let submission = try await jobs.submit(file: path, name: upload.name, request: request, album: nil)
+        let document = try await intake.take(adopting: path, sha256: upload.sha256, size: upload.size, head: upload.head, displayName: upload.name)
+        let submission = try await jobs.submit(stored: document, request: request)
         if !submission.created, upload.idempotencyKey != nil, submission.job.documentSHA256 != upload.sha256 {
             throw Refusal.keyReused(existing: submission.job.code)
         }

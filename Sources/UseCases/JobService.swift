@@ -46,6 +46,8 @@ public protocol JobService: Sendable {
     /// Stores the file once by content, files it in its album (when `album` names one) and queues its job with
     /// the gateway's steps. The same `request.sourceKey` again returns the job made the first time.
     func submit(file path: String, name: String, request: JobRequest, album: String?) async throws -> Submission
+    /// Queues a job for a document already taken in (an API upload, stored as it arrived).
+    func submit(stored document: DocumentRecord, request: JobRequest) async throws -> Submission
     /// A job the requester may see (their chat's, or any for an admin).
     func details(code: String, for requester: Requester) async throws -> JobDetails?
     /// The latest jobs of every chat (admins).
@@ -88,12 +90,18 @@ public struct StoreJobService: JobService {
         if let album, let chat = request.chatID {
             request.groupID = try await documents.group(kind: .album, key: "album:\(chat):\(album)", title: "Album", chatID: chat, userID: request.userID).id
         }
+        var submission = try await submit(stored: document, request: request)
+        submission.albumID = album == nil ? nil : request.groupID
+        return submission
+    }
+
+    public func submit(stored document: DocumentRecord, request: JobRequest) async throws -> Submission {
         // The document (if its content is new) and its job in one transaction.
         guard let (job, created) = try await queue.enqueue([(document, request)], steps: steps.names).first else {
             throw StorageError.notFound("the job for \(document.sha256)")
         }
         if let groupID = request.groupID { try await documents.touchGroup(id: groupID) }
-        return Submission(job: job, created: created, albumID: album == nil ? nil : request.groupID)
+        return Submission(job: job, created: created, albumID: nil)
     }
 
     public func details(code: String, for requester: Requester) async throws -> JobDetails? {

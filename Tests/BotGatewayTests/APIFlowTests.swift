@@ -177,6 +177,7 @@ struct APIFlowTests {
             #expect(try await gateway.database.jobs(limit: 10).isEmpty)
             let scratch = (try? FileManager.default.contentsOfDirectory(atPath: gateway.directory.appendingPathComponent("tmp").path)) ?? []
             #expect(scratch.filter { $0.hasPrefix("api-") }.isEmpty)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: gateway.directory.appendingPathComponent("blobs/tmp").path).isEmpty)
 
             #expect(try await Self.call(gateway, "/api/v1/jobs/NOSUCH", token: token).problem == "not-found")
             #expect(try await Self.call(gateway, "/api/v1/jobs?cursor=0garbage", token: token).problem == "bad-request")

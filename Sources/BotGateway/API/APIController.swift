@@ -16,18 +16,20 @@ final class APIController: Sendable {
     let settings: APISettings
     /// `BOT_DATA_DIR/tmp`: where an upload is spooled before the document store takes it.
     let scratch: URL
+    let blobs: BlobStore
     let limiter: RateLimiter
     let answerStep: String
     let logger: Logger
     /// When each token's last use was recorded (at most once a minute per token, not once a request).
     private let lastTouched = Mutex<[Int64: Double]>([:])
 
-    init(service: APIService, tokens: APITokenService, settings: APISettings, scratch: URL, answerStep: String,
+    init(service: APIService, tokens: APITokenService, settings: APISettings, scratch: URL, blobs: BlobStore, answerStep: String,
          limiter: RateLimiter = RateLimiter(), logger: Logger) {
         self.service = service
         self.tokens = tokens
         self.settings = settings
         self.scratch = scratch
+        self.blobs = blobs
         self.limiter = limiter
         self.answerStep = answerStep
         self.logger = logger
@@ -76,7 +78,7 @@ final class APIController: Sendable {
                              detail: "this token may send \(limit) documents a day (UTC); try again after midnight UTC or ask an admin for a larger quota",
                              retryAfter: resetsIn)
         }
-        let spooled = try await UploadSpool(folder: scratch, maxBytes: settings.maxUploadBytes).receive(request)
+        let spooled = try await UploadSpool(folder: scratch, blobs: blobs, maxBytes: settings.maxUploadBytes).receive(request)
         defer { spooled.remove() }
         let query = request.uri.queryParameters
         func option(_ name: String) -> String? {
@@ -101,7 +103,7 @@ final class APIController: Sendable {
             }
         }
         let upload = APIService.Upload(name: DocumentIntake.safeName(spooled.filename ?? "document"), sha256: spooled.sha256,
-                                       idempotencyKey: key, group: group, callbackURL: callback, language: language)
+                                       size: spooled.size, head: spooled.head, idempotencyKey: key, group: group, callbackURL: callback, language: language)
         let submission: Submission
         do {
             submission = try await service.submit(file: spooled.path, upload: upload, token: token)

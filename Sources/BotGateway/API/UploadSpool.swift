@@ -4,20 +4,25 @@ import Hummingbird
 import NIOCore
 import Storage
 
-/// An upload's body spooled to a scratch file as it arrives (memory stays flat whatever its size), size-capped,
-/// then taken apart: a multipart form's file part and fields, or a raw body named by `?filename=` or
-/// `Content-Disposition`. The document's SHA-256 is known before it is stored, so a repeat is recognised.
+/// An upload's body written to disk as it arrives (memory stays flat whatever its size), size-capped, and
+/// hashed on the way. A raw body is written straight into the document store's scratch folder, so taking it in
+/// is a rename; a multipart form is spooled, then its file part copied out. Either way the document's SHA-256
+/// is known before it is stored, so a repeat is recognised.
 struct UploadSpool: Sendable {
+    /// `BOT_DATA_DIR/tmp`, for a multipart form before it is taken apart.
     let folder: URL
+    let blobs: BlobStore
     let maxBytes: Int64
 
     struct Spooled: Sendable {
+        /// The document's bytes, at a `blobs.temporaryPath()`.
         var path: String
         var size: Int64
         var sha256: String
+        var head: Data
         var filename: String?
         var fields: [String: String]
-        /// Every scratch file made for it.
+        /// Every scratch file made for it (what is left of them once the document is taken in).
         var scratch: [String]
 
         func remove() {
@@ -29,6 +34,15 @@ struct UploadSpool: Sendable {
     static let formOverhead: Int64 = 64 * 1024
     /// Bytes gathered in memory before they are written out.
     static let flushBytes = 1 << 20
+    static let headBytes = 1024
+
+    /// What a file being written has seen so far. (Crypto's `SHA256` is a plain value that does not say it is
+    /// Sendable; it is only ever passed from one write to the next, never shared.)
+    private struct Written: @unchecked Sendable {
+        var hasher = SHA256()
+        var head = Data()
+        var size: Int64 = 0
+    }
 
     func receive(_ request: Request) async throws -> Spooled {
         let contentType = request.headers[.contentType] ?? "application/octet-stream"
@@ -39,55 +53,66 @@ struct UploadSpool: Sendable {
         if let declared = request.headers[.contentLength].flatMap({ Int64($0) }), declared > maxBytes + Self.formOverhead {
             throw APIController.tooLarge(maxBytes)
         }
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let body = folder.appendingPathComponent("api-\(UUID().uuidString).part").path
-        let descriptor = open(body, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw StorageError.blobUnavailable(path: body, reason: String(cString: strerror(errno))) }
+        let path: String
+        if boundary == nil {
+            path = blobs.temporaryPath()
+        } else {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            path = folder.appendingPathComponent("api-\(UUID().uuidString).part").path
+        }
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw StorageError.blobUnavailable(path: path, reason: String(cString: strerror(errno))) }
         var closed = false
         do {
-            var pending = ByteBuffer(), total: Int64 = 0
+            var pending = ByteBuffer(), written = Written()
             let limit = maxBytes + (boundary == nil ? 0 : Self.formOverhead)
             for try await chunk in request.body {
-                total += Int64(chunk.readableBytes)
-                guard total <= limit else { throw APIController.tooLarge(maxBytes) }
+                guard written.size + Int64(pending.readableBytes + chunk.readableBytes) <= limit else { throw APIController.tooLarge(maxBytes) }
                 pending.writeImmutableBuffer(chunk)
                 if pending.readableBytes >= Self.flushBytes {
-                    try await Self.write(pending, to: descriptor, path: body)
+                    written = try await Self.write(pending, to: descriptor, path: path, after: written)
                     pending.clear()
                 }
             }
-            try await Self.write(pending, to: descriptor, path: body)
+            written = try await Self.write(pending, to: descriptor, path: path, after: written)
             close(descriptor)
             closed = true
             if let boundary {
-                return try await BlockingWork.run { try Self.takeApart(form: body, boundary: boundary) }
+                let blobs = self.blobs
+                return try await BlockingWork.run { try Self.takeApart(form: path, boundary: boundary, into: blobs.temporaryPath()) }
             }
-            let sha = try await BlockingWork.run { try Self.hash(file: body) }
-            return Spooled(path: body, size: total, sha256: sha, filename: Self.filename(request), fields: [:], scratch: [body])
+            let sha = written.hasher.finalize().map { String(format: "%02x", $0) }.joined()
+            return Spooled(path: path, size: written.size, sha256: sha, head: written.head, filename: Self.filename(request), fields: [:], scratch: [path])
         } catch {
             if !closed { close(descriptor) }
-            unlink(body)
+            unlink(path)
             throw error
         }
     }
 
-    private static func write(_ buffer: ByteBuffer, to descriptor: Int32, path: String) async throws {
-        guard buffer.readableBytes > 0 else { return }
-        try await BlockingWork.run {
+    /// Writes a batch of the body off the concurrency threads, hashing it.
+    private static func write(_ buffer: ByteBuffer, to descriptor: Int32, path: String, after written: Written) async throws -> Written {
+        guard buffer.readableBytes > 0 else { return written }
+        return try await BlockingWork.run {
+            var written = written
             try buffer.withUnsafeReadableBytes { bytes in
+                written.hasher.update(bufferPointer: bytes)
+                if written.head.count < headBytes { written.head.append(contentsOf: bytes.prefix(headBytes - written.head.count)) }
                 var offset = 0
                 while offset < bytes.count {
-                    let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-                    if written < 0 && errno == EINTR { continue }
-                    guard written > 0 else { throw StorageError.blobUnavailable(path: path, reason: String(cString: strerror(errno))) }
-                    offset += written
+                    let count = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                    if count < 0 && errno == EINTR { continue }
+                    guard count > 0 else { throw StorageError.blobUnavailable(path: path, reason: String(cString: strerror(errno))) }
+                    offset += count
                 }
             }
+            written.size += Int64(buffer.readableBytes)
+            return written
         }
     }
 
-    /// The form's file part written to a file of its own; its fields kept.
-    private static func takeApart(form path: String, boundary: String) throws -> Spooled {
+    /// The form's file part written to `document`; its fields kept.
+    private static func takeApart(form path: String, boundary: String, into document: String) throws -> Spooled {
         let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
         let form: MultipartForm
         do {
@@ -100,22 +125,14 @@ struct UploadSpool: Sendable {
             unlink(path)
             throw APIProblem.badRequest("the form has no file part: send the document as the part named \"file\"")
         }
-        let document = path.replacingOccurrences(of: ".part", with: ".upload")
         let bytes = data[file.range]
         guard FileManager.default.createFile(atPath: document, contents: bytes, attributes: [.posixPermissions: 0o600]) else {
             unlink(path)
             throw StorageError.blobUnavailable(path: document, reason: "could not write the upload to scratch space")
         }
         let sha = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
-        return Spooled(path: document, size: Int64(bytes.count), sha256: sha, filename: file.filename, fields: form.fields, scratch: [path, document])
-    }
-
-    private static func hash(file path: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw StorageError.blobUnavailable(path: path, reason: "unreadable") }
-        defer { try? handle.close() }
-        var hasher = SHA256()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return Spooled(path: document, size: Int64(bytes.count), sha256: sha, head: Data(bytes.prefix(headBytes)), filename: file.filename,
+                       fields: form.fields, scratch: [path, document])
     }
 
     /// A raw body's name: `?filename=`, else the `Content-Disposition` header's `filename`.

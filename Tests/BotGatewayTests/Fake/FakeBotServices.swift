@@ -97,6 +97,10 @@ final class FakeBotServices: JobService, ReportService, WhitelistService, Search
         }
     }
 
+    func submit(stored document: DocumentRecord, request: JobRequest) async throws -> Submission {
+        try await submit(file: document.blobPath, name: document.originalName, request: request, album: nil)
+    }
+
     func details(code: String, for requester: Requester) async throws -> JobDetails? {
         with { state in state.jobs[code].flatMap { requester.isAdmin || $0.job.chatID == requester.chatID ? $0 : nil } }
     }
