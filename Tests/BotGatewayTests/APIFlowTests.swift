@@ -3,6 +3,7 @@ import CurlHTTP
 import Foundation
 import Storage
 import Testing
+import TestSupport
 import UseCases
 
 /// The HTTP API against the whole gateway in-process (real server, real pipeline, real OCR): uploads and their
@@ -285,6 +286,34 @@ struct APIFlowTests {
             #expect(over.status == 429 && over.problem == "quota-exhausted")
             let wait = Int(over.header("Retry-After") ?? "") ?? 0
             #expect(wait >= 1 && wait <= 86_400)
+        } catch {
+            await gateway.stop()
+            throw error
+        }
+        await gateway.stop()
+    }
+
+    @Test("botgateway submit uploads files, waits for their jobs, and says which failed")
+    func submitCommand() async throws {
+        let gateway = try await GatewayHarness.start()
+        do {
+            let token = try await Self.token(gateway, "script")
+            let folder = gateway.directory.appendingPathComponent("outbox")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try GatewayHarness.fixture("invoice.png").write(to: folder.appendingPathComponent("invoice.png"))
+            try Data("not a document".utf8).write(to: folder.appendingPathComponent("notes.txt"))
+            let run = try await ChildProcess.runOffPool([
+                ChildProcess.botgateway, "submit", folder.appendingPathComponent("invoice.png").path, folder.appendingPathComponent("notes.txt").path,
+                "--url", "http://127.0.0.1:\(gateway.port)", "--wait", "--json",
+            ], environment: ChildProcess.environment(["BOTGATEWAY_TOKEN": token]))
+            #expect(run.exitCode == 1, "a refused file fails the run")
+            let lines = run.standardOutput.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect(lines.count == 2)
+            #expect(lines.first?["state"] as? String == "done" && (lines.first?["job"] as? String)?.count == 6)
+            #expect((lines.last?["error"] as? String)?.hasPrefix("415") == true)
+            let missing = try await ChildProcess.runOffPool([ChildProcess.botgateway, "submit", "x.png", "--url", "http://127.0.0.1:\(gateway.port)"],
+                                                            environment: ChildProcess.environment())
+            #expect(missing.exitCode == 2 && missing.standardError.contains("BOTGATEWAY_TOKEN"))
         } catch {
             await gateway.stop()
             throw error

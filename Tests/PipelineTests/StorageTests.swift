@@ -13,7 +13,7 @@ struct StorageTests {
         #expect(try store.database.appliedMigrations() == AppDatabase.migrator.migrations)
         let reopened = try AppDatabase(path: store.database.path)
         #expect(try reopened.appliedMigrations() == AppDatabase.migrator.migrations)
-        #expect(AppDatabase.migrator.migrations.last == "v4-lease-token")
+        #expect(AppDatabase.migrator.migrations.last == "v5-http-api")
     }
 
     @Test("a database set up by a newer version is refused with a clear error, and left as it is")

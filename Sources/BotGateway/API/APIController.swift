@@ -195,6 +195,8 @@ final class APIController: Sendable {
         return Response(status: .ok, headers: [
             .contentType: document.mimeType, .contentLength: "\(document.size)",
             .contentDisposition: "attachment; filename=\"\(Self.headerSafe(job.sourceName))\"",
+            // Someone else's bytes: a browser must not guess another type for them.
+            .init("X-Content-Type-Options")!: "nosniff",
         ], body: body)
     }
 
