@@ -118,8 +118,11 @@ extension PostgresDatabase: APIStore, CallbackOutbox {
         }
     }
 
-    public func setCallbackPayload(id: Int64, payload: Data) async throws {
-        try await execute("UPDATE callback SET payload = \(payload) WHERE id = \(id) AND payload IS NULL")
+    public func keepCallbackPayload(id: Int64, payload: Data) async throws -> Data {
+        try await connection { connection in
+            try await connection.query("UPDATE callback SET payload = COALESCE(payload, \(payload)) WHERE id = \(id) RETURNING payload",
+                                       logger: self.logger).first()?.value("payload", as: Data?.self) ?? payload
+        }
     }
 
     public func callbackDelivered(id: Int64, now: Timestamp) async throws {

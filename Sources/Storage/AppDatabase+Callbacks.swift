@@ -53,8 +53,11 @@ extension AppDatabase: CallbackOutbox {
         }
     }
 
-    public func setCallbackPayload(id: Int64, payload: Data) async throws {
-        try await write { db in try db.execute(sql: "UPDATE callback SET payload = ? WHERE id = ? AND payload IS NULL", arguments: [payload, id]) }
+    public func keepCallbackPayload(id: Int64, payload: Data) async throws -> Data {
+        try await write { db in
+            try db.execute(sql: "UPDATE callback SET payload = ? WHERE id = ? AND payload IS NULL", arguments: [payload, id])
+            return try Data.fetchOne(db, sql: "SELECT payload FROM callback WHERE id = ?", arguments: [id]) ?? payload
+        }
     }
 
     public func callbackDelivered(id: Int64, now: Timestamp) async throws {

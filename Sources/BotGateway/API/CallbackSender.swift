@@ -132,8 +132,6 @@ struct CallbackSender: Service {
             guard !jobs.isEmpty else { return nil }
             event.group = APIModels.GroupDone(id: groupID, jobs: jobs.map { APIModels.JobSummary($0.job) }, report: "/api/v1/groups/\(groupID)/report")
         }
-        let body = try JSONEncoder.api.encode(event)
-        try await outbox.setCallbackPayload(id: record.id, payload: body)
-        return body
+        return try await outbox.keepCallbackPayload(id: record.id, payload: try JSONEncoder.api.encode(event))
     }
 }

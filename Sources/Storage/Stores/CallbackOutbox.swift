@@ -10,8 +10,9 @@ public protocol CallbackOutbox: Sendable {
     /// Pending events that are due, each claimed for `leaseSeconds` (its attempt counted) so no other sender
     /// takes it meanwhile.
     func claimCallbacks(limit: Int, leaseSeconds: Double, now: Timestamp) async throws -> [CallbackRecord]
-    /// Keeps the body of the first attempt, so every retry posts the same bytes.
-    func setCallbackPayload(id: Int64, payload: Data) async throws
+    /// Keeps the body of the first attempt, so every retry posts the same bytes; returns the body kept (another
+    /// sender's, when one got there first).
+    func keepCallbackPayload(id: Int64, payload: Data) async throws -> Data
     func callbackDelivered(id: Int64, now: Timestamp) async throws
     /// An attempt failed: due again at `retryAt`, or failed for good when nil.
     func callbackFailed(id: Int64, error: String, retryAt: Timestamp?, now: Timestamp) async throws
