@@ -190,9 +190,14 @@ public struct BlobStore: Sendable {
         guard unlink(path) == 0 || errno == ENOENT else { throw .blobUnavailable(path: path, reason: String(cString: strerror(errno))) }
     }
 
-    /// Removes temporary files left by a crash mid-copy; recent ones may belong to another running process.
+    /// Removes temporary files left by a crash mid-copy or mid-upload, in the store's scratch folder and the
+    /// data folder's `tmp/` (downloads, multipart uploads); recent ones may belong to another running process.
     public func removeLeftovers(olderThan age: TimeInterval = 3600) {
-        let folder = dataDirectory.appendingPathComponent("blobs/tmp")
+        Self.removeFiles(in: dataDirectory.appendingPathComponent("blobs/tmp"), olderThan: age)
+        Self.removeFiles(in: dataDirectory.appendingPathComponent("tmp"), olderThan: age)
+    }
+
+    private static func removeFiles(in folder: URL, olderThan age: TimeInterval) {
         let cutoff = Date().addingTimeInterval(-age)
         for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] {
             let path = folder.appendingPathComponent(name).path

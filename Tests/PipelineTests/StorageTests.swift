@@ -16,6 +16,23 @@ struct StorageTests {
         #expect(AppDatabase.migrator.migrations.last == "v5-http-api")
     }
 
+    @Test("scratch files a crash left (copies, downloads, uploads) are removed at start once an hour old; recent ones stay")
+    func leftoversRemoved() throws {
+        let store = try TestStore()
+        defer { store.remove() }
+        let tmp = store.directory.appendingPathComponent("tmp")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        let old = [store.blobs.temporaryPath(), tmp.appendingPathComponent("api-1.part").path, tmp.appendingPathComponent("telegram-7-x").path]
+        let recent = [store.blobs.temporaryPath(), tmp.appendingPathComponent("api-2.part").path]
+        for path in old + recent { #expect(FileManager.default.createFile(atPath: path, contents: Data("x".utf8))) }
+        for path in old {
+            try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-7200)], ofItemAtPath: path)
+        }
+        store.blobs.removeLeftovers()
+        #expect(old.allSatisfy { !FileManager.default.fileExists(atPath: $0) })
+        #expect(recent.allSatisfy { FileManager.default.fileExists(atPath: $0) })
+    }
+
     @Test("a database set up by a newer version is refused with a clear error, and left as it is")
     func newerSchemaRefused() throws {
         let store = try TestStore()
