@@ -81,6 +81,7 @@ extension PostgresDatabase: DocumentStore {
                   AND (\(state)::text IS NULL OR state = \(state)) AND (\(query.since)::double precision IS NULL OR created_at >= \(query.since))
                   AND (\(query.beforeID)::bigint IS NULL OR id < \(query.beforeID))
                   AND (\(query.documentSHA256)::text IS NULL OR document_sha256 = \(query.documentSHA256))
+                  AND (\(query.sourceKey)::text IS NULL OR source_key = \(query.sourceKey))
                 ORDER BY id DESC LIMIT \(limit)
                 """, logger: self.logger).rows().map { try $0.jobRecord() }
         }

@@ -91,6 +91,7 @@ extension AppDatabase: DocumentStore {
             if let since = query.since { request = request.filter(JobRecord.Columns.createdAt >= since) }
             if let before = query.beforeID { request = request.filter(JobRecord.Columns.id < before) }
             if let sha = query.documentSHA256 { request = request.filter(JobRecord.Columns.documentSHA256 == sha) }
+            if let key = query.sourceKey { request = request.filter(Column("sourceKey") == key) }
             return try request.fetchAll(db)
         }
     }

@@ -72,6 +72,11 @@ public struct APIService: Sendable {
     public func submit(file path: String, upload: Upload, token: APITokenRecord) async throws -> Submission {
         guard let tokenID = token.id else { throw StorageError.notFound("token \(token.name)") }
         let sourceKey = upload.idempotencyKey.map { "api:\(tokenID):key:\($0)" } ?? "api:\(tokenID):sha:\(upload.sha256)"
+        // Sent before: answered without taking the bytes in again (and a key reused for other bytes keeps nothing).
+        if let existing = try await documents.jobs(matching: JobQuery(owner: .token(tokenID), sourceKey: sourceKey), limit: 1).first {
+            guard existing.documentSHA256 == upload.sha256 else { throw Refusal.keyReused(existing: existing.code) }
+            return Submission(job: existing, created: false, albumID: nil)
+        }
         var groupID: Int64?
         if let group = upload.group {
             groupID = try await documents.group(kind: .api, key: "api:\(tokenID):\(group)", title: group, chatID: nil, userID: nil, now: .now).id

@@ -1,4 +1,5 @@
 @testable import BotGateway
+import Crypto
 import CurlHTTP
 import Foundation
 import Storage
@@ -140,6 +141,10 @@ struct APIFlowTests {
             let reused = try await Self.upload(gateway, try GatewayHarness.fixture("invoice.png"), name: "other.png", token: token,
                                                headers: [("Idempotency-Key", "upload-1")])
             #expect(reused.status == 422 && reused.problem == "idempotency-key-reused")
+            // Refused before it was taken in: neither its document nor its bytes were kept.
+            let otherSHA = SHA256.hash(data: try GatewayHarness.fixture("invoice.png")).map { String(format: "%02x", $0) }.joined()
+            #expect(try await gateway.database.document(sha256: otherSHA) == nil)
+            #expect(!FileManager.default.fileExists(atPath: gateway.directory.appendingPathComponent("blobs/\(otherSHA.prefix(2))/\(otherSHA)").path))
         } catch {
             await gateway.stop()
             throw error

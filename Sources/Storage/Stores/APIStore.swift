@@ -32,13 +32,17 @@ public struct JobQuery: Sendable, Equatable {
     public var beforeID: Int64?
     /// Only jobs of this document.
     public var documentSHA256: String?
+    /// Only the job made for this request (`JobRequest.sourceKey`).
+    public var sourceKey: String?
 
-    public init(owner: JobOwner? = nil, state: JobState? = nil, since: Timestamp? = nil, beforeID: Int64? = nil, documentSHA256: String? = nil) {
+    public init(owner: JobOwner? = nil, state: JobState? = nil, since: Timestamp? = nil, beforeID: Int64? = nil, documentSHA256: String? = nil,
+                sourceKey: String? = nil) {
         self.owner = owner
         self.state = state
         self.since = since
         self.beforeID = beforeID
         self.documentSHA256 = documentSHA256
+        self.sourceKey = sourceKey
     }
 }
 
