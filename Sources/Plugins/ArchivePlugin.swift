@@ -39,7 +39,7 @@ public struct ArchivePlugin: Plugin {
             if let analysis = context.analysisJSON { results.append(("analysis.json", analysis, "application/json")) }
             for (name, data, type) in results {
                 let key = Self.resultKey(document.sha256, name, client: client)
-                let hash = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+                let hash = SHA256.hash(data: data).hexString
                 if try await alreadyThere(key, sha256: hash) {
                     objects.append(["key": key, "uploaded": false])
                     continue

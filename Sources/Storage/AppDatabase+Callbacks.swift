@@ -89,7 +89,7 @@ extension AppDatabase: CallbackOutbox {
 
     /// A random event id (128 bits, hex).
     static func eventID() -> String {
-        "evt_" + (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        "evt_" + (0..<16).map { _ in UInt8.random(in: 0...255) }.hexString
     }
 
     private static func callback(_ row: Row) -> CallbackRecord {

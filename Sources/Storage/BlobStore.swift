@@ -81,7 +81,7 @@ public struct BlobStore: Sendable {
             if !keepTemporary { unlink(temporary) }
         }
         let copied = try copy(to: temporary, maxBytes: maxBytes, sync: sync, readChunk: readChunk)
-        let sha = copied.hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let sha = copied.hasher.finalize().hexString
         let relative = "blobs/\(sha.prefix(2))/\(sha)"
         let final = absolutePath(relative)
         if access(final, F_OK) == 0 {

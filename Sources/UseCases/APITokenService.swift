@@ -72,6 +72,6 @@ public struct APITokenService: Sendable {
 
     /// Hex SHA-256: the secrets are 256 random bits, so a fast hash is enough (nothing to brute-force).
     public static func hash(_ secret: String) -> String {
-        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data(secret.utf8)).hexString
     }
 }

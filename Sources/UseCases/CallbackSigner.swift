@@ -29,20 +29,24 @@ public struct CallbackSigner: Sendable {
         }
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
         var random = SystemRandomNumberGenerator()
-        let made = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &random)) }.joined()
-        // Exclusive create: two processes starting at once keep the first one's key.
-        if FileManager.default.createFile(atPath: file.path + ".new", contents: Data(made.utf8), attributes: [.posixPermissions: 0o600]),
-           link(file.path + ".new", file.path) != 0, errno != EEXIST {
+        let made = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }.hexString
+        // Written whole under a name of its own, then linked to the real name, which fails if it exists: two
+        // processes starting at once both keep the first one's key.
+        let draft = file.path + ".\(UUID().uuidString)"
+        defer { unlink(draft) }
+        guard FileManager.default.createFile(atPath: draft, contents: Data(made.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw StorageError.blobUnavailable(path: draft, reason: "could not write the callback signing key")
+        }
+        if link(draft, file.path) != 0, errno != EEXIST {
             throw StorageError.blobUnavailable(path: file.path, reason: String(cString: strerror(errno)))
         }
-        unlink(file.path + ".new")
         let kept = try String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         return CallbackSigner(key: Data(kept.utf8))
     }
 
     /// The signing secret receivers of `token`'s callbacks verify with.
     public func signingSecret(for token: APITokenRecord) -> String {
-        "whsec_" + Self.hex(Data(HMAC<SHA256>.authenticationCode(for: Data("callback:\(token.tokenHash)".utf8), using: key)))
+        "whsec_" + Data(HMAC<SHA256>.authenticationCode(for: Data("callback:\(token.tokenHash)".utf8), using: key)).hexString
     }
 
     /// The `BotGateway-Signature` header's value for `body` sent at `time`.
@@ -52,10 +56,6 @@ public struct CallbackSigner: Sendable {
 
     /// What a receiver computes: hex HMAC-SHA256 keyed with the signing secret over "TIME." + body.
     public static func sign(body: Data, time: Int, secret: String) -> String {
-        hex(Data(HMAC<SHA256>.authenticationCode(for: Data("\(time).".utf8) + body, using: SymmetricKey(data: Data(secret.utf8)))))
-    }
-
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        bytes.map { String(format: "%02x", $0) }.joined()
+        Data(HMAC<SHA256>.authenticationCode(for: Data("\(time).".utf8) + body, using: SymmetricKey(data: Data(secret.utf8)))).hexString
     }
 }

@@ -60,6 +60,26 @@ struct APIUnitTests {
         #expect(APIController.isLanguageTag("pt-BR") && APIController.isLanguageTag("de") && !APIController.isLanguageTag("12345"))
     }
 
+    @Test("the callback signing key: made once (0600) and kept, the same for every process; API_CALLBACK_SECRET wins")
+    func signingKey() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("signing-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let token = APITokenRecord(name: "t", tokenHash: APITokenService.hash("bgw_x"), hint: "bgw_", scopes: [.read], createdAt: 0)
+        let made = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<8 { group.addTask { try CallbackSigner.load(secret: nil, dataDirectory: folder).signingSecret(for: token) } }
+            return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+        }
+        #expect(made.count == 1)
+        #expect(try CallbackSigner.load(secret: nil, dataDirectory: folder).signingSecret(for: token) == made.first)
+        let attributes = try FileManager.default.attributesOfItem(atPath: folder.appendingPathComponent(CallbackSigner.keyFile).path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == [CallbackSigner.keyFile])
+        let configured = try CallbackSigner.load(secret: "cluster-wide-secret", dataDirectory: folder).signingSecret(for: token)
+        #expect(configured != made.first && configured.hasPrefix("whsec_"))
+        let other = APITokenRecord(name: "u", tokenHash: APITokenService.hash("bgw_y"), hint: "bgw_", scopes: [.read], createdAt: 0)
+        #expect(try CallbackSigner.load(secret: nil, dataDirectory: folder).signingSecret(for: other) != made.first)
+    }
+
     @Test("a token is shown once and kept only as its hash: the database file never holds it")
     func tokensStoredHashed() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tokens-\(UUID().uuidString)")

@@ -81,7 +81,7 @@ struct UploadSpool: Sendable {
                 let blobs = self.blobs
                 return try await BlockingWork.run { try Self.takeApart(form: path, boundary: boundary, into: blobs.temporaryPath()) }
             }
-            let sha = written.hasher.finalize().map { String(format: "%02x", $0) }.joined()
+            let sha = written.hasher.finalize().hexString
             return Spooled(path: path, size: written.size, sha256: sha, head: written.head, filename: Self.filename(request), fields: [:], scratch: [path])
         } catch {
             if !closed { close(descriptor) }
@@ -130,7 +130,7 @@ struct UploadSpool: Sendable {
             unlink(path)
             throw StorageError.blobUnavailable(path: document, reason: "could not write the upload to scratch space")
         }
-        let sha = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        let sha = SHA256.hash(data: bytes).hexString
         return Spooled(path: document, size: Int64(bytes.count), sha256: sha, head: Data(bytes.prefix(headBytes)), filename: file.filename,
                        fields: form.fields, scratch: [path, document])
     }
