@@ -75,6 +75,8 @@ public struct DocumentIntake: Sendable {
         let stored: BlobStore.Stored
         do {
             stored = try await BlockingWork.run { [blobs] in try blobs.adopt(temporary, sha256: sha256, size: size, head: head) }
+            // Its bytes and name on disk before anything records it (one flush for the uploads arriving together).
+            try await blobs.adopted.sync()
         } catch let error as StorageError {
             throw Self.refusal(error)
         } catch {

@@ -28,12 +28,15 @@ public struct BlobStore: Sendable {
     public let dataDirectory: URL
     /// The store every node shares, when documents must be readable on other machines.
     public let remote: (any RemoteBlobs)?
+    /// One flush for the uploads that arrive together (`adopt` then `syncAdopted`).
+    public let adopted: SyncBatcher
     static let chunkSize = 1 << 20
     static let headSize = 1024
 
     public init(dataDirectory: URL, remote: (any RemoteBlobs)? = nil) throws(StorageError) {
         self.dataDirectory = dataDirectory
         self.remote = remote
+        adopted = SyncBatcher(folder: dataDirectory.appendingPathComponent("blobs").path)
         for folder in ["blobs", "blobs/tmp"] {
             let url = dataDirectory.appendingPathComponent(folder)
             do {
@@ -140,7 +143,8 @@ public struct BlobStore: Sendable {
     }
 
     /// Takes a finished file written at a `temporaryPath()`, whose SHA-256, size and first bytes its writer
-    /// computed: fsynced and renamed to its content name, or dropped when that content is stored already.
+    /// computed: renamed to its content name, or dropped when that content is stored already. Not yet durable:
+    /// `adopted.sync()` makes it so, in one flush with every other upload arriving at the same time.
     public func adopt(_ temporary: String, sha256: String, size: Int64, head: Data) throws(StorageError) -> Stored {
         let relative = "blobs/\(sha256.prefix(2))/\(sha256)"
         let final = absolutePath(relative)
@@ -148,12 +152,7 @@ public struct BlobStore: Sendable {
             unlink(temporary)
             return Stored(sha256: sha256, size: size, relativePath: relative, head: head, isNew: false)
         }
-        let descriptor = open(temporary, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw .blobUnavailable(path: temporary, reason: String(cString: strerror(errno))) }
-        let synced = fsync(descriptor) == 0
-        close(descriptor)
-        guard synced else { throw .blobUnavailable(path: temporary, reason: String(cString: strerror(errno))) }
-        try place(temporary, at: final, sync: true)
+        try place(temporary, at: final, sync: false)
         return Stored(sha256: sha256, size: size, relativePath: relative, head: head, isNew: true)
     }
 
@@ -181,7 +180,7 @@ public struct BlobStore: Sendable {
         let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { throw .blobUnavailable(path: folder, reason: String(cString: strerror(errno))) }
         defer { close(descriptor) }
-        guard linuxSyncFileSystem(descriptor) == 0 else { throw .blobUnavailable(path: folder, reason: String(cString: strerror(errno))) }
+        guard syncFileSystem(descriptor) == 0 else { throw .blobUnavailable(path: folder, reason: String(cString: strerror(errno))) }
     }
 
     /// Deletes a stored document's bytes (`/forget`, once no job uses them); a blob already gone is fine.
@@ -208,6 +207,3 @@ public struct BlobStore: Sendable {
     }
 }
 
-/// glibc's `syncfs(2)`, which the Glibc module does not export (it sits behind _GNU_SOURCE).
-@_silgen_name("syncfs")
-private func linuxSyncFileSystem(_ descriptor: Int32) -> Int32

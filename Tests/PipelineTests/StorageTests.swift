@@ -269,3 +269,29 @@ struct StorageTests {
         #expect(try await store.database.unfinishedJobCount() == 1)
     }
 }
+
+@Suite("Group commit of document bytes")
+struct SyncBatcherTests {
+    @Test("many concurrent writers all return once flushed, sharing flushes; an unusable folder is an error for each")
+    func batched() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sync-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let batcher = SyncBatcher(folder: folder.path)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<64 {
+                group.addTask {
+                    try Data("document \(index)".utf8).write(to: folder.appendingPathComponent("\(index)"))
+                    try await batcher.sync()
+                }
+            }
+            try await group.waitForAll()
+        }
+        try await batcher.sync()
+        let missing = SyncBatcher(folder: folder.appendingPathComponent("gone").path)
+        await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<4 { group.addTask { (try? await missing.sync()) == nil } }
+            for await failed in group { #expect(failed) }
+        }
+    }
+}
