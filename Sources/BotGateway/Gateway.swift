@@ -39,11 +39,13 @@ public enum Gateway {
         public var archivedCopies: ArchivedCopies?
         /// Signs the HTTP API's completion callbacks (`API_CALLBACK_SECRET` or the data folder's key).
         public var callbackSigner: CallbackSigner
+        /// The process's client for outgoing calls, which also posts the callbacks.
+        public var http: HTTPClient
 
         public init(settings: GatewaySettings, database: any GatewayStore, blobs: BlobStore, telegram: TelegramClient, steps: StepCatalog,
                     workers: Int, albumQuiet: Double = 2.5, logger: Logger, ocrQueueDepth: @escaping @Sendable () -> Int = { 0 },
                     reportArchiver: ReportArchiver? = nil, summarizer: (any ReportSummarizer)? = nil, archivedCopies: ArchivedCopies? = nil,
-                    callbackSigner: CallbackSigner? = nil) {
+                    callbackSigner: CallbackSigner? = nil, http: HTTPClient) {
             self.settings = settings
             self.database = database
             self.blobs = blobs
@@ -57,6 +59,7 @@ public enum Gateway {
             self.summarizer = summarizer
             self.archivedCopies = archivedCopies
             self.callbackSigner = callbackSigner ?? CallbackSigner(key: Data((0..<32).map { _ in UInt8.random(in: 0...255) }))
+            self.http = http
         }
     }
 
@@ -68,7 +71,9 @@ public enum Gateway {
         let metrics = PrometheusMetricsFactory(registry: registry)
         let pipeline = Pipeline(queue: database, blobs: dependencies.blobs, steps: dependencies.steps,
                                 observer: PipelineEvents(finished: [finished, callbacksDue]), logger: Logger(label: "pipeline"), metrics: metrics)
-        let services = Self.services(dependencies, metrics: metrics)
+        // One composer for the bot's reports and the API's group reports.
+        let composer = ReportComposer(summarizer: dependencies.summarizer, usage: database, logger: Logger(label: "report"), metrics: metrics)
+        let services = Self.services(dependencies, composer: composer)
         let handler = UpdateHandler(services: services, downloadLimit: settings.downloadLimit,
                                     scratch: settings.dataDirectory.appendingPathComponent("tmp"), logger: Logger(label: "telegram"))
         var lifecycle: [any Service] = [
@@ -81,13 +86,13 @@ public enum Gateway {
         // `serve --no-workers`: the workers run elsewhere (`botgateway worker`).
         if dependencies.workers > 0 { lifecycle.append(PipelineService(pipeline: pipeline, workers: dependencies.workers)) }
         if dependencies.blobs.remote != nil { lifecycle.append(BlobCacheService(blobs: dependencies.blobs)) }
-        lifecycle.append(CallbackSender(outbox: database, documents: database, tokens: database, http: HTTPClient(userAgent: "BotGateway-Callbacks/1.0"),
+        lifecycle.append(CallbackSender(outbox: database, documents: database, tokens: database, http: dependencies.http,
                                         signer: dependencies.callbackSigner, settings: settings.api, answerStep: dependencies.steps.answerStep,
                                         finished: callbacksDue, logger: Logger(label: "callbacks")))
         let router = Router()
         addOperationalRoutes(to: router, database: database, registry: registry, dataDirectory: settings.dataDirectory,
                              minimumFreeBytes: settings.minimumFreeBytes, ocrQueueDepth: dependencies.ocrQueueDepth)
-        apiController(dependencies, services: services, metrics: metrics).addRoutes(to: router)
+        apiController(dependencies, services: services, composer: composer).addRoutes(to: router)
         switch mode {
         case .webhook:
             WebhookController(secret: dependencies.settings.webhookSecret ?? "", inbox: database, arrived: arrived, logger: logger)
@@ -111,9 +116,8 @@ public enum Gateway {
     }
 
     /// `/api/v1` on the same services and store as the bot.
-    static func apiController(_ dependencies: Dependencies, services: BotServices, metrics: any MetricsFactory) -> APIController {
+    static func apiController(_ dependencies: Dependencies, services: BotServices, composer: ReportComposer) -> APIController {
         let database = dependencies.database, settings = dependencies.settings
-        let composer = ReportComposer(summarizer: dependencies.summarizer, usage: database, logger: Logger(label: "report"), metrics: metrics)
         let intake = DocumentIntake(blobs: dependencies.blobs, maxBytes: settings.api.maxUploadBytes)
         let service = APIService(jobs: services.jobs, documents: database, store: database, blobs: dependencies.blobs, intake: intake, composer: composer,
                                  answerStep: dependencies.steps.answerStep, reports: settings.dataDirectory.appendingPathComponent("reports"))
@@ -123,9 +127,8 @@ public enum Gateway {
     }
 
     /// The use cases the bot calls, on this gateway's store.
-    static func services(_ dependencies: Dependencies, metrics: any MetricsFactory) -> BotServices {
+    static func services(_ dependencies: Dependencies, composer: ReportComposer) -> BotServices {
         let database = dependencies.database, settings = dependencies.settings
-        let composer = ReportComposer(summarizer: dependencies.summarizer, usage: database, logger: Logger(label: "report"), metrics: metrics)
         let intake = DocumentIntake(blobs: dependencies.blobs, maxBytes: settings.downloadLimit)
         return BotServices(
             jobs: StoreJobService(documents: database, queue: database, usage: database, blobs: dependencies.blobs, intake: intake,

@@ -48,7 +48,7 @@ struct ServeCommand: AsyncParsableCommand {
             steps: configuration.steps(ocr: engines, http: http, analyzer: analyzer),
             workers: noWorkers ? 0 : configuration.ocr.workers * 2, logger: logger, ocrQueueDepth: { pool.queueDepth },
             reportArchiver: configuration.reportArchiver(http: http), summarizer: summarizer, archivedCopies: configuration.archivedCopies(http: http),
-            callbackSigner: try configuration.callbackSigner())
+            callbackSigner: try configuration.callbackSigner(), http: http)
         let app = Gateway.buildApplication(dependencies, mode: poll ? .polling : .webhook) { port in
             logger.info("serving", metadata: ["host": "\(settings.host)", "port": "\(port)", "mode": "\(poll ? "polling" : "webhook")"])
         }

@@ -53,12 +53,10 @@ public struct DocumentIntake: Sendable {
         var info = stat()
         guard stat(path, &info) == 0 else { throw .unreadable(String(cString: strerror(errno))) }
         guard info.st_mode & S_IFMT == S_IFREG else { throw .unreadable("not a regular file") }
-        guard info.st_size > 0 else { throw .empty }
-        guard Int64(info.st_size) <= maxBytes else { throw .tooLarge(bytes: Int64(info.st_size), limit: maxBytes) }
         guard let handle = FileHandle(forReadingAtPath: path) else { throw .unreadable("permission denied") }
         let head = (try? handle.read(upToCount: 1024)) ?? Data()
         try? handle.close()
-        guard let format = DocumentFormat.detect(head) else { throw .unsupported(DocumentFormat.describeUnrecognized(head)) }
+        let format = try check(size: Int64(info.st_size), head: head)
         do {
             return (try blobs.store(file: path, maxBytes: maxBytes, sync: sync), format)
         } catch {
@@ -69,9 +67,7 @@ public struct DocumentIntake: Sendable {
     /// Takes a file its writer put at a `blobs.temporaryPath()` and hashed on the way (an API upload): checked
     /// like any other, then renamed into the store instead of copied.
     public func take(adopting temporary: String, sha256: String, size: Int64, head: Data, displayName: String) async throws(Refusal) -> DocumentRecord {
-        guard size > 0 else { throw .empty }
-        guard size <= maxBytes else { throw .tooLarge(bytes: size, limit: maxBytes) }
-        guard let format = DocumentFormat.detect(head) else { throw .unsupported(DocumentFormat.describeUnrecognized(head)) }
+        let format = try check(size: size, head: head)
         let stored: BlobStore.Stored
         do {
             stored = try await BlockingWork.run { [blobs] in try blobs.adopt(temporary, sha256: sha256, size: size, head: head) }
@@ -86,6 +82,14 @@ public struct DocumentIntake: Sendable {
         return record(stored, format: format, displayName: displayName)
     }
 
+    /// What every way in refuses: nothing, too much, or bytes that are no document we read (told by the first KB).
+    private func check(size: Int64, head: Data) throws(Refusal) -> DocumentFormat {
+        guard size > 0 else { throw .empty }
+        guard size <= maxBytes else { throw .tooLarge(bytes: size, limit: maxBytes) }
+        guard let format = DocumentFormat.detect(head) else { throw .unsupported(DocumentFormat.describeUnrecognized(head)) }
+        return format
+    }
+
     private func publish(_ stored: BlobStore.Stored, format: DocumentFormat) async throws(Refusal) {
         do {
             try await blobs.publish(stored, contentType: format.mimeType)
@@ -96,9 +100,7 @@ public struct DocumentIntake: Sendable {
 
     /// Stores bytes already in memory (tests and benchmarks).
     public func take(data: Data, displayName: String) async throws(Refusal) -> DocumentRecord {
-        guard !data.isEmpty else { throw .empty }
-        guard Int64(data.count) <= maxBytes else { throw .tooLarge(bytes: Int64(data.count), limit: maxBytes) }
-        guard let format = DocumentFormat.detect(data.prefix(1024)) else { throw .unsupported(DocumentFormat.describeUnrecognized(data.prefix(64))) }
+        let format = try check(size: Int64(data.count), head: data.prefix(1024))
         let stored: BlobStore.Stored
         do {
             stored = try blobs.store(data: data)

@@ -116,8 +116,8 @@ public struct APIService: Sendable {
     public func document(sha256: String, for token: APITokenRecord) async throws -> (document: DocumentRecord, job: JobRecord)? {
         guard sha256.count == 64, sha256.allSatisfy(\.isHexDigit),
               let job = try await documents.jobs(matching: JobQuery(owner: owner(token), documentSHA256: sha256.lowercased()), limit: 1).first,
-              let details = try await documents.jobDetails(code: job.code) else { return nil }
-        return (details.document, job)
+              let document = try await documents.document(sha256: job.documentSHA256) else { return nil }
+        return (document, job)
     }
 
     /// The document's bytes on this machine's disk (fetched from the shared store when documents live there).

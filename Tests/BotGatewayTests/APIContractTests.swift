@@ -73,5 +73,8 @@ struct APIContractTests {
         }
         #expect(await serve.terminate() == 0)
         #expect(!serve.child.standardError.contains("\"level\":\"critical\""))
+        // The token went with every request: never into the log.
+        #expect(!serve.child.standardError.contains(token))
+        #expect(!serve.child.standardError.contains(String(token.dropFirst(4).prefix(12))))
     }
 }

@@ -169,6 +169,9 @@ struct APIFlowTests {
             #expect(empty.status == 422 && empty.problem == "empty-file")
             let large = try await Self.upload(gateway, Data(repeating: 0x89, count: 400_000), name: "huge.png", token: token)
             #expect(large.status == 413 && large.problem == "too-large")
+            // A raw body's options are checked before its bytes: the bad language is what is said, not the size.
+            let badOptions = try await Self.upload(gateway, Data(repeating: 0x89, count: 400_000), name: "huge.png", token: token, query: "language=12345")
+            #expect(badOptions.status == 422 && badOptions.problem == "invalid-language")
             let broken = try await Self.call(gateway, "/api/v1/documents", method: "POST", token: token, body: Data("--x\r\nnonsense".utf8),
                                              headers: [("Content-Type", "multipart/form-data; boundary=x")])
             #expect(broken.status == 400 && broken.problem == "bad-request")

@@ -52,7 +52,8 @@ final class GatewayHarness: @unchecked Sendable {
         let dependencies = Gateway.Dependencies(
             settings: settings, database: database, blobs: blobs, telegram: client,
             steps: StepCatalog([OCRPlugin(pool: pool), AnalyzePlugin(analyzer: analyzer?(harness.http) ?? LocalAnalyzer())]),
-            workers: 2, albumQuiet: albumQuiet, logger: quiet, summarizer: analyzer?(harness.http), callbackSigner: callbackSigner)
+            workers: 2, albumQuiet: albumQuiet, logger: quiet, summarizer: analyzer?(harness.http), callbackSigner: callbackSigner,
+            http: harness.http)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let app = Gateway.buildApplication(dependencies, mode: mode) { port in
             continuation.yield(port)

@@ -78,32 +78,16 @@ final class APIController: Sendable {
                              detail: "this token may send \(limit) documents a day (UTC); try again after midnight UTC or ask an admin for a larger quota",
                              retryAfter: resetsIn)
         }
+        // A raw body's options are all in the query: refused before its bytes are read. A form's come with it.
+        let isForm = MultipartForm.boundary(contentType: request.headers[.contentType] ?? "") != nil
+        let early = isForm ? nil : try await uploadOptions(request, fields: [:])
         let spooled = try await UploadSpool(folder: scratch, blobs: blobs, maxBytes: settings.maxUploadBytes).receive(request)
         defer { spooled.remove() }
-        let query = request.uri.queryParameters
-        func option(_ name: String) -> String? {
-            (spooled.fields[name] ?? query[name[...]].map(String.init)).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
-        }
-        let key = request.headers[.init("Idempotency-Key")!]?.trimmingCharacters(in: .whitespaces)
-        if let key, !(1...255).contains(key.count) || !key.allSatisfy({ $0.isASCII && !$0.isWhitespace }) {
-            throw APIProblem.invalid("the Idempotency-Key header must be 1 to 255 visible ASCII characters", slug: "invalid-idempotency-key")
-        }
-        let group = option("group")
-        if let group, group.count > 100 { throw APIProblem.invalid("a group name is at most 100 characters", slug: "invalid-group") }
-        let language = option("language")
-        if let language, !Self.isLanguageTag(language) {
-            throw APIProblem.invalid("language must be a language tag such as en, de or pt-BR", slug: "invalid-language")
-        }
-        var callback: String?
-        if let url = option("callback_url") {
-            do {
-                callback = try await CallbackAddress.check(url, allowPrivate: settings.callbackAllowPrivate).url
-            } catch let refusal as CallbackAddress.Refusal {
-                throw APIProblem.invalid(refusal.description, slug: "callback-refused")
-            }
-        }
-        let upload = APIService.Upload(name: DocumentIntake.safeName(spooled.filename ?? "document"), sha256: spooled.sha256,
-                                       size: spooled.size, head: spooled.head, idempotencyKey: key, group: group, callbackURL: callback, language: language)
+        let options: UploadOptions
+        if let early { options = early } else { options = try await uploadOptions(request, fields: spooled.fields) }
+        let upload = APIService.Upload(name: DocumentIntake.safeName(spooled.filename ?? "document"), sha256: spooled.sha256, size: spooled.size,
+                                       head: spooled.head, idempotencyKey: options.key, group: options.group, callbackURL: options.callback,
+                                       language: options.language)
         let submission: Submission
         do {
             submission = try await service.submit(file: spooled.path, upload: upload, token: token)
@@ -118,6 +102,38 @@ final class APIController: Sendable {
                     metadata: ["job": "\(submission.job.code)", "token": "\(token.name)", "created": "\(submission.created)", "bytes": "\(spooled.size)"])
         return try Self.json(APIModels.Accepted(created: submission.created, job: APIModels.JobSummary(submission.job), status_url: status),
                              status: submission.created ? .accepted : .ok, headers: [.location: status])
+    }
+
+    struct UploadOptions {
+        var key: String?
+        var group: String?
+        var language: String?
+        var callback: String?
+    }
+
+    /// An upload's options (form fields first, then the query), checked: the callback address resolved and judged.
+    private func uploadOptions(_ request: Request, fields: [String: String]) async throws -> UploadOptions {
+        let query = Self.query(request)
+        func option(_ name: String) -> String? {
+            (fields[name] ?? query[name[...]].map(String.init)).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
+        }
+        let key = request.headers[.init("Idempotency-Key")!]?.trimmingCharacters(in: .whitespaces)
+        if let key, !(1...255).contains(key.count) || !key.allSatisfy({ $0.isASCII && !$0.isWhitespace }) {
+            throw APIProblem.invalid("the Idempotency-Key header must be 1 to 255 visible ASCII characters", slug: "invalid-idempotency-key")
+        }
+        let group = option("group")
+        if let group, group.count > 100 { throw APIProblem.invalid("a group name is at most 100 characters", slug: "invalid-group") }
+        let language = option("language")
+        if let language, !Self.isLanguageTag(language) {
+            throw APIProblem.invalid("language must be a language tag such as en, de or pt-BR", slug: "invalid-language")
+        }
+        guard let url = option("callback_url") else { return UploadOptions(key: key, group: group, language: language) }
+        do {
+            let callback = try await CallbackAddress.check(url, allowPrivate: settings.callbackAllowPrivate).url
+            return UploadOptions(key: key, group: group, language: language, callback: callback)
+        } catch let refusal as CallbackAddress.Refusal {
+            throw APIProblem.invalid(refusal.description, slug: "callback-refused")
+        }
     }
 
     private func job(_ request: Request, context: BasicRequestContext) async throws -> Response {

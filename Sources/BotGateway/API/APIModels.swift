@@ -15,6 +15,7 @@ enum APIModels {
         var report: String?
     }
 
+    /// A job in a list: what it is, where it stands, and why it failed or waits.
     struct JobSummary: Encodable {
         var code: String
         var state: String
@@ -34,7 +35,8 @@ enum APIModels {
             group_id = job.groupID
             created_at = APIModels.time(job.createdAt) ?? ""
             finished_at = APIModels.time(job.finishedAt)
-            error = job.state == .failed ? job.lastError ?? "it failed" : nil
+            // A job still retrying says why it waits; a failed one why it failed.
+            error = job.state == .done ? nil : job.lastError ?? (job.state == .failed ? "it failed" : nil)
             links = Links(self: "/api/v1/jobs/\(job.code)", original: "/api/v1/documents/\(job.documentSHA256)/original",
                           text: "/api/v1/documents/\(job.documentSHA256)/text", report: job.groupID.map { "/api/v1/groups/\($0)/report" })
         }
@@ -58,38 +60,26 @@ enum APIModels {
         var error: String?
     }
 
-    /// One job in full: its steps with timings, its error in plain words, its analysis once there is one.
+    /// One job in full: the summary's fields, and its steps with timings and its analysis once there is one.
     struct Job: Encodable {
-        var code: String
-        var state: String
-        var name: String
-        var origin: String
-        var group_id: Int64?
+        var summary: JobSummary
         var language: String?
         var callback_url: String?
-        var created_at: String
         var updated_at: String
-        var finished_at: String?
-        var error: String?
         var document: Document
         var steps: [Step]
         var analysis: Analysis?
-        var links: Links
+
+        enum CodingKeys: String, CodingKey {
+            case language, callback_url, updated_at, document, steps, analysis
+        }
 
         init(_ details: JobDetails, answerStep: String) {
-            let job = details.job, summary = JobSummary(job)
-            code = job.code
-            state = job.state.rawValue
-            name = job.sourceName
-            origin = job.origin.rawValue
-            group_id = job.groupID
+            let job = details.job
+            summary = JobSummary(job)
             language = job.languageCode
             callback_url = job.callbackURL
-            created_at = summary.created_at
             updated_at = APIModels.time(job.updatedAt) ?? ""
-            finished_at = summary.finished_at
-            // A job still retrying says why it waits; a failed one why it failed.
-            error = job.state == .done ? nil : job.lastError ?? (job.state == .failed ? "it failed" : nil)
             document = Document(id: details.document.sha256, format: details.document.format, mime_type: details.document.mimeType,
                                 size: details.document.size, pages: details.document.pages)
             steps = details.steps.map {
@@ -97,7 +87,18 @@ enum APIModels {
                      finished_at: APIModels.time($0.finishedAt), duration_ms: $0.durationMilliseconds, error: $0.error)
             }
             analysis = details.output(of: answerStep).flatMap { try? JSONDecoder().decode(Analysis.self, from: $0) }
-            links = summary.links
+        }
+
+        /// One flat object: the summary's keys and these side by side.
+        func encode(to encoder: any Encoder) throws {
+            try summary.encode(to: encoder)
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeIfPresent(language, forKey: .language)
+            try container.encodeIfPresent(callback_url, forKey: .callback_url)
+            try container.encode(updated_at, forKey: .updated_at)
+            try container.encode(document, forKey: .document)
+            try container.encode(steps, forKey: .steps)
+            try container.encodeIfPresent(analysis, forKey: .analysis)
         }
     }
 

@@ -33,8 +33,11 @@ struct CallbackSender: Service {
                     _ = try await outbox.queueCallbackEvents(now: .now)
                     let due = try await outbox.claimCallbacks(limit: Self.batch, leaseSeconds: Self.leaseSeconds, now: .now)
                     busy = due.count == Self.batch
+                    // The tokens once for the batch (they sign it), not once per event.
+                    let signers = due.isEmpty ? [:] : Dictionary(try await tokens.apiTokens().compactMap { token in token.id.map { ($0, token) } },
+                                                                uniquingKeysWith: { first, _ in first })
                     await withTaskGroup(of: Void.self) { group in
-                        for record in due { group.addTask { await deliver(record) } }
+                        for record in due { group.addTask { await deliver(record, token: record.tokenID.flatMap { signers[$0] }) } }
                     }
                 } catch is CancellationError {
                     return
@@ -46,15 +49,15 @@ struct CallbackSender: Service {
         }
     }
 
-    /// One attempt at one event; the outcome recorded.
-    func deliver(_ record: CallbackRecord) async {
+    /// One attempt at one event, signed for `token` (the one that asked for it); the outcome recorded.
+    func deliver(_ record: CallbackRecord, token: APITokenRecord?) async {
         let metadata: Logger.Metadata = ["event": "\(record.eventID)", "type": "\(record.event)", "attempt": "\(record.attempts)"]
         do {
             guard let body = try await body(record) else {
                 try await outbox.callbackFailed(id: record.id, error: "its job was forgotten before the callback went out", retryAt: nil, now: .now)
                 return
             }
-            guard let token = try await tokens.apiTokens().first(where: { $0.id == record.tokenID }), !token.isRevoked else {
+            guard let token, !token.isRevoked else {
                 try await outbox.callbackFailed(id: record.id, error: "the token that asked for it was revoked", retryAt: nil, now: .now)
                 return
             }

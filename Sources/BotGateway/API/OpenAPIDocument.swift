@@ -596,7 +596,7 @@ components:
           format: date-time
         error:
           type: string
-          description: Why it failed, in plain words.
+          description: Why it failed or waits, in plain words.
         links:
           $ref: "#/components/schemas/Links"
     Accepted:
@@ -726,47 +726,27 @@ components:
           additionalProperties:
             type: number
     Job:
-      type: object
-      required: [code, state, name, origin, created_at, updated_at, document, steps, links]
-      properties:
-        code:
-          type: string
-        state:
-          $ref: "#/components/schemas/JobState"
-        name:
-          type: string
-        origin:
-          type: string
-          enum: [api, telegram, batch]
-        group_id:
-          type: integer
-          format: int64
-        language:
-          type: string
-        callback_url:
-          type: string
-        created_at:
-          type: string
-          format: date-time
-        updated_at:
-          type: string
-          format: date-time
-        finished_at:
-          type: string
-          format: date-time
-        error:
-          type: string
-          description: Why it failed or waits, in plain words.
-        document:
-          $ref: "#/components/schemas/Document"
-        steps:
-          type: array
-          items:
-            $ref: "#/components/schemas/Step"
-        analysis:
-          $ref: "#/components/schemas/Analysis"
-        links:
-          $ref: "#/components/schemas/Links"
+      description: A job in full, the summary's fields and these.
+      allOf:
+        - $ref: "#/components/schemas/JobSummary"
+        - type: object
+          required: [updated_at, document, steps]
+          properties:
+            language:
+              type: string
+            callback_url:
+              type: string
+            updated_at:
+              type: string
+              format: date-time
+            document:
+              $ref: "#/components/schemas/Document"
+            steps:
+              type: array
+              items:
+                $ref: "#/components/schemas/Step"
+            analysis:
+              $ref: "#/components/schemas/Analysis"
     JobPage:
       type: object
       required: [jobs]

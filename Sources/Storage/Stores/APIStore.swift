@@ -18,34 +18,6 @@ public protocol APIStore: Sendable {
     func spending(since: Timestamp) async throws -> [Spending]
 }
 
-/// Whose jobs a query sees: one chat's (the bot), one API token's, or everyone's (admins, nil).
-public enum JobOwner: Sendable, Equatable {
-    case chat(Int64)
-    case token(Int64)
-}
-
-/// A page of jobs: newest first, from `beforeID` down (the cursor of the page before).
-public struct JobQuery: Sendable, Equatable {
-    public var owner: JobOwner?
-    public var state: JobState?
-    public var since: Timestamp?
-    public var beforeID: Int64?
-    /// Only jobs of this document.
-    public var documentSHA256: String?
-    /// Only the job made for this request (`JobRequest.sourceKey`).
-    public var sourceKey: String?
-
-    public init(owner: JobOwner? = nil, state: JobState? = nil, since: Timestamp? = nil, beforeID: Int64? = nil, documentSHA256: String? = nil,
-                sourceKey: String? = nil) {
-        self.owner = owner
-        self.state = state
-        self.since = since
-        self.beforeID = beforeID
-        self.documentSHA256 = documentSHA256
-        self.sourceKey = sourceKey
-    }
-}
-
 /// One day's spend on one model (nil: calls that named none).
 public struct Spending: Sendable, Equatable, Codable {
     /// "2026-11-24" (UTC).
@@ -69,15 +41,5 @@ public struct Spending: Sendable, Equatable, Codable {
 extension APIStore {
     public func revokeToken(name: String) async throws -> Bool {
         try await revokeToken(name: name, now: .now)
-    }
-}
-
-extension JobOwner {
-    public var chatID: Int64? {
-        if case .chat(let id) = self { id } else { nil }
-    }
-
-    public var tokenID: Int64? {
-        if case .token(let id) = self { id } else { nil }
     }
 }

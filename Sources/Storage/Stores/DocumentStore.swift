@@ -77,3 +77,41 @@ extension DocumentStore {
         try await markConsolidated(groupID: groupID, reportPath: reportPath, now: .now)
     }
 }
+
+/// Whose jobs a query sees: one chat's (the bot), one API token's, or everyone's (admins, nil).
+public enum JobOwner: Sendable, Equatable {
+    case chat(Int64)
+    case token(Int64)
+}
+
+/// A page of jobs: newest first, from `beforeID` down (the cursor of the page before).
+public struct JobQuery: Sendable, Equatable {
+    public var owner: JobOwner?
+    public var state: JobState?
+    public var since: Timestamp?
+    public var beforeID: Int64?
+    /// Only jobs of this document.
+    public var documentSHA256: String?
+    /// Only the job made for this request (`JobRequest.sourceKey`).
+    public var sourceKey: String?
+
+    public init(owner: JobOwner? = nil, state: JobState? = nil, since: Timestamp? = nil, beforeID: Int64? = nil, documentSHA256: String? = nil,
+                sourceKey: String? = nil) {
+        self.owner = owner
+        self.state = state
+        self.since = since
+        self.beforeID = beforeID
+        self.documentSHA256 = documentSHA256
+        self.sourceKey = sourceKey
+    }
+}
+
+extension JobOwner {
+    public var chatID: Int64? {
+        if case .chat(let id) = self { id } else { nil }
+    }
+
+    public var tokenID: Int64? {
+        if case .token(let id) = self { id } else { nil }
+    }
+}
