@@ -12,15 +12,18 @@ public struct BotServices: Sendable {
     public var replies: any ReplyQueue
     /// Where documents are fetched from.
     public var files: any TelegramFiles
+    /// Makes `/dashboard`'s sign-in links (nil: the dashboard is not served here).
+    public var dashboard: (any DashboardLinks)?
 
     public init(jobs: any JobService, reports: any ReportService, whitelist: any WhitelistService, search: any SearchService,
-                replies: any ReplyQueue, files: any TelegramFiles) {
+                replies: any ReplyQueue, files: any TelegramFiles, dashboard: (any DashboardLinks)? = nil) {
         self.jobs = jobs
         self.reports = reports
         self.whitelist = whitelist
         self.search = search
         self.replies = replies
         self.files = files
+        self.dashboard = dashboard
     }
 }
 

@@ -93,6 +93,10 @@ public enum Gateway {
         addOperationalRoutes(to: router, database: database, registry: registry, dataDirectory: settings.dataDirectory,
                              minimumFreeBytes: settings.minimumFreeBytes, ocrQueueDepth: dependencies.ocrQueueDepth)
         apiController(dependencies, services: services, composer: composer).addRoutes(to: router)
+        DashboardController(access: services.dashboard as? DashboardAccess ?? dashboardAccess(dependencies), store: database, jobs: services.jobs,
+                            whitelist: services.whitelist, blobs: dependencies.blobs, steps: dependencies.steps.names,
+                            answerStep: dependencies.steps.answerStep, dataDirectory: settings.dataDirectory,
+                            ocrQueueDepth: dependencies.ocrQueueDepth, logger: Logger(label: "dashboard")).addRoutes(to: router)
         switch mode {
         case .webhook:
             WebhookController(secret: dependencies.settings.webhookSecret ?? "", inbox: database, arrived: arrived, logger: logger)
@@ -126,6 +130,15 @@ public enum Gateway {
                              logger: Logger(label: "api"))
     }
 
+    /// The dashboard's sign-in links and sessions, keyed from the gateway's key (the same on every gateway
+    /// sharing `API_CALLBACK_SECRET`).
+    public static func dashboardAccess(_ dependencies: Dependencies) -> DashboardAccess {
+        let settings = dependencies.settings
+        return DashboardAccess(store: dependencies.database, whitelist: StoreWhitelistService(adminIDs: settings.adminIDs, store: dependencies.database),
+                               key: dependencies.callbackSigner.derivedKey(for: "dashboard-session"), baseURL: settings.dashboardBaseURL,
+                               sessionLifetime: settings.dashboardSessionLifetime)
+    }
+
     /// The use cases the bot calls, on this gateway's store.
     static func services(_ dependencies: Dependencies, composer: ReportComposer) -> BotServices {
         let database = dependencies.database, settings = dependencies.settings
@@ -137,6 +150,6 @@ public enum Gateway {
                                         folder: settings.dataDirectory.appendingPathComponent("reports"), archiver: dependencies.reportArchiver),
             whitelist: StoreWhitelistService(adminIDs: settings.adminIDs, store: database),
             search: StoreSearchService(documents: database),
-            replies: database, files: dependencies.telegram)
+            replies: database, files: dependencies.telegram, dashboard: dashboardAccess(dependencies))
     }
 }

@@ -21,10 +21,15 @@ public struct GatewaySettings: Sendable, Redacted {
     public var minimumFreeBytes: Int64
     /// The HTTP API's limits and callback rules.
     public var api: APISettings
+    /// Where people reach this server (`BOT_PUBLIC_URL`), for the dashboard's sign-in links; nil: `http://HOST:PORT`.
+    public var publicURL: String?
+    /// How long a dashboard session lasts (`DASHBOARD_SESSION_HOURS`).
+    public var dashboardSessionLifetime: Double
 
     public init(token: String, apiBaseURL: String = "https://api.telegram.org", webhookSecret: String?, adminIDs: Set<Int64>,
                 host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL, downloadLimit: Int64? = nil,
-                replyDelivery: ReplyDelivery = ReplyDelivery(), minimumFreeBytes: Int64 = 200_000_000, api: APISettings = APISettings()) {
+                replyDelivery: ReplyDelivery = ReplyDelivery(), minimumFreeBytes: Int64 = 200_000_000, api: APISettings = APISettings(),
+                publicURL: String? = nil, dashboardSessionLifetime: Double = 12 * 3600) {
         self.token = token
         self.apiBaseURL = apiBaseURL
         self.webhookSecret = webhookSecret
@@ -36,6 +41,13 @@ public struct GatewaySettings: Sendable, Redacted {
         self.replyDelivery = replyDelivery
         self.minimumFreeBytes = minimumFreeBytes
         self.api = api
+        self.publicURL = publicURL
+        self.dashboardSessionLifetime = dashboardSessionLifetime
+    }
+
+    /// The address the dashboard's links start with.
+    public var dashboardBaseURL: String {
+        publicURL ?? "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
     }
 
     public var redactedDescription: String {
@@ -70,29 +82,46 @@ public struct GatewaySettings: Sendable, Redacted {
         } else if requireSecret {
             throw ConfigurationError(variable: "TELEGRAM_WEBHOOK_SECRET", problem: "required in webhook mode (or run serve --poll)")
         }
+        let admins = try adminIDs(environment)
+        let host = Self.host(environment)
+        let port = try port(environment)
+        let delivery = ReplyDelivery(maxBackoff: try number(value, "BOT_REPLY_MAX_BACKOFF_SECONDS", default: 300, in: 0.05...3600, unit: "seconds"),
+                                     horizon: try number(value, "BOT_REPLY_HORIZON_HOURS", default: 24, in: 0.001...720, unit: "hours") * 3600)
+        let publicURL = try publicURL(environment)
+        return GatewaySettings(token: token, apiBaseURL: base, webhookSecret: secret, adminIDs: admins, host: host, port: port,
+                               dataDirectory: dataDirectory, replyDelivery: delivery, minimumFreeBytes: try minimumFreeBytes(environment),
+                               api: try APISettings.fromEnvironment(environment), publicURL: publicURL,
+                               dashboardSessionLifetime: try number(value, "DASHBOARD_SESSION_HOURS", default: 12, in: 0.01...720, unit: "hours") * 3600)
+    }
+
+    /// `BOT_ADMIN_IDS`: the admins no command can remove.
+    public static func adminIDs(_ environment: [String: String]) throws -> Set<Int64> {
         var admins: Set<Int64> = []
-        for part in (value("BOT_ADMIN_IDS") ?? "").split(separator: ",") {
+        for part in (EnvironmentVariables(environment).value("BOT_ADMIN_IDS") ?? "").split(separator: ",") {
             guard let id = Int64(part.trimmingCharacters(in: .whitespaces)), id > 0 else {
                 throw ConfigurationError(variable: "BOT_ADMIN_IDS", problem: "expected comma-separated numeric Telegram user ids")
             }
             admins.insert(id)
         }
-        let host = Self.host(environment)
-        let port: Int
-        if let raw = value("BOT_PORT") {
-            // 0 asks for any free port (the log line "serving" says which).
-            guard let parsed = Int(raw), (0...65535).contains(parsed) else {
-                throw ConfigurationError(variable: "BOT_PORT", problem: "expected a port number from 0 to 65535")
-            }
-            port = parsed
-        } else {
-            port = 8080
+        return admins
+    }
+
+    /// `BOT_PORT`; 0 asks for any free port (the log line "serving" says which).
+    public static func port(_ environment: [String: String]) throws -> Int {
+        guard let raw = EnvironmentVariables(environment).value("BOT_PORT") else { return 8080 }
+        guard let parsed = Int(raw), (0...65535).contains(parsed) else {
+            throw ConfigurationError(variable: "BOT_PORT", problem: "expected a port number from 0 to 65535")
         }
-        let delivery = ReplyDelivery(maxBackoff: try number(value, "BOT_REPLY_MAX_BACKOFF_SECONDS", default: 300, in: 0.05...3600, unit: "seconds"),
-                                     horizon: try number(value, "BOT_REPLY_HORIZON_HOURS", default: 24, in: 0.001...720, unit: "hours") * 3600)
-        return GatewaySettings(token: token, apiBaseURL: base, webhookSecret: secret, adminIDs: admins, host: host, port: port,
-                               dataDirectory: dataDirectory, replyDelivery: delivery, minimumFreeBytes: try minimumFreeBytes(environment),
-                               api: try APISettings.fromEnvironment(environment))
+        return parsed
+    }
+
+    /// `BOT_PUBLIC_URL`: where people reach this server (the dashboard's links start with it).
+    public static func publicURL(_ environment: [String: String]) throws -> String? {
+        guard let publicURL = EnvironmentVariables(environment).value("BOT_PUBLIC_URL") else { return nil }
+        guard let url = URL(string: publicURL), url.scheme == "http" || url.scheme == "https", url.host != nil, url.query == nil else {
+            throw ConfigurationError(variable: "BOT_PUBLIC_URL", problem: "expected the http(s) address people reach this server at, e.g. https://bot.example.com")
+        }
+        return publicURL
     }
 
     /// `BOT_HOST`: where `serve` and `worker` listen.

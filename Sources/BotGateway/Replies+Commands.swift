@@ -31,6 +31,12 @@ extension Replies {
         }
     }
 
+    static func dashboardLink(_ link: String) -> String {
+        "Your sign-in link for the dashboard (works once, for 10 minutes; do not forward it):\n\(escape(link))"
+    }
+
+    static let noDashboard = "The dashboard is not served by this gateway."
+
     static func allowed(_ id: Int64, _ outcome: AllowOutcome) -> String {
         switch outcome {
         case .allowed: "\(id) may use the bot now."

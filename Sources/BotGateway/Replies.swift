@@ -64,7 +64,7 @@ public enum Replies {
 
     static let adminHelp = """
 
-        Admin: /allow ID, /deny ID, /users, /jobs, /retry CODE, /stats
+        Admin: /allow ID, /deny ID, /users, /jobs, /retry CODE, /stats, /dashboard
         """
 
     static func stranger(userID: Int64) -> String {

@@ -4,7 +4,7 @@ import UseCases
 
 /// The bot's commands: each case parses its argument, calls one use case and answers with text from `Replies`.
 extension UpdateHandler {
-    static let adminOnly: Set<String> = ["/allow", "/deny", "/users", "/jobs", "/retry", "/stats"]
+    static let adminOnly: Set<String> = ["/allow", "/deny", "/users", "/jobs", "/retry", "/stats", "/dashboard"]
 
     /// "/status@MyBot CODE" → ("/status", "CODE"); control characters (NUL among them) become spaces.
     static func parse(_ text: String) -> (name: String, argument: String) {
@@ -34,6 +34,7 @@ extension UpdateHandler {
         case "/jobs": try await say(Replies.jobList(try await services.jobs.recent(limit: 15)))
         case "/retry": try await say(retry(argument))
         case "/stats": try await say(Replies.stats(try await services.jobs.stats()))
+        case "/dashboard": try await say(dashboardLink(requester))
         default: try await say(Replies.unknownCommand(name))
         }
     }
@@ -58,6 +59,11 @@ extension UpdateHandler {
         guard let id = Int64(argument), id > 0 else { return Replies.usage("\(name) USER_ID (a number)") }
         if name == "/allow" { return Replies.allowed(id, try await services.whitelist.allow(id, by: requester.userID)) }
         return Replies.denied(id, try await services.whitelist.deny(id, by: requester.userID))
+    }
+
+    private func dashboardLink(_ requester: Requester) async throws -> String {
+        guard let dashboard = services.dashboard else { return Replies.noDashboard }
+        return Replies.dashboardLink(try await dashboard.signInLink(for: requester.userID))
     }
 
     private func retry(_ code: String) async throws -> String {

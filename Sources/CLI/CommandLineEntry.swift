@@ -41,6 +41,6 @@ struct RootCommand: AsyncParsableCommand {
         commandName: "botgateway",
         abstract: "A self-hosted Telegram bot that turns photos, scans and PDFs into answers.",
         discussion: "Configuration comes from environment variables (see README); flags override them.",
-        subcommands: [ServeCommand.self, WorkerCommand.self, BatchCommand.self, OCRCommand.self, ExportCommand.self, UsersCommand.self, TokensCommand.self, SubmitCommand.self, JobsCommand.self, WebhookCommand.self, DoctorCommand.self]
+        subcommands: [ServeCommand.self, WorkerCommand.self, BatchCommand.self, OCRCommand.self, ExportCommand.self, UsersCommand.self, TokensCommand.self, DashboardLinkCommand.self, SubmitCommand.self, JobsCommand.self, WebhookCommand.self, DoctorCommand.self]
     )
 }

@@ -138,7 +138,9 @@ extension PostgresDatabase: JobQueue, StepAudit {
                 SELECT id, state FROM job WHERE state = 'queued' AND next_attempt_at <= \(now) AND (\(groupID)::bigint IS NULL OR group_id = \(groupID))
                   AND NOT EXISTS (SELECT 1 FROM expired)
                 ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED),
-            candidate AS (SELECT * FROM expired UNION ALL SELECT * FROM due)
+            -- Paused from the dashboard: the gateway's workers wait; a batch run (its own group) goes on.
+            candidate AS (SELECT * FROM (SELECT * FROM expired UNION ALL SELECT * FROM due) AS found
+                          WHERE \(groupID)::bigint IS NOT NULL OR NOT (SELECT paused FROM pipeline_control WHERE id = 1))
             UPDATE job SET state = 'running', lease_owner = \(owner), lease_expires_at = \(now + lease), lease_token = job.lease_token + 1, updated_at = \(now)
             FROM candidate WHERE job.id = candidate.id
             RETURNING job.*, candidate.state AS previous_state
@@ -262,7 +264,7 @@ extension PostgresDatabase: JobQueue, StepAudit {
             """, logger: logger)
     }
 
-    private static func requeue(_ connection: PostgresConnection, _ job: inout JobRecord, at due: Timestamp, now: Timestamp, logger: Logger) async throws {
+    static func requeue(_ connection: PostgresConnection, _ job: inout JobRecord, at due: Timestamp, now: Timestamp, logger: Logger) async throws {
         job.requeue(at: due, now: now)
         try await connection.query("""
             UPDATE job SET state = 'queued', next_attempt_at = \(due), lease_owner = NULL, lease_expires_at = NULL, last_error = \(job.lastError),
@@ -290,13 +292,18 @@ extension PostgresDatabase: JobQueue, StepAudit {
             }
             var job = try row.jobRecord()
             guard job.state == .failed else { throw StorageError.invalid("job \(code) is \(job.state.rawValue), only failed jobs can be retried") }
-            try await connection.query("UPDATE step SET state = 'pending', attempts = 0, error = NULL WHERE job_id = \(job.id) AND state = 'failed'",
-                                       logger: self.logger)
-            job.lastError = nil
-            try await Self.requeue(connection, &job, at: now, now: now, logger: self.logger)
-            try await connection.query("UPDATE job SET callback_queued_at = NULL WHERE id = \(job.id)", logger: self.logger)
+            try await Self.requeueFailed(connection, &job, now: now, logger: self.logger)
             return job
         }
+    }
+
+    /// A failed job back in the queue: its failed step starts again with fresh attempts, its callback is due again.
+    static func requeueFailed(_ connection: PostgresConnection, _ job: inout JobRecord, now: Timestamp, logger: Logger) async throws {
+        try await connection.query("UPDATE step SET state = 'pending', attempts = 0, error = NULL WHERE job_id = \(job.id) AND state = 'failed'",
+                                   logger: logger)
+        job.lastError = nil
+        try await requeue(connection, &job, at: now, now: now, logger: logger)
+        try await connection.query("UPDATE job SET callback_queued_at = NULL WHERE id = \(job.id)", logger: logger)
     }
 
     public func jobCounts(groupID: Int64?) async throws -> [JobState: Int] {

@@ -202,5 +202,29 @@ enum PostgresSchema {
             );
             CREATE INDEX callback_due ON callback (state, next_attempt_at);
             """),
+        Migration(version: 3, name: "v3-dashboard", sql: """
+            -- Single-use sign-in links for the dashboard; only their hash is kept.
+            CREATE TABLE sign_in_link (
+                token_hash text PRIMARY KEY,
+                user_id bigint NOT NULL,
+                created_at double precision NOT NULL,
+                expires_at double precision NOT NULL,
+                used_at double precision
+            );
+            -- One row: the pipeline's pause switch.
+            CREATE TABLE pipeline_control (
+                id integer PRIMARY KEY CHECK (id = 1),
+                paused boolean NOT NULL DEFAULT false,
+                changed_by bigint,
+                changed_at double precision
+            );
+            INSERT INTO pipeline_control (id, paused) VALUES (1, false);
+            -- The dashboard's filtered pages (newest first) and its charts, in indexes.
+            CREATE INDEX job_state_id ON job (state, id);
+            CREATE INDEX job_origin_id ON job (origin, id);
+            CREATE INDEX job_user_id ON job (user_id, id);
+            CREATE INDEX job_created ON job (created_at);
+            CREATE INDEX job_finished ON job (finished_at);
+            """),
     ]
 }

@@ -72,6 +72,8 @@ extension AppDatabase: JobQueue, StepAudit {
         try await write { db in
             // Two indexed lookups rather than one OR (which made SQLite scan and sort the table). Running jobs
             // are few (one per worker), so the lease needs no index. Cached statements: this is the hot path.
+            // Paused from the dashboard: the gateway's workers wait; a batch run (its own group) goes on.
+            if groupID == nil, try Bool.fetchOne(db.cachedStatement(sql: "SELECT paused FROM pipelineControl WHERE id = 1")) == true { return nil }
             let scope = groupID == nil ? "" : " AND groupID = ?"
             var arguments: StatementArguments = [now]
             if let groupID { arguments += [groupID] }
@@ -240,15 +242,23 @@ extension AppDatabase: JobQueue, StepAudit {
         let code = JobCode.normalized(code)
         return try await write { db in
             guard var job = try JobRecord.filter(JobRecord.Columns.code == code).fetchOne(db) else { throw StorageError.notFound("job \(code)") }
-            guard job.state == .failed else { throw StorageError.invalid("job \(code) is \(job.state.rawValue), only failed jobs can be retried") }
-            try db.execute(sql: "UPDATE step SET state = ?, attempts = 0, error = NULL WHERE jobID = ? AND state = ?",
-                           arguments: [StepState.pending, job.id, StepState.failed])
-            job.requeue(at: now, now: now)
-            job.lastError = nil
-            try job.update(db)
-            try db.execute(sql: "UPDATE job SET callbackQueuedAt = NULL WHERE id = ?", arguments: [job.id])
-            return job
+            guard job.state == .failed, let jobID = job.id else {
+                throw StorageError.invalid("job \(code) is \(job.state.rawValue), only failed jobs can be retried")
+            }
+            try Self.requeueFailed(db, jobID: jobID, now: now)
+            return try JobRecord.fetchOne(db, key: jobID) ?? job
         }
+    }
+
+    /// A failed job back in the queue: its failed step starts again with fresh attempts, its callback is due again.
+    static func requeueFailed(_ db: Database, jobID: Int64, now: Timestamp) throws {
+        try db.execute(sql: "UPDATE step SET state = ?, attempts = 0, error = NULL WHERE jobID = ? AND state = ?",
+                       arguments: [StepState.pending, jobID, StepState.failed])
+        guard var job = try JobRecord.fetchOne(db, key: jobID) else { return }
+        job.requeue(at: now, now: now)
+        job.lastError = nil
+        try job.update(db)
+        try db.execute(sql: "UPDATE job SET callbackQueuedAt = NULL WHERE id = ?", arguments: [jobID])
     }
 
     public func jobCounts(groupID: Int64? = nil) async throws -> [JobState: Int] {

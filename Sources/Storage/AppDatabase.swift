@@ -296,6 +296,30 @@ public final class AppDatabase: Sendable {
             }
             try db.create(index: "callback_due", on: "callback", columns: ["state", "nextAttemptAt"])
         }
+        migrator.registerMigration("v6-dashboard") { db in
+            // Single-use sign-in links for the dashboard; only their hash is kept.
+            try db.create(table: "signInLink") { t in
+                t.primaryKey("tokenHash", .text)
+                t.column("userID", .integer).notNull()
+                t.column("createdAt", .double).notNull()
+                t.column("expiresAt", .double).notNull()
+                t.column("usedAt", .double)
+            }
+            // One row: the pipeline's pause switch.
+            try db.create(table: "pipelineControl") { t in
+                t.primaryKey("id", .integer).check { $0 == 1 }
+                t.column("paused", .boolean).notNull().defaults(to: false)
+                t.column("changedBy", .integer)
+                t.column("changedAt", .double)
+            }
+            try db.execute(sql: "INSERT INTO pipelineControl (id, paused) VALUES (1, 0)")
+            // The dashboard's filtered pages (newest first) and its charts, in indexes.
+            try db.create(index: "job_stateID", on: "job", columns: ["state", "id"])
+            try db.create(index: "job_originID", on: "job", columns: ["origin", "id"])
+            try db.create(index: "job_userID", on: "job", columns: ["userID", "id"])
+            try db.create(index: "job_created", on: "job", columns: ["createdAt"])
+            try db.create(index: "job_finished", on: "job", columns: ["finishedAt"])
+        }
         return migrator
     }
 }

@@ -44,6 +44,12 @@ public struct CallbackSigner: Sendable {
         return CallbackSigner(key: Data(kept.utf8))
     }
 
+    /// A key for another purpose (the dashboard's sessions), derived from the gateway's key: the same on every
+    /// gateway that shares `API_CALLBACK_SECRET`, and unrelated to any callback's signing secret.
+    public func derivedKey(for purpose: String) -> Data {
+        Data(HMAC<SHA256>.authenticationCode(for: Data("purpose:\(purpose)".utf8), using: key))
+    }
+
     /// The signing secret receivers of `token`'s callbacks verify with.
     public func signingSecret(for token: APITokenRecord) -> String {
         "whsec_" + Data(HMAC<SHA256>.authenticationCode(for: Data("callback:\(token.tokenHash)".utf8), using: key)).hexString

@@ -38,6 +38,8 @@ public protocol WhitelistService: Sendable {
     func shouldAnswerStranger(_ userID: Int64) async throws -> Bool
     func allow(_ userID: Int64, by admin: Int64) async throws -> AllowOutcome
     func deny(_ userID: Int64, by admin: Int64) async throws -> DenyOutcome
+    /// Makes someone (on the list or not) an admin.
+    func promote(_ userID: Int64, by admin: Int64) async throws -> AllowOutcome
     /// The configured admins first, then the list.
     func members() async throws -> [Member]
 }
@@ -67,6 +69,12 @@ public struct StoreWhitelistService: WhitelistService {
     public func allow(_ userID: Int64, by admin: Int64) async throws -> AllowOutcome {
         guard try await role(of: userID) != .admin else { return .alreadyAdmin }
         try await store.allow(userID: userID, role: .user, addedBy: admin)
+        return .allowed
+    }
+
+    public func promote(_ userID: Int64, by admin: Int64) async throws -> AllowOutcome {
+        guard try await role(of: userID) != .admin else { return .alreadyAdmin }
+        try await store.allow(userID: userID, role: .admin, addedBy: admin)
         return .allowed
     }
 

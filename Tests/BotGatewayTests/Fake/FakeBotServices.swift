@@ -77,6 +77,14 @@ final class FakeBotServices: JobService, ReportService, WhitelistService, Search
         }
     }
 
+    func promote(_ userID: Int64, by admin: Int64) async throws -> AllowOutcome {
+        with { state in
+            if state.roles[userID] == .admin { return .alreadyAdmin }
+            state.roles[userID] = .admin
+            return .allowed
+        }
+    }
+
     func deny(_ userID: Int64, by admin: Int64) async throws -> DenyOutcome {
         if userID == admin { return .isSelf }
         return with { $0.roles.removeValue(forKey: userID) == nil ? .notListed : .removed }
