@@ -22,6 +22,8 @@ final class GatewayHarness: @unchecked Sendable {
     private var pool: OCREnginePool?
     private var task: Task<Void, Error>?
     private(set) var port = 0
+    /// The gateway's dashboard links and sessions (its key), for tests that make links the way the bot does.
+    private(set) var dashboard: DashboardAccess?
 
     private init(telegram: FakeTelegram, directory: URL, database: AppDatabase) {
         self.telegram = telegram
@@ -54,6 +56,7 @@ final class GatewayHarness: @unchecked Sendable {
             steps: StepCatalog([OCRPlugin(pool: pool), AnalyzePlugin(analyzer: analyzer?(harness.http) ?? LocalAnalyzer())]),
             workers: 2, albumQuiet: albumQuiet, logger: quiet, summarizer: analyzer?(harness.http), callbackSigner: callbackSigner,
             http: harness.http)
+        harness.dashboard = Gateway.dashboardAccess(dependencies)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let app = Gateway.buildApplication(dependencies, mode: mode) { port in
             continuation.yield(port)
