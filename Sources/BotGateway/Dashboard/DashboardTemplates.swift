@@ -174,7 +174,7 @@ enum DashboardTemplates {
         <dt>File</dt><dd>{{name}}</dd>
         <dt>State</dt><dd class="state-{{state}}">{{state}}</dd>
         {{#error}}<dt>Error</dt><dd class="error">{{error}}</dd>{{/error}}
-        <dt>From</dt><dd>{{origin}}{{#user}}, user {{user}}{{/user}}</dd>
+        <dt>From</dt><dd>{{origin}}{{#user}}, {{user}}{{/user}}</dd>
         <dt>Created</dt><dd>{{created}}</dd>
         {{#finished}}<dt>Finished</dt><dd>{{finished}}</dd>{{/finished}}
         <dt>Tokens</dt><dd>{{inputTokens}} in, {{outputTokens}} out</dd>
@@ -343,7 +343,7 @@ enum DashboardTemplates {
         mark { padding: 0 .1rem; }
         .snippet { color: var(--muted); }
         .code { font-family: ui-monospace, monospace; }
-        svg.chart { max-width: 100%; height: auto; }
+        svg.chart { display: block; width: 100%; max-width: 48rem; height: auto; border-bottom: 1px solid #8886; }
         svg.chart rect { fill: var(--accent); }
         svg.chart text { font-size: 10px; fill: currentColor; }
         """

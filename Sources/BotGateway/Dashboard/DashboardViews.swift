@@ -199,7 +199,7 @@ enum DashboardViews {
 
     static func job(_ details: JobDetails, answerStep: String, csrf: String) -> Job {
         let job = details.job, usage = details.usage
-        let who = job.userID.map(String.init) ?? job.tokenID.map { "API token \($0)" }
+        let who = job.userID.map { "user \($0)" } ?? job.tokenID.map { "API token \($0)" }
         return Job(
             code: job.code, name: job.sourceName, state: job.state.rawValue, error: job.lastError, origin: job.origin.rawValue, user: who,
             created: time(job.createdAt), finished: job.finishedAt.map(time), inputTokens: usage.inputTokens, outputTokens: usage.outputTokens,
