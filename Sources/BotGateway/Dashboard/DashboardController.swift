@@ -319,7 +319,7 @@ final class DashboardController: Sendable {
         }
         let details = try await store.jobDetails(code: newest.code)
         let view = DashboardViews.Document(
-            sha: document.sha256, format: document.format, size: DashboardViews.bytes(document.size), pages: document.pages,
+            sha: document.sha256, format: document.format, size: DashboardViews.bytes(document.size), pages: document.pages.map { $0 == 1 ? "1 page" : "\($0) pages" },
             isImage: document.mimeType.hasPrefix("image/"), isPDF: document.mimeType == "application/pdf",
             text: document.ocrText ?? "Not read yet.", analysis: details.flatMap { DashboardViews.analysis(DashboardViews.decodedAnalysis($0, answerStep: answerStep)) },
             jobs: jobs.map { DashboardViews.DocumentJob(code: $0.code, name: $0.sourceName, state: $0.state.rawValue, created: DashboardViews.time($0.createdAt)) })

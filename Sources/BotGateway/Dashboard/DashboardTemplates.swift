@@ -227,7 +227,7 @@ enum DashboardTemplates {
         <figure class="page">
         {{#isImage}}<img src="/admin/documents/{{sha}}/original" alt="The document as sent">{{/isImage}}
         {{#isPDF}}<object data="/admin/documents/{{sha}}/original" type="application/pdf" aria-label="The PDF as sent"><a href="/admin/documents/{{sha}}/original">Open the PDF</a></object>{{/isPDF}}
-        <figcaption>{{format}}, {{size}}{{#pages}}, {{pages}} pages{{/pages}}</figcaption>
+        <figcaption>{{format}}, {{size}}{{#pages}}, {{pages}}{{/pages}}</figcaption>
         </figure>
         <section class="text">
         <h2>OCR text</h2>

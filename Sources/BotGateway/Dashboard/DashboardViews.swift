@@ -251,7 +251,8 @@ enum DashboardViews {
         var sha: String
         var format: String
         var size: String
-        var pages: Int?
+        /// "1 page", "3 pages" (nil until read).
+        var pages: String?
         var isImage: Bool
         var isPDF: Bool
         var text: String
