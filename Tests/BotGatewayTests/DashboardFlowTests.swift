@@ -19,8 +19,10 @@ struct DashboardFlowTests {
         func headers(_ name: String) -> [String] { headers.filter { $0.name.lowercased() == name.lowercased() }.map(\.value) }
     }
 
-    static func call(_ gateway: GatewayHarness, _ path: String, method: String = "GET", cookie: String? = nil, form: [(String, String)]? = nil) async throws -> Reply {
+    static func call(_ gateway: GatewayHarness, _ path: String, method: String = "GET", cookie: String? = nil, form: [(String, String)]? = nil,
+                     origin: String? = nil) async throws -> Reply {
         var headers: [(name: String, value: String)] = []
+        if let origin { headers.append(("Origin", origin)) }
         if let cookie { headers.append(("Cookie", "\(DashboardAccess.cookieName)=\(cookie)")) }
         var body: HTTPClientRequest.Body = .none
         if let form {
@@ -82,7 +84,7 @@ struct DashboardFlowTests {
             for _ in 0..<2 {
                 let page = try await Self.call(gateway, "/admin/signin?t=\(token)")
                 #expect(page.status == 200 && page.text.contains(#"<button type="submit">Sign in</button>"#))
-                #expect(page.header("Referrer-Policy") == "no-referrer")
+                #expect(page.header("Referrer-Policy") == "same-origin")
             }
             let signedIn = try await Self.call(gateway, "/admin/signin", method: "POST", form: [("t", token)])
             #expect(signedIn.status == 303 && signedIn.header("Location") == "/admin?notice=signed-in")
@@ -160,8 +162,13 @@ struct DashboardFlowTests {
             #expect(missing.status == 403 && missing.text.contains("Form expired"))
             let foreign = try await Self.call(gateway, "/admin/pipeline", method: "POST", cookie: session, form: [("csrf", otherToken), ("action", "pause")])
             #expect(foreign.status == 403)
+            // The right token, sent by a page of another site.
+            let elsewhere = try await Self.call(gateway, "/admin/pipeline", method: "POST", cookie: session, form: [("csrf", token), ("action", "pause")],
+                                                origin: "https://evil.example")
+            #expect(elsewhere.status == 403)
             #expect(try await gateway.database.pipelinePaused() == false)
-            let paused = try await Self.call(gateway, "/admin/pipeline", method: "POST", cookie: session, form: [("csrf", token), ("action", "pause")])
+            let paused = try await Self.call(gateway, "/admin/pipeline", method: "POST", cookie: session, form: [("csrf", token), ("action", "pause")],
+                                             origin: "http://127.0.0.1:\(gateway.port)")
             #expect(paused.status == 303 && paused.header("Location") == "/admin?notice=paused")
             #expect(try await gateway.database.pipelinePaused())
             #expect(try await Self.call(gateway, "/admin?notice=paused", cookie: session).text.contains("The pipeline is paused"))

@@ -22,8 +22,6 @@ final class DashboardController: Sendable {
     let logger: Logger
 
     static let pageSize = 50
-    /// Bulk actions change at most this many jobs at once (the confirmation says so when more match).
-    static let bulkLimit = 10_000
 
     init(access: DashboardAccess, store: any GatewayStore, jobs: any JobService, whitelist: any WhitelistService, blobs: BlobStore, steps: [String],
          answerStep: String, dataDirectory: URL, ocrQueueDepth: @escaping @Sendable () -> Int, logger: Logger) {
@@ -81,12 +79,23 @@ final class DashboardController: Sendable {
             return message(status: .forbidden, title: "Not signed in", text: "Send /dashboard to the bot for a sign-in link (admins only).")
         }
         let form = try await FormFields.read(request)
-        guard access.checkCSRF(form["csrf"], for: session) else {
+        guard !fromElsewhere(request), access.checkCSRF(form["csrf"], for: session) else {
             logger.warning("dashboard change refused: missing or wrong CSRF token", metadata: ["user": "\(session.userID)", "path": "\(request.uri.path)"])
             return message(status: .forbidden, title: "Form expired",
                            text: "This form is not from your current session (or has expired). Reload the page and try again.")
         }
         return try await change(session, form)
+    }
+
+    /// A browser names the page a form was sent from (`Origin`); one from another site is refused, a third lock
+    /// beside the `SameSite=Strict` cookie and the CSRF token. Our own pages are this server as its `Host` header
+    /// names it, or `BOT_PUBLIC_URL` (behind a proxy that rewrites `Host`). No `Origin` (not a browser): the
+    /// token decides.
+    private func fromElsewhere(_ request: Request) -> Bool {
+        guard let origin = request.headers[.origin]?.lowercased() else { return false }
+        if origin == access.baseURL.lowercased() { return false }
+        guard let host = request.head.authority?.lowercased(), let url = URL(string: origin), let originHost = url.host?.lowercased() else { return true }
+        return originHost + (url.port.map { ":\($0)" } ?? "") != host
     }
 
     private func page<Body>(_ title: String, _ body: Body, session: DashboardAccess.Session?, section: String?, notice: String? = nil,
@@ -135,6 +144,9 @@ final class DashboardController: Sendable {
     }
 
     private func signIn(_ request: Request) async throws -> Response {
+        guard !fromElsewhere(request) else {
+            return message(status: .forbidden, title: "Sign-in refused", text: "Sign in from the link's own page.")
+        }
         let form = try await FormFields.read(request)
         do {
             let (session, cookie) = try await access.signIn(token: form["t"] ?? "")
@@ -410,7 +422,7 @@ final class DashboardController: Sendable {
 }
 
 /// Every dashboard response: a strict Content-Security-Policy (no script at all, nothing from elsewhere), no
-/// framing, no caching of admin pages, no referrer (the sign-in link's token never leaves in one).
+/// framing, no caching of admin pages, no referrer to other sites (the sign-in link's token never leaves in one).
 struct DashboardHeaders: RouterMiddleware {
     typealias Context = BasicRequestContext
 
@@ -422,7 +434,7 @@ struct DashboardHeaders: RouterMiddleware {
         if response.headers[.contentSecurityPolicy] == nil { response.headers[.contentSecurityPolicy] = Self.policy }
         response.headers[.init("X-Content-Type-Options")!] = "nosniff"
         response.headers[.init("X-Frame-Options")!] = "DENY"
-        response.headers[.init("Referrer-Policy")!] = "no-referrer"
+        response.headers[.init("Referrer-Policy")!] = "same-origin"
         if response.headers[.cacheControl] == nil { response.headers[.cacheControl] = "no-store" }
         return response
     }

@@ -32,7 +32,7 @@ enum DashboardTemplates {
         <head>
         <meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
-        <meta name="referrer" content="no-referrer">
+        <meta name="referrer" content="same-origin">
         <title>{{title}} · BotGateway</title>
         <link rel="stylesheet" href="/admin/static/dashboard.css">
         </head>
