@@ -73,7 +73,8 @@ public enum Gateway {
                                 observer: PipelineEvents(finished: [finished, callbacksDue]), logger: Logger(label: "pipeline"), metrics: metrics)
         // One composer for the bot's reports and the API's group reports.
         let composer = ReportComposer(summarizer: dependencies.summarizer, usage: database, logger: Logger(label: "report"), metrics: metrics)
-        let services = Self.services(dependencies, composer: composer)
+        let access = Self.dashboardAccess(dependencies)
+        let services = Self.services(dependencies, composer: composer, dashboard: access)
         let handler = UpdateHandler(services: services, downloadLimit: settings.downloadLimit,
                                     scratch: settings.dataDirectory.appendingPathComponent("tmp"), logger: Logger(label: "telegram"))
         var lifecycle: [any Service] = [
@@ -93,7 +94,7 @@ public enum Gateway {
         addOperationalRoutes(to: router, database: database, registry: registry, dataDirectory: settings.dataDirectory,
                              minimumFreeBytes: settings.minimumFreeBytes, ocrQueueDepth: dependencies.ocrQueueDepth)
         apiController(dependencies, services: services, composer: composer).addRoutes(to: router)
-        DashboardController(access: services.dashboard as? DashboardAccess ?? dashboardAccess(dependencies), store: database, jobs: services.jobs,
+        DashboardController(access: access, store: database, jobs: services.jobs,
                             whitelist: services.whitelist, blobs: dependencies.blobs, steps: dependencies.steps.names,
                             answerStep: dependencies.steps.answerStep, dataDirectory: settings.dataDirectory,
                             ocrQueueDepth: dependencies.ocrQueueDepth, logger: Logger(label: "dashboard")).addRoutes(to: router)
@@ -140,7 +141,7 @@ public enum Gateway {
     }
 
     /// The use cases the bot calls, on this gateway's store.
-    static func services(_ dependencies: Dependencies, composer: ReportComposer) -> BotServices {
+    static func services(_ dependencies: Dependencies, composer: ReportComposer, dashboard: DashboardAccess) -> BotServices {
         let database = dependencies.database, settings = dependencies.settings
         let intake = DocumentIntake(blobs: dependencies.blobs, maxBytes: settings.downloadLimit)
         return BotServices(
@@ -150,6 +151,6 @@ public enum Gateway {
                                         folder: settings.dataDirectory.appendingPathComponent("reports"), archiver: dependencies.reportArchiver),
             whitelist: StoreWhitelistService(adminIDs: settings.adminIDs, store: database),
             search: StoreSearchService(documents: database),
-            replies: database, files: dependencies.telegram, dashboard: dashboardAccess(dependencies))
+            replies: database, files: dependencies.telegram, dashboard: dashboard)
     }
 }

@@ -2,6 +2,7 @@ import CurlHTTP
 import Foundation
 import Environment
 import OCR
+import UseCases
 
 /// What `serve` needs from the environment (SPEC §3). A missing or malformed value is a
 /// `ConfigurationError` naming the variable; the token is never part of any message.
@@ -47,7 +48,12 @@ public struct GatewaySettings: Sendable, Redacted {
 
     /// The address the dashboard's links start with.
     public var dashboardBaseURL: String {
-        publicURL ?? "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+        publicURL ?? Self.listeningURL(host: host, port: port)
+    }
+
+    /// `http://HOST:PORT` as this server listens (the public address when `BOT_PUBLIC_URL` is not set).
+    public static func listeningURL(host: String, port: Int) -> String {
+        "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
     }
 
     public var redactedDescription: String {
@@ -148,11 +154,6 @@ public struct GatewaySettings: Sendable, Redacted {
 public enum WebhookSecret {
     public static func matches(_ presented: String?, expected: String) -> Bool {
         guard let presented else { return false }
-        let a = Array(presented.utf8), b = Array(expected.utf8)
-        var difference = UInt8(a.count == b.count ? 0 : 1)
-        for index in 0..<b.count {
-            difference |= b[index] ^ (index < a.count ? a[index] : 0)
-        }
-        return difference == 0
+        return Secrets.equal(presented, expected)
     }
 }

@@ -22,7 +22,7 @@ struct DashboardLinkCommand: AsyncParsableCommand {
         }
         let (database, _) = try await configuration.openStorage()
         let base = try GatewaySettings.publicURL(environment)
-            ?? "http://\(GatewaySettings.host(environment)):\(try GatewaySettings.port(environment))"
+            ?? GatewaySettings.listeningURL(host: GatewaySettings.host(environment), port: try GatewaySettings.port(environment))
         let access = DashboardAccess(store: database, whitelist: StoreWhitelistService(adminIDs: admins, store: database),
                                      key: try configuration.callbackSigner().derivedKey(for: "dashboard-session"), baseURL: base)
         do {

@@ -47,7 +47,7 @@ extension PostgresDatabase: DashboardStore {
 
     public func overview(now: Timestamp) async throws -> DashboardOverview {
         let hourStart = DashboardBuckets.hourStart(now: now), dayStart = DashboardBuckets.dayStart(now: now)
-        let todayStart = (now / 86400).rounded(.down) * 86400, monthStart = DashboardBuckets.monthStart(now: now)
+        let todayStart = DashboardBuckets.startOfDay(now), monthStart = DashboardBuckets.monthStart(now: now)
         return try await connection { connection in
             var depth: [String: QueueDepth] = [:]
             for row in try await connection.query("""

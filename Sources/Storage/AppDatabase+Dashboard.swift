@@ -74,7 +74,7 @@ extension AppDatabase: DashboardStore {
                 perHour: DashboardBuckets.fill(hours, size: DashboardBuckets.hours),
                 perDay: DashboardBuckets.fill(days, size: DashboardBuckets.days),
                 finishedLastDay: finished?["finished"] ?? 0, failedLastDay: finished?["failed"] ?? 0,
-                spendTodayUSD: try spend(since: (now / 86400).rounded(.down) * 86400),
+                spendTodayUSD: try spend(since: DashboardBuckets.startOfDay(now)),
                 spendThisMonthUSD: try spend(since: DashboardBuckets.monthStart(now: now)),
                 undeliveredReplies: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'sending')") ?? 0,
                 paused: try Bool.fetchOne(db, sql: "SELECT paused FROM pipelineControl WHERE id = 1") ?? false)

@@ -41,10 +41,7 @@ public struct APITokenService: Sendable {
         guard !scopes.isEmpty else { throw Refusal.noScope }
         if let rateLimit, !(rateLimit > 0 && rateLimit <= 100_000) { throw Refusal.badLimit("the rate limit must be between 0 and 100000 requests per second") }
         if let dailyQuota, dailyQuota < 0 { throw Refusal.badLimit("the daily quota cannot be negative") }
-        var random = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
-        let secret = Self.prefix + Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let secret = Self.prefix + Secrets.random()
         let record = APITokenRecord(name: name, tokenHash: Self.hash(secret), hint: String(secret.prefix(Self.prefix.count + 4)), scopes: scopes,
                                     rateLimit: rateLimit, dailyQuota: dailyQuota, createdAt: now)
         return IssuedToken(record: try await store.createToken(record), secret: secret)
@@ -70,8 +67,7 @@ public struct APITokenService: Sendable {
         try await store.touchToken(id: id, now: now)
     }
 
-    /// Hex SHA-256: the secrets are 256 random bits, so a fast hash is enough (nothing to brute-force).
     public static func hash(_ secret: String) -> String {
-        SHA256.hash(data: Data(secret.utf8)).hexString
+        Secrets.hash(secret)
     }
 }

@@ -59,21 +59,21 @@ public struct DashboardAccess: DashboardLinks {
     /// A new single-use sign-in link for an admin; only the token's hash is stored.
     public func signInLink(for userID: Int64, now: Timestamp) async throws -> String {
         guard try await whitelist.role(of: userID) == .admin else { throw Refusal.notAdmin }
-        let token = Self.randomToken()
-        try await store.createSignInLink(hash: Self.hash(token), userID: userID, expiresAt: now + linkLifetime, now: now)
+        let token = Secrets.random()
+        try await store.createSignInLink(hash: Secrets.hash(token), userID: userID, expiresAt: now + linkLifetime, now: now)
         return "\(baseURL)/admin/signin?t=\(token)"
     }
 
     /// Uses a link's token: a session for its admin, or why not.
     public func signIn(token: String, now: Timestamp = .now) async throws -> (session: Session, cookie: String) {
         guard token.count <= 100 else { throw Refusal.linkUnknown }
-        switch try await store.useSignInLink(hash: Self.hash(token), now: now) {
+        switch try await store.useSignInLink(hash: Secrets.hash(token), now: now) {
         case .unknown: throw Refusal.linkUnknown
         case .used: throw Refusal.linkUsed
         case .expired: throw Refusal.linkExpired
         case .valid(let userID):
             guard try await whitelist.role(of: userID) == .admin else { throw Refusal.notAdmin }
-            let session = Session(userID: userID, expiresAt: (now + sessionLifetime).rounded(.down), nonce: Self.randomToken())
+            let session = Session(userID: userID, expiresAt: (now + sessionLifetime).rounded(.down), nonce: Secrets.random())
             return (session, cookieValue(session))
         }
     }
@@ -92,7 +92,7 @@ public struct DashboardAccess: DashboardLinks {
         let parts = cookie.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 5, parts[0] == "v1", let user = Int64(parts[1]), let expires = Int64(parts[2]) else { return nil }
         let body = parts[0...3].joined(separator: ".")
-        guard Self.constantTimeEqual(sign(body), parts[4]), Double(expires) > now else { return nil }
+        guard Secrets.equal(parts[4], sign(body)), Double(expires) > now else { return nil }
         guard try await whitelist.role(of: user) == .admin else { return nil }
         return Session(userID: user, expiresAt: Double(expires), nonce: parts[3])
     }
@@ -104,26 +104,11 @@ public struct DashboardAccess: DashboardLinks {
 
     public func checkCSRF(_ presented: String?, for session: Session) -> Bool {
         guard let presented else { return false }
-        return Self.constantTimeEqual(csrfToken(for: session), presented)
+        return Secrets.equal(presented, csrfToken(for: session))
     }
 
     private func sign(_ text: String) -> String {
         Data(HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: SymmetricKey(data: keyBytes))).base64URL
-    }
-
-    static func hash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).hexString
-    }
-
-    static func randomToken() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }).base64URL
-    }
-
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        return zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 }
 
@@ -136,12 +121,5 @@ public protocol DashboardLinks: Sendable {
 extension DashboardLinks {
     public func signInLink(for userID: Int64) async throws -> String {
         try await signInLink(for: userID, now: .now)
-    }
-}
-
-extension Data {
-    /// Base64 with the URL-safe alphabet and no padding (fits a query string and a cookie as it is).
-    var base64URL: String {
-        base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 }

@@ -109,6 +109,24 @@ struct DashboardFlowTests {
         await gateway.stop()
     }
 
+    @Test("behind https (BOT_PUBLIC_URL) the session cookie is Secure, and the link starts with the public address")
+    func secureBehindTLS() async throws {
+        let gateway = try await GatewayHarness.start(publicURL: "https://bot.example.com")
+        do {
+            try await gateway.post(Updates.text(update: 1, user: 1, message: 1, "/dashboard"))
+            let token = try await Self.linkToken(gateway, chat: 1)
+            #expect(gateway.telegram.messages(to: 1).last?.text.contains("https://bot.example.com/admin/signin?t=\(token)") == true)
+            let signedIn = try await Self.call(gateway, "/admin/signin", method: "POST", form: [("t", token)])
+            #expect(signedIn.status == 303)
+            let cookie = try #require(signedIn.header("Set-Cookie"))
+            #expect(cookie.hasSuffix("; Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"))
+        } catch {
+            await gateway.stop()
+            throw error
+        }
+        await gateway.stop()
+    }
+
     @Test("refused: an expired link, a non-admin's /dashboard and link, no or a forged cookie, a demoted admin's session")
     func refusals() async throws {
         let gateway = try await GatewayHarness.start(admins: [1])

@@ -35,7 +35,7 @@ final class GatewayHarness: @unchecked Sendable {
                       analyzer: (@Sendable (HTTPClient) -> any Analyzer & ReportSummarizer)? = nil,
                       pacer: SendPacer = SendPacer(perChat: .milliseconds(10), perGroup: .milliseconds(10), global: .milliseconds(1)),
                       telegramRetries: Int = 2, delivery: ReplyDelivery = ReplyDelivery(), minimumFreeBytes: Int64 = 0,
-                      api: APISettings = APISettings(), callbackSigner: CallbackSigner? = nil,
+                      api: APISettings = APISettings(), callbackSigner: CallbackSigner? = nil, publicURL: String? = nil,
                       prepare: (URL) throws -> Void = { _ in }) async throws -> GatewayHarness {
         let telegram = try await FakeTelegram.start()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-test-\(UUID().uuidString)")
@@ -48,7 +48,8 @@ final class GatewayHarness: @unchecked Sendable {
         harness.pool = pool
         let settings = GatewaySettings(token: telegram.token, apiBaseURL: telegram.baseURL, webhookSecret: secret, adminIDs: admins,
                                        host: "127.0.0.1", port: 0, dataDirectory: directory,
-                                       downloadLimit: 20_000_000, replyDelivery: delivery, minimumFreeBytes: minimumFreeBytes, api: api)
+                                       downloadLimit: 20_000_000, replyDelivery: delivery, minimumFreeBytes: minimumFreeBytes, api: api,
+                                       publicURL: publicURL)
         var client = TelegramClient(token: telegram.token, baseURL: telegram.baseURL, http: harness.http, pacer: pacer, logger: quiet)
         client.retries = telegramRetries
         let dependencies = Gateway.Dependencies(

@@ -207,13 +207,7 @@ final class APIController: Sendable {
             logger.error("an original could not be read", metadata: ["sha256": "\(document.sha256)", "error": "\(error)"])
             throw APIProblem.unavailable("the document store cannot hand out this document right now")
         }
-        let body = try await FileIO().loadFile(path: path, context: context)
-        return Response(status: .ok, headers: [
-            .contentType: document.mimeType, .contentLength: "\(document.size)",
-            .contentDisposition: "attachment; filename=\"\(Self.headerSafe(job.sourceName))\"",
-            // Someone else's bytes: a browser must not guess another type for them.
-            .init("X-Content-Type-Options")!: "nosniff",
-        ], body: body)
+        return try await OriginalResponse.make(document, at: path, name: job.sourceName, disposition: "attachment", context: context)
     }
 
     private func text(_ request: Request, context: BasicRequestContext) async throws -> Response {
@@ -390,10 +384,5 @@ final class APIController: Sendable {
         let parts = tag.split(separator: "-", omittingEmptySubsequences: false)
         guard let first = parts.first, (2...3).contains(first.count), first.allSatisfy({ $0.isASCII && $0.isLetter }), parts.count <= 3 else { return false }
         return parts.dropFirst().allSatisfy { (2...8).contains($0.count) && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) } }
-    }
-
-    /// A file name for a quoted header parameter: no quotes, backslashes or controls.
-    static func headerSafe(_ name: String) -> String {
-        String(name.unicodeScalars.filter { $0.isASCII && $0.value >= 0x20 && $0 != "\"" && $0 != "\\" && $0.value != 0x7f }.map(Character.init))
     }
 }

@@ -202,11 +202,9 @@ final class DashboardController: Sendable {
 
     /// `YYYY-MM-DD` → the start of that UTC day.
     static func dayStart(_ text: String) -> Timestamp? {
-        let parts = text.split(separator: "-").compactMap { Int($0) }
-        guard parts.count == 3, (1970...9999).contains(parts[0]), (1...12).contains(parts[1]), (1...31).contains(parts[2]) else { return nil }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        return calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2]))?.timeIntervalSince1970
+        let day = ISO8601DateFormatter()
+        day.formatOptions = [.withFullDate]
+        return day.date(from: text)?.timeIntervalSince1970
     }
 
     /// The filter as form fields and query items (kept across pages and into the bulk confirmation).
@@ -316,16 +314,16 @@ final class DashboardController: Sendable {
         return page("Documents", view, session: session, section: "/admin/documents", template: "documents")
     }
 
-    /// The document's newest job (which names it) and the document, for a well-formed hash only.
-    private func storedDocument(_ context: BasicRequestContext) async throws -> (DocumentRecord, [JobRecord])? {
+    /// The document and its newest `jobs` jobs (the first names it), for a well-formed hash only.
+    private func storedDocument(_ context: BasicRequestContext, jobs limit: Int = 1) async throws -> (DocumentRecord, [JobRecord])? {
         let sha = try context.parameters.require("sha").lowercased()
         guard sha.count == 64, sha.allSatisfy(\.isHexDigit), let document = try await store.document(sha256: sha) else { return nil }
-        let jobs = try await store.jobs(matching: JobQuery(documentSHA256: sha), limit: 20)
+        let jobs = try await store.jobs(matching: JobQuery(documentSHA256: sha), limit: limit)
         return (document, jobs)
     }
 
     private func document(_ session: DashboardAccess.Session, _ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        guard let (document, jobs) = try await storedDocument(context), let newest = jobs.first else {
+        guard let (document, jobs) = try await storedDocument(context, jobs: 20), let newest = jobs.first else {
             return message(status: .notFound, title: "No such document", text: "There is no such document.", session: session,
                            link: ("/admin/documents", "Search documents"))
         }
@@ -349,16 +347,11 @@ final class DashboardController: Sendable {
             logger.error("an original could not be read", metadata: ["sha256": "\(document.sha256)", "error": "\(error)"])
             return message(status: .serviceUnavailable, title: "Not available", text: "The document store cannot hand out this document right now.")
         }
-        let body = try await FileIO().loadFile(path: path, context: context)
-        let download = request.uri.queryParameters.get("download") != nil
-        return Response(status: .ok, headers: [
-            .contentType: document.mimeType, .contentLength: "\(document.size)",
-            .contentDisposition: "\(download ? "attachment" : "inline"); filename=\"\(APIController.headerSafe(newest.sourceName))\"",
-            // Someone else's bytes: never run as a page of ours, never sniffed as another type (the headers' middleware).
-            // A PDF is shown by the browser's viewer, which a sandbox would block; an image needs nothing.
-            .contentSecurityPolicy: document.mimeType == "application/pdf" ? "default-src 'none'; object-src 'self'"
-                : "default-src 'none'; img-src 'self'; sandbox",
-        ], body: body)
+        // A PDF is shown by the browser's viewer, which a sandbox would block; an image needs nothing.
+        let policy = document.mimeType == "application/pdf" ? "default-src 'none'; object-src 'self'" : "default-src 'none'; img-src 'self'; sandbox"
+        return try await OriginalResponse.make(document, at: path, name: newest.sourceName,
+                                               disposition: request.uri.queryParameters.get("download") != nil ? "attachment" : "inline",
+                                               headers: [.contentSecurityPolicy: policy], context: context)
     }
 
     private func exportRow(_ context: BasicRequestContext) async throws -> Response {
@@ -367,7 +360,7 @@ final class DashboardController: Sendable {
             return message(status: .notFound, title: "No such document", text: "There is no such document.")
         }
         let data = try DocumentExport.render([ExportRow(details)], as: .excel)
-        let name = APIController.headerSafe((newest.sourceName as NSString).deletingPathExtension)
+        let name = OriginalResponse.headerSafe((newest.sourceName as NSString).deletingPathExtension)
         return Response(status: .ok, headers: [
             .contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"\(name.isEmpty ? document.sha256 : name).csv\"",
         ], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
@@ -378,7 +371,7 @@ final class DashboardController: Sendable {
     private func costs(_ session: DashboardAccess.Session, _ request: Request) async throws -> Response {
         let days = request.uri.queryParameters.get("days").flatMap { Int($0) }.map { min(max($0, 1), 3660) } ?? 30
         let now = Timestamp.now
-        let since = (now / 86400).rounded(.down) * 86400 - Double(days - 1) * 86400
+        let since = DashboardBuckets.startOfDay(now) - Double(days - 1) * 86400
         let report = try await store.costs(since: since, now: now)
         return page("Costs", DashboardViews.costs(report, days: days), session: session, section: "/admin/costs", template: "costs")
     }

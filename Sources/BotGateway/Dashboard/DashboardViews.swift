@@ -237,7 +237,7 @@ enum DashboardViews {
     /// A snippet from the full-text index, whose matches the store marks «like this»: the text is escaped first,
     /// then the marks become `<mark>` (so nothing in the document's text can become markup).
     static func highlighted(_ snippet: String) -> String {
-        escape(snippet).replacingOccurrences(of: "«", with: "<mark>").replacingOccurrences(of: "»", with: "</mark>")
+        Replies.escape(snippet).replacingOccurrences(of: "«", with: "<mark>").replacingOccurrences(of: "»", with: "</mark>")
     }
 
     struct DocumentJob {
@@ -342,23 +342,16 @@ enum DashboardViews {
     // MARK: Formatting
 
     static func time(_ timestamp: Timestamp) -> String {
-        timeFormat.string(from: Date(timeIntervalSince1970: timestamp)) + " UTC"
+        Date(timeIntervalSince1970: timestamp).formatted(timeStyle) + " UTC"
     }
 
     static func day(_ timestamp: Timestamp) -> String {
-        dayFormat.string(from: Date(timeIntervalSince1970: timestamp))
+        Date(timeIntervalSince1970: timestamp).formatted(dayStyle)
     }
 
-    nonisolated(unsafe) private static let timeFormat: DateFormatter = formatter("yyyy-MM-dd HH:mm")
-    nonisolated(unsafe) private static let dayFormat: DateFormatter = formatter("yyyy-MM-dd")
-
-    private static func formatter(_ pattern: String) -> DateFormatter {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = pattern
-        return formatter
-    }
+    /// `2026-11-24 05:50` and `2026-11-24`, in UTC (value styles: nothing shared between requests to guard).
+    private static let dayStyle = Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC")!).year().month().day().dateSeparator(.dash)
+    private static let timeStyle = dayStyle.dateTimeSeparator(.space).time(includingFractionalSeconds: false).timeSeparator(.colon)
 
     static func money(_ usd: Double) -> String {
         usd == 0 ? "$0" : usd < 0.01 ? String(format: "$%.4f", usd) : String(format: "$%.2f", usd)
@@ -377,22 +370,6 @@ enum DashboardViews {
     static func clipped(_ text: String, _ limit: Int) -> String {
         text.count <= limit ? text : String(text.prefix(limit - 1)) + "…"
     }
-
-    static func escape(_ text: String) -> String {
-        var escaped = ""
-        escaped.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "<": escaped += "&lt;"
-            case ">": escaped += "&gt;"
-            case "&": escaped += "&amp;"
-            case "\"": escaped += "&quot;"
-            case "'": escaped += "&#39;"
-            default: escaped.append(character)
-            }
-        }
-        return escaped
-    }
 }
 
 /// An inline SVG bar chart built from numbers only (labels are our own dates and hours), so it is safe to
@@ -403,12 +380,12 @@ enum BarChart {
         let barWidth = values.isEmpty ? 0 : width / Double(values.count)
         let peak = max(values.max() ?? 0, 1e-9)
         var svg = #"<svg class="chart" role="img" viewBox="0 0 \#(Int(width)) \#(Int(height))" xmlns="http://www.w3.org/2000/svg">"#
-        svg += "<title>\(DashboardViews.escape(title))</title>"
+        svg += "<title>\(Replies.escape(title))</title>"
         for (index, value) in values.enumerated() {
             let barHeight = value <= 0 ? 0 : max(1, (height - bottom - top) * value / peak)
             let x = Double(index) * barWidth
             let figure = value == value.rounded() ? String(Int(value)) : String(format: "%.4f", value)
-            let label = index < labels.count ? DashboardViews.escape(labels[index]) : ""
+            let label = index < labels.count ? Replies.escape(labels[index]) : ""
             svg += String(format: #"<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f">"#, x + 1, height - bottom - barHeight, max(1, barWidth - 2), barHeight)
                 + "<title>\(label): \(figure)</title></rect>"
             if index % max(1, every) == 0 {

@@ -184,6 +184,11 @@ public enum DashboardBuckets {
     public static let hours = 24
     public static let days = 30
 
+    /// Midnight UTC of the day `time` is in.
+    public static func startOfDay(_ time: Timestamp) -> Timestamp {
+        (time / 86400).rounded(.down) * 86400
+    }
+
     /// The start of the oldest hour bucket: the current hour, 23 hours back.
     public static func hourStart(now: Timestamp) -> Timestamp {
         (now / 3600).rounded(.down) * 3600 - Double(hours - 1) * 3600
@@ -191,7 +196,7 @@ public enum DashboardBuckets {
 
     /// The start of the oldest day bucket: today (UTC), 29 days back.
     public static func dayStart(now: Timestamp) -> Timestamp {
-        (now / 86400).rounded(.down) * 86400 - Double(days - 1) * 86400
+        startOfDay(now) - Double(days - 1) * 86400
     }
 
     public static func monthStart(now: Timestamp) -> Timestamp {

@@ -1,0 +1,24 @@
+import Foundation
+import Hummingbird
+import Storage
+
+/// A stored original as an HTTP response, for the API and the dashboard alike: its type as found from its
+/// content, its size, a file name a browser keeps, and never sniffed as another type (someone else's bytes).
+enum OriginalResponse {
+    /// `disposition` is `attachment` (save it) or `inline` (show it); `headers` adds to these.
+    static func make(_ document: DocumentRecord, at path: String, name: String, disposition: String, headers: HTTPFields = [:],
+                     context: some RequestContext) async throws -> Response {
+        var fields: HTTPFields = [
+            .contentType: document.mimeType, .contentLength: "\(document.size)",
+            .contentDisposition: "\(disposition); filename=\"\(headerSafe(name))\"",
+            .init("X-Content-Type-Options")!: "nosniff",
+        ]
+        fields.append(contentsOf: headers)
+        return Response(status: .ok, headers: fields, body: try await FileIO().loadFile(path: path, context: context))
+    }
+
+    /// A file name fit for a quoted header value: printable ASCII without quotes or backslashes.
+    static func headerSafe(_ name: String) -> String {
+        String(name.unicodeScalars.filter { $0.isASCII && $0.value >= 0x20 && $0 != "\"" && $0 != "\\" && $0.value != 0x7f }.map(Character.init))
+    }
+}
