@@ -83,6 +83,7 @@ let package = Package(
         .target(
             name: "UseCases",
             dependencies: [
+                "OCR",
                 "Storage",
                 "Plugins",
                 .product(name: "Logging", package: "swift-log"),

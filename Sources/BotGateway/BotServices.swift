@@ -1,4 +1,5 @@
 import Foundation
+import Plugins
 import Storage
 import UseCases
 
@@ -14,9 +15,11 @@ public struct BotServices: Sendable {
     public var files: any TelegramFiles
     /// Makes `/dashboard`'s sign-in links (nil: the dashboard is not served here).
     public var dashboard: (any DashboardLinks)?
+    /// Documents as searchable PDFs, for `/pdf` (nil: not offered here).
+    public var pdfs: SearchablePDFs?
 
     public init(jobs: any JobService, reports: any ReportService, whitelist: any WhitelistService, search: any SearchService,
-                replies: any ReplyQueue, files: any TelegramFiles, dashboard: (any DashboardLinks)? = nil) {
+                replies: any ReplyQueue, files: any TelegramFiles, dashboard: (any DashboardLinks)? = nil, pdfs: SearchablePDFs? = nil) {
         self.jobs = jobs
         self.reports = reports
         self.whitelist = whitelist
@@ -24,6 +27,7 @@ public struct BotServices: Sendable {
         self.replies = replies
         self.files = files
         self.dashboard = dashboard
+        self.pdfs = pdfs
     }
 }
 

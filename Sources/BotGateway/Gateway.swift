@@ -41,11 +41,13 @@ public enum Gateway {
         public var callbackSigner: CallbackSigner
         /// The process's client for outgoing calls, which also posts the callbacks.
         public var http: HTTPClient
+        /// Documents as searchable PDFs for `/pdf`, the API and the dashboard (nil: not offered).
+        public var searchablePDFs: SearchablePDFs?
 
         public init(settings: GatewaySettings, database: any GatewayStore, blobs: BlobStore, telegram: TelegramClient, steps: StepCatalog,
                     workers: Int, albumQuiet: Double = 2.5, logger: Logger, ocrQueueDepth: @escaping @Sendable () -> Int = { 0 },
                     reportArchiver: ReportArchiver? = nil, summarizer: (any ReportSummarizer)? = nil, archivedCopies: ArchivedCopies? = nil,
-                    callbackSigner: CallbackSigner? = nil, http: HTTPClient) {
+                    callbackSigner: CallbackSigner? = nil, http: HTTPClient, searchablePDFs: SearchablePDFs? = nil) {
             self.settings = settings
             self.database = database
             self.blobs = blobs
@@ -60,6 +62,7 @@ public enum Gateway {
             self.archivedCopies = archivedCopies
             self.callbackSigner = callbackSigner ?? CallbackSigner(key: Data((0..<32).map { _ in UInt8.random(in: 0...255) }))
             self.http = http
+            self.searchablePDFs = searchablePDFs
         }
     }
 
@@ -97,7 +100,8 @@ public enum Gateway {
         DashboardController(access: access, store: database, jobs: services.jobs,
                             whitelist: services.whitelist, blobs: dependencies.blobs, steps: dependencies.steps.names,
                             answerStep: dependencies.steps.answerStep, dataDirectory: settings.dataDirectory,
-                            ocrQueueDepth: dependencies.ocrQueueDepth, logger: Logger(label: "dashboard")).addRoutes(to: router)
+                            ocrQueueDepth: dependencies.ocrQueueDepth, pdfs: dependencies.searchablePDFs,
+                            logger: Logger(label: "dashboard")).addRoutes(to: router)
         switch mode {
         case .webhook:
             WebhookController(secret: dependencies.settings.webhookSecret ?? "", inbox: database, arrived: arrived, logger: logger)
@@ -128,7 +132,7 @@ public enum Gateway {
                                  answerStep: dependencies.steps.answerStep, reports: settings.dataDirectory.appendingPathComponent("reports"))
         return APIController(service: service, tokens: APITokenService(store: database), settings: settings.api,
                              scratch: settings.dataDirectory.appendingPathComponent("tmp"), blobs: dependencies.blobs, answerStep: dependencies.steps.answerStep,
-                             logger: Logger(label: "api"))
+                             pdfs: dependencies.searchablePDFs, logger: Logger(label: "api"))
     }
 
     /// The dashboard's sign-in links and sessions, keyed from the gateway's key (the same on every gateway
@@ -151,6 +155,6 @@ public enum Gateway {
                                         folder: settings.dataDirectory.appendingPathComponent("reports"), archiver: dependencies.reportArchiver),
             whitelist: StoreWhitelistService(adminIDs: settings.adminIDs, store: database),
             search: StoreSearchService(documents: database),
-            replies: database, files: dependencies.telegram, dashboard: dashboard)
+            replies: database, files: dependencies.telegram, dashboard: dashboard, pdfs: dependencies.searchablePDFs)
     }
 }

@@ -8,8 +8,15 @@ enum OriginalResponse {
     /// `disposition` is `attachment` (save it) or `inline` (show it); `headers` adds to these.
     static func make(_ document: DocumentRecord, at path: String, name: String, disposition: String, headers: HTTPFields = [:],
                      context: some RequestContext) async throws -> Response {
+        try await file(at: path, contentType: document.mimeType, size: document.size, name: name, disposition: disposition, headers: headers, context: context)
+    }
+
+    /// Any file we made for a document (its searchable PDF), the same way.
+    static func file(at path: String, contentType: String, size: Int64? = nil, name: String, disposition: String, headers: HTTPFields = [:],
+                     context: some RequestContext) async throws -> Response {
+        let size = size ?? ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int).map(Int64.init) ?? 0)
         var fields: HTTPFields = [
-            .contentType: document.mimeType, .contentLength: "\(document.size)",
+            .contentType: contentType, .contentLength: "\(size)",
             .contentDisposition: "\(disposition); filename=\"\(headerSafe(name))\"",
             .init("X-Content-Type-Options")!: "nosniff",
         ]

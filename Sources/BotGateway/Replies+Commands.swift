@@ -37,6 +37,22 @@ extension Replies {
 
     static let noDashboard = "The dashboard is not served by this gateway."
 
+    static let noSearchablePDFs = "This gateway does not make searchable PDFs."
+
+    static func searchablePDFCaption(code: String) -> String { "Job \(name(code)) as a searchable PDF" }
+
+    static func searchablePDFNotNeeded(code: String) -> String {
+        "Job \(name(code)) is a PDF with its own text: it is searchable as it is."
+    }
+
+    static func searchablePDFNotReady(code: String) -> String {
+        "Job \(name(code)) has not been read yet; ask again once I have replied with its result."
+    }
+
+    static func searchablePDFFailed(code: String, _ reason: String) -> String {
+        "No searchable PDF of job \(name(code)): \(escape(reason))"
+    }
+
     static func allowed(_ id: Int64, _ outcome: AllowOutcome) -> String {
         switch outcome {
         case .allowed: "\(id) may use the bot now."

@@ -1,4 +1,5 @@
 import Foundation
+import Plugins
 import Storage
 import UseCases
 
@@ -29,6 +30,7 @@ extension UpdateHandler {
         case "/report": try await report(message, requester: requester, event: event)
         case "/search": try await say(search(argument, requester))
         case "/forget": try await say(forget(argument, requester))
+        case "/pdf": try await searchablePDF(argument, message, requester: requester, event: event)
         case "/allow", "/deny": try await say(changeWhitelist(name, argument, requester))
         case "/users": try await say(Replies.members(try await services.whitelist.members()))
         case "/jobs": try await say(Replies.jobList(try await services.jobs.recent(limit: 15)))
@@ -71,6 +73,27 @@ extension UpdateHandler {
             return Replies.retried(try await services.jobs.retry(code: code))
         } catch let error as StorageError {
             return Replies.escape(error.description)
+        }
+    }
+
+    /// The document of job CODE as a searchable PDF, sent as a file (made now when none was kept).
+    private func searchablePDF(_ code: String, _ message: TelegramMessage, requester: Requester, event: String) async throws {
+        let key = ReplyKey.command(event, part: 0)
+        guard !code.isEmpty else { return try await reply(message, Replies.usage("/pdf CODE"), key: key) }
+        guard let pdfs = services.pdfs else { return try await reply(message, Replies.noSearchablePDFs, key: key) }
+        guard let details = try await services.jobs.details(code: code, for: requester) else { return try await reply(message, Replies.noJob(code), key: key) }
+        let answer: SearchablePDFs.Answer
+        do {
+            answer = try await pdfs.file(for: details.document)
+        } catch let error as PluginError {
+            return try await reply(message, Replies.searchablePDFFailed(code: details.job.code, error.message), key: key)
+        }
+        switch answer {
+        case .file(let path):
+            try await reply(message, .document(path: path, fileName: SearchablePDFs.fileName(for: details.job.sourceName),
+                                               caption: Replies.searchablePDFCaption(code: details.job.code), replyTo: message.messageID), key: key)
+        case .hasOwnText: try await reply(message, Replies.searchablePDFNotNeeded(code: details.job.code), key: key)
+        case .notReadYet: try await reply(message, Replies.searchablePDFNotReady(code: details.job.code), key: key)
         }
     }
 

@@ -38,6 +38,12 @@ struct BatchCommand: AsyncParsableCommand {
     @Option(help: "Also send the report to this Telegram chat (needs TELEGRAM_BOT_TOKEN).")
     var chat: Int64?
 
+    @Flag(help: "Also write each document as a searchable PDF (its pages with an invisible text layer) next to it, as NAME-searchable.pdf.")
+    var pdf = false
+
+    @Option(help: ArgumentHelp("With --pdf: write the searchable PDFs into this folder instead (subfolders kept).", valueName: "folder"))
+    var pdfFolder: String?
+
     @Flag(help: "Only enqueue the files; a running `botgateway serve` or a later `batch` processes them.")
     var noWait = false
 
@@ -45,6 +51,10 @@ struct BatchCommand: AsyncParsableCommand {
     var json = false
 
     static let reportName = "botgateway-report.md"
+
+    func validate() throws {
+        if pdfFolder != nil && !pdf { throw ValidationError("--pdf-folder goes with --pdf") }
+    }
 
     func run() async throws {
         try LogSetup.bootstrap()
@@ -67,7 +77,10 @@ struct BatchCommand: AsyncParsableCommand {
         let (batch, summarizer) = try await configuration.batchRun(http: http, engines: engines)
 
         // 1. Take the files in: each is stored once and gets one job in this folder's group.
-        let enqueued = try await batch.enqueue(folder: root, recursive: recursive, excluding: Set([reportURL.path] + (exportPath.map { [$0] } ?? [])))
+        let pdfFolderURL = pdfFolder.map { URL(fileURLWithPath: $0).standardizedFileURL }
+        let earlierPDFs = pdf ? BatchRun.searchablePDFPaths(in: root, recursive: recursive, folder: pdfFolderURL) : []
+        let enqueued = try await batch.enqueue(folder: root, recursive: recursive,
+                                               excluding: Set([reportURL.path] + (exportPath.map { [$0] } ?? [])).union(earlierPDFs))
         progress.enqueued(files: enqueued.entries, new: enqueued.created, resumed: enqueued.resumed, skipped: enqueued.skipped)
         if noWait {
             progress.message("enqueued; run `botgateway batch \(folder)` again or `botgateway serve` to process")
@@ -80,6 +93,13 @@ struct BatchCommand: AsyncParsableCommand {
         _ = try await engines.pool()
         let interrupted = await SignalHandling.runCancellable {
             await batch.process(enqueued.group, workers: configuration.ocr.workers * 2, observer: progress)
+        }
+        if pdf && !interrupted {
+            // Before the engines stop: a document read before searchable PDFs were kept is read once more for its PDF.
+            let (written, notes) = try await batch.writeSearchablePDFs(enqueued.group, root: root, folder: pdfFolderURL,
+                                                                       engines: { try await engines.pool() })
+            for note in notes { progress.message(note) }
+            progress.message("\(written) searchable PDF\(written == 1 ? "" : "s") written \(pdfFolder.map { "to \($0)" } ?? "next to the originals")")
         }
         await engines.shutdown()
         if interrupted {

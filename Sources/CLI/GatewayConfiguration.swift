@@ -30,6 +30,9 @@ struct GatewayConfiguration {
     /// `BLOB_STORE=s3`: documents in the `S3_*` bucket, so workers on other machines read them; local disk
     /// (the default) otherwise.
     var sharedBlobs = false
+    /// `SEARCHABLE_PDF` (default true): the OCR step also keeps each document read from images as a PDF with a
+    /// text layer (`/pdf`, the API, the dashboard, `batch --pdf`, the archive).
+    var searchablePDF = true
 
     static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> GatewayConfiguration {
         let variables = EnvironmentVariables(environment)
@@ -73,7 +76,8 @@ struct GatewayConfiguration {
             llmOptions: try llmOptions(variables),
             s3: s3,
             defaultCurrency: defaultCurrency,
-            sharedBlobs: sharedBlobs)
+            sharedBlobs: sharedBlobs,
+            searchablePDF: try variables.flag("SEARCHABLE_PDF", default: true))
     }
 
     static func llmEndpoint(_ analyzer: String, _ value: (String) -> String?) throws -> LLMEndpoint? {
@@ -167,10 +171,16 @@ struct GatewayConfiguration {
 
     /// The step registry: the pipeline's steps in order — ocr, analyze, and archive when S3 is configured.
     /// `serve` and `batch` both take it from here; a new step is one line below (and its plugin).
-    func steps(ocr engines: OCREngines, http: HTTPClient, analyzer: any Analyzer) -> StepCatalog {
-        var plugins: [any Plugin] = [OCRPlugin(engines: { try await engines.pool() }), AnalyzePlugin(analyzer: analyzer)]
-        if let s3 { plugins.append(ArchivePlugin(client: S3Client(configuration: s3, http: http))) }
+    func steps(ocr engines: OCREngines, blobs: BlobStore, http: HTTPClient, analyzer: any Analyzer) -> StepCatalog {
+        var plugins: [any Plugin] = [OCRPlugin(engines: { try await engines.pool() }, searchablePDFs: searchablePDF ? blobs : nil),
+                                     AnalyzePlugin(analyzer: analyzer)]
+        if let s3 { plugins.append(ArchivePlugin(client: S3Client(configuration: s3, http: http), blobs: blobs)) }
         return StepCatalog(plugins)
+    }
+
+    /// Searchable PDFs for the bot, the API, the dashboard and `batch --pdf`.
+    func searchablePDFs(ocr engines: OCREngines, blobs: BlobStore) -> SearchablePDFs {
+        SearchablePDFs(blobs: blobs, engines: { try await engines.pool() })
     }
 
     /// The OCR engines this configuration asks for, started on first use.
@@ -247,7 +257,7 @@ struct GatewayConfiguration {
     func batchRun(http: HTTPClient, engines: OCREngines) async throws -> (BatchRun, (any ReportSummarizer)?) {
         let (database, blobs) = try await openStorage(http: http)
         let (analyzer, summarizer) = makeAnalyzer(http: http)
-        let steps = steps(ocr: engines, http: http, analyzer: analyzer)
+        let steps = steps(ocr: engines, blobs: blobs, http: http, analyzer: analyzer)
         let composer = ReportComposer(summarizer: summarizer, usage: database, logger: Logger(label: "report"))
         let reports = StoreReportService(documents: database, composer: composer, steps: steps, folder: reportsDirectory, archiver: reportArchiver(http: http))
         let batch = BatchRun(documents: database, queue: database, blobs: blobs, intake: DocumentIntake(blobs: blobs, maxBytes: Int64(ocr.limits.maxBytes)),

@@ -25,6 +25,10 @@ struct OCRCommand: AsyncParsableCommand {
     @Flag(help: "Print Tesseract's hOCR (XHTML with a box and confidence per word) instead of the text.")
     var hocr = false
 
+    @Option(name: .customLong("pdf"), help: ArgumentHelp("Also write each file as a searchable PDF (its pages with an invisible text layer) into this folder, as NAME.pdf.", valueName: "folder"),
+            completion: .directory)
+    var pdfFolder: String?
+
     func validate() throws {
         if words && !json { throw ValidationError("--words needs --json") }
         if hocr && json { throw ValidationError("--hocr and --json are separate outputs; choose one") }
@@ -43,7 +47,7 @@ struct OCRCommand: AsyncParsableCommand {
                 group.addTask {
                     let result: Result<OCRResult, Error>
                     do {
-                        result = .success(try await pool.recognize(.file(file)))
+                        result = .success(try await pool.recognize(.file(file), searchablePDF: pdfFolder != nil))
                     } catch {
                         result = .failure(error)
                     }
@@ -60,10 +64,12 @@ struct OCRCommand: AsyncParsableCommand {
         }
         await pool.shutdown()
 
+        if let pdfFolder { try FileManager.default.createDirectory(atPath: pdfFolder, withIntermediateDirectories: true) }
         var failed = 0
         for (file, result) in zip(files, results) {
             switch result {
             case .success(let ocr):
+                if let pdfFolder { try writePDF(ocr, of: file, into: pdfFolder) }
                 if json {
                     printJSON(OCRLine(file: file, text: ocr.text, confidence: (ocr.confidence * 10).rounded() / 10,
                                       pages: ocr.pages.count, ms: Int(ocr.timings.totalMilliseconds.rounded()),
@@ -87,6 +93,16 @@ struct OCRCommand: AsyncParsableCommand {
             }
         }
         if failed > 0 { throw WorkFailed() }
+    }
+
+    /// NAME.pdf for NAME.jpg; a PDF whose pages carry their own text has none to write, which is said on stderr.
+    private func writePDF(_ ocr: OCRResult, of file: String, into folder: String) throws {
+        let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent + ".pdf"
+        guard let pdf = ocr.searchablePDF else {
+            FileHandle.standardError.write(Data("botgateway: \(file): no searchable PDF written (\(ocr.format == .pdf ? "the PDF has its own text" : "the PDF renderer failed"))\n".utf8))
+            return
+        }
+        try pdf.write(to: URL(fileURLWithPath: folder).appendingPathComponent(name), options: .atomic)
     }
 
     private func printJSON<Line: Encodable>(_ line: Line) {

@@ -45,10 +45,11 @@ struct ServeCommand: AsyncParsableCommand {
         let telegram = TelegramClient(token: settings.token, baseURL: settings.apiBaseURL, http: http, logger: Logger(label: "telegram"))
         let dependencies = Gateway.Dependencies(
             settings: settings, database: database, blobs: blobs, telegram: telegram,
-            steps: configuration.steps(ocr: engines, http: http, analyzer: analyzer),
+            steps: configuration.steps(ocr: engines, blobs: blobs, http: http, analyzer: analyzer),
             workers: noWorkers ? 0 : configuration.ocr.workers * 2, logger: logger, ocrQueueDepth: { pool.queueDepth },
             reportArchiver: configuration.reportArchiver(http: http), summarizer: summarizer, archivedCopies: configuration.archivedCopies(http: http),
-            callbackSigner: try configuration.callbackSigner(), http: http)
+            callbackSigner: try configuration.callbackSigner(), http: http,
+            searchablePDFs: configuration.searchablePDFs(ocr: engines, blobs: blobs))
         let app = Gateway.buildApplication(dependencies, mode: poll ? .polling : .webhook) { port in
             logger.info("serving", metadata: ["host": "\(settings.host)", "port": "\(port)", "mode": "\(poll ? "polling" : "webhook")"])
         }
@@ -103,7 +104,7 @@ struct WorkerCommand: AsyncParsableCommand {
         logger.info("worker", metadata: ["store": "\(database.location)", "documents": "\(blobs.remote?.location ?? "local disk")",
                                          "analyser": "\(analyzer.name)", "jobs": "\(configuration.ocr.workers * 2)"])
         let app = WorkerApplication.build(WorkerApplication.Dependencies(
-            database: database, blobs: blobs, steps: configuration.steps(ocr: engines, http: http, analyzer: analyzer),
+            database: database, blobs: blobs, steps: configuration.steps(ocr: engines, blobs: blobs, http: http, analyzer: analyzer),
             workers: configuration.ocr.workers * 2, host: host, port: port, dataDirectory: configuration.dataDirectory,
             minimumFreeBytes: minimumFreeBytes, ocrQueueDepth: { pool.queueDepth }, logger: logger)) { port in
             logger.info("serving", metadata: ["host": "\(host)", "port": "\(port)", "mode": "worker"])
@@ -156,7 +157,7 @@ struct WebhookCommand: AsyncParsableCommand {
                 try await telegram.setWebhook(url: url, secretToken: settings.webhookSecret ?? "", dropPendingUpdates: dropPending)
                 try? await telegram.setMyCommands([
                     ("help", "What I do"), ("status", "Where a document is"), ("report", "One report over your recent documents"),
-                    ("search", "Find words in your documents"),
+                    ("search", "Find words in your documents"), ("pdf", "A document as a searchable PDF"),
                 ])
                 print("webhook set")
             } catch let error as TelegramError {

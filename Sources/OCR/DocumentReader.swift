@@ -19,7 +19,9 @@ final class DocumentReader {
     /// Below this mean confidence a page may be sideways or upside down, and OSD is consulted.
     static let orientationCheckConfidence = 60.0
 
-    func read(_ input: OCRInput, queueMilliseconds: Double = 0) throws(OCRError) -> OCRResult {
+    /// Reads the document; with `searchablePDF`, also writes it as a PDF with a text layer (see `SearchablePDFWriter`)
+    /// when every page is an image to read. A PDF that has its own text layer, in whole or in part, gets none.
+    func read(_ input: OCRInput, searchablePDF: Bool = false, queueMilliseconds: Double = 0) throws(OCRError) -> OCRResult {
         let started = ContinuousClock.now
         let deadline = started + Duration.milliseconds(Int(configuration.limits.timeoutSeconds * 1000))
         let head = try self.head(input)
@@ -33,6 +35,8 @@ final class DocumentReader {
         var pages: [OCRPage] = []
         var hocrPages: [String] = []
         var recognizeTime = Duration.zero
+        var pdfTime = Duration.zero
+        var pdf = searchablePDF ? SearchablePDFWriter(scratch: scratch, dataPath: engine.dataPath) : nil
         let normalizer = PageNormalizer(maxPixels: configuration.limits.maxPixels)
         do {
             try forEachPage(of: input, bytes: bytes, format: format, deadline: deadline) { index, page in
@@ -40,11 +44,14 @@ final class DocumentReader {
                 case .text(let text):
                     pages.append(OCRPage(index: index, text: text, confidence: 100, source: .textLayer,
                                          width: 0, height: 0, milliseconds: 0))
+                    pdf = nil
                 case .image(let image, let dpi, let exif):
                     let read = try readPage(image, index: index, declaredDPI: dpi, exif: exif,
-                                            normalizer: normalizer, deadline: deadline)
+                                            normalizer: normalizer, deadline: deadline, pdf: pdf)
                     pages.append(read.page)
                     recognizeTime += read.recognizeTime
+                    pdfTime += read.pdfTime
+                    if read.pdfFailed { pdf = nil }
                     if let hocr = read.hocr { hocrPages.append(hocr) }
                 }
             }
@@ -54,13 +61,19 @@ final class DocumentReader {
             throw .corrupt(format: format, reason: String(describing: error))
         }
 
+        let finishing = ContinuousClock.now
+        let pdfBytes = pdf?.finish()
+        pdfTime += ContinuousClock.now - finishing
         let total = (ContinuousClock.now - started).milliseconds
         let recognizeMilliseconds = recognizeTime.milliseconds
-        return OCRResult(format: format, pages: pages, hocr: configuration.keepHOCR ? hocrPages : nil, timings: OCRTimings(
+        var result = OCRResult(format: format, pages: pages, hocr: configuration.keepHOCR ? hocrPages : nil, timings: OCRTimings(
             queueMilliseconds: queueMilliseconds,
-            prepareMilliseconds: total - recognizeMilliseconds,
+            prepareMilliseconds: total - recognizeMilliseconds - pdfTime.milliseconds,
             recognizeMilliseconds: recognizeMilliseconds,
             totalMilliseconds: total))
+        if searchablePDF { result.timings.searchablePDFMilliseconds = pdfTime.milliseconds }
+        result.searchablePDF = pdfBytes
+        return result
     }
 
     /// A page as the document holds it: text from a PDF's text layer, or an image to read.
@@ -96,7 +109,9 @@ final class DocumentReader {
     /// One page image normalised and read; a poor reading is retried on the page turned upright when OSD
     /// says it lies sideways or upside down, keeping the better of the two.
     private func readPage(_ image: LeptonicaImage, index: Int, declaredDPI: Int, exif: Int?, normalizer: PageNormalizer,
-                          deadline: ContinuousClock.Instant) throws(OCRError) -> (page: OCRPage, hocr: String?, recognizeTime: Duration) {
+                          deadline: ContinuousClock.Instant, pdf: SearchablePDFWriter?)
+        throws(OCRError) -> (page: OCRPage, hocr: String?, recognizeTime: Duration, pdfTime: Duration, pdfFailed: Bool) {
+        defer { engine.clear() }
         let limits = configuration.limits
         let pageStarted = ContinuousClock.now
         var corrections = PageCorrections()
@@ -127,11 +142,24 @@ final class DocumentReader {
             throw .timedOut(seconds: limits.timeoutSeconds)
         }
         let finished = ContinuousClock.now
+        var pdfFailed = false
+        if let pdf {
+            // The kept reading may not be the engine's last (the automatic layout kept over the block one tried
+            // after it): read it once more, which gives the same words, so the text layer matches the result.
+            do {
+                if !engine.holds(prepared, mode: result.mode) {
+                    _ = try engine.recognize(prepared, resolution: dpi, mode: result.mode, budget: deadline - ContinuousClock.now)
+                }
+                pdfFailed = !pdf.add(from: engine, bilevel: SearchablePDFWriter.isBilevel(prepared))
+            } catch {
+                pdfFailed = true
+            }
+        }
         let page = OCRPage(index: index, text: result.text, confidence: result.confidence, source: .ocr,
                            width: prepared.width, height: prepared.height, corrections: corrections,
-                           milliseconds: (finished - pageStarted).milliseconds, lines: result.lines,
+                           milliseconds: (ContinuousClock.now - pageStarted).milliseconds, lines: result.lines,
                            layout: result.layoutName)
-        return (page, result.hocr, finished - recognitionStarted)
+        return (page, result.hocr, finished - recognitionStarted, ContinuousClock.now - finished, pdfFailed)
     }
 
     /// One page read with the configured layout, or, with `.choose`, the page's own: a narrow strip of lines

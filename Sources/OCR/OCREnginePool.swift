@@ -58,11 +58,12 @@ public final class OCREnginePool: Sendable {
 
     /// Reads one document. Throws `OCRError` for anything wrong with the document or the engine,
     /// `CancellationError` if the calling task is cancelled before an engine picks the job up.
-    public func recognize(_ input: OCRInput) async throws -> OCRResult {
+    /// With `searchablePDF` the result also carries the document as a PDF with a text layer (`OCRResult.searchablePDF`).
+    public func recognize(_ input: OCRInput, searchablePDF: Bool = false) async throws -> OCRResult {
         let id = queue.makeID()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                queue.push(OCRJob(id: id, input: input, enqueued: .now, continuation: continuation))
+                queue.push(OCRJob(id: id, input: input, searchablePDF: searchablePDF, enqueued: .now, continuation: continuation))
                 // Cancelled before the push landed: the handler found nothing to remove, so remove it here.
                 if Task.isCancelled { queue.cancel(id) }
             }
@@ -113,7 +114,7 @@ public final class OCREnginePool: Sendable {
         while let job = queue.next() {
             let waited = (ContinuousClock.now - job.enqueued).milliseconds
             do {
-                job.continuation.resume(returning: try reader.read(job.input, queueMilliseconds: waited))
+                job.continuation.resume(returning: try reader.read(job.input, searchablePDF: job.searchablePDF, queueMilliseconds: waited))
             } catch {
                 job.continuation.resume(throwing: error)
             }
@@ -125,6 +126,7 @@ public final class OCREnginePool: Sendable {
 struct OCRJob: Sendable {
     let id: UInt64
     let input: OCRInput
+    let searchablePDF: Bool
     let enqueued: ContinuousClock.Instant
     let continuation: CheckedContinuation<OCRResult, Error>
 }

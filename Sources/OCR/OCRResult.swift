@@ -7,6 +7,15 @@ public struct OCRResult: Sendable, Codable, Equatable {
     /// Tesseract's hOCR, one document per recognised page, when `OCRConfiguration.keepHOCR` asked for it.
     public var hocr: [String]?
     public var timings: OCRTimings
+    /// The document as a PDF with an invisible text layer, when it was asked for and every page was read from an
+    /// image (`SearchablePDFWriter`). Not part of the JSON: the pipeline keeps it as a file of its own.
+    public var searchablePDF: Data?
+    /// SHA-256 of the searchable PDF once the pipeline has stored it (in the blob store, like the documents).
+    public var searchablePDFSHA256: String?
+
+    enum CodingKeys: String, CodingKey {
+        case format, pages, hocr, timings, searchablePDFSHA256
+    }
 
     public init(format: DocumentFormat, pages: [OCRPage], hocr: [String]? = nil, timings: OCRTimings) {
         self.format = format
@@ -139,6 +148,9 @@ public struct OCRTimings: Sendable, Codable, Equatable {
     /// Inside Tesseract.
     public var recognizeMilliseconds: Double
     public var totalMilliseconds: Double
+    /// Writing the searchable PDF (page images compressed, text laid over them, and any page read again for
+    /// it), when one was asked for; also outside `prepareMilliseconds`.
+    public var searchablePDFMilliseconds: Double?
 
     public init(queueMilliseconds: Double = 0, prepareMilliseconds: Double = 0, recognizeMilliseconds: Double = 0, totalMilliseconds: Double = 0) {
         self.queueMilliseconds = queueMilliseconds

@@ -5,6 +5,9 @@ import Foundation
 /// is initialised once (~0.1–0.2 s) and reused for every page that thread reads.
 final class TesseractEngine {
     private let handle: OpaquePointer
+    /// The page and layout whose results the engine still holds (until the next page or `clear()`), so a searchable
+    /// PDF can be rendered from the reading that was kept without reading the page again.
+    private var held: (page: ObjectIdentifier, mode: Int32)?
 
     init(languages: String, tessdataPath: String?) throws(OCRError) {
         guard let handle = TessBaseAPICreate() else { throw .engineUnavailable(reason: "Tesseract could not be created") }
@@ -57,12 +60,13 @@ final class TesseractEngine {
 
     /// Recognises one prepared page with one page segmentation mode. The resolution is set explicitly:
     /// phone JPEGs claim 72 dpi, which makes Tesseract misjudge text size (CER 0.2 % → 70 % on one photo).
-    /// Tesseract stops by itself at `budget` through its progress monitor.
+    /// Tesseract stops by itself at `budget` through its progress monitor. The results stay in the engine until the
+    /// next page or `clear()` (see `holds`).
     func recognize(_ page: LeptonicaImage, resolution: Int, mode: Int32, budget: Duration, hocrPage: Int? = nil) throws(OCRError) -> Recognition {
+        held = nil
         TessBaseAPISetPageSegMode(handle, TessPageSegMode(UInt32(mode)))
         TessBaseAPISetImage2(handle, page.pointer)
         TessBaseAPISetSourceResolution(handle, Int32(resolution))
-        defer { TessBaseAPIClear(handle) }
         let monitor = TessMonitorCreate()
         defer { TessMonitorDelete(monitor) }
         let milliseconds = max(1, min(Int(Int32.max), Int(budget.components.seconds) * 1000 + Int(budget.components.attoseconds / 1_000_000_000_000_000)))
@@ -72,6 +76,7 @@ final class TesseractEngine {
         if ContinuousClock.now - started >= budget { throw .timedOut(seconds: Double(budget.components.seconds)) }
         guard status == 0, let raw = TessBaseAPIGetUTF8Text(handle) else { return Recognition(text: "", confidence: 0, lines: [], hocr: nil, mode: mode) }
         defer { TessDeleteText(raw) }
+        held = (ObjectIdentifier(page), mode)
         let text = String(cString: raw)
         let confidence = text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? 0 : Double(TessBaseAPIMeanTextConf(handle))
         var markup: String?
@@ -81,6 +86,38 @@ final class TesseractEngine {
         }
         return Recognition(text: text, confidence: max(0, confidence), lines: lines(), hocr: markup, mode: mode)
     }
+
+    /// True when the engine still holds the results of reading `page` with `mode`.
+    func holds(_ page: LeptonicaImage, mode: Int32) -> Bool {
+        held.map { $0.page == ObjectIdentifier(page) && $0.mode == mode } ?? false
+    }
+
+    /// Frees the last page's image and results.
+    func clear() {
+        TessBaseAPIClear(handle)
+        held = nil
+    }
+
+    /// Adds the page just recognised to a PDF renderer. With `bilevel` the page image is Tesseract's own black
+    /// and white reading of it, which the renderer stores losslessly as G4; otherwise the grey page, as JPEG.
+    func render(into renderer: OpaquePointer, bilevel: Bool) -> Bool {
+        guard held != nil else { return false }
+        if bilevel, let thresholded = TessBaseAPIGetThresholdedImage(handle) {
+            var owned: UnsafeMutablePointer<Pix>? = thresholded
+            let input = TessBaseAPIGetInputImage(handle)
+            if let input, pixGetWidth(thresholded) == pixGetWidth(input), pixGetHeight(thresholded) == pixGetHeight(input) {
+                // The page's size in points comes from the image and the resolution: the same pixels, the same page.
+                pixSetResolution(thresholded, pixGetXRes(input), pixGetYRes(input))
+                TessBaseAPISetInputImage(handle, thresholded)  // takes ownership
+            } else {
+                pixDestroy(&owned)
+            }
+        }
+        return TessResultRendererAddImage(renderer, handle) != 0
+    }
+
+    /// The folder Tesseract loaded its language data from (where the PDF renderer finds its font).
+    var dataPath: String { String(cString: TessBaseAPIGetDatapath(handle)) }
 
     /// The words of the last recognition, grouped by text line, in Tesseract's reading order.
     private func lines() -> [OCRLine] {

@@ -5,7 +5,7 @@ import Storage
 
 /// The `archive` step (when `S3_BUCKET` is set): the original under `{prefix}raw/{sha256}.{ext}` with its
 /// name, job code and chat as metadata, and the results under `{prefix}processed/{sha256}/ocr.txt` and
-/// `analysis.json`. Idempotent: an object already there with the same SHA-256 is not uploaded again.
+/// `analysis.json`, and the searchable PDF the OCR step kept under `processed/{sha256}/searchable.pdf`. Idempotent: an object already there with the same SHA-256 is not uploaded again.
 /// Deferrable: the answer does not wait for it, and a store that is down is retried for hours.
 public struct ArchivePlugin: Plugin {
     public static let stepName = "archive"
@@ -16,9 +16,12 @@ public struct ArchivePlugin: Plugin {
     public var retryPolicy: RetryPolicy? { RetryPolicy(maxAttempts: 14, baseDelay: 5, maxDelay: 1800) }
 
     let client: S3Client
+    /// Where the OCR step keeps searchable PDFs; nil archives none.
+    let blobs: BlobStore?
 
-    public init(client: S3Client) {
+    public init(client: S3Client, blobs: BlobStore? = nil) {
         self.client = client
+        self.blobs = blobs
     }
 
     public func run(_ context: PluginContext) async throws -> PluginResult {
@@ -47,6 +50,17 @@ public struct ArchivePlugin: Plugin {
                 try await client.putObject(key, data: data, contentType: type, metadata: ["sha256": hash, "job-code": context.job.code])
                 objects.append(["key": key, "uploaded": true])
             }
+            if let blobs, let pdf = try context.ocrResult()?.searchablePDFSHA256 {
+                let key = Self.resultKey(document.sha256, "searchable.pdf", client: client)
+                if try await alreadyThere(key, sha256: pdf) {
+                    objects.append(["key": key, "uploaded": false])
+                } else {
+                    let path = try await blobs.checkout(sha256: pdf)
+                    try await client.putObject(key, file: path, sha256: pdf, contentType: "application/pdf",
+                                               metadata: ["sha256": pdf, "job-code": context.job.code])
+                    objects.append(["key": key, "uploaded": true])
+                }
+            }
         } catch let error as S3Error {
             throw PluginError(error.isTransient ? .transient : .permanent, "archiving to S3 failed: \(error)")
         }
@@ -67,7 +81,7 @@ public struct ArchivePlugin: Plugin {
 
     /// Every object this step may have written for a document (they are per content, not per job).
     public static func objectKeys(of document: DocumentRecord, client: S3Client) -> [String] {
-        [originalKey(document, client: client)] + ["ocr.txt", "analysis.json"].map { resultKey(document.sha256, $0, client: client) }
+        [originalKey(document, client: client)] + ["ocr.txt", "analysis.json", "searchable.pdf"].map { resultKey(document.sha256, $0, client: client) }
     }
 
     private func alreadyThere(_ key: String, sha256: String) async throws -> Bool {

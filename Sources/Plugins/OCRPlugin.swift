@@ -4,31 +4,44 @@ import Storage
 
 /// The `ocr` step: reads the document with the engine pool, or reuses the text of the same content
 /// read before (documents are stored once by SHA-256, so a resent file is not OCRed twice). The text it
-/// reads goes back with its result; the pipeline keeps it with the document.
+/// reads goes back with its result; the pipeline keeps it with the document. With `searchablePDFs` it also
+/// writes the document as a searchable PDF, kept in the blob store and named in the result.
 public struct OCRPlugin: Plugin {
     public static let stepName = StepOutput.ocrStep
     public var name: String { Self.stepName }
 
     /// The engines, started on first use: a batch that only enqueues never loads them.
     let engines: @Sendable () async throws -> OCREnginePool
+    /// Where searchable PDFs are kept (`SEARCHABLE_PDF`); nil makes none.
+    let searchablePDFs: BlobStore?
 
-    public init(pool: OCREnginePool) {
+    public init(pool: OCREnginePool, searchablePDFs: BlobStore? = nil) {
         engines = { pool }
+        self.searchablePDFs = searchablePDFs
     }
 
-    public init(engines: @escaping @Sendable () async throws -> OCREnginePool) {
+    public init(engines: @escaping @Sendable () async throws -> OCREnginePool, searchablePDFs: BlobStore? = nil) {
         self.engines = engines
+        self.searchablePDFs = searchablePDFs
     }
 
     public func run(_ context: PluginContext) async throws -> PluginResult {
         if let cached = context.document.ocrResult {
             return PluginResult(output: cached, reused: true)
         }
-        let result: OCRResult
+        var result: OCRResult
         do {
-            result = try await engines().recognize(.file(context.documentPath))
+            result = try await engines().recognize(.file(context.documentPath), searchablePDF: searchablePDFs != nil)
         } catch let error as OCRError {
             throw PluginError(error.isTransient ? .transient : .permanent, error.description)
+        }
+        if let searchablePDFs, let pdf = result.searchablePDF {
+            // The text is what was asked for: a PDF that cannot be kept now is made again when someone asks for it.
+            do {
+                result.searchablePDFSHA256 = try await SearchablePDFs.keep(pdf, in: searchablePDFs)
+            } catch {
+                context.logger.warning("searchable PDF not kept", metadata: ["error": "\(error)"])
+            }
         }
         let encoded = try JSONEncoder().encode(result)
         context.logger.debug("read", metadata: ["pages": "\(result.pages.count)", "ms": "\(Int(result.timings.totalMilliseconds))"])

@@ -22,18 +22,23 @@ extension BlobStore {
     /// does not have is streamed into a temporary file (refused above `maxBytes`), checked against its
     /// SHA-256 and renamed into place; a copy already here is marked as used so `trimCache` keeps it.
     public func checkout(_ document: DocumentRecord, maxBytes: Int64 = .max) async throws(StorageError) -> String {
-        let path = absolutePath(document.blobPath)
+        try await checkout(sha256: document.sha256, relativePath: document.blobPath, maxBytes: maxBytes)
+    }
+
+    /// `checkout` for any blob of the store (a document's searchable PDF), by its SHA-256.
+    public func checkout(sha256: String, relativePath: String? = nil, maxBytes: Int64 = .max) async throws(StorageError) -> String {
+        let path = absolutePath(relativePath ?? Self.relativePath(sha256: sha256))
         guard let remote else { return path }
         if utime(path, nil) == 0 { return path }
         let temporary = dataDirectory.appendingPathComponent("blobs/tmp/fetch-\(UUID().uuidString)").path
         defer { unlink(temporary) }
-        try await remote.download(sha256: document.sha256, to: temporary, maxBytes: maxBytes)
+        try await remote.download(sha256: sha256, to: temporary, maxBytes: maxBytes)
         // Reading the whole file back blocks: off the concurrency threads.
         do {
             try await BlockingWork.run { [self] in
                 let (sha, size) = try Self.hash(file: temporary)
-                guard sha == document.sha256 else {
-                    throw StorageError.blobUnavailable(path: remote.location, reason: "document \(document.sha256.prefix(12)) came back with other "
+                guard sha == sha256 else {
+                    throw StorageError.blobUnavailable(path: remote.location, reason: "document \(sha256.prefix(12)) came back with other "
                                                        + "content (\(size) bytes, sha256 \(sha.prefix(12)))")
                 }
                 // Another worker on this node may have fetched it meanwhile: the rename replaces identical bytes.
@@ -50,8 +55,13 @@ extension BlobStore {
     /// Deletes a document's bytes everywhere (`/forget`, once no job uses them): this node's copy and the
     /// remote object. Copies cached on other nodes are trimmed within `cacheLifetime` (and no job reads them).
     public func forget(_ document: DocumentRecord) async throws(StorageError) {
-        try remove(document.blobPath)
-        try await remote?.delete(sha256: document.sha256)
+        try await forget(sha256: document.sha256, relativePath: document.blobPath)
+    }
+
+    /// `forget` for any blob of the store, by its SHA-256.
+    public func forget(sha256: String, relativePath: String? = nil) async throws(StorageError) {
+        try remove(relativePath ?? Self.relativePath(sha256: sha256))
+        try await remote?.delete(sha256: sha256)
     }
 
     /// With a remote store, removes cached copies unread for `age` seconds; returns how many. Without one the

@@ -47,6 +47,11 @@ public struct BlobStore: Sendable {
         }
     }
 
+    /// Where content with this SHA-256 is kept, relative to the data folder.
+    public static func relativePath(sha256: String) -> String {
+        "blobs/\(sha256.prefix(2))/\(sha256)"
+    }
+
     public func absolutePath(_ relativePath: String) -> String {
         dataDirectory.appendingPathComponent(relativePath).path
     }
@@ -85,7 +90,7 @@ public struct BlobStore: Sendable {
         }
         let copied = try copy(to: temporary, maxBytes: maxBytes, sync: sync, readChunk: readChunk)
         let sha = copied.hasher.finalize().hexString
-        let relative = "blobs/\(sha.prefix(2))/\(sha)"
+        let relative = Self.relativePath(sha256: sha)
         let final = absolutePath(relative)
         if access(final, F_OK) == 0 {
             return Stored(sha256: sha, size: copied.size, relativePath: relative, head: copied.head, isNew: false)
@@ -146,7 +151,7 @@ public struct BlobStore: Sendable {
     /// computed: renamed to its content name, or dropped when that content is stored already. Not yet durable:
     /// `adopted.sync()` makes it so, in one flush with every other upload arriving at the same time.
     public func adopt(_ temporary: String, sha256: String, size: Int64, head: Data) throws(StorageError) -> Stored {
-        let relative = "blobs/\(sha256.prefix(2))/\(sha256)"
+        let relative = Self.relativePath(sha256: sha256)
         let final = absolutePath(relative)
         if access(final, F_OK) == 0 {
             unlink(temporary)

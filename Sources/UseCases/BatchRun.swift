@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import OCR
 import Plugins
 import Storage
 
@@ -95,6 +96,57 @@ public struct BatchRun: Sendable {
         public var jobs: [JobDetails]
         public var report: WrittenReport
         public var failed: Int { jobs.filter { $0.job.state == .failed }.count }
+    }
+
+    /// Where `batch --pdf` writes a document's searchable PDF: next to its original (`scan.jpg` → `scan-searchable.pdf`),
+    /// or under `folder` at the same relative place.
+    public static func searchablePDFURL(relativeName: String, root: URL, folder: URL?) -> URL {
+        let relative = ((relativeName as NSString).deletingLastPathComponent as NSString)
+            .appendingPathComponent(SearchablePDFs.fileName(for: (relativeName as NSString).lastPathComponent))
+        return (folder ?? root).appendingPathComponent(relative).standardizedFileURL
+    }
+
+    /// What `batch --pdf` must not take for documents of the folder: the searchable PDFs it wrote there before.
+    public static func searchablePDFPaths(in root: URL, recursive: Bool, folder: URL?) -> Set<String> {
+        if let folder { return [folder.standardizedFileURL.path] }
+        let files = FolderListing.list(root, recursive: recursive, excluding: []).files
+        return Set(files.map { searchablePDFURL(relativeName: FolderListing.relativeName($0, root), root: root, folder: nil).path })
+    }
+
+    /// `batch --pdf`: each read document's searchable PDF written as `searchablePDFURL` says. Returns how many were
+    /// written and, for each document that got none, why (a PDF with its own text, a failed read, an error).
+    public func writeSearchablePDFs(_ group: GroupRecord, root: URL, folder: URL?,
+                                    engines: @escaping @Sendable () async throws -> OCREnginePool) async throws -> (written: Int, notes: [String]) {
+        guard let groupID = group.id else { throw StorageError.notFound("group \(group.key)") }
+        let jobs = try await documents.jobDetails(groupID: groupID)
+        let pdfs = SearchablePDFs(blobs: blobs, engines: engines)
+        var written = 0, notes: [String] = []
+        for details in jobs {
+            let name = details.job.sourceName
+            guard details.job.state == .done else {
+                notes.append("\(name): not read, no searchable PDF")
+                continue
+            }
+            do {
+                switch try await pdfs.file(for: details.document) {
+                case .file(let path):
+                    let target = Self.searchablePDFURL(relativeName: name, root: root, folder: folder)
+                    try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+                    let temporary = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).\(UUID().uuidString)")
+                    try FileManager.default.copyItem(atPath: path, toPath: temporary.path)
+                    guard rename(temporary.path, target.path) == 0 else {
+                        unlink(temporary.path)
+                        throw OutputWriteError(what: "the searchable PDF", path: target.path, reason: String(cString: strerror(errno)))
+                    }
+                    written += 1
+                case .hasOwnText: notes.append("\(name): a PDF with its own text, searchable as it is")
+                case .notReadYet: notes.append("\(name): not read, no searchable PDF")
+                }
+            } catch {
+                notes.append("\(name): no searchable PDF (\(error))")
+            }
+        }
+        return (written, notes)
     }
 
     /// The consolidated report at `report` (and, with `export`, one row per document there).

@@ -1,13 +1,17 @@
 import Foundation
 import Plugins
 
-/// A folder's regular files, sorted, hidden ones and `excluding` left out; everything else found is listed as
+/// A folder's regular files, sorted, hidden ones and `excluding` (files, or folders with all they hold) left out; everything else found is listed as
 /// skipped with the reason (symbolic links are not followed, so a link loop cannot trap the walk, and a FIFO is
 /// never opened, so it cannot hang it).
 public enum FolderListing {
     public static func list(_ root: URL, recursive: Bool, excluding: Set<String>) -> (files: [URL], skipped: [ReportBuilder.Skipped]) {
         var files: [URL] = [], skipped: [ReportBuilder.Skipped] = []
-        for url in entries(root, recursive: recursive).sorted(by: { $0.path < $1.path }) where !excluding.contains(url.standardizedFileURL.path) {
+        func excluded(_ url: URL) -> Bool {
+            let path = url.standardizedFileURL.path
+            return excluding.contains(path) || excluding.contains { path.hasPrefix($0 + "/") }
+        }
+        for url in entries(root, recursive: recursive).sorted(by: { $0.path < $1.path }) where !excluded(url) {
             var info = stat()
             guard lstat(url.path, &info) == 0 else {
                 skipped.append(.init(name: relativeName(url, root), reason: "cannot be read: \(String(cString: strerror(errno)))"))

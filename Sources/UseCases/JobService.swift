@@ -133,6 +133,7 @@ public struct StoreJobService: JobService {
             // said, and logged with their hash, instead of failing a forget that has happened.
             do {
                 try await blobs.forget(document)
+                if let pdf = SearchablePDFs.storedSHA256(of: document) { try await blobs.forget(sha256: pdf) }
             } catch {
                 archiveFailed = true
                 logger.error("a forgotten document's bytes not removed", metadata: ["sha256": "\(document.sha256)", "error": "\(error)"])

@@ -19,12 +19,14 @@ final class APIController: Sendable {
     let blobs: BlobStore
     let limiter: RateLimiter
     let answerStep: String
+    /// Documents as searchable PDFs (nil: `SEARCHABLE_PDF=false`, the endpoint answers 404).
+    let pdfs: SearchablePDFs?
     let logger: Logger
     /// When each token's last use was recorded (at most once a minute per token, not once a request).
     private let lastTouched = Mutex<[Int64: Double]>([:])
 
     init(service: APIService, tokens: APITokenService, settings: APISettings, scratch: URL, blobs: BlobStore, answerStep: String,
-         limiter: RateLimiter = RateLimiter(), logger: Logger) {
+         pdfs: SearchablePDFs? = nil, limiter: RateLimiter = RateLimiter(), logger: Logger) {
         self.service = service
         self.tokens = tokens
         self.settings = settings
@@ -32,6 +34,7 @@ final class APIController: Sendable {
         self.blobs = blobs
         self.limiter = limiter
         self.answerStep = answerStep
+        self.pdfs = pdfs
         self.logger = logger
     }
 
@@ -45,6 +48,7 @@ final class APIController: Sendable {
         api.get("documents") { [self] request, _ in try await guarded { try await search(request) } }
         api.get("documents/:id/original") { [self] request, context in try await guarded { try await original(request, context: context) } }
         api.get("documents/:id/text") { [self] request, context in try await guarded { try await text(request, context: context) } }
+        api.get("documents/:id/searchable.pdf") { [self] request, context in try await guarded { try await searchablePDF(request, context: context) } }
         api.get("jobs") { [self] request, _ in try await guarded { try await listJobs(request) } }
         api.get("jobs/:code") { [self] request, context in try await guarded { try await job(request, context: context) } }
         api.post("jobs/:code/retry") { [self] request, context in try await guarded { try await retry(request, context: context) } }
@@ -52,7 +56,7 @@ final class APIController: Sendable {
         api.get("stats") { [self] request, _ in try await guarded { try await stats(request) } }
         // Any other method on these paths is 405 with the methods there are, not a 404 that says the path is wrong.
         let declared: [(String, [HTTPRequest.Method])] = [
-            ("openapi.yaml", [.get]), ("documents", [.get, .post]), ("documents/:id/original", [.get]), ("documents/:id/text", [.get]),
+            ("openapi.yaml", [.get]), ("documents", [.get, .post]), ("documents/:id/original", [.get]), ("documents/:id/text", [.get]), ("documents/:id/searchable.pdf", [.get]),
             ("jobs", [.get]), ("jobs/:code", [.get]), ("jobs/:code/retry", [.post]), ("groups/:id/report", [.get]), ("stats", [.get]),
         ]
         let methods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete, .options, .trace, HTTPRequest.Method("QUERY")!]
@@ -208,6 +212,33 @@ final class APIController: Sendable {
             throw APIProblem.unavailable("the document store cannot hand out this document right now")
         }
         return try await OriginalResponse.make(document, at: path, name: job.sourceName, disposition: "attachment", context: context)
+    }
+
+    /// The document with an invisible text layer; a PDF with its own text is already that, and comes as it is.
+    private func searchablePDF(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let token = try await authorize(request, .read)
+        let id = try context.parameters.require("id")
+        guard let pdfs, let (document, job) = try await service.document(sha256: id, for: token) else { throw APIProblem.notFound("document \(id)") }
+        let answer: SearchablePDFs.Answer
+        do {
+            answer = try await pdfs.file(for: document)
+        } catch let error as PluginError where error.kind == .permanent {
+            throw APIProblem(slug: "unreadable", status: .unprocessableContent, title: "No searchable PDF", detail: error.message)
+        } catch {
+            logger.error("a searchable PDF could not be made", metadata: ["sha256": "\(document.sha256)", "error": "\(error)"])
+            throw APIProblem.unavailable("the searchable PDF cannot be made right now")
+        }
+        switch answer {
+        case .file(let path):
+            return try await OriginalResponse.file(at: path, contentType: "application/pdf", name: SearchablePDFs.fileName(for: job.sourceName),
+                                                   disposition: "attachment", context: context)
+        case .hasOwnText:
+            return try await OriginalResponse.make(document, at: try await service.originalPath(document), name: job.sourceName,
+                                                   disposition: "attachment", context: context)
+        case .notReadYet:
+            throw APIProblem(slug: "not-read-yet", status: .conflict, title: "Not read yet",
+                             detail: "the document has not been read yet; its job's status says when it is", retryAfter: 5)
+        }
     }
 
     private func text(_ request: Request, context: BasicRequestContext) async throws -> Response {

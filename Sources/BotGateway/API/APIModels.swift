@@ -12,6 +12,7 @@ enum APIModels {
         var `self`: String
         var original: String?
         var text: String?
+        var searchable_pdf: String?
         var report: String?
     }
 
@@ -38,7 +39,8 @@ enum APIModels {
             // A job still retrying says why it waits; a failed one why it failed.
             error = job.state == .done ? nil : job.lastError ?? (job.state == .failed ? "it failed" : nil)
             links = Links(self: "/api/v1/jobs/\(job.code)", original: "/api/v1/documents/\(job.documentSHA256)/original",
-                          text: "/api/v1/documents/\(job.documentSHA256)/text", report: job.groupID.map { "/api/v1/groups/\($0)/report" })
+                          text: "/api/v1/documents/\(job.documentSHA256)/text",
+                          searchable_pdf: "/api/v1/documents/\(job.documentSHA256)/searchable.pdf", report: job.groupID.map { "/api/v1/groups/\($0)/report" })
         }
     }
 

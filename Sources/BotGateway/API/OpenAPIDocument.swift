@@ -251,6 +251,42 @@ paths:
           $ref: "#/components/responses/Problem"
         "503":
           $ref: "#/components/responses/Problem"
+  /api/v1/documents/{id}/searchable.pdf:
+    get:
+      operationId: getSearchablePDF
+      tags: [documents]
+      summary: The document as a PDF with an invisible text layer over its pages (made by Tesseract's PDF renderer).
+      description: >
+        Pages are the normalised page images (turned upright, deskewed, cropped): black and white pages
+        losslessly (CCITT G4), pages with shades as JPEG. A PDF that has its own text is searchable already and
+        comes back as it was uploaded. Made when the document is read (`SEARCHABLE_PDF`, on by default), or now,
+        with one more OCR reading, for documents read before.
+      parameters:
+        - $ref: "#/components/parameters/DocumentID"
+      responses:
+        "200":
+          description: The searchable PDF.
+          content:
+            application/pdf:
+              schema:
+                type: string
+                contentMediaType: application/pdf
+        "401":
+          $ref: "#/components/responses/Problem"
+        "403":
+          $ref: "#/components/responses/Problem"
+        "404":
+          $ref: "#/components/responses/Problem"
+        "409":
+          $ref: "#/components/responses/Problem"
+        "422":
+          $ref: "#/components/responses/Problem"
+        "429":
+          $ref: "#/components/responses/Limited"
+        "500":
+          $ref: "#/components/responses/Problem"
+        "503":
+          $ref: "#/components/responses/Problem"
   /api/v1/documents/{id}/text:
     get:
       operationId: getText
@@ -569,6 +605,8 @@ components:
         original:
           type: string
         text:
+          type: string
+        searchable_pdf:
           type: string
         report:
           type: string

@@ -19,12 +19,14 @@ final class DashboardController: Sendable {
     let answerStep: String
     let dataDirectory: URL
     let ocrQueueDepth: @Sendable () -> Int
+    /// Documents as searchable PDFs (nil: `SEARCHABLE_PDF=false`, no link).
+    let pdfs: SearchablePDFs?
     let logger: Logger
 
     static let pageSize = 50
 
     init(access: DashboardAccess, store: any GatewayStore, jobs: any JobService, whitelist: any WhitelistService, blobs: BlobStore, steps: [String],
-         answerStep: String, dataDirectory: URL, ocrQueueDepth: @escaping @Sendable () -> Int, logger: Logger) {
+         answerStep: String, dataDirectory: URL, ocrQueueDepth: @escaping @Sendable () -> Int, pdfs: SearchablePDFs? = nil, logger: Logger) {
         self.access = access
         self.store = store
         self.jobs = jobs
@@ -34,6 +36,7 @@ final class DashboardController: Sendable {
         self.answerStep = answerStep
         self.dataDirectory = dataDirectory
         self.ocrQueueDepth = ocrQueueDepth
+        self.pdfs = pdfs
         self.logger = logger
     }
 
@@ -54,6 +57,9 @@ final class DashboardController: Sendable {
         admin.post("jobs/:code/retry") { [self] request, context in try await changing(request) { session, _ in try await retry(session, context) } }
         admin.get("documents") { [self] request, _ in try await reading(request) { try await documents($0, request) } }
         admin.get("documents/:sha") { [self] request, context in try await reading(request) { try await document($0, request, context) } }
+        admin.get("documents/:sha/searchable.pdf") { [self] request, context in
+            try await reading(request) { _ in try await searchablePDF(context) }
+        }
         admin.get("documents/:sha/original") { [self] request, context in
             try await reading(request) { _ in try await original(request, context) }
         }
@@ -331,6 +337,7 @@ final class DashboardController: Sendable {
         let view = DashboardViews.Document(
             sha: document.sha256, format: document.format, size: DashboardViews.bytes(document.size), pages: document.pages.map { $0 == 1 ? "1 page" : "\($0) pages" },
             isImage: document.mimeType.hasPrefix("image/"), isPDF: document.mimeType == "application/pdf",
+            offersSearchablePDF: pdfs != nil && document.ocrResult != nil,
             text: document.ocrText ?? "Not read yet.", analysis: details.flatMap { DashboardViews.analysis(DashboardViews.decodedAnalysis($0, answerStep: answerStep)) },
             jobs: jobs.map { DashboardViews.DocumentJob(code: $0.code, name: $0.sourceName, state: $0.state.rawValue, created: DashboardViews.time($0.createdAt)) })
         return page(newest.sourceName, view, session: session, section: "/admin/documents", template: "document")
@@ -352,6 +359,30 @@ final class DashboardController: Sendable {
         return try await OriginalResponse.make(document, at: path, name: newest.sourceName,
                                                disposition: request.uri.queryParameters.get("download") != nil ? "attachment" : "inline",
                                                headers: [.contentSecurityPolicy: policy], context: context)
+    }
+
+    /// The document with an invisible text layer, as a download (made now when none was kept).
+    private func searchablePDF(_ context: BasicRequestContext) async throws -> Response {
+        guard let pdfs, let (document, jobs) = try await storedDocument(context), let newest = jobs.first else {
+            return message(status: .notFound, title: "No such document", text: "There is no such document.")
+        }
+        let answer: SearchablePDFs.Answer
+        do {
+            answer = try await pdfs.file(for: document)
+        } catch {
+            logger.error("a searchable PDF could not be made", metadata: ["sha256": "\(document.sha256)", "error": "\(error)"])
+            return message(status: .serviceUnavailable, title: "Not available", text: "The searchable PDF cannot be made right now.")
+        }
+        switch answer {
+        case .file(let path):
+            return try await OriginalResponse.file(at: path, contentType: "application/pdf", name: SearchablePDFs.fileName(for: newest.sourceName),
+                                                   disposition: "attachment", context: context)
+        case .hasOwnText:
+            return try await OriginalResponse.make(document, at: try await blobs.checkout(document), name: newest.sourceName,
+                                                   disposition: "attachment", context: context)
+        case .notReadYet:
+            return message(status: .conflict, title: "Not read yet", text: "The document has not been read yet.")
+        }
     }
 
     private func exportRow(_ context: BasicRequestContext) async throws -> Response {

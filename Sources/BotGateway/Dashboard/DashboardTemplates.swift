@@ -222,6 +222,7 @@ enum DashboardTemplates {
         {{> header}}
         {{#body}}
         <p class="actions"><a href="/admin/documents/{{sha}}/original?download=1">Download the original</a>
+        {{#offersSearchablePDF}}· <a href="/admin/documents/{{sha}}/searchable.pdf">Download as a searchable PDF</a>{{/offersSearchablePDF}}
         · <a href="/admin/documents/{{sha}}/export.csv">Download its export row (CSV)</a></p>
         <div class="side-by-side">
         <figure class="page">

@@ -255,6 +255,7 @@ enum DashboardViews {
         var pages: String?
         var isImage: Bool
         var isPDF: Bool
+        var offersSearchablePDF: Bool
         var text: String
         var analysis: AnalysisView?
         var jobs: [DocumentJob]
