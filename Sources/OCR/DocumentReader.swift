@@ -150,7 +150,7 @@ final class DocumentReader {
                 if !engine.holds(prepared, mode: result.mode) {
                     _ = try engine.recognize(prepared, resolution: dpi, mode: result.mode, budget: deadline - ContinuousClock.now)
                 }
-                pdfFailed = !pdf.add(from: engine, bilevel: SearchablePDFWriter.isBilevel(prepared))
+                pdfFailed = !pdf.add(from: engine, bilevel: SearchablePDFWriter.isBilevel(prepared), resolution: dpi)
             } catch {
                 pdfFailed = true
             }

@@ -33,8 +33,8 @@ final class SearchablePDFWriter {
     }
 
     /// Adds the page the engine has just recognised. False when the renderer refused it.
-    func add(from engine: TesseractEngine, bilevel: Bool) -> Bool {
-        guard engine.render(into: renderer, bilevel: bilevel) else { return false }
+    func add(from engine: TesseractEngine, bilevel: Bool, resolution: Int) -> Bool {
+        guard engine.render(into: renderer, bilevel: bilevel, resolution: resolution) else { return false }
         pages += 1
         return true
     }

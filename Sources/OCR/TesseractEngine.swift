@@ -100,19 +100,28 @@ final class TesseractEngine {
 
     /// Adds the page just recognised to a PDF renderer. With `bilevel` the page image is Tesseract's own black
     /// and white reading of it, which the renderer stores losslessly as G4; otherwise the grey page, as JPEG.
-    func render(into renderer: OpaquePointer, bilevel: Bool) -> Bool {
-        guard held != nil else { return false }
+    /// A strip of white a tenth of an inch high goes below the page: the renderer sets each line on its baseline,
+    /// and a line touching the bottom of a tightly cropped page would have it past the page's edge, where viewers
+    /// and text extractors drop it. Lines keep their places, measured from the top.
+    func render(into renderer: OpaquePointer, bilevel: Bool, resolution: Int) -> Bool {
+        guard held != nil, let input = TessBaseAPIGetInputImage(handle) else { return false }
+        var page: UnsafeMutablePointer<Pix>? = nil
         if bilevel, let thresholded = TessBaseAPIGetThresholdedImage(handle) {
-            var owned: UnsafeMutablePointer<Pix>? = thresholded
-            let input = TessBaseAPIGetInputImage(handle)
-            if let input, pixGetWidth(thresholded) == pixGetWidth(input), pixGetHeight(thresholded) == pixGetHeight(input) {
-                // The page's size in points comes from the image and the resolution: the same pixels, the same page.
-                pixSetResolution(thresholded, pixGetXRes(input), pixGetYRes(input))
-                TessBaseAPISetInputImage(handle, thresholded)  // takes ownership
+            if pixGetWidth(thresholded) == pixGetWidth(input), pixGetHeight(thresholded) == pixGetHeight(input) {
+                page = thresholded
             } else {
+                var owned: UnsafeMutablePointer<Pix>? = thresholded
                 pixDestroy(&owned)
             }
         }
+        let source = page ?? input
+        // White is 0 in a 1-bit image and 255 in a grey one.
+        let white: UInt32 = pixGetDepth(source) == 1 ? 0 : 255
+        if let bordered = pixAddBorderGeneral(source, 0, 0, 0, Int32(max(1, resolution / 10)), white) {
+            pixSetResolution(bordered, pixGetXRes(input), pixGetYRes(input))
+            TessBaseAPISetInputImage(handle, bordered)  // takes ownership
+        }
+        if page != nil { pixDestroy(&page) }
         return TessResultRendererAddImage(renderer, handle) != 0
     }
 

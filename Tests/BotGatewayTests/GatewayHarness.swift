@@ -18,6 +18,7 @@ final class GatewayHarness: @unchecked Sendable {
     let telegram: FakeTelegram
     let directory: URL
     let database: AppDatabase
+    let blobs: BlobStore
     let http = HTTPClient()
     private var pool: OCREnginePool?
     private var task: Task<Void, Error>?
@@ -25,17 +26,18 @@ final class GatewayHarness: @unchecked Sendable {
     /// The gateway's dashboard links and sessions (its key), for tests that make links the way the bot does.
     private(set) var dashboard: DashboardAccess?
 
-    private init(telegram: FakeTelegram, directory: URL, database: AppDatabase) {
+    private init(telegram: FakeTelegram, directory: URL, database: AppDatabase, blobs: BlobStore) {
         self.telegram = telegram
         self.directory = directory
         self.database = database
+        self.blobs = blobs
     }
 
     static func start(admins: Set<Int64> = [1], albumQuiet: Double = 0.6, mode: Gateway.Mode = .webhook,
                       analyzer: (@Sendable (HTTPClient) -> any Analyzer & ReportSummarizer)? = nil,
                       pacer: SendPacer = SendPacer(perChat: .milliseconds(10), perGroup: .milliseconds(10), global: .milliseconds(1)),
                       telegramRetries: Int = 2, delivery: ReplyDelivery = ReplyDelivery(), minimumFreeBytes: Int64 = 0,
-                      api: APISettings = APISettings(), callbackSigner: CallbackSigner? = nil, publicURL: String? = nil,
+                      api: APISettings = APISettings(), callbackSigner: CallbackSigner? = nil, publicURL: String? = nil, searchablePDF: Bool = true,
                       prepare: (URL) throws -> Void = { _ in }) async throws -> GatewayHarness {
         let telegram = try await FakeTelegram.start()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-test-\(UUID().uuidString)")
@@ -43,7 +45,7 @@ final class GatewayHarness: @unchecked Sendable {
         try prepare(directory)
         let database = try AppDatabase(path: directory.appendingPathComponent("botgateway.sqlite").path)
         let blobs = try BlobStore(dataDirectory: directory)
-        let harness = GatewayHarness(telegram: telegram, directory: directory, database: database)
+        let harness = GatewayHarness(telegram: telegram, directory: directory, database: database, blobs: blobs)
         let pool = try await OCREnginePool(configuration: OCRConfiguration(workers: 1), logger: quiet)
         harness.pool = pool
         let settings = GatewaySettings(token: telegram.token, apiBaseURL: telegram.baseURL, webhookSecret: secret, adminIDs: admins,
@@ -54,9 +56,9 @@ final class GatewayHarness: @unchecked Sendable {
         client.retries = telegramRetries
         let dependencies = Gateway.Dependencies(
             settings: settings, database: database, blobs: blobs, telegram: client,
-            steps: StepCatalog([OCRPlugin(pool: pool), AnalyzePlugin(analyzer: analyzer?(harness.http) ?? LocalAnalyzer())]),
+            steps: StepCatalog([OCRPlugin(pool: pool, searchablePDFs: searchablePDF ? blobs : nil), AnalyzePlugin(analyzer: analyzer?(harness.http) ?? LocalAnalyzer())]),
             workers: 2, albumQuiet: albumQuiet, logger: quiet, summarizer: analyzer?(harness.http), callbackSigner: callbackSigner,
-            http: harness.http)
+            http: harness.http, searchablePDFs: searchablePDF ? SearchablePDFs(blobs: blobs, engines: { pool }) : nil)
         harness.dashboard = Gateway.dashboardAccess(dependencies)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let app = Gateway.buildApplication(dependencies, mode: mode) { port in

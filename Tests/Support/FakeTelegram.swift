@@ -12,6 +12,9 @@ public final class FakeTelegram: @unchecked Sendable {
         public var chatID: Int64
         public var text: String
         public var replyTo: Int64?
+        /// sendDocument's file: its name and bytes.
+        public var fileName: String?
+        public var file: Data?
         /// When the double took it (for latency figures).
         public var at: ContinuousClock.Instant = .now
     }
@@ -158,8 +161,12 @@ public final class FakeTelegram: @unchecked Sendable {
             let standard = failure.code == 429 ? "Too Many Requests: retry after \(failure.retryAfter ?? 1)" : "Internal Server Error"
             return Self.error(failure.code, failure.description ?? standard, retryAfter: failure.retryAfter)
         }
-        let parameters = contentType.hasPrefix("multipart/form-data") ? Self.multipartFields(body, contentType: contentType)
+        var parameters = contentType.hasPrefix("multipart/form-data") ? Self.multipartFields(body, contentType: contentType)
             : ((try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:])
+        if contentType.hasPrefix("multipart/form-data"), let (name, bytes) = Self.multipartFile(body, contentType: contentType) {
+            parameters["__file_name"] = name
+            parameters["__file"] = bytes
+        }
         func int(_ key: String) -> Int64? {
             if let number = parameters[key] as? NSNumber { return number.int64Value }
             return (parameters[key] as? String).flatMap { Int64($0) }
@@ -208,7 +215,8 @@ public final class FakeTelegram: @unchecked Sendable {
             replyTo = (object["message_id"] as? NSNumber)?.int64Value
         }
         let id: Int64 = lock.withLock {
-            sent.append(Sent(method: method, chatID: chat, text: text, replyTo: replyTo))
+            sent.append(Sent(method: method, chatID: chat, text: text, replyTo: replyTo,
+                             fileName: parameters["__file_name"] as? String, file: parameters["__file"] as? Data))
             nextMessageID += 1
             return nextMessageID
         }
@@ -232,6 +240,16 @@ public final class FakeTelegram: @unchecked Sendable {
     static func json(_ object: Any, status: HTTPResponse.Status) -> Response {
         let data = (try? JSONSerialization.data(withJSONObject: object)) ?? Data()
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// The file part of a multipart body, byte for byte: its file name and content.
+    static func multipartFile(_ body: Data, contentType: String) -> (String, Data)? {
+        guard let boundary = contentType.components(separatedBy: "boundary=").last?.trimmingCharacters(in: CharacterSet(charactersIn: "\"")),
+              let marker = "filename=\"".data(using: .utf8), let named = body.range(of: marker),
+              let nameEnd = body[named.upperBound...].firstIndex(of: UInt8(ascii: "\"")),
+              let headerEnd = body.range(of: Data("\r\n\r\n".utf8), in: nameEnd..<body.endIndex),
+              let partEnd = body.range(of: Data("\r\n--\(boundary)".utf8), in: headerEnd.upperBound..<body.endIndex) else { return nil }
+        return (String(decoding: body[named.upperBound..<nameEnd], as: UTF8.self), Data(body[headerEnd.upperBound..<partEnd.lowerBound]))
     }
 
     /// Just enough multipart parsing for the text fields of sendDocument.
