@@ -52,7 +52,9 @@ public struct ArchivePlugin: Plugin {
             }
             if let blobs, let pdf = try context.ocrResult()?.searchablePDFSHA256 {
                 let key = Self.resultKey(document.sha256, "searchable.pdf", client: client)
-                if try await alreadyThere(key, sha256: pdf) {
+                // Any searchable PDF of this document will do: another reading of the same bytes differs only in
+                // the PDF's creation date.
+                if try await client.headObject(key) != nil {
                     objects.append(["key": key, "uploaded": false])
                 } else {
                     let path = try await blobs.checkout(sha256: pdf)

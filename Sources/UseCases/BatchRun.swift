@@ -106,11 +106,12 @@ public struct BatchRun: Sendable {
         return (folder ?? root).appendingPathComponent(relative).standardizedFileURL
     }
 
-    /// What `batch --pdf` must not take for documents of the folder: the searchable PDFs it wrote there before.
+    /// What `batch --pdf` must not take for documents of the folder: the searchable PDFs it wrote there before, next
+    /// to their originals or in `folder`.
     public static func searchablePDFPaths(in root: URL, recursive: Bool, folder: URL?) -> Set<String> {
-        if let folder { return [folder.standardizedFileURL.path] }
-        let files = FolderListing.list(root, recursive: recursive, excluding: []).files
-        return Set(files.map { searchablePDFURL(relativeName: FolderListing.relativeName($0, root), root: root, folder: nil).path })
+        let files = FolderListing.list(root, recursive: recursive, excluding: folder.map { [$0.standardizedFileURL.path] } ?? []).files
+        let beside = files.map { searchablePDFURL(relativeName: FolderListing.relativeName($0, root), root: root, folder: nil).path }
+        return Set(beside + (folder.map { [$0.standardizedFileURL.path] } ?? []))
     }
 
     /// `batch --pdf`: each read document's searchable PDF written as `searchablePDFURL` says. Returns how many were

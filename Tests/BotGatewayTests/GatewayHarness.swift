@@ -58,7 +58,7 @@ final class GatewayHarness: @unchecked Sendable {
             settings: settings, database: database, blobs: blobs, telegram: client,
             steps: StepCatalog([OCRPlugin(pool: pool, searchablePDFs: searchablePDF ? blobs : nil), AnalyzePlugin(analyzer: analyzer?(harness.http) ?? LocalAnalyzer())]),
             workers: 2, albumQuiet: albumQuiet, logger: quiet, summarizer: analyzer?(harness.http), callbackSigner: callbackSigner,
-            http: harness.http, searchablePDFs: searchablePDF ? SearchablePDFs(blobs: blobs, engines: { pool }) : nil)
+            http: harness.http, searchablePDFs: SearchablePDFs(blobs: blobs, engines: { pool }))
         harness.dashboard = Gateway.dashboardAccess(dependencies)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let app = Gateway.buildApplication(dependencies, mode: mode) { port in

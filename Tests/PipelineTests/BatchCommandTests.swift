@@ -245,4 +245,39 @@ struct BatchCommandTests {
         #expect(missing.code == 2)
         #expect(missing.error.contains("is not a folder"))
     }
+
+    @Test("--pdf writes each read document as a searchable PDF next to it (a text PDF gets none), and a run again does not take them in")
+    func searchablePDFs() async throws {
+        let workspace = try Workspace(files: [("letter.png", "letter.png"), ("receipt.jpg", "sub-receipt.jpg"), ("utility-bill.pdf", "bill.pdf")])
+        defer { workspace.remove() }
+        let first = try await workspace.batch(["--pdf"])
+        #expect(first.code == 0, "\(first.error)")
+        for name in ["letter-searchable.pdf", "sub-receipt-searchable.pdf"] {
+            let pdf = try Data(contentsOf: workspace.folder.appendingPathComponent(name))
+            #expect(pdf.starts(with: Data("%PDF-".utf8)), "\(name)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: workspace.folder.appendingPathComponent("bill-searchable.pdf").path))
+        let messages = Self.events(first.output).compactMap { $0["text"] as? String }
+        #expect(messages.contains("bill.pdf: a PDF with its own text, searchable as it is"))
+        #expect(messages.contains("2 searchable PDFs written next to the originals"))
+        if PDFCheck.missingTools.isEmpty {
+            let letter = workspace.folder.appendingPathComponent("letter-searchable.pdf").path
+            #expect(try PDFCheck.text(letter).contains("Thank you for your letter"))
+        }
+
+        let second = try await workspace.batch(["--pdf"])
+        #expect(second.code == 0)
+        let again = try #require(Self.events(second.output).first { $0["event"] as? String == "enqueued" })
+        #expect(again["files"] as? Int == 3)
+        #expect(try await workspace.database().jobCounts().values.reduce(0, +) == 3)
+
+        // Into a folder of their own (inside the batch folder: left out of the documents).
+        let folder = workspace.folder.appendingPathComponent("pdf")
+        let third = try await workspace.batch(["--pdf", "--pdf-folder", folder.path])
+        #expect(third.code == 0)
+        #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("letter-searchable.pdf").path))
+        #expect(try await workspace.database().jobCounts().values.reduce(0, +) == 3)
+        let usage = try await workspace.batch(["--pdf-folder", folder.path])
+        #expect(usage.code == 2 && usage.error.contains("--pdf-folder goes with --pdf"))
+    }
 }

@@ -84,12 +84,14 @@ struct ArchiveBatchTests {
             #expect(keys.contains("gw/raw/\(sha).\(ext)"))
             #expect(keys.contains("gw/processed/\(sha)/ocr.txt"))
             #expect(keys.contains("gw/processed/\(sha)/analysis.json"))
+            // The searchable PDF the OCR step kept (SEARCHABLE_PDF is on by default).
+            #expect(try await client.getObject("gw/processed/\(sha)/searchable.pdf").starts(with: Data("%PDF-".utf8)))
             #expect(try await client.getObject("gw/raw/\(sha).\(ext)") == data)
             #expect(try await client.headObject("gw/raw/\(sha).\(ext)")?.metadata["original-name"] == name)
             let analysis = try await client.getObject("gw/processed/\(sha)/analysis.json")
             #expect((try JSONSerialization.jsonObject(with: analysis) as? [String: Any])?["document_type"] != nil)
         }
-        #expect(keys.count == 7)
+        #expect(keys.count == 9)
         #expect(keys.contains { $0.hasPrefix("gw/reports/batch-") && $0.hasSuffix(".md") })
         #expect(try await workspace.archiveOutputs().allSatisfy { $0["uploaded"] as? Bool == true })
 
@@ -97,7 +99,7 @@ struct ArchiveBatchTests {
         let second = try await workspace.batch(server, data: "data-again")
         #expect(second.exitCode == 0)
         let again = try await workspace.archiveOutputs(data: "data-again")
-        #expect(again.count == 6)
+        #expect(again.count == 8)
         #expect(second.standardOutput.contains("report archived as gw/reports/batch-"))
         #expect(again.allSatisfy { $0["uploaded"] as? Bool == false })
 
@@ -149,7 +151,7 @@ struct ArchiveBatchTests {
         let keys = Set(try await client.listObjects(prefix: "gw/").map(\.key))
         #expect(!keys.contains { $0.contains(sha) })
         // The invoice's original and results, and the batch report, are still there.
-        #expect(keys.filter { $0.hasPrefix("gw/raw/") || $0.hasPrefix("gw/processed/") }.count == 3)
+        #expect(keys.filter { $0.hasPrefix("gw/raw/") || $0.hasPrefix("gw/processed/") }.count == 4)
         #expect(try await jobs.forget(code: receipt.code, for: admin) == .notFound)
         http.shutdown()
         await server.stop()
@@ -183,7 +185,7 @@ struct ArchiveBatchTests {
         let after = try await workspace.batch(server)
         #expect(after.exitCode == 0, "\(after.standardError)")
         #expect(try await client.listObjects(prefix: "gw/raw/").count == 2)
-        #expect(try await client.listObjects(prefix: "gw/processed/").count == 4)
+        #expect(try await client.listObjects(prefix: "gw/processed/").count == 6)
         #expect(during.standardOutput.contains("the report was not archived to S3"))
         let final = try String(contentsOf: workspace.inbox.appendingPathComponent("botgateway-report.md"), encoding: .utf8)
         #expect(!final.contains("- Archive:"))
