@@ -5,6 +5,9 @@ import Foundation
 /// normalisation, recognition. Owns no threads; `OCREnginePool` gives each thread one of these.
 final class DocumentReader {
     private let engine: TesseractEngine
+    /// A second engine, started for the first searchable PDF: a page tried with two layouts is read the second time
+    /// here, so the reading kept is still held by one of the two for the PDF renderer (not read a third time).
+    private var spare: TesseractEngine?
     private let orientation: OrientationDetector?
     private let configuration: OCRConfiguration
     private let scratch: URL
@@ -111,7 +114,10 @@ final class DocumentReader {
     private func readPage(_ image: LeptonicaImage, index: Int, declaredDPI: Int, exif: Int?, normalizer: PageNormalizer,
                           deadline: ContinuousClock.Instant, pdf: SearchablePDFWriter?)
         throws(OCRError) -> (page: OCRPage, hocr: String?, recognizeTime: Duration, pdfTime: Duration, pdfFailed: Bool) {
-        defer { engine.clear() }
+        defer {
+            engine.clear()
+            spare?.clear()
+        }
         let limits = configuration.limits
         let pageStarted = ContinuousClock.now
         var corrections = PageCorrections()
@@ -123,14 +129,15 @@ final class DocumentReader {
         guard deadline - recognitionStarted > .zero else { throw .timedOut(seconds: limits.timeoutSeconds) }
         var result: TesseractEngine.Recognition
         do {
-            result = try read(prepared, index: index, resolution: dpi, deadline: deadline, columns: corrections.columns ?? 1)
+            result = try read(prepared, index: index, resolution: dpi, deadline: deadline, columns: corrections.columns ?? 1, twoEngines: pdf != nil)
             // Upright pages read well and pay nothing; a poor read may be a turned page.
             if result.confidence < Self.orientationCheckConfidence, let orientation,
                let turns = orientation.uprightQuarterTurns(prepared, resolution: dpi), turns != 0 {
                 var turnedCorrections = corrections
                 if let turned = normalizer.turn(prepared, quarterTurns: turns, corrections: &turnedCorrections) {
                     // The turned page is read once, with the layout the upright reading chose.
-                    let second = try read(turned, index: index, resolution: dpi, deadline: deadline, mode: result.mode)
+                    let second = try read(turned, index: index, resolution: dpi, deadline: deadline, mode: result.mode,
+                                          on: pdf != nil ? try secondEngine() : engine)
                     if second.confidence > result.confidence {
                         result = second
                         prepared = turned
@@ -144,13 +151,15 @@ final class DocumentReader {
         let finished = ContinuousClock.now
         var pdfFailed = false
         if let pdf {
-            // The kept reading may not be the engine's last (the automatic layout kept over the block one tried
-            // after it): read it once more, which gives the same words, so the text layer matches the result.
+            // One of the two engines holds the reading kept; should neither (it timed out half-way), it is read once
+            // more, which gives the same words, so the text layer matches the result.
             do {
-                if !engine.holds(prepared, mode: result.mode) {
+                var holder = [engine, spare].compactMap { $0 }.first { $0.holds(prepared, mode: result.mode) }
+                if holder == nil {
                     _ = try engine.recognize(prepared, resolution: dpi, mode: result.mode, budget: deadline - ContinuousClock.now)
+                    holder = engine
                 }
-                pdfFailed = !pdf.add(from: engine, bilevel: SearchablePDFWriter.isBilevel(prepared), resolution: dpi)
+                pdfFailed = !pdf.add(from: holder ?? engine, bilevel: SearchablePDFWriter.isBilevel(prepared), resolution: dpi)
             } catch {
                 pdfFailed = true
             }
@@ -167,19 +176,27 @@ final class DocumentReader {
     /// the automatic layout splits item names from prices; any other page with the automatic layout, and also as
     /// one block when the automatic reading found little legible text (forms, sparse pages), keeping the reading
     /// that found more.
+    /// With `twoEngines` the second layout is read on the spare engine, so both readings stay held.
     private func read(_ page: LeptonicaImage, index: Int, resolution: Int, deadline: ContinuousClock.Instant, columns: Int = 1,
-                      mode: Int32? = nil) throws(OCRError) -> TesseractEngine.Recognition {
+                      mode: Int32? = nil, on chosen: TesseractEngine? = nil, twoEngines: Bool = false) throws(OCRError) -> TesseractEngine.Recognition {
         let hocrPage = configuration.keepHOCR ? index : nil
-        func recognize(_ mode: Int32) throws(OCRError) -> TesseractEngine.Recognition {
-            try engine.recognize(page, resolution: resolution, mode: mode, budget: deadline - ContinuousClock.now, hocrPage: hocrPage)
+        func recognize(_ mode: Int32, on reader: TesseractEngine? = nil) throws(OCRError) -> TesseractEngine.Recognition {
+            try (reader ?? chosen ?? engine).recognize(page, resolution: resolution, mode: mode, budget: deadline - ContinuousClock.now, hocrPage: hocrPage)
         }
         if let mode = mode ?? configuration.layout.fixedMode { return try recognize(mode) }
         // A narrow strip of lines running across: a till receipt, read line by line.
         if columns <= 1, Double(page.height) >= Self.stripAspect * Double(page.width) { return try recognize(6) }
         let auto = try recognize(3)
         guard auto.confidentCharacters < Self.denseTextCharacters else { return auto }
-        let block = try recognize(6)
+        let block = try recognize(6, on: twoEngines ? try secondEngine() : nil)
         return block.confidentCharacters > auto.confidentCharacters ? block : auto
+    }
+
+    private func secondEngine() throws(OCRError) -> TesseractEngine {
+        if let spare { return spare }
+        let started = try TesseractEngine(languages: configuration.languages, tessdataPath: configuration.tessdataPath)
+        spare = started
+        return started
     }
 
     /// The resolution Tesseract is told, which sets the physical text size its layout analysis assumes.
