@@ -125,8 +125,11 @@ struct ScaleOutProcessTests {
                 #expect(runs.count == count, "\(step): \(runs.count) jobs ran it")
                 #expect(runs.values.allSatisfy { $0 == 1 }, "\(step): \(runs.filter { $0.value != 1 })")
             }
+            // The documents and, beside them, the searchable PDFs the OCR step kept (one per document read from images).
             let documents = try await s3.listObjects(prefix: "blobs/")
-            #expect(documents.count == count)
+            let pdfs = Set(try await store.jobDetails(since: nil).compactMap { $0.ocr?.searchablePDFSHA256 })
+            #expect(documents.count == count + pdfs.count)
+            #expect(pdfs.allSatisfy { sha in documents.contains { $0.key.hasSuffix(sha) } })
             var fetched = 0
             for node in workerNodes {
                 let cached = FileManager.default.enumerator(atPath: root.appendingPathComponent("node-\(node)/blobs").path)?
