@@ -22,6 +22,23 @@ final class LeptonicaImage {
     var samplesPerPixel: Int { Int(pixGetSpp(pointer)) }
     var resolution: Int { Int(pixGetXRes(pointer)) }
 
+    /// Pixels per grey level (0–255) of an 8-bit image, sampled every second pixel (every fourth above 4 MP); nil for
+    /// other depths or when Leptonica fails.
+    func grayHistogram() -> [Int]? {
+        guard depth == 8, let histogram = pixGetGrayHistogram(pointer, width * height > 4_000_000 ? 4 : 2) else { return nil }
+        defer {
+            var owned: UnsafeMutablePointer<NUMA>? = histogram
+            numaDestroy(&owned)
+        }
+        var counts = [Int](repeating: 0, count: 256)
+        for value in 0..<min(256, Int(numaGetCount(histogram))) {
+            var count: Int32 = 0
+            numaGetIValue(histogram, Int32(value), &count)
+            counts[value] = Int(count)
+        }
+        return counts
+    }
+
     /// Runs a Leptonica transform that returns a new reference (or a clone).
     func transformed(_ body: (UnsafeMutablePointer<Pix>) -> UnsafeMutablePointer<Pix>?) -> LeptonicaImage? {
         LeptonicaImage(taking: body(pointer))

@@ -114,17 +114,7 @@ struct PageNormalizer {
 
     /// Maps the 1st..99th percentile of a washed-out page onto 0...255.
     private func stretchContrast(_ page: LeptonicaImage) -> LeptonicaImage? {
-        guard let histogram = pixGetGrayHistogram(page.pointer, page.width * page.height > 4_000_000 ? 4 : 2) else { return nil }
-        defer {
-            var owned: UnsafeMutablePointer<NUMA>? = histogram
-            numaDestroy(&owned)
-        }
-        var counts = [Int](repeating: 0, count: 256)
-        for value in 0..<min(256, Int(numaGetCount(histogram))) {
-            var count: Int32 = 0
-            numaGetIValue(histogram, Int32(value), &count)
-            counts[value] = Int(count)
-        }
+        guard let counts = page.grayHistogram() else { return nil }
         let total = counts.reduce(0, +)
         guard total > 0 else { return nil }
         func percentile(_ fraction: Double) -> Int {

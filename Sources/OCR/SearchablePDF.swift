@@ -54,18 +54,8 @@ final class SearchablePDFWriter {
 
     /// True when the page is print on paper that black and white renders faithfully.
     static func isBilevel(_ page: LeptonicaImage) -> Bool {
-        guard page.depth == 8, let histogram = pixGetGrayHistogram(page.pointer, page.width * page.height > 4_000_000 ? 4 : 2) else { return false }
-        defer {
-            var owned: UnsafeMutablePointer<NUMA>? = histogram
-            numaDestroy(&owned)
-        }
-        var total = 0, middle = 0
-        for value in 0..<min(256, Int(numaGetCount(histogram))) {
-            var count: Int32 = 0
-            numaGetIValue(histogram, Int32(value), &count)
-            total += Int(count)
-            if (64..<192).contains(value) { middle += Int(count) }
-        }
+        guard let counts = page.grayHistogram() else { return false }
+        let total = counts.reduce(0, +), middle = counts[64..<192].reduce(0, +)
         return total > 0 && Double(middle) / Double(total) <= pictureMidtoneShare
     }
 }
