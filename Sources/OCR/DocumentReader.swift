@@ -38,8 +38,7 @@ final class DocumentReader {
         var pages: [OCRPage] = []
         var hocrPages: [String] = []
         var recognizeTime = Duration.zero
-        var pdfTime = Duration.zero
-        var pdf = searchablePDF ? SearchablePDFWriter(scratch: scratch, dataPath: engine.dataPath) : nil
+        let pdf = searchablePDF ? SearchablePDFWriter(scratch: scratch, dataPath: engine.dataPath) : nil
         let normalizer = PageNormalizer(maxPixels: configuration.limits.maxPixels)
         do {
             try forEachPage(of: input, bytes: bytes, format: format, deadline: deadline) { index, page in
@@ -47,14 +46,12 @@ final class DocumentReader {
                 case .text(let text):
                     pages.append(OCRPage(index: index, text: text, confidence: 100, source: .textLayer,
                                          width: 0, height: 0, milliseconds: 0))
-                    pdf = nil
+                    pdf?.abandon()
                 case .image(let image, let dpi, let exif):
                     let read = try readPage(image, index: index, declaredDPI: dpi, exif: exif,
                                             normalizer: normalizer, deadline: deadline, pdf: pdf)
                     pages.append(read.page)
                     recognizeTime += read.recognizeTime
-                    pdfTime += read.pdfTime
-                    if read.pdfFailed { pdf = nil }
                     if let hocr = read.hocr { hocrPages.append(hocr) }
                 }
             }
@@ -64,17 +61,15 @@ final class DocumentReader {
             throw .corrupt(format: format, reason: String(describing: error))
         }
 
-        let finishing = ContinuousClock.now
         let pdfBytes = pdf?.finish()
-        pdfTime += ContinuousClock.now - finishing
         let total = (ContinuousClock.now - started).milliseconds
-        let recognizeMilliseconds = recognizeTime.milliseconds
+        let recognizeMilliseconds = recognizeTime.milliseconds, pdfMilliseconds = pdf?.elapsed.milliseconds
         var result = OCRResult(format: format, pages: pages, hocr: configuration.keepHOCR ? hocrPages : nil, timings: OCRTimings(
             queueMilliseconds: queueMilliseconds,
-            prepareMilliseconds: total - recognizeMilliseconds - pdfTime.milliseconds,
+            prepareMilliseconds: total - recognizeMilliseconds - (pdfMilliseconds ?? 0),
             recognizeMilliseconds: recognizeMilliseconds,
             totalMilliseconds: total))
-        if searchablePDF { result.timings.searchablePDFMilliseconds = pdfTime.milliseconds }
+        result.timings.searchablePDFMilliseconds = pdfMilliseconds
         result.searchablePDF = pdfBytes
         return result
     }
@@ -113,7 +108,7 @@ final class DocumentReader {
     /// says it lies sideways or upside down, keeping the better of the two.
     private func readPage(_ image: LeptonicaImage, index: Int, declaredDPI: Int, exif: Int?, normalizer: PageNormalizer,
                           deadline: ContinuousClock.Instant, pdf: SearchablePDFWriter?)
-        throws(OCRError) -> (page: OCRPage, hocr: String?, recognizeTime: Duration, pdfTime: Duration, pdfFailed: Bool) {
+        throws(OCRError) -> (page: OCRPage, hocr: String?, recognizeTime: Duration) {
         defer {
             engine.clear()
             spare?.clear()
@@ -127,9 +122,12 @@ final class DocumentReader {
         let dpi = Self.resolution(declared: declaredDPI, corrections: corrections)
         let recognitionStarted = ContinuousClock.now
         guard deadline - recognitionStarted > .zero else { throw .timedOut(seconds: limits.timeoutSeconds) }
+        // With a PDF to write, a second reading of the page goes to the spare engine, so the reading kept is still
+        // held by one of the two for the renderer.
+        let engines = pdf?.isOpen == true ? (first: engine, second: try secondEngine()) : (first: engine, second: engine)
         var result: TesseractEngine.Recognition
         do {
-            result = try read(prepared, index: index, resolution: dpi, deadline: deadline, columns: corrections.columns ?? 1, twoEngines: pdf != nil)
+            result = try read(prepared, index: index, resolution: dpi, deadline: deadline, columns: corrections.columns ?? 1, engines: engines)
             // Upright pages read well and pay nothing; a poor read may be a turned page.
             if result.confidence < Self.orientationCheckConfidence, let orientation,
                let turns = orientation.uprightQuarterTurns(prepared, resolution: dpi), turns != 0 {
@@ -137,7 +135,7 @@ final class DocumentReader {
                 if let turned = normalizer.turn(prepared, quarterTurns: turns, corrections: &turnedCorrections) {
                     // The turned page is read once, with the layout the upright reading chose.
                     let second = try read(turned, index: index, resolution: dpi, deadline: deadline, mode: result.mode,
-                                          on: pdf != nil ? try secondEngine() : engine)
+                                          engines: (first: engines.second, second: engines.first))
                     if second.confidence > result.confidence {
                         result = second
                         prepared = turned
@@ -148,27 +146,19 @@ final class DocumentReader {
         } catch {
             throw .timedOut(seconds: limits.timeoutSeconds)
         }
-        let finished = ContinuousClock.now
-        var pdfFailed = false
-        if let pdf {
-            // One of the two engines holds the reading kept; should neither (it timed out half-way), it is read once
-            // more, which gives the same words, so the text layer matches the result.
-            do {
-                var holder = [engine, spare].compactMap { $0 }.first { $0.holds(prepared, mode: result.mode) }
-                if holder == nil {
-                    _ = try engine.recognize(prepared, resolution: dpi, mode: result.mode, budget: deadline - ContinuousClock.now)
-                    holder = engine
-                }
-                pdfFailed = !pdf.add(from: holder ?? engine, bilevel: SearchablePDFWriter.isBilevel(prepared), resolution: dpi)
-            } catch {
-                pdfFailed = true
-            }
+        let recognizeTime = ContinuousClock.now - recognitionStarted
+        // One of the two engines holds the reading kept; should neither (an upright reading kept after the turned
+        // page was read on its engine), it is read once more, which gives the same words.
+        pdf?.add(prepared, resolution: dpi) { [engine, spare, prepared, result] () throws(OCRError) -> TesseractEngine in
+            if let holder = [engine, spare].compactMap({ $0 }).first(where: { $0.holds(prepared, mode: result.mode) }) { return holder }
+            _ = try engine.recognize(prepared, resolution: dpi, mode: result.mode, budget: deadline - ContinuousClock.now)
+            return engine
         }
         let page = OCRPage(index: index, text: result.text, confidence: result.confidence, source: .ocr,
                            width: prepared.width, height: prepared.height, corrections: corrections,
                            milliseconds: (ContinuousClock.now - pageStarted).milliseconds, lines: result.lines,
                            layout: result.layoutName)
-        return (page, result.hocr, finished - recognitionStarted, ContinuousClock.now - finished, pdfFailed)
+        return (page, result.hocr, recognizeTime)
     }
 
     /// One page read with the configured layout, or, with `.choose`, the page's own: a narrow strip of lines
@@ -176,19 +166,19 @@ final class DocumentReader {
     /// the automatic layout splits item names from prices; any other page with the automatic layout, and also as
     /// one block when the automatic reading found little legible text (forms, sparse pages), keeping the reading
     /// that found more.
-    /// With `twoEngines` the second layout is read on the spare engine, so both readings stay held.
+    /// The first (or only) reading is done by `engines.first`, a second layout by `engines.second`.
     private func read(_ page: LeptonicaImage, index: Int, resolution: Int, deadline: ContinuousClock.Instant, columns: Int = 1,
-                      mode: Int32? = nil, on chosen: TesseractEngine? = nil, twoEngines: Bool = false) throws(OCRError) -> TesseractEngine.Recognition {
+                      mode: Int32? = nil, engines: (first: TesseractEngine, second: TesseractEngine)) throws(OCRError) -> TesseractEngine.Recognition {
         let hocrPage = configuration.keepHOCR ? index : nil
-        func recognize(_ mode: Int32, on reader: TesseractEngine? = nil) throws(OCRError) -> TesseractEngine.Recognition {
-            try (reader ?? chosen ?? engine).recognize(page, resolution: resolution, mode: mode, budget: deadline - ContinuousClock.now, hocrPage: hocrPage)
+        func recognize(_ mode: Int32, on reader: TesseractEngine) throws(OCRError) -> TesseractEngine.Recognition {
+            try reader.recognize(page, resolution: resolution, mode: mode, budget: deadline - ContinuousClock.now, hocrPage: hocrPage)
         }
-        if let mode = mode ?? configuration.layout.fixedMode { return try recognize(mode) }
+        if let mode = mode ?? configuration.layout.fixedMode { return try recognize(mode, on: engines.first) }
         // A narrow strip of lines running across: a till receipt, read line by line.
-        if columns <= 1, Double(page.height) >= Self.stripAspect * Double(page.width) { return try recognize(6) }
-        let auto = try recognize(3)
+        if columns <= 1, Double(page.height) >= Self.stripAspect * Double(page.width) { return try recognize(6, on: engines.first) }
+        let auto = try recognize(3, on: engines.first)
         guard auto.confidentCharacters < Self.denseTextCharacters else { return auto }
-        let block = try recognize(6, on: twoEngines ? try secondEngine() : nil)
+        let block = try recognize(6, on: engines.second)
         return block.confidentCharacters > auto.confidentCharacters ? block : auto
     }
 

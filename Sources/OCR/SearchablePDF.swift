@@ -13,6 +13,10 @@ final class SearchablePDFWriter {
     private let renderer: OpaquePointer
     private let base: String
     private(set) var pages = 0
+    /// Time spent on the PDF: pages added (and any page read again for it), the document finished.
+    private(set) var elapsed = Duration.zero
+    /// A page with its own text, or one the renderer refused: the document gets no PDF.
+    private var abandoned = false
 
     /// nil when the renderer cannot start (its font `pdf.ttf` missing from the tessdata folder, scratch unwritable).
     init?(scratch: URL, dataPath: String) {
@@ -32,16 +36,33 @@ final class SearchablePDFWriter {
         unlink(base + ".pdf")
     }
 
-    /// Adds the page the engine has just recognised. False when the renderer refused it.
-    func add(from engine: TesseractEngine, bilevel: Bool, resolution: Int) -> Bool {
-        guard engine.render(into: renderer, bilevel: bilevel, resolution: resolution) else { return false }
-        pages += 1
-        return true
+    /// False once the document gets no PDF.
+    var isOpen: Bool { !abandoned }
+
+    /// The document gets no PDF (a page that has its own text).
+    func abandon() {
+        abandoned = true
     }
 
-    /// The finished PDF's bytes; nil when no page was added or the file could not be completed.
+    /// Adds the page `engine()` hands over, holding the page's reading; a page it cannot hand over or the renderer
+    /// refuses abandons the document's PDF. Timed into `elapsed`.
+    func add(_ page: LeptonicaImage, resolution: Int, from engine: () throws(OCRError) -> TesseractEngine) {
+        guard !abandoned else { return }
+        let started = ContinuousClock.now
+        defer { elapsed += ContinuousClock.now - started }
+        do {
+            guard try engine().render(into: renderer, bilevel: Self.isBilevel(page), resolution: resolution) else { return abandon() }
+            pages += 1
+        } catch {
+            abandon()
+        }
+    }
+
+    /// The finished PDF's bytes; nil when it was abandoned, no page was added or the file could not be completed.
     func finish() -> Data? {
-        guard pages > 0, TessResultRendererEndDocument(renderer) != 0 else { return nil }
+        let started = ContinuousClock.now
+        defer { elapsed += ContinuousClock.now - started }
+        guard !abandoned, pages > 0, TessResultRendererEndDocument(renderer) != 0 else { return nil }
         return FileManager.default.contents(atPath: base + ".pdf")
     }
 
