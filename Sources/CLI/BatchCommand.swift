@@ -78,9 +78,8 @@ struct BatchCommand: AsyncParsableCommand {
 
         // 1. Take the files in: each is stored once and gets one job in this folder's group.
         let pdfFolderURL = pdfFolder.map { URL(fileURLWithPath: $0).standardizedFileURL }
-        let earlierPDFs = pdf ? BatchRun.searchablePDFPaths(in: root, recursive: recursive, folder: pdfFolderURL) : []
-        let enqueued = try await batch.enqueue(folder: root, recursive: recursive,
-                                               excluding: Set([reportURL.path] + (exportPath.map { [$0] } ?? [])).union(earlierPDFs))
+        let outputs = [reportURL.path] + (exportPath.map { [$0] } ?? []) + (pdfFolderURL.map { [$0.path] } ?? [])
+        let enqueued = try await batch.enqueue(folder: root, recursive: recursive, excluding: Set(outputs))
         progress.enqueued(files: enqueued.entries, new: enqueued.created, resumed: enqueued.resumed, skipped: enqueued.skipped)
         if noWait {
             progress.message("enqueued; run `botgateway batch \(folder)` again or `botgateway serve` to process")

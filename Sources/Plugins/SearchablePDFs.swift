@@ -26,7 +26,7 @@ public struct SearchablePDFs: Sendable {
 
     /// The document's searchable PDF, made now (one more OCR reading) when none was kept.
     public func file(for document: DocumentRecord) async throws -> Answer {
-        guard let stored = document.ocrResult, let result = try? JSONDecoder().decode(OCRResult.self, from: stored) else { return .notReadYet }
+        guard let result = try? StepOutput.ocr(document.ocrResult) else { return .notReadYet }
         if result.pages.contains(where: { $0.source == .textLayer }) { return .hasOwnText }
         if let sha256 = result.searchablePDFSHA256, let path = try? await blobs.checkout(sha256: sha256),
            FileManager.default.fileExists(atPath: path) {
@@ -53,11 +53,22 @@ public struct SearchablePDFs: Sendable {
     /// What the PDF is called when handed out: `scan.jpg` → `scan-searchable.pdf`.
     public static func fileName(for sourceName: String) -> String {
         let stem = (sourceName as NSString).deletingPathExtension
-        return (stem.isEmpty ? "document" : stem) + "-searchable.pdf"
+        return (stem.isEmpty ? "document" : stem) + fileSuffix
+    }
+
+    static let fileSuffix = "-searchable.pdf"
+
+    /// The files that are searchable PDFs written next to another of the files (`scan-searchable.pdf` beside
+    /// `scan.jpg`), by `batch --pdf`: what a folder run must not take in as documents.
+    public static func writtenBeside(_ files: [URL]) -> Set<URL> {
+        let stems = Set(files.map { $0.deletingPathExtension().path })
+        return Set(files.filter { file in
+            file.lastPathComponent.hasSuffix(fileSuffix) && stems.contains(String(file.path.dropLast(fileSuffix.count)))
+        })
     }
 
     /// The searchable PDF's SHA-256 as the OCR step recorded it, for `/forget` and the archive.
     public static func storedSHA256(of document: DocumentRecord) -> String? {
-        document.ocrResult.flatMap { try? JSONDecoder().decode(OCRResult.self, from: $0) }?.searchablePDFSHA256
+        (try? StepOutput.ocr(document.ocrResult))??.searchablePDFSHA256
     }
 }

@@ -41,6 +41,9 @@ public struct BatchRun: Sendable {
     public func enqueue(folder root: URL, recursive: Bool, excluding: Set<String>) async throws -> Enqueued {
         let group = try await documents.group(kind: .batch, key: "batch:" + root.path, title: "Batch report: \(root.lastPathComponent)")
         let listing = FolderListing.list(root, recursive: recursive, excluding: excluding)
+        // What an earlier `batch --pdf` wrote beside the documents is theirs, not a document (with or without --pdf now).
+        let ours = SearchablePDFs.writtenBeside(listing.files)
+        let files = listing.files.filter { !ours.contains($0) }
         var skipped = listing.skipped
         var pending: [(document: DocumentRecord, request: JobRequest)] = []
         var created = 0, resumed = 0
@@ -54,7 +57,7 @@ public struct BatchRun: Sendable {
             }
             pending.removeAll(keepingCapacity: true)
         }
-        for file in listing.files {
+        for file in files {
             let relative = FolderListing.relativeName(file, root)
             let document: DocumentRecord
             do {
@@ -73,7 +76,7 @@ public struct BatchRun: Sendable {
             if pending.count >= 256 { try await flush() }
         }
         try await flush()
-        return Enqueued(group: group, entries: listing.files.count + listing.skipped.count, created: created, resumed: resumed, skipped: skipped)
+        return Enqueued(group: group, entries: files.count + listing.skipped.count, created: created, resumed: resumed, skipped: skipped)
     }
 
     /// Makes the group's waiting retries due now (running the batch again is the user saying "now") and
@@ -106,14 +109,6 @@ public struct BatchRun: Sendable {
         return (folder ?? root).appendingPathComponent(relative).standardizedFileURL
     }
 
-    /// What `batch --pdf` must not take for documents of the folder: the searchable PDFs it wrote there before, next
-    /// to their originals or in `folder`.
-    public static func searchablePDFPaths(in root: URL, recursive: Bool, folder: URL?) -> Set<String> {
-        let files = FolderListing.list(root, recursive: recursive, excluding: folder.map { [$0.standardizedFileURL.path] } ?? []).files
-        let beside = files.map { searchablePDFURL(relativeName: FolderListing.relativeName($0, root), root: root, folder: nil).path }
-        return Set(beside + (folder.map { [$0.standardizedFileURL.path] } ?? []))
-    }
-
     /// `batch --pdf`: each read document's searchable PDF written as `searchablePDFURL` says. Returns how many were
     /// written and, for each document that got none, why (a PDF with its own text, a failed read, an error).
     public func writeSearchablePDFs(_ group: GroupRecord, root: URL, folder: URL?,
@@ -132,12 +127,11 @@ public struct BatchRun: Sendable {
                 switch try await pdfs.file(for: details.document) {
                 case .file(let path):
                     let target = Self.searchablePDFURL(relativeName: name, root: root, folder: folder)
-                    try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-                    let temporary = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).\(UUID().uuidString)")
-                    try FileManager.default.copyItem(atPath: path, toPath: temporary.path)
-                    guard rename(temporary.path, target.path) == 0 else {
-                        unlink(temporary.path)
-                        throw OutputWriteError(what: "the searchable PDF", path: target.path, reason: String(cString: strerror(errno)))
+                    do {
+                        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+                        try Data(contentsOf: URL(fileURLWithPath: path)).write(to: target, options: .atomic)
+                    } catch {
+                        throw OutputWriteError(what: "searchable PDF", path: target.path, reason: error.localizedDescription)
                     }
                     written += 1
                 case .hasOwnText: notes.append("\(name): a PDF with its own text, searchable as it is")

@@ -7,9 +7,14 @@ import Plugins
 public enum FolderListing {
     public static func list(_ root: URL, recursive: Bool, excluding: Set<String>) -> (files: [URL], skipped: [ReportBuilder.Skipped]) {
         var files: [URL] = [], skipped: [ReportBuilder.Skipped] = []
+        // The entry or a folder it is in, up to the root: a few set lookups per entry, whatever `excluding` holds.
         func excluded(_ url: URL) -> Bool {
-            let path = url.standardizedFileURL.path
-            return excluding.contains(path) || excluding.contains { path.hasPrefix($0 + "/") }
+            var path = url.standardizedFileURL.path
+            while path.count > root.path.count {
+                if excluding.contains(path) { return true }
+                path = (path as NSString).deletingLastPathComponent
+            }
+            return false
         }
         for url in entries(root, recursive: recursive).sorted(by: { $0.path < $1.path }) where !excluded(url) {
             var info = stat()

@@ -270,6 +270,11 @@ struct BatchCommandTests {
         let again = try #require(Self.events(second.output).first { $0["event"] as? String == "enqueued" })
         #expect(again["files"] as? Int == 3)
         #expect(try await workspace.database().jobCounts().values.reduce(0, +) == 3)
+        // Nor a run without --pdf: the PDFs beside their originals are ours, not documents.
+        let plain = try await workspace.batch()
+        #expect(plain.code == 0)
+        #expect(Self.events(plain.output).first { $0["event"] as? String == "enqueued" }?["files"] as? Int == 3)
+        #expect(try await workspace.database().jobCounts().values.reduce(0, +) == 3)
 
         // Into a folder of their own (inside the batch folder: left out of the documents).
         let folder = workspace.folder.appendingPathComponent("pdf")
