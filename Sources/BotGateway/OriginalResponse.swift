@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Plugins
 import Storage
 
 /// A stored original as an HTTP response, for the API and the dashboard alike: its type as found from its
@@ -22,6 +23,22 @@ enum OriginalResponse {
         ]
         fields.append(contentsOf: headers)
         return Response(status: .ok, headers: fields, body: try await FileIO().loadFile(path: path, context: context))
+    }
+
+    /// A document as a searchable PDF to download, made now when none was kept; a PDF with its own text (searchable
+    /// already) as it was uploaded, its bytes from `original`. Nil when the document has not been read yet. Throws
+    /// what making or fetching it threw, for the caller to answer in its own words.
+    static func searchablePDF(of document: DocumentRecord, name: String, from pdfs: SearchablePDFs, original: () async throws -> String,
+                              context: some RequestContext) async throws -> Response? {
+        switch try await pdfs.file(for: document) {
+        case .file(let path):
+            return try await file(at: path, contentType: "application/pdf", name: SearchablePDFs.fileName(for: name), disposition: "attachment",
+                                  context: context)
+        case .hasOwnText:
+            return try await make(document, at: try await original(), name: name, disposition: "attachment", context: context)
+        case .notReadYet:
+            return nil
+        }
     }
 
     /// A file name fit for a quoted header value: printable ASCII without quotes or backslashes.

@@ -60,6 +60,10 @@ struct SearchablePDFFlowTests {
             try await gateway.post(Updates.text(update: 14, user: 1, message: 14, "/pdf \(textCode)"))
             #expect(await gateway.telegram.waitFor { $0.contains { $0.text.contains("searchable as it is") } })
 
+            // /help says it is there.
+            try await gateway.post(Updates.text(update: 16, user: 2, message: 16, "/help"))
+            #expect(await gateway.telegram.waitFor { $0.contains { $0.chatID == 2 && $0.text.contains("/pdf CODE") } })
+
             // Forgotten: the PDF goes with the document.
             try await gateway.post(Updates.text(update: 15, user: 1, message: 15, "/forget \(code)"))
             #expect(await gateway.telegram.waitFor { $0.contains { $0.text.lowercased().contains("forgot") || $0.text.contains("deleted") } })

@@ -161,12 +161,9 @@ public final class FakeTelegram: @unchecked Sendable {
             let standard = failure.code == 429 ? "Too Many Requests: retry after \(failure.retryAfter ?? 1)" : "Internal Server Error"
             return Self.error(failure.code, failure.description ?? standard, retryAfter: failure.retryAfter)
         }
-        var parameters = contentType.hasPrefix("multipart/form-data") ? Self.multipartFields(body, contentType: contentType)
+        let multipart = contentType.hasPrefix("multipart/form-data")
+        let parameters = multipart ? Self.multipartFields(body, contentType: contentType)
             : ((try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:])
-        if contentType.hasPrefix("multipart/form-data"), let (name, bytes) = Self.multipartFile(body, contentType: contentType) {
-            parameters["__file_name"] = name
-            parameters["__file"] = bytes
-        }
         func int(_ key: String) -> Int64? {
             if let number = parameters[key] as? NSNumber { return number.int64Value }
             return (parameters[key] as? String).flatMap { Int64($0) }
@@ -182,7 +179,8 @@ public final class FakeTelegram: @unchecked Sendable {
             guard let data = lock.withLock({ files[id] }) else { return Self.error(400, "Bad Request: invalid file_id") }
             return Self.ok(["file_id": id, "file_unique_id": "u-\(id)", "file_size": data.count, "file_path": "documents/\(id)"])
         case "sendMessage", "sendDocument", "editMessageText":
-            return send(method: method, parameters: parameters, chat: int("chat_id"))
+            return send(method: method, parameters: parameters, chat: int("chat_id"),
+                        file: multipart ? Self.multipartFile(body, contentType: contentType) : nil)
         case "sendChatAction", "setWebhook", "deleteWebhook", "setMyCommands":
             return Self.ok(true)
         case "getWebhookInfo":
@@ -200,7 +198,7 @@ public final class FakeTelegram: @unchecked Sendable {
     }
 
     /// A message sent, captioned or edited: Telegram's checks, then recorded for the test to read.
-    private func send(method: String, parameters: [String: Any], chat: Int64?) -> Response {
+    private func send(method: String, parameters: [String: Any], chat: Int64?, file: (name: String, data: Data)?) -> Response {
         guard let chat else { return Self.error(400, "Bad Request: chat_id is empty") }
         let text = (parameters["text"] as? String) ?? (parameters["caption"] as? String) ?? ""
         // Telegram's own rules: HTML must parse, and the text after parsing is measured in UTF-16 units.
@@ -216,7 +214,7 @@ public final class FakeTelegram: @unchecked Sendable {
         }
         let id: Int64 = lock.withLock {
             sent.append(Sent(method: method, chatID: chat, text: text, replyTo: replyTo,
-                             fileName: parameters["__file_name"] as? String, file: parameters["__file"] as? Data))
+                             fileName: file?.name, file: file?.data))
             nextMessageID += 1
             return nextMessageID
         }
@@ -243,7 +241,7 @@ public final class FakeTelegram: @unchecked Sendable {
     }
 
     /// The file part of a multipart body, byte for byte: its file name and content.
-    static func multipartFile(_ body: Data, contentType: String) -> (String, Data)? {
+    static func multipartFile(_ body: Data, contentType: String) -> (name: String, data: Data)? {
         guard let boundary = contentType.components(separatedBy: "boundary=").last?.trimmingCharacters(in: CharacterSet(charactersIn: "\"")),
               let marker = "filename=\"".data(using: .utf8), let named = body.range(of: marker),
               let nameEnd = body[named.upperBound...].firstIndex(of: UInt8(ascii: "\"")),

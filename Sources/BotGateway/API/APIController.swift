@@ -219,26 +219,21 @@ final class APIController: Sendable {
         let token = try await authorize(request, .read)
         let id = try context.parameters.require("id")
         guard let pdfs, let (document, job) = try await service.document(sha256: id, for: token) else { throw APIProblem.notFound("document \(id)") }
-        let answer: SearchablePDFs.Answer
+        let response: Response?
         do {
-            answer = try await pdfs.file(for: document)
+            response = try await OriginalResponse.searchablePDF(of: document, name: job.sourceName, from: pdfs,
+                                                                original: { try await service.originalPath(document) }, context: context)
         } catch let error as PluginError where error.kind == .permanent {
             throw APIProblem(slug: "unreadable", status: .unprocessableContent, title: "No searchable PDF", detail: error.message)
         } catch {
             logger.error("a searchable PDF could not be made", metadata: ["sha256": "\(document.sha256)", "error": "\(error)"])
             throw APIProblem.unavailable("the searchable PDF cannot be made right now")
         }
-        switch answer {
-        case .file(let path):
-            return try await OriginalResponse.file(at: path, contentType: "application/pdf", name: SearchablePDFs.fileName(for: job.sourceName),
-                                                   disposition: "attachment", context: context)
-        case .hasOwnText:
-            return try await OriginalResponse.make(document, at: try await service.originalPath(document), name: job.sourceName,
-                                                   disposition: "attachment", context: context)
-        case .notReadYet:
+        guard let response else {
             throw APIProblem(slug: "not-read-yet", status: .conflict, title: "Not read yet",
                              detail: "the document has not been read yet; its job's status says when it is", retryAfter: 5)
         }
+        return response
     }
 
     private func text(_ request: Request, context: BasicRequestContext) async throws -> Response {

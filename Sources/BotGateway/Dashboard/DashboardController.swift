@@ -366,22 +366,13 @@ final class DashboardController: Sendable {
         guard let pdfs, let (document, jobs) = try await storedDocument(context), let newest = jobs.first else {
             return message(status: .notFound, title: "No such document", text: "There is no such document.")
         }
-        let answer: SearchablePDFs.Answer
         do {
-            answer = try await pdfs.file(for: document)
+            return try await OriginalResponse.searchablePDF(of: document, name: newest.sourceName, from: pdfs,
+                                                            original: { try await blobs.checkout(document) }, context: context)
+                ?? message(status: .conflict, title: "Not read yet", text: "The document has not been read yet.")
         } catch {
             logger.error("a searchable PDF could not be made", metadata: ["sha256": "\(document.sha256)", "error": "\(error)"])
             return message(status: .serviceUnavailable, title: "Not available", text: "The searchable PDF cannot be made right now.")
-        }
-        switch answer {
-        case .file(let path):
-            return try await OriginalResponse.file(at: path, contentType: "application/pdf", name: SearchablePDFs.fileName(for: newest.sourceName),
-                                                   disposition: "attachment", context: context)
-        case .hasOwnText:
-            return try await OriginalResponse.make(document, at: try await blobs.checkout(document), name: newest.sourceName,
-                                                   disposition: "attachment", context: context)
-        case .notReadYet:
-            return message(status: .conflict, title: "Not read yet", text: "The document has not been read yet.")
         }
     }
 
