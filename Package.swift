@@ -79,7 +79,7 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
-        // The use cases every edge calls: jobs, reports, whitelist, search, a batch run.
+        // The use cases every edge calls: jobs, reports, whitelist, search, questions, a batch run.
         .target(
             name: "UseCases",
             dependencies: [
@@ -88,6 +88,7 @@ let package = Package(
                 "Plugins",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         .target(

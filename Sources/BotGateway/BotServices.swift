@@ -17,9 +17,12 @@ public struct BotServices: Sendable {
     public var dashboard: (any DashboardLinks)?
     /// Documents as searchable PDFs, for `/pdf` (nil: not offered here).
     public var pdfs: SearchablePDFs?
+    /// Answers `/ask` from the asker's own documents (nil: not offered here).
+    public var ask: (any AskService)?
 
     public init(jobs: any JobService, reports: any ReportService, whitelist: any WhitelistService, search: any SearchService,
-                replies: any ReplyQueue, files: any TelegramFiles, dashboard: (any DashboardLinks)? = nil, pdfs: SearchablePDFs? = nil) {
+                replies: any ReplyQueue, files: any TelegramFiles, dashboard: (any DashboardLinks)? = nil, pdfs: SearchablePDFs? = nil,
+                ask: (any AskService)? = nil) {
         self.jobs = jobs
         self.reports = reports
         self.whitelist = whitelist
@@ -28,6 +31,7 @@ public struct BotServices: Sendable {
         self.files = files
         self.dashboard = dashboard
         self.pdfs = pdfs
+        self.ask = ask
     }
 }
 

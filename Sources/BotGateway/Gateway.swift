@@ -35,6 +35,8 @@ public enum Gateway {
         public var reportArchiver: ReportArchiver?
         /// Writes reports' executive summaries (an LLM analyser); nil with the local analyser.
         public var summarizer: (any ReportSummarizer)?
+        /// Answers `/ask` from the best-matching documents (an LLM analyser); nil: the passages are the answer.
+        public var answerer: (any QuestionAnswerer)?
         /// Deletes a forgotten document's copies in the bucket when archiving is on.
         public var archivedCopies: ArchivedCopies?
         /// Signs the HTTP API's completion callbacks (`API_CALLBACK_SECRET` or the data folder's key).
@@ -47,7 +49,8 @@ public enum Gateway {
         public init(settings: GatewaySettings, database: any GatewayStore, blobs: BlobStore, telegram: TelegramClient, steps: StepCatalog,
                     workers: Int, albumQuiet: Double = 2.5, logger: Logger, ocrQueueDepth: @escaping @Sendable () -> Int = { 0 },
                     reportArchiver: ReportArchiver? = nil, summarizer: (any ReportSummarizer)? = nil, archivedCopies: ArchivedCopies? = nil,
-                    callbackSigner: CallbackSigner? = nil, http: HTTPClient, searchablePDFs: SearchablePDFs? = nil) {
+                    callbackSigner: CallbackSigner? = nil, http: HTTPClient, searchablePDFs: SearchablePDFs? = nil,
+                    answerer: (any QuestionAnswerer)? = nil) {
             self.settings = settings
             self.database = database
             self.blobs = blobs
@@ -63,6 +66,7 @@ public enum Gateway {
             self.callbackSigner = callbackSigner ?? CallbackSigner(key: Data((0..<32).map { _ in UInt8.random(in: 0...255) }))
             self.http = http
             self.searchablePDFs = searchablePDFs
+            self.answerer = answerer
         }
     }
 
@@ -77,7 +81,7 @@ public enum Gateway {
         // One composer for the bot's reports and the API's group reports.
         let composer = ReportComposer(summarizer: dependencies.summarizer, usage: database, logger: Logger(label: "report"), metrics: metrics)
         let access = Self.dashboardAccess(dependencies)
-        let services = Self.services(dependencies, composer: composer, dashboard: access)
+        let services = Self.services(dependencies, composer: composer, dashboard: access, metrics: metrics)
         let handler = UpdateHandler(services: services, downloadLimit: settings.downloadLimit,
                                     scratch: settings.dataDirectory.appendingPathComponent("tmp"), logger: Logger(label: "telegram"))
         var lifecycle: [any Service] = [
@@ -145,7 +149,7 @@ public enum Gateway {
     }
 
     /// The use cases the bot calls, on this gateway's store.
-    static func services(_ dependencies: Dependencies, composer: ReportComposer, dashboard: DashboardAccess) -> BotServices {
+    static func services(_ dependencies: Dependencies, composer: ReportComposer, dashboard: DashboardAccess, metrics: any MetricsFactory) -> BotServices {
         let database = dependencies.database, settings = dependencies.settings
         let intake = DocumentIntake(blobs: dependencies.blobs, maxBytes: settings.downloadLimit)
         return BotServices(
@@ -155,6 +159,8 @@ public enum Gateway {
                                         folder: settings.dataDirectory.appendingPathComponent("reports"), archiver: dependencies.reportArchiver),
             whitelist: StoreWhitelistService(adminIDs: settings.adminIDs, store: database),
             search: StoreSearchService(documents: database),
-            replies: database, files: dependencies.telegram, dashboard: dashboard, pdfs: dependencies.searchablePDFs)
+            replies: database, files: dependencies.telegram, dashboard: dashboard, pdfs: dependencies.searchablePDFs,
+            ask: StoreAskService(documents: database, usage: database, answerer: dependencies.answerer, dailyLimit: settings.askDailyLimit,
+                                 metrics: metrics, logger: Logger(label: "ask")))
     }
 }

@@ -26,11 +26,13 @@ public struct GatewaySettings: Sendable, Redacted {
     public var publicURL: String?
     /// How long a dashboard session lasts (`DASHBOARD_SESSION_HOURS`).
     public var dashboardSessionLifetime: Double
+    /// `/ask` questions per user and UTC day (`ASK_DAILY_LIMIT`); 0 turns `/ask` off.
+    public var askDailyLimit: Int
 
     public init(token: String, apiBaseURL: String = "https://api.telegram.org", webhookSecret: String?, adminIDs: Set<Int64>,
                 host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL, downloadLimit: Int64? = nil,
                 replyDelivery: ReplyDelivery = ReplyDelivery(), minimumFreeBytes: Int64 = 200_000_000, api: APISettings = APISettings(),
-                publicURL: String? = nil, dashboardSessionLifetime: Double = 12 * 3600) {
+                publicURL: String? = nil, dashboardSessionLifetime: Double = 12 * 3600, askDailyLimit: Int = 30) {
         self.token = token
         self.apiBaseURL = apiBaseURL
         self.webhookSecret = webhookSecret
@@ -44,6 +46,7 @@ public struct GatewaySettings: Sendable, Redacted {
         self.api = api
         self.publicURL = publicURL
         self.dashboardSessionLifetime = dashboardSessionLifetime
+        self.askDailyLimit = askDailyLimit
     }
 
     /// The address the dashboard's links start with.
@@ -97,7 +100,8 @@ public struct GatewaySettings: Sendable, Redacted {
         return GatewaySettings(token: token, apiBaseURL: base, webhookSecret: secret, adminIDs: admins, host: host, port: port,
                                dataDirectory: dataDirectory, replyDelivery: delivery, minimumFreeBytes: try minimumFreeBytes(environment),
                                api: try APISettings.fromEnvironment(environment), publicURL: publicURL,
-                               dashboardSessionLifetime: try number(value, "DASHBOARD_SESSION_HOURS", default: 12, in: 0.01...720, unit: "hours") * 3600)
+                               dashboardSessionLifetime: try number(value, "DASHBOARD_SESSION_HOURS", default: 12, in: 0.01...720, unit: "hours") * 3600,
+                               askDailyLimit: try askDailyLimit(environment))
     }
 
     /// `BOT_ADMIN_IDS`: the admins no command can remove.
@@ -128,6 +132,15 @@ public struct GatewaySettings: Sendable, Redacted {
             throw ConfigurationError(variable: "BOT_PUBLIC_URL", problem: "expected the http(s) address people reach this server at, e.g. https://bot.example.com")
         }
         return publicURL
+    }
+
+    /// `ASK_DAILY_LIMIT`: `/ask` questions per user and UTC day (30 when unset; 0 turns `/ask` off).
+    public static func askDailyLimit(_ environment: [String: String]) throws -> Int {
+        guard let raw = EnvironmentVariables(environment).value("ASK_DAILY_LIMIT") else { return 30 }
+        guard let limit = Int(raw), (0...100_000).contains(limit) else {
+            throw ConfigurationError(variable: "ASK_DAILY_LIMIT", problem: "expected a whole number of questions per user and day, 0 to 100000 (0 turns /ask off)")
+        }
+        return limit
     }
 
     /// `BOT_HOST`: where `serve` and `worker` listen.

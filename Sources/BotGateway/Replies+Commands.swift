@@ -1,4 +1,5 @@
 import Foundation
+import Plugins
 import Storage
 import UseCases
 
@@ -91,5 +92,89 @@ extension Replies {
         if case .transport(.responseTooLarge) = error { return tooLarge(bytes: limit + 1, limit: limit) }
         if error.isFileTooBig { return tooLarge(bytes: size ?? limit + 1, limit: limit) }
         return refused("Telegram would not hand it over (\(error))")
+    }
+}
+
+/// `/ask`'s answers.
+extension Replies {
+    /// Matches listed under an answer; the count and totals cover all of them.
+    static let askListed = 5
+
+    static func ask(_ outcome: AskOutcome) -> String {
+        switch outcome {
+        case .off: return "Questions are turned off on this bot."
+        case .overDailyLimit(let limit):
+            return "You have asked \(limit) questions today, the most this bot answers a day. Ask again after midnight UTC."
+        case .nothingToLookFor:
+            return "Ask about something in your documents: a name, a word on them, a kind (receipts, invoices) or a period "
+                + "(\"How much did I spend at Corner Cafe in March?\")."
+        case .answered(let answer): return ask(answer)
+        }
+    }
+
+    static func ask(_ answer: AskAnswer) -> String {
+        let findings = answer.findings
+        guard !findings.matches.isEmpty else {
+            var text = "Nothing in your documents matches that."
+            if !findings.question.terms.isEmpty, findings.unmatchedTerms.count == findings.question.terms.count {
+                text += " None of them mentions \(findings.unmatchedTerms.map { "“\(escape($0))”" }.joined(separator: " or "))."
+            }
+            return text
+        }
+        if let text = answer.text {
+            let sources = answer.cited.isEmpty ? Array(findings.matches.prefix(3)) : answer.cited
+            var out = "\(escape(text))\n\n<i>Answered by \(escape(answer.model ?? "the model")) from "
+                + (answer.cited.isEmpty ? "these documents of yours:" : "these documents of yours, as cited:") + "</i>\n"
+            out += sources.map { askSource($0, quote: false) }.joined(separator: "\n")
+            return out
+        }
+        var out = askHeadline(findings) + "\n" + findings.matches.prefix(askListed).map { askSource($0, quote: true) }.joined(separator: "\n")
+        if findings.matches.count > askListed { out += "\n…and \(findings.matches.count - askListed) more." }
+        if let failure = answer.modelFailure {
+            out += "\n\n<i>The model could not answer (\(escape(failure))); these are the best-matching passages.</i>"
+        }
+        return out
+    }
+
+    /// "3 receipts matching “corner cafe” from 2024-02-01 to 2024-02-29: GBP 8.25 in all."
+    static func askHeadline(_ findings: AskFindings) -> String {
+        let question = findings.question, count = findings.matches.count
+        let kind = question.kinds.count == 1 ? question.kinds.first!.replacingOccurrences(of: "_", with: " ") : "document"
+        var text = "<b>\(count) \(kind)\(count == 1 ? "" : "s")</b>"
+        let found = question.terms.filter { !findings.unmatchedTerms.contains($0) }
+        if !found.isEmpty { text += " matching “\(escape(found.joined(separator: " ")))”" }
+        if let period = question.period {
+            if period.from == period.to {
+                text += " of \(period.from)"
+            } else if period.from == "0000-01-01" {
+                text += " up to \(period.to)"
+            } else {
+                text += " from \(period.from) to \(period.to)"
+            }
+        }
+        let totals = findings.totals
+        if !totals.isEmpty {
+            let sums = totals.map { [$0.currency.isEmpty ? nil : $0.currency, LocalAnalyzer.format($0.value)].compactMap { $0 }.joined(separator: " ") }
+            text += ": \(escape(sums.joined(separator: " + "))) in all"
+            let withTotal = totals.reduce(0) { $0 + $1.documents }
+            if withTotal < count { text += " (\(count - withTotal) without a total)" }
+            if totals.contains(where: { $0.currency.isEmpty }) { text += "; some amounts name no currency" }
+        }
+        if !found.isEmpty, !findings.unmatchedTerms.isEmpty {
+            text += ". None mentions \(findings.unmatchedTerms.map { "“\(escape($0))”" }.joined(separator: " or "))"
+        }
+        return text + "."
+    }
+
+    /// "• receipt.jpg (CODE) 2024-02-03, CORNER CAFE, GBP 8.25" and, with `quote`, its best lines.
+    static func askSource(_ match: AskMatch, quote: Bool) -> String {
+        var facts = [match.date]
+        if let issuer = match.issuer { facts.append(escape(issuer)) }
+        if let total = match.total {
+            facts.append(escape([total.currency, LocalAnalyzer.format(total.value)].compactMap { $0 }.joined(separator: " ")))
+        }
+        var line = "• <b>\(name(match.name))</b> (<code>\(match.jobCode)</code>) \(facts.joined(separator: ", "))"
+        if quote, !match.lines.isEmpty { line += "\n   " + match.lines.map { "«\(escape($0))»" }.joined(separator: " ") }
+        return line
     }
 }

@@ -58,6 +58,7 @@ public enum Replies {
         /status CODE – where a document is
         /report – one report over your recent documents
         /search WORDS – find words in your documents
+        /ask QUESTION – ask your documents, e.g. /ask how much did I spend at Corner Cafe in March?
         /pdf CODE – a document as a PDF you can search and copy text from
         /forget CODE – delete a document of yours and what was read from it
         /help – this message

@@ -31,6 +31,7 @@ extension UpdateHandler {
         case "/search": try await say(search(argument, requester))
         case "/forget": try await say(forget(argument, requester))
         case "/pdf": try await searchablePDF(argument, message, requester: requester, event: event)
+        case "/ask": try await say(ask(argument, requester, languageCode: message.from?.languageCode))
         case "/allow", "/deny": try await say(changeWhitelist(name, argument, requester))
         case "/users": try await say(Replies.members(try await services.whitelist.members()))
         case "/jobs": try await say(Replies.jobList(try await services.jobs.recent(limit: 15)))
@@ -50,6 +51,12 @@ extension UpdateHandler {
     private func search(_ words: String, _ requester: Requester) async throws -> String {
         guard !words.isEmpty else { return Replies.usage("/search WORDS") }
         return Replies.searchHits(try await services.search.search(words, for: requester, limit: 10), for: words)
+    }
+
+    private func ask(_ question: String, _ requester: Requester, languageCode: String?) async throws -> String {
+        guard !question.isEmpty else { return Replies.usage("/ask QUESTION, e.g. /ask how much did I spend at Corner Cafe in March?") }
+        guard let ask = services.ask else { return Replies.ask(.off) }
+        return Replies.ask(try await ask.ask(question, for: requester, languageCode: languageCode))
     }
 
     private func forget(_ code: String, _ requester: Requester) async throws -> String {

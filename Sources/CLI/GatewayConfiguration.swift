@@ -237,8 +237,8 @@ struct GatewayConfiguration {
     }
 
     /// The analyser, once per process (an OpenAI-compatible server's quirks are learnt by the instance);
-    /// LLM analysers also write reports' executive summaries.
-    func makeAnalyzer(http: HTTPClient) -> (analyzer: any Analyzer, summarizer: (any ReportSummarizer)?) {
+    /// LLM analysers also write reports' executive summaries and answer `/ask`.
+    func makeAnalyzer(http: HTTPClient) -> (analyzer: any Analyzer, summarizer: (any DocumentWriter)?) {
         switch (analyzer, llm) {
         case ("claude", let endpoint?):
             let claude = ClaudeAnalyzer(http: http, endpoint: endpoint, options: llmOptions, logger: Logger(label: "claude"))

@@ -49,7 +49,7 @@ struct ServeCommand: AsyncParsableCommand {
             workers: noWorkers ? 0 : configuration.ocr.workers * 2, logger: logger, ocrQueueDepth: { pool.queueDepth },
             reportArchiver: configuration.reportArchiver(http: http), summarizer: summarizer, archivedCopies: configuration.archivedCopies(http: http),
             callbackSigner: try configuration.callbackSigner(), http: http,
-            searchablePDFs: configuration.searchablePDFs(ocr: engines, blobs: blobs))
+            searchablePDFs: configuration.searchablePDFs(ocr: engines, blobs: blobs), answerer: summarizer)
         let app = Gateway.buildApplication(dependencies, mode: poll ? .polling : .webhook) { port in
             logger.info("serving", metadata: ["host": "\(settings.host)", "port": "\(port)", "mode": "\(poll ? "polling" : "webhook")"])
         }
@@ -157,7 +157,8 @@ struct WebhookCommand: AsyncParsableCommand {
                 try await telegram.setWebhook(url: url, secretToken: settings.webhookSecret ?? "", dropPendingUpdates: dropPending)
                 try? await telegram.setMyCommands([
                     ("help", "What I do"), ("status", "Where a document is"), ("report", "One report over your recent documents"),
-                    ("search", "Find words in your documents"), ("pdf", "A document as a searchable PDF"),
+                    ("search", "Find words in your documents"), ("ask", "Ask your documents a question"),
+                    ("pdf", "A document as a searchable PDF"),
                 ])
                 print("webhook set")
             } catch let error as TelegramError {

@@ -3,7 +3,7 @@ import Storage
 
 extension StepUsage {
     /// Tokens and cost as `/metrics` shows them, for every LLM call: a step's and a report summary's.
-    func record(to metrics: any MetricsFactory) {
+    public func record(to metrics: any MetricsFactory) {
         guard inputTokens + outputTokens > 0 else { return }
         let model = model ?? "unknown"
         Counter(label: "botgateway_llm_tokens_total", dimensions: [("direction", "input"), ("model", model)], factory: metrics)

@@ -175,7 +175,8 @@ extension PostgresDatabase: DashboardStore {
                             ELSE job.origin END AS who,
                        step.input_tokens AS input, step.output_tokens AS output, step.cost_usd AS cost
                 FROM step JOIN job ON job.id = step.job_id WHERE step.model IS NOT NULL OR step.cost_usd > 0
-                UNION ALL SELECT created_at, model, purpose, 'reports', input_tokens, output_tokens, cost_usd FROM llm_usage
+                UNION ALL SELECT created_at, model, purpose, CASE WHEN user_id IS NOT NULL THEN 'user ' || user_id ELSE 'reports' END,
+                                 input_tokens, output_tokens, cost_usd FROM llm_usage
                 """
             func lines(_ key: String, order: String = "cost DESC") async throws -> [CostLine] {
                 try await connection.query("""

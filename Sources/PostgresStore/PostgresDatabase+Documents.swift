@@ -23,14 +23,27 @@ extension PostgresDatabase: DocumentStore {
     /// The same behaviour as the SQLite store's: every word must occur (words, not query syntax), own documents
     /// only when `chatID` is given, each named as the chat's latest job for it, with a snippet marked «like this».
     public func searchDocuments(_ words: String, owner: JobOwner?, limit: Int) async throws -> [SearchHit] {
-        let chatID = owner?.chatID, tokenID = owner?.tokenID
         // NUL and other controls cannot reach the server (PostgreSQL text holds no NUL).
         let words = String(words.unicodeScalars.map { CharacterSet.controlCharacters.contains($0) ? " " : Character($0) })
             .split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
         guard !words.isEmpty else { return [] }
+        return try await search(using: "plainto_tsquery", words, owner: owner, limit: limit)
+    }
+
+    /// Any of the terms, each as a word's beginning (`acme:* | receipt:*`): letters and digits only reach the
+    /// query, so no tsquery syntax can come from a question.
+    public func searchDocuments(anyOf terms: [String], owner: JobOwner?, limit: Int) async throws -> [SearchHit] {
+        let words = SearchTerms.words(terms.joined(separator: " "))
+        guard !words.isEmpty else { return [] }
+        return try await search(using: "to_tsquery", words.map { "\($0):*" }.joined(separator: " | "), owner: owner, limit: limit)
+    }
+
+    /// `function` makes the tsquery of `text` (`plainto_tsquery`: words; `to_tsquery`: a query built here).
+    private func search(using function: String, _ text: String, owner: JobOwner?, limit: Int) async throws -> [SearchHit] {
+        let chatID = owner?.chatID, tokenID = owner?.tokenID
         return try await connection { connection in
             try await connection.query("""
-                WITH query AS (SELECT plainto_tsquery('simple', \(words)) AS q),
+                WITH query AS (SELECT \(unescaped: function)('simple', \(text)::text) AS q),
                 hit AS (
                     SELECT document.sha256, ts_rank(document.search, query.q) AS rank,
                            (SELECT MAX(id) FROM job WHERE job.document_sha256 = document.sha256

@@ -48,11 +48,24 @@ extension PostgresDatabase: Whitelist, UsageLedger {
 
     // MARK: Usage
 
-    public func recordLLMUsage(purpose: String, groupID: Int64?, usage: StepUsage, now: Timestamp) async throws {
+    public func recordLLMUsage(purpose: String, groupID: Int64?, userID: Int64?, usage: StepUsage, now: Timestamp) async throws {
         try await execute("""
-            INSERT INTO llm_usage (purpose, group_id, model, input_tokens, output_tokens, cost_usd, created_at)
-            VALUES (\(purpose), \(groupID), \(usage.model), \(Int64(usage.inputTokens)), \(Int64(usage.outputTokens)), \(usage.costUSD), \(now))
+            INSERT INTO llm_usage (purpose, group_id, user_id, model, input_tokens, output_tokens, cost_usd, created_at)
+            VALUES (\(purpose), \(groupID), \(userID), \(usage.model), \(Int64(usage.inputTokens)), \(Int64(usage.outputTokens)), \(usage.costUSD), \(now))
             """)
+    }
+
+    public func admitQuestion(userID: Int64, limit: Int, now: Timestamp) async throws -> Int? {
+        let day = QuotaDay.of(now), limit = Int32(clamping: limit)
+        return try await transaction { connection in
+            try await connection.query("DELETE FROM ask_quota WHERE user_id = \(userID) AND day < \(day)", logger: self.logger)
+            guard limit > 0 else { return nil }
+            return try await connection.query("""
+                INSERT INTO ask_quota (user_id, day, count) VALUES (\(userID), \(day), 1)
+                ON CONFLICT (user_id, day) DO UPDATE SET count = ask_quota.count + 1 WHERE ask_quota.count < \(limit)
+                RETURNING count
+                """, logger: self.logger).first().map { Int(try $0.value("count", as: Int32.self)) }
+        }
     }
 
     public func stats() async throws -> GatewayStats {

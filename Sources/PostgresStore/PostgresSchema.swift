@@ -226,5 +226,16 @@ enum PostgresSchema {
             CREATE INDEX job_created ON job (created_at);
             CREATE INDEX job_finished ON job (finished_at);
             """),
+        Migration(version: 4, name: "v4-ask", sql: """
+            -- Whose question an LLM call outside a job answered.
+            ALTER TABLE llm_usage ADD COLUMN user_id bigint;
+            -- `/ask` questions per user and UTC day, for ASK_DAILY_LIMIT (the questions themselves are not kept).
+            CREATE TABLE ask_quota (
+                user_id bigint NOT NULL,
+                day bigint NOT NULL,
+                count integer NOT NULL,
+                PRIMARY KEY (user_id, day)
+            );
+            """),
     ]
 }

@@ -160,14 +160,16 @@ extension AppDatabase: DashboardStore {
 
     public func costs(since: Timestamp, now: Timestamp) async throws -> CostReport {
         try await read { db in
-            // Every priced call: the jobs' steps (with their requester) and the calls outside jobs (report summaries).
+            // Every priced call: the jobs' steps (with their requester) and the calls outside jobs (report summaries,
+            // answers to a user's questions).
             let usage = """
                 SELECT COALESCE(step.finishedAt, step.startedAt) AS at, step.model AS model, step.plugin AS analyser,
                        CASE WHEN job.userID IS NOT NULL THEN 'user ' || job.userID WHEN job.tokenID IS NOT NULL THEN 'token ' || job.tokenID
                             ELSE job.origin END AS who,
                        step.inputTokens AS input, step.outputTokens AS output, step.costUSD AS cost
                 FROM step JOIN job ON job.id = step.jobID WHERE step.model IS NOT NULL OR step.costUSD > 0
-                UNION ALL SELECT createdAt, model, purpose, 'reports', inputTokens, outputTokens, costUSD FROM llmUsage
+                UNION ALL SELECT createdAt, model, purpose, CASE WHEN userID IS NOT NULL THEN 'user ' || userID ELSE 'reports' END,
+                                 inputTokens, outputTokens, costUSD FROM llmUsage
                 """
             func lines(_ key: String, order: String = "cost DESC") throws -> [CostLine] {
                 try Row.fetchAll(db, sql: """

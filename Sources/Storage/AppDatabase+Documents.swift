@@ -33,8 +33,18 @@ extension AppDatabase: DocumentStore {
             .split(whereSeparator: { $0.isWhitespace })
             .map { "\"" + String($0).replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
         guard !terms.isEmpty else { return [] }
-        let query = terms.joined(separator: " ")
-        return try await read { db in
+        return try await search(match: terms.joined(separator: " "), owner: owner, limit: limit)
+    }
+
+    /// Documents holding any of the terms (each a word's beginning), the best matches first.
+    public func searchDocuments(anyOf terms: [String], owner: JobOwner?, limit: Int) async throws -> [SearchHit] {
+        let words = SearchTerms.words(terms.joined(separator: " "))
+        guard !words.isEmpty else { return [] }
+        return try await search(match: words.map { "\"\($0)\"*" }.joined(separator: " OR "), owner: owner, limit: limit)
+    }
+
+    private func search(match query: String, owner: JobOwner?, limit: Int) async throws -> [SearchHit] {
+        try await read { db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT hit.sha256, hit.snippet, job.sourceName, job.code FROM (
                     SELECT document.sha256 AS sha256, snippet(document_fts, 0, '«', '»', '…', 12) AS snippet, bm25(document_fts) AS rank,

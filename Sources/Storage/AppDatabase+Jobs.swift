@@ -241,7 +241,7 @@ extension AppDatabase: JobQueue, StepAudit {
     public func retryJob(code: String, now: Timestamp = .now) async throws -> JobRecord {
         let code = JobCode.normalized(code)
         return try await write { db in
-            guard var job = try JobRecord.filter(JobRecord.Columns.code == code).fetchOne(db) else { throw StorageError.notFound("job \(code)") }
+            guard let job = try JobRecord.filter(JobRecord.Columns.code == code).fetchOne(db) else { throw StorageError.notFound("job \(code)") }
             guard job.state == .failed, let jobID = job.id else {
                 throw StorageError.invalid("job \(code) is \(job.state.rawValue), only failed jobs can be retried")
             }

@@ -25,11 +25,26 @@ extension AppDatabase: UsageLedger {
         }
     }
 
-    /// Records an LLM call that is not a job's step (a report's summary), so `/stats` counts it.
-    public func recordLLMUsage(purpose: String, groupID: Int64?, usage: StepUsage, now: Timestamp = .now) async throws {
+    /// Records an LLM call that is not a job's step (a report's summary, an answer to `/ask`), so `/stats` counts it.
+    public func recordLLMUsage(purpose: String, groupID: Int64?, userID: Int64?, usage: StepUsage, now: Timestamp) async throws {
         try await write { db in
-            try db.execute(sql: "INSERT INTO llmUsage (purpose, groupID, model, inputTokens, outputTokens, costUSD, createdAt) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           arguments: [purpose, groupID, usage.model, usage.inputTokens, usage.outputTokens, usage.costUSD, now])
+            try db.execute(sql: """
+                INSERT INTO llmUsage (purpose, groupID, userID, model, inputTokens, outputTokens, costUSD, createdAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [purpose, groupID, userID, usage.model, usage.inputTokens, usage.outputTokens, usage.costUSD, now])
+        }
+    }
+
+    /// One upsert: the day's row is made or counted up only while under the limit (no row comes back at the limit).
+    public func admitQuestion(userID: Int64, limit: Int, now: Timestamp = .now) async throws -> Int? {
+        let day = QuotaDay.of(now)
+        return try await write { db in
+            try db.execute(sql: "DELETE FROM askQuota WHERE userID = ? AND day < ?", arguments: [userID, day])
+            guard limit > 0 else { return nil }
+            return try Int.fetchOne(db, sql: """
+                INSERT INTO askQuota (userID, day, count) VALUES (?1, ?2, 1)
+                ON CONFLICT (userID, day) DO UPDATE SET count = askQuota.count + 1 WHERE askQuota.count < ?3
+                RETURNING count
+                """, arguments: [userID, day, limit])
         }
     }
 }

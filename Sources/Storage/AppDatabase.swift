@@ -320,6 +320,17 @@ public final class AppDatabase: Sendable {
             try db.create(index: "job_created", on: "job", columns: ["createdAt"])
             try db.create(index: "job_finished", on: "job", columns: ["finishedAt"])
         }
+        migrator.registerMigration("v7-ask") { db in
+            // Whose question an LLM call outside a job answered.
+            try db.alter(table: "llmUsage") { t in t.add(column: "userID", .integer) }
+            // `/ask` questions per user and UTC day, for ASK_DAILY_LIMIT (the questions themselves are not kept).
+            try db.create(table: "askQuota") { t in
+                t.column("userID", .integer).notNull()
+                t.column("day", .integer).notNull()
+                t.column("count", .integer).notNull()
+                t.primaryKey(["userID", "day"])
+            }
+        }
         return migrator
     }
 }

@@ -13,7 +13,7 @@ struct StorageTests {
         #expect(try store.database.appliedMigrations() == AppDatabase.migrator.migrations)
         let reopened = try AppDatabase(path: store.database.path)
         #expect(try reopened.appliedMigrations() == AppDatabase.migrator.migrations)
-        #expect(AppDatabase.migrator.migrations.last == "v6-dashboard")
+        #expect(AppDatabase.migrator.migrations.last == "v7-ask")
     }
 
     @Test("scratch files a crash left (copies, downloads, uploads) are removed at start once an hour old; recent ones stay")
@@ -54,7 +54,8 @@ struct StorageTests {
         // Make the file what v1 left behind.
         let queue = try DatabaseQueue(path: store.database.path)
         try await queue.write { db in
-            try db.execute(sql: "DROP TABLE llmUsage; DELETE FROM grdb_migrations WHERE identifier = 'v2-llm-usage'")
+            // (and before the ask quota, whose migration adds a column to that table)
+            try db.execute(sql: "DROP TABLE llmUsage; DROP TABLE askQuota; DELETE FROM grdb_migrations WHERE identifier IN ('v2-llm-usage', 'v7-ask')")
         }
         try queue.close()
         let upgraded = try AppDatabase(path: store.database.path)

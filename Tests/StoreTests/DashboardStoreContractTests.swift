@@ -114,18 +114,20 @@ struct DashboardStoreContractTests {
                                          usage: StepUsage(model: "claude-x", inputTokens: 100, outputTokens: 20, costUSD: 0.5), now: now)
             try await store.recordLLMUsage(purpose: "report-summary", groupID: nil, usage: StepUsage(model: "claude-x", inputTokens: 10, outputTokens: 5,
                                                                                                       costUSD: 0.25), now: now)
+            try await store.recordLLMUsage(purpose: "ask", groupID: nil, userID: 7, usage: StepUsage(model: "claude-x", inputTokens: 10, outputTokens: 5,
+                                                                                                    costUSD: 0.125), now: now)
             let overview = try await store.overview(now: now)
             #expect(overview.queue == [QueueDepth(step: "ocr", queued: 2, running: 0)])
             #expect(overview.perHour.count == 24 && overview.perHour.last == 1 && overview.perHour[20] == 1 && overview.perHour.reduce(0, +) == 2)
             #expect(overview.perDay.count == 30 && overview.perDay.last == 2 && overview.perDay[24] == 1)
             #expect(overview.finishedLastDay == 1 && overview.failedLastDay == 1)
-            #expect(abs(overview.spendTodayUSD - 0.75) < 1e-9)
+            #expect(abs(overview.spendTodayUSD - 0.875) < 1e-9)
             let costs = try await store.costs(since: now - 86_400, now: now)
-            #expect(costs.byModel.map(\.label) == ["claude-x"] && costs.byModel.first?.calls == 2)
-            #expect(Set(costs.byUser.map(\.label)) == ["user 9", "reports"])
-            #expect(Set(costs.byAnalyser.map(\.label)) == ["analyze", "report-summary"])
+            #expect(costs.byModel.map(\.label) == ["claude-x"] && costs.byModel.first?.calls == 3)
+            #expect(Set(costs.byUser.map(\.label)) == ["user 9", "reports", "user 7"])
+            #expect(Set(costs.byAnalyser.map(\.label)) == ["analyze", "report-summary", "ask"])
             #expect(costs.topDocuments.map(\.jobCode) == [claimed.job.code])
-            #expect(costs.byDay.count == 1 && abs(costs.byDay[0].costUSD - 0.75) < 1e-9)
+            #expect(costs.byDay.count == 1 && abs(costs.byDay[0].costUSD - 0.875) < 1e-9)
             #expect(try await store.lastActivity() == [7: now - 10, 9: now - 5 * 86_400])
         }
     }

@@ -48,6 +48,49 @@ struct StoreContractTests {
         }
     }
 
+    @Test("search for any of several words: word beginnings match, own documents only, no query syntax gets through",
+          arguments: StoreKind.allCases)
+    func searchAnyWord(kind: StoreKind) async throws {
+        try await OpenStore.with(kind) { open in
+            let store = open.store
+            _ = try await telegramJob(store, seed: 2, chat: 10, text: "CORNER CAFE receipts total 8.25 cafe latte")
+            _ = try await telegramJob(store, seed: 3, chat: 10, text: "ACME Office Supplies invoice")
+            _ = try await telegramJob(store, seed: 4, chat: 10, text: "Northwind letter")
+            _ = try await telegramJob(store, seed: 5, chat: 20, text: "CORNER CAFE receipt of someone else")
+            let hits = try await store.searchDocuments(anyOf: ["cafe", "receipt", "acme"], owner: .chat(10), limit: 10)
+            #expect(Set(hits.map(\.name)) == ["scan-2.png", "scan-3.png"])
+            #expect(try await store.searchDocuments(anyOf: ["northw"], owner: .chat(10), limit: 10).map(\.name) == ["scan-4.png"])
+            #expect(try await store.searchDocuments(anyOf: ["cafe"], owner: .chat(20), limit: 10).map(\.name) == ["scan-5.png"])
+            #expect(try await store.searchDocuments(anyOf: ["cafe"], owner: .chat(10), limit: 1).count == 1)
+            #expect(try await store.searchDocuments(anyOf: ["\u{0}", "\"OR\"", "*", ":*|!", "'"], owner: .chat(10), limit: 10).isEmpty)
+            #expect(try await store.searchDocuments(anyOf: ["acme:*|cafe"], owner: .chat(10), limit: 10).count == 2, "punctuation splits words")
+            #expect(try await store.searchDocuments(anyOf: [], owner: .chat(10), limit: 10).isEmpty)
+        }
+    }
+
+    @Test("the ask quota counts per user and UTC day up to the limit, nothing past it, and starts again the next day",
+          arguments: StoreKind.allCases)
+    func askQuota(kind: StoreKind) async throws {
+        try await OpenStore.with(kind) { open in
+            let store = open.store
+            let day: Timestamp = 86_400 * 20_000 + 100
+            #expect(try await store.admitQuestion(userID: 1, limit: 2, now: day) == 1)
+            #expect(try await store.admitQuestion(userID: 1, limit: 2, now: day + 10) == 2)
+            #expect(try await store.admitQuestion(userID: 1, limit: 2, now: day + 20) == nil)
+            #expect(try await store.admitQuestion(userID: 1, limit: 2, now: day + 30) == nil)
+            #expect(try await store.admitQuestion(userID: 2, limit: 2, now: day + 30) == 1, "another user has their own count")
+            #expect(try await store.admitQuestion(userID: 1, limit: 3, now: day + 40) == 3, "a raised limit lets the next one in")
+            #expect(try await store.admitQuestion(userID: 1, limit: 2, now: day + 86_400) == 1, "a new UTC day")
+            #expect(try await store.admitQuestion(userID: 1, limit: 0, now: day + 86_401) == nil)
+            // Concurrent asks never pass the limit.
+            let admitted = try await withThrowingTaskGroup(of: Int?.self) { group in
+                for _ in 0..<12 { group.addTask { try await store.admitQuestion(userID: 3, limit: 5, now: day) } }
+                return try await group.reduce(into: [Int]()) { if let count = $1 { $0.append(count) } }
+            }
+            #expect(admitted.sorted() == [1, 2, 3, 4, 5])
+        }
+    }
+
     @Test("groups are made once by key; jobs read back by code, group, chat and state", arguments: StoreKind.allCases)
     func groupsAndJobs(kind: StoreKind) async throws {
         try await OpenStore.with(kind) { open in

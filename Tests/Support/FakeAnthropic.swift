@@ -55,7 +55,7 @@ public final class FakeAnthropic: FakeLLMBase, @unchecked Sendable {
             if body["tool_choice"] != nil {
                 return message([toolUse(madeUpAnalysis(userText: text), body)], stop: "tool_use", request)
             }
-            return message([["type": "text", "text": "- Executive summary by \(model): the documents were read and analysed."]], stop: "end_turn", request)
+            return message([["type": "text", "text": prose(userText: text)]], stop: "end_turn", request)
         }
     }
 

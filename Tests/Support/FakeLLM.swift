@@ -116,6 +116,18 @@ public class FakeLLMBase: @unchecked Sendable {
         }.joined(separator: "\n")
     }
 
+    /// The plain-text answer of a call that is not an analysis: a question's answer citing the first document
+    /// handed over (its code in brackets, its first line quoted), else a report's executive summary.
+    func prose(userText text: String) -> String {
+        guard let start = text.range(of: "<document code=\"") else {
+            return "- Executive summary by \(model): the documents were read and analysed."
+        }
+        let code = String(text[start.upperBound...].prefix { $0 != "\"" })
+        let block = text[start.upperBound...]
+        let firstLine = block.split(separator: "\n").dropFirst().first.map(String.init) ?? ""
+        return "Answer by \(model): according to [\(code)], \"\(firstLine)\"."
+    }
+
     static var invalidAnalysis: [String: Any] { ["document_type": "invoice", "title": "Missing most fields"] }
 
     /// 4 bytes per token, as a rough count.

@@ -67,7 +67,7 @@ public final class FakeOpenAI: FakeLLMBase, @unchecked Sendable {
         case .analysis:
             let text = Self.messageText(body)
             if schemaMode == nil && !text.contains("<ocr_text>") {
-                return completion("- Executive summary by \(model): the documents were read and analysed.", request)
+                return completion(prose(userText: text), request)
             }
             let analysis = try! JSONSerialization.data(withJSONObject: madeUpAnalysis(userText: text))
             // Without a schema a chat model tends to wrap its JSON in a code fence.

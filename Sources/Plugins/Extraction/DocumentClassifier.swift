@@ -50,6 +50,12 @@ struct DocumentClassifier {
         return (best.0, (best.1 - second) / best.1)
     }
 
+    /// Whether lower-cased text says any word of these kinds (a receipt the analyser could not place still says
+    /// "cashier" or "thank you for your visit").
+    static func mentions(_ types: Set<String>, in lowered: String) -> Bool {
+        kinds.contains { kind in types.contains(kind.type) && (kind.keywords + kind.headings).contains { count($0, in: lowered) > 0 } }
+    }
+
     /// Whole-word occurrences.
     static func count(_ word: String, in text: String) -> Int {
         var count = 0

@@ -6,7 +6,7 @@ import Storage
 /// Analyses documents with Claude through the Messages API: the OCR text plus the document itself (page
 /// images as base64 image blocks, PDFs as a document block), the answer forced through a tool whose input
 /// schema is SPEC §6's analysis, then validated. An answer that fails validation is asked for once more.
-public struct ClaudeAnalyzer: Analyzer, ReportSummarizer {
+public struct ClaudeAnalyzer: Analyzer, ReportSummarizer, QuestionAnswerer {
     public static let apiVersion = "2023-06-01"
     public static let defaultModel = "claude-sonnet-4-5"
     public static let defaultBaseURL = "https://api.anthropic.com"
@@ -106,12 +106,21 @@ public struct ClaudeAnalyzer: Analyzer, ReportSummarizer {
     }
 
     public func summarize(_ request: SummaryRequest) async throws -> (String, StepUsage) {
+        try await write(system: AnalysisPrompt.summarySystem, prompt: request.prompt(), maxTokens: 1024)
+    }
+
+    public func answer(_ request: QuestionRequest) async throws -> (String, StepUsage) {
+        try await write(system: AnalysisPrompt.askSystem, prompt: request.prompt(), maxTokens: 700)
+    }
+
+    /// One plain-text exchange (a summary, an answer): not retried here, the caller has a fallback.
+    private func write(system: String, prompt: String, maxTokens: Int) async throws -> (String, StepUsage) {
         let body: [String: Any] = [
             "model": transport.endpoint.model,
-            "max_tokens": 1024,
+            "max_tokens": maxTokens,
             "temperature": 0,
-            "system": AnalysisPrompt.summarySystem,
-            "messages": [["role": "user", "content": request.prompt()]],
+            "system": system,
+            "messages": [["role": "user", "content": prompt]],
         ]
         let answer = try await transport.single("/v1/messages", body: body, headers: headers, timeout: transport.summaryTimeout)
         let text = (answer["content"] as? [[String: Any]] ?? []).filter { $0["type"] as? String == "text" }

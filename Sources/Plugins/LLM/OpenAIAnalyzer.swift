@@ -11,7 +11,7 @@ import Storage
 /// to JSON mode (schema in the prompt), then to plain prompting; when one refuses images or files, to the
 /// OCR text alone. What was learnt is remembered for the life of the process, so later documents do not
 /// pay for the refusals again.
-public struct OpenAIAnalyzer: Analyzer, ReportSummarizer {
+public struct OpenAIAnalyzer: Analyzer, ReportSummarizer, QuestionAnswerer {
     public static let defaultModel = "gpt-4.1-mini"
     public static let defaultBaseURL = "https://api.openai.com/v1"
 
@@ -158,10 +158,19 @@ public struct OpenAIAnalyzer: Analyzer, ReportSummarizer {
     }
 
     public func summarize(_ request: SummaryRequest) async throws -> (String, StepUsage) {
+        try await write(system: AnalysisPrompt.summarySystem, prompt: request.prompt(), maxTokens: 1024)
+    }
+
+    public func answer(_ request: QuestionRequest) async throws -> (String, StepUsage) {
+        try await write(system: AnalysisPrompt.askSystem, prompt: request.prompt(), maxTokens: 700)
+    }
+
+    /// One plain-text exchange (a summary, an answer): not retried here, the caller has a fallback.
+    private func write(system: String, prompt: String, maxTokens: Int) async throws -> (String, StepUsage) {
         let body: [String: Any] = [
             "model": transport.endpoint.model,
-            "messages": [["role": "system", "content": AnalysisPrompt.summarySystem], ["role": "user", "content": request.prompt()]],
-            tokenLimitField: 1024,
+            "messages": [["role": "system", "content": system], ["role": "user", "content": prompt]],
+            tokenLimitField: maxTokens,
         ]
         let answer = try await transport.single("/chat/completions", body: body, headers: headers, timeout: transport.summaryTimeout)
         return (try Self.message(of: answer), transport.usage(of: answer, tokens: Self.tokens(answer), prices: options.prices))

@@ -9,6 +9,9 @@ public protocol DocumentStore: Sendable {
     /// Full-text search over documents' text; with an `owner`, only documents that chat (or API token) sent,
     /// named as its (latest) upload named them.
     func searchDocuments(_ words: String, owner: JobOwner?, limit: Int) async throws -> [SearchHit]
+    /// Documents holding any of `terms` (each matched as a word's beginning: "receipt" finds "receipts"), the
+    /// best matches first, named and limited to an owner as `searchDocuments` does. What `/ask` retrieves with.
+    func searchDocuments(anyOf terms: [String], owner: JobOwner?, limit: Int) async throws -> [SearchHit]
     func jobDetails(code: String) async throws -> JobDetails?
     func jobDetails(groupID: Int64) async throws -> [JobDetails]
     /// Every job created at or after `since` (all when nil), oldest first.
@@ -40,6 +43,14 @@ public struct SearchHit: Sendable, Equatable {
         self.name = name
         self.jobCode = jobCode
         self.snippet = snippet
+    }
+}
+
+/// The words of a search as both stores match them: letters and digits only, lower-cased (no query syntax
+/// can come through).
+public enum SearchTerms {
+    public static func words(_ text: String) -> [String] {
+        text.lowercased().split { !($0.isLetter || $0.isNumber) }.map(String.init)
     }
 }
 

@@ -1,0 +1,186 @@
+import Foundation
+import Storage
+
+/// One document that answers a question: what it is, its facts, and the lines of its text the question's
+/// words stand in.
+public struct AskMatch: Sendable, Equatable {
+    public var jobCode: String
+    public var name: String
+    public var documentType: String?
+    /// `YYYY-MM-DD`: the document's own date, else the day it arrived.
+    public var date: String
+    public var issuer: String?
+    public var total: Analysis.Amount?
+    /// The best lines of its text for the question (at most two), as read.
+    public var lines: [String]
+    /// Every line around the question's words (for a model to read), capped.
+    public var excerpt: [String]
+    public var score: Double
+
+    public init(jobCode: String, name: String, documentType: String?, date: String, issuer: String?, total: Analysis.Amount?, lines: [String],
+                excerpt: [String], score: Double) {
+        self.jobCode = jobCode
+        self.name = name
+        self.documentType = documentType
+        self.date = date
+        self.issuer = issuer
+        self.total = total
+        self.lines = lines
+        self.excerpt = excerpt
+        self.score = score
+    }
+}
+
+/// What the documents say to a question: the matches (best first) and their totals per currency.
+public struct AskFindings: Sendable, Equatable {
+    public var question: Question
+    public var matches: [AskMatch]
+    /// The matches' bottom lines added up, per currency ("" where none could be told), largest first.
+    public var totals: [(currency: String, value: Decimal, documents: Int)]
+    /// The question's words no document holds.
+    public var unmatchedTerms: [String]
+
+    public init(question: Question, matches: [AskMatch], totals: [(currency: String, value: Decimal, documents: Int)], unmatchedTerms: [String]) {
+        self.question = question
+        self.matches = matches
+        self.totals = totals
+        self.unmatchedTerms = unmatchedTerms
+    }
+
+    public static func == (lhs: AskFindings, rhs: AskFindings) -> Bool {
+        lhs.question == rhs.question && lhs.matches == rhs.matches && lhs.unmatchedTerms == rhs.unmatchedTerms
+            && lhs.totals.map { "\($0.currency) \($0.value) \($0.documents)" } == rhs.totals.map { "\($0.currency) \($0.value) \($0.documents)" }
+    }
+}
+
+/// Ranks one person's documents against a question: each word weighs by how rare it is among them (a word on
+/// every receipt says little), a word in the issuer, parties or title counts half again, and the kinds and
+/// period the question names filter (a document the analyser could not type passes a kind when it says one
+/// of the kind's words). Documents scoring under two thirds of the best are left out, so a
+/// question about "corner cafe" does not add up every receipt that says "cafe".
+public struct AskRetrieval: Sendable {
+    public static let keepRatio = 2.0 / 3.0
+    public static let excerptLines = 30
+
+    public init() {}
+
+    public func findings(for question: Question, in documents: [JobDetails]) -> AskFindings {
+        let readable = documents.compactMap(Candidate.init)
+        let weights = self.weights(question.terms, in: readable)
+        var scored: [(Candidate, Double)] = []
+        for candidate in readable {
+            if !question.kinds.isEmpty, !candidate.isKind(question.kinds) { continue }
+            if let period = question.period, !period.contains(candidate.date) { continue }
+            let score = question.terms.reduce(0.0) { sum, term in
+                if candidate.names.contains(where: { $0.hasPrefix(term) }) { return sum + 1.5 * weights[term, default: 0] }
+                if candidate.words.contains(where: { $0.hasPrefix(term) }) { return sum + weights[term, default: 0] }
+                return sum
+            }
+            if question.terms.isEmpty || score > 0 { scored.append((candidate, score)) }
+        }
+        let best = scored.map(\.1).max() ?? 0
+        let kept = scored.filter { question.terms.isEmpty || $0.1 >= best * Self.keepRatio - 1e-9 }
+            .sorted { ($0.1, $0.0.date, $0.0.details.job.id ?? 0) > ($1.1, $1.0.date, $1.0.details.job.id ?? 0) }
+        let matches = kept.map { candidate, score in
+            AskMatch(jobCode: candidate.details.job.code, name: candidate.details.job.sourceName, documentType: candidate.analysis?.documentType,
+                     date: candidate.date, issuer: candidate.analysis?.primaryIssuer, total: candidate.analysis?.primaryAmount,
+                     lines: Self.bestLines(candidate.lines, terms: question.terms, total: candidate.analysis?.primaryAmount,
+                                           showTotal: question.wantsTotal),
+                     excerpt: Self.excerpt(candidate.lines, terms: question.terms), score: score)
+        }
+        let unmatched = question.terms.filter { term in !readable.contains { $0.words.contains { $0.hasPrefix(term) } } }
+        return AskFindings(question: question, matches: matches, totals: Self.totals(matches), unmatchedTerms: unmatched)
+    }
+
+    /// A document as the ranking reads it.
+    struct Candidate {
+        var details: JobDetails
+        var analysis: Analysis?
+        var lines: [String]
+        /// Every word of its text and analysis, folded.
+        var words: Set<String>
+        /// The words of its issuer, parties and title.
+        var names: Set<String>
+        var date: String
+
+        init?(_ details: JobDetails) {
+            guard let text = details.document.ocrText, !text.isEmpty else { return nil }
+            self.details = details
+            analysis = details.analysis
+            lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            var names = [analysis?.title, analysis?.issuer].compactMap { $0 } + (analysis?.parties ?? [])
+            names += [details.job.sourceName]
+            self.names = Set(QuestionParser.words(names.joined(separator: " ")))
+            let facts = (analysis?.keyFacts ?? []).map(\.value).joined(separator: " ")
+            words = Set(QuestionParser.words(text + " " + facts)).union(self.names)
+            date = analysis?.primaryDate.flatMap { QuestionParser.isoDay($0) != nil ? $0 : nil }
+                ?? Self.day(details.job.createdAt)
+        }
+
+        /// Its type is one of them, or it has none ("other") and says a word of one of them.
+        func isKind(_ kinds: Set<String>) -> Bool {
+            let type = analysis?.documentType ?? "other"
+            if kinds.contains(type) { return true }
+            return type == "other" && DocumentClassifier.mentions(kinds, in: lines.joined(separator: "\n").lowercased())
+        }
+
+        static func day(_ timestamp: Timestamp) -> String {
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withFullDate]
+            return formatter.string(from: Date(timeIntervalSince1970: timestamp))
+        }
+    }
+
+    /// Inverse document frequency over the person's own documents: ln(1 + N / (1 + documents with the word)).
+    func weights(_ terms: [String], in documents: [Candidate]) -> [String: Double] {
+        var weights: [String: Double] = [:]
+        for term in terms {
+            let frequency = documents.count { $0.words.contains { $0.hasPrefix(term) } }
+            weights[term] = log(1 + Double(documents.count) / Double(1 + frequency))
+        }
+        return weights
+    }
+
+    /// The two lines holding most of the question's words (in reading order), and the total's line when the
+    /// question asks for money; with no words to go by, the total's line (else the first).
+    static func bestLines(_ lines: [String], terms: [String], total: Analysis.Amount?, showTotal: Bool) -> [String] {
+        let totalLine = total.flatMap { total in lines.lastIndex { $0.contains(LocalAnalyzer.format(total.value)) } }
+        let scored = lines.enumerated().map { index, line -> (Int, Int) in
+            let words = QuestionParser.words(line)
+            return (index, terms.count { term in words.contains { $0.hasPrefix(term) } })
+        }.filter { $0.1 > 0 }
+        var chosen = scored.sorted { ($0.1, -$0.0) > ($1.1, -$1.0) }.prefix(2).map(\.0)
+        if let totalLine, chosen.isEmpty || showTotal, !chosen.contains(totalLine) { chosen.append(totalLine) }
+        if chosen.isEmpty, !lines.isEmpty { chosen = [0] }
+        return chosen.sorted().map { clip(lines[$0]) }
+    }
+
+    /// The lines around the question's words (one either side), for a model; the start of the text when no
+    /// word stands in it.
+    static func excerpt(_ lines: [String], terms: [String]) -> [String] {
+        var keep = IndexSet()
+        for (index, line) in lines.enumerated() {
+            let words = QuestionParser.words(line)
+            if terms.contains(where: { term in words.contains { $0.hasPrefix(term) } }) {
+                keep.insert(integersIn: max(0, index - 1)...min(lines.count - 1, index + 1))
+            }
+        }
+        if keep.isEmpty { return lines.prefix(excerptLines).map { clip($0) } }
+        return keep.prefix(excerptLines).map { clip(lines[$0]) }
+    }
+
+    static func clip(_ line: String, to limit: Int = 160) -> String {
+        line.count <= limit ? line : String(line.prefix(limit - 1)) + "…"
+    }
+
+    static func totals(_ matches: [AskMatch]) -> [(currency: String, value: Decimal, documents: Int)] {
+        var sums: [String: (Decimal, Int)] = [:]
+        for match in matches {
+            guard let total = match.total else { continue }
+            let current = sums[total.currency ?? "", default: (0, 0)]
+            sums[total.currency ?? ""] = (current.0 + total.value, current.1 + 1)
+        }
+        return sums.map { (currency: $0.key, value: $0.value.0, documents: $0.value.1) }
+            .sorted { ($0.documents, $1.currency) > ($1.documents, $0.currency) }
+    }
+}
