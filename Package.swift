@@ -136,6 +136,7 @@ let package = Package(
                 "S3",
                 "PostgresStore",
                 "TestSupport",
+                "UseCases",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -153,6 +154,7 @@ let package = Package(
             name: "TestSupport",
             dependencies: [
                 "OCR",
+                "Storage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

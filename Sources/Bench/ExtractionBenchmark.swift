@@ -148,25 +148,31 @@ struct ExtractionBenchmark: AsyncParsableCommand {
 
     /// Our OCR in-process (or from the cache) and the local analyser on its texts.
     func cachedRun(_ items: [OCRCorpus.Item], cache: String) async throws -> Run {
-        let ourCache = FileManager.default.contents(atPath: cache).flatMap { try? JSONDecoder().decode([String: String].self, from: $0) } ?? [:]
-        var ours = items.map { ourCache[$0.path] ?? "" }
-        if items.contains(where: { ourCache[$0.path] == nil }) {
-            var configuration = OCRConfiguration()
-            configuration.workers = workers
-            let pool = try await OCREnginePool(configuration: configuration)
-            ours = try await withThrowingTaskGroup(of: (Int, String).self) { group in
-                for (index, item) in items.enumerated() {
-                    group.addTask { (index, (try? await pool.recognize(.file(item.path)))?.text ?? "") }
-                }
-                var texts = [String](repeating: "", count: items.count)
-                for try await (index, text) in group { texts[index] = text }
-                return texts
-            }
-            await pool.shutdown()
-            try JSONEncoder().encode(Dictionary(uniqueKeysWithValues: zip(items.map(\.path), ours))).write(to: URL(fileURLWithPath: cache))
-        }
+        let ours = try await Self.ourTexts(items, workers: workers, cache: cache)
         let analyzer = LocalAnalyzer()
         return Run(name: "our OCR + local (cached)", analyses: ours.map { analyzer.analyze(text: $0) }, texts: ours, seconds: 0)
+    }
+
+    /// Each image's text as our OCR reads it in-process; with `cache`, read from that JSON file where it holds
+    /// them, and written there when it did not.
+    static func ourTexts(_ items: [OCRCorpus.Item], workers: Int, cache: String?) async throws -> [String] {
+        let cached = cache.flatMap { FileManager.default.contents(atPath: $0) }.flatMap { try? JSONDecoder().decode([String: String].self, from: $0) } ?? [:]
+        var ours = items.map { cached[$0.path] ?? "" }
+        guard items.contains(where: { cached[$0.path] == nil }) else { return ours }
+        var configuration = OCRConfiguration()
+        configuration.workers = workers
+        let pool = try await OCREnginePool(configuration: configuration)
+        ours = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            for (index, item) in items.enumerated() {
+                group.addTask { (index, (try? await pool.recognize(.file(item.path)))?.text ?? "") }
+            }
+            var texts = [String](repeating: "", count: items.count)
+            for try await (index, text) in group { texts[index] = text }
+            return texts
+        }
+        await pool.shutdown()
+        if let cache { try JSONEncoder().encode(Dictionary(uniqueKeysWithValues: zip(items.map(\.path), ours))).write(to: URL(fileURLWithPath: cache)) }
+        return ours
     }
 
     /// Whether the key's value can be found in the text at all: the total's digits with its cents, the date in

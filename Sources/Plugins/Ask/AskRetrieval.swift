@@ -54,9 +54,9 @@ public struct AskFindings: Sendable, Equatable {
 }
 
 /// Ranks one person's documents against a question: each word weighs by how rare it is among them (a word on
-/// every receipt says little), a word in the issuer, parties or title counts half again, and the kinds and
+/// every receipt says little), a word in the issuer, parties or title counts half again in the order, and the kinds and
 /// period the question names filter (a document the analyser could not type passes a kind when it says one
-/// of the kind's words). Documents scoring under two thirds of the best are left out, so a
+/// of the kind's words). Documents holding under two thirds of the weight the best one holds are left out, so a
 /// question about "corner cafe" does not add up every receipt that says "cafe".
 public struct AskRetrieval: Sendable {
     public static let keepRatio = 2.0 / 3.0
@@ -67,28 +67,35 @@ public struct AskRetrieval: Sendable {
     public func findings(for question: Question, in documents: [JobDetails]) -> AskFindings {
         let readable = documents.compactMap(Candidate.init)
         let weights = self.weights(question.terms, in: readable)
-        var scored: [(Candidate, Double)] = []
+        var scored: [(candidate: Candidate, coverage: Double, score: Double)] = []
         for candidate in readable {
             if !question.kinds.isEmpty, !candidate.isKind(question.kinds) { continue }
             if let period = question.period, !period.contains(candidate.date) { continue }
-            let score = question.terms.reduce(0.0) { sum, term in
-                if candidate.names.contains(where: { $0.hasPrefix(term) }) { return sum + 1.5 * weights[term, default: 0] }
-                if candidate.words.contains(where: { $0.hasPrefix(term) }) { return sum + weights[term, default: 0] }
-                return sum
+            var coverage = 0.0, score = 0.0
+            for term in question.terms {
+                let weight = weights[term, default: 0]
+                if candidate.names.contains(where: { Self.matches(term, $0) }) {
+                    coverage += weight
+                    score += 1.5 * weight
+                } else if candidate.words.contains(where: { Self.matches(term, $0) }) {
+                    coverage += weight
+                    score += weight
+                }
             }
-            if question.terms.isEmpty || score > 0 { scored.append((candidate, score)) }
+            if question.terms.isEmpty || coverage > 0 { scored.append((candidate, coverage, score)) }
         }
-        let best = scored.map(\.1).max() ?? 0
-        let kept = scored.filter { question.terms.isEmpty || $0.1 >= best * Self.keepRatio - 1e-9 }
-            .sorted { ($0.1, $0.0.date, $0.0.details.job.id ?? 0) > ($1.1, $1.0.date, $1.0.details.job.id ?? 0) }
-        let matches = kept.map { candidate, score in
+        // Kept by how much of the question they hold; ordered with the names' boost.
+        let best = scored.map(\.coverage).max() ?? 0
+        let kept = scored.filter { question.terms.isEmpty || $0.coverage >= best * Self.keepRatio - 1e-9 }
+            .sorted { ($0.score, $0.candidate.date, $0.candidate.details.job.id ?? 0) > ($1.score, $1.candidate.date, $1.candidate.details.job.id ?? 0) }
+        let matches = kept.map { candidate, _, score in
             AskMatch(jobCode: candidate.details.job.code, name: candidate.details.job.sourceName, documentType: candidate.analysis?.documentType,
                      date: candidate.date, issuer: candidate.analysis?.primaryIssuer, total: candidate.analysis?.primaryAmount,
                      lines: Self.bestLines(candidate.lines, terms: question.terms, total: candidate.analysis?.primaryAmount,
                                            showTotal: question.wantsTotal),
                      excerpt: Self.excerpt(candidate.lines, terms: question.terms), score: score)
         }
-        let unmatched = question.terms.filter { term in !readable.contains { $0.words.contains { $0.hasPrefix(term) } } }
+        let unmatched = question.terms.filter { term in !readable.contains { $0.words.contains { Self.matches(term, $0) } } }
         return AskFindings(question: question, matches: matches, totals: Self.totals(matches), unmatchedTerms: unmatched)
     }
 
@@ -117,11 +124,14 @@ public struct AskRetrieval: Sendable {
                 ?? Self.day(details.job.createdAt)
         }
 
-        /// Its type is one of them, or it has none ("other") and says a word of one of them.
+        /// Its type is one of them; or it has none ("other"), or it is a receipt asked for as an invoice or the
+        /// other way round (shops print "TAX INVOICE" on till receipts), and it says a word of one of them.
         func isKind(_ kinds: Set<String>) -> Bool {
             let type = analysis?.documentType ?? "other"
             if kinds.contains(type) { return true }
-            return type == "other" && DocumentClassifier.mentions(kinds, in: lines.joined(separator: "\n").lowercased())
+            let till: Set<String> = ["receipt", "invoice"]
+            guard type == "other" || (till.contains(type) && !kinds.isDisjoint(with: till)) else { return false }
+            return DocumentClassifier.mentions(kinds, in: lines.joined(separator: "\n").lowercased())
         }
 
         static func day(_ timestamp: Timestamp) -> String {
@@ -131,11 +141,37 @@ public struct AskRetrieval: Sendable {
         }
     }
 
+    /// A question's word stands in a document's word when it begins it ("receipt" in "receipts"), or — five
+    /// letters or more, as OCR misreads them — when the document's word is it with one letter wrong, missing or
+    /// extra ("bakeries" in "bakerles"), or cut short by at most two letters ("bakeri&s" read as "bakeri").
+    static func matches(_ term: String, _ word: String) -> Bool {
+        if word.hasPrefix(term) { return true }
+        let termLength = term.count, wordLength = word.count
+        guard termLength >= 5, wordLength >= 5, abs(termLength - wordLength) <= 2 else { return false }
+        if wordLength < termLength, term.hasPrefix(word) { return true }
+        return abs(termLength - wordLength) <= 1 && withinOneEdit(Array(term.unicodeScalars), Array(word.unicodeScalars))
+    }
+
+    static func withinOneEdit(_ a: [Unicode.Scalar], _ b: [Unicode.Scalar]) -> Bool {
+        var i = 0, j = 0, edits = 0
+        while i < a.count, j < b.count {
+            if a[i] == b[j] {
+                i += 1
+                j += 1
+                continue
+            }
+            edits += 1
+            if edits > 1 { return false }
+            if a.count > b.count { i += 1 } else if b.count > a.count { j += 1 } else { i += 1; j += 1 }
+        }
+        return edits + (a.count - i) + (b.count - j) <= 1
+    }
+
     /// Inverse document frequency over the person's own documents: ln(1 + N / (1 + documents with the word)).
     func weights(_ terms: [String], in documents: [Candidate]) -> [String: Double] {
         var weights: [String: Double] = [:]
         for term in terms {
-            let frequency = documents.count { $0.words.contains { $0.hasPrefix(term) } }
+            let frequency = documents.count { $0.words.contains { Self.matches(term, $0) } }
             weights[term] = log(1 + Double(documents.count) / Double(1 + frequency))
         }
         return weights
@@ -147,7 +183,7 @@ public struct AskRetrieval: Sendable {
         let totalLine = total.flatMap { total in lines.lastIndex { $0.contains(LocalAnalyzer.format(total.value)) } }
         let scored = lines.enumerated().map { index, line -> (Int, Int) in
             let words = QuestionParser.words(line)
-            return (index, terms.count { term in words.contains { $0.hasPrefix(term) } })
+            return (index, terms.count { term in words.contains { matches(term, $0) } })
         }.filter { $0.1 > 0 }
         var chosen = scored.sorted { ($0.1, -$0.0) > ($1.1, -$1.0) }.prefix(2).map(\.0)
         if let totalLine, chosen.isEmpty || showTotal, !chosen.contains(totalLine) { chosen.append(totalLine) }
@@ -161,7 +197,7 @@ public struct AskRetrieval: Sendable {
         var keep = IndexSet()
         for (index, line) in lines.enumerated() {
             let words = QuestionParser.words(line)
-            if terms.contains(where: { term in words.contains { $0.hasPrefix(term) } }) {
+            if terms.contains(where: { term in words.contains { matches(term, $0) } }) {
                 keep.insert(integersIn: max(0, index - 1)...min(lines.count - 1, index + 1))
             }
         }

@@ -100,9 +100,10 @@ public struct QuestionParser: Sendable {
         return Question(text: text, terms: terms, kinds: kinds, period: period, wantsTotal: wantsTotal, wantsCount: wantsCount)
     }
 
-    /// Lower-cased words without accents; a dash inside an ISO date is kept.
-    static func words(_ text: String) -> [String] {
-        text.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: nil).lowercased()
+    /// Lower-cased words without accents; a dash inside an ISO date is kept, and letters written with dots
+    /// ("D.I.Y.", "U.S.A.") are one word, as people type them.
+    public static func words(_ text: String) -> [String] {
+        joinInitials(text).folding(options: [.diacriticInsensitive, .caseInsensitive], locale: nil).lowercased()
             .split { !($0.isLetter || $0.isNumber || $0 == "-") }
             .flatMap { part -> [Substring] in isoDay(String(part)) != nil ? [part] : part.split(separator: "-") }
             .map(String.init)
@@ -114,6 +115,40 @@ public struct QuestionParser: Sendable {
         var day: Int?
         var month: Int?
         var year: Int?
+    }
+
+    /// "D.I.Y." → "DIY": two or more single letters each followed by a dot.
+    static func joinInitials(_ text: String) -> String {
+        guard text.contains(".") else { return text }
+        var out = "", run = "", index = text.startIndex
+        func flush() {
+            out += run.count >= 2 ? run : run.map { "\($0)." }.joined()
+            run = ""
+        }
+        while index < text.endIndex {
+            let character = text[index], next = text.index(after: index)
+            let startsWord = index == text.startIndex || !(text[text.index(before: index)].isLetter || text[text.index(before: index)].isNumber)
+            if character.isLetter, next < text.endIndex, text[next] == ".", startsWord || !run.isEmpty,
+               text.index(after: next) == text.endIndex || !text[text.index(after: next)].isNumber {
+                run.append(character)
+                index = text.index(after: next)
+                continue
+            }
+            if !run.isEmpty {
+                // The last letter of "D.I.Y" (no dot after it).
+                if character.isLetter, next == text.endIndex || !(text[next].isLetter || text[next].isNumber) {
+                    run.append(character)
+                    index = next
+                    flush()
+                    continue
+                }
+                flush()
+            }
+            out.append(character)
+            index = next
+        }
+        if !run.isEmpty { flush() }
+        return out
     }
 
     /// The span the dated words name: two dates are a range ("between March and May", "from 2023 to 2024"),

@@ -53,7 +53,8 @@ struct DocumentClassifier {
     /// Whether lower-cased text says any word of these kinds (a receipt the analyser could not place still says
     /// "cashier" or "thank you for your visit").
     static func mentions(_ types: Set<String>, in lowered: String) -> Bool {
-        kinds.contains { kind in types.contains(kind.type) && (kind.keywords + kind.headings).contains { count($0, in: lowered) > 0 } }
+        // Keywords only: headings such as "market" or "store" stand in addresses too.
+        kinds.contains { kind in types.contains(kind.type) && kind.keywords.contains { count($0, in: lowered) > 0 } }
     }
 
     /// Whole-word occurrences.
