@@ -19,10 +19,12 @@ public struct BotServices: Sendable {
     public var pdfs: SearchablePDFs?
     /// Answers `/ask` from the asker's own documents (nil: not offered here).
     public var ask: (any AskService)?
+    /// What each chat chose (`/pdf on`).
+    public var chats: (any ChatSettingsStore)?
 
     public init(jobs: any JobService, reports: any ReportService, whitelist: any WhitelistService, search: any SearchService,
                 replies: any ReplyQueue, files: any TelegramFiles, dashboard: (any DashboardLinks)? = nil, pdfs: SearchablePDFs? = nil,
-                ask: (any AskService)? = nil) {
+                chats: (any ChatSettingsStore)? = nil, ask: (any AskService)? = nil) {
         self.jobs = jobs
         self.reports = reports
         self.whitelist = whitelist
@@ -32,6 +34,7 @@ public struct BotServices: Sendable {
         self.dashboard = dashboard
         self.pdfs = pdfs
         self.ask = ask
+        self.chats = chats
     }
 }
 

@@ -87,7 +87,8 @@ public enum Gateway {
         var lifecycle: [any Service] = [
             UpdateProcessor(inbox: database, handler: handler, arrived: arrived, logger: logger),
             NotificationSweeper(outbox: database, reports: services.reports, answerStep: dependencies.steps.answerStep, finished: finished,
-                                queued: queued, albumQuiet: dependencies.albumQuiet, logger: logger),
+                                queued: queued, albumQuiet: dependencies.albumQuiet, chats: database,
+                                blobs: dependencies.searchablePDFs == nil ? nil : dependencies.blobs, logger: logger),
             ReplySender(outbox: database, telegram: dependencies.telegram, delivery: settings.replyDelivery,
                         dataDirectory: settings.dataDirectory, queued: queued, logger: logger),
         ]
@@ -159,7 +160,7 @@ public enum Gateway {
                                         folder: settings.dataDirectory.appendingPathComponent("reports"), archiver: dependencies.reportArchiver),
             whitelist: StoreWhitelistService(adminIDs: settings.adminIDs, store: database),
             search: StoreSearchService(documents: database),
-            replies: database, files: dependencies.telegram, dashboard: dashboard, pdfs: dependencies.searchablePDFs,
+            replies: database, files: dependencies.telegram, dashboard: dashboard, pdfs: dependencies.searchablePDFs, chats: database,
             ask: StoreAskService(documents: database, usage: database, answerer: dependencies.answerer, dailyLimit: settings.askDailyLimit,
                                  metrics: metrics, logger: Logger(label: "ask")))
     }

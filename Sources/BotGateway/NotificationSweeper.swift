@@ -16,6 +16,10 @@ struct NotificationSweeper: Service {
     let queued: Nudge
     /// An album is complete once no item arrived for this long.
     let albumQuiet: Double
+    /// Where the chats' choices are (`/pdf on`).
+    let chats: any ChatSettingsStore
+    /// Where the OCR step keeps searchable PDFs (nil: none are attached).
+    let blobs: BlobStore?
     let logger: Logger
 
     func run() async throws {
@@ -38,7 +42,8 @@ struct NotificationSweeper: Service {
         var sent = false
         for details in try await outbox.unnotifiedJobs(answerStep: answerStep) {
             guard let chat = details.job.chatID, let jobID = details.job.id else { continue }
-            try await outbox.notify(jobID: jobID, reply: payload(for: details).record(chatID: chat, dedupeKey: ReplyKey.result(jobID: jobID)))
+            let result = payload(for: details).record(chatID: chat, dedupeKey: ReplyKey.result(jobID: jobID))
+            try await outbox.notify(jobID: jobID, replies: [result] + (await searchablePDFs(of: [details], chatID: chat)), now: .now)
             sent = true
         }
         for (group, jobs) in try await outbox.completedAlbums(quiet: albumQuiet, answerStep: answerStep) {
@@ -46,10 +51,37 @@ struct NotificationSweeper: Service {
             // Written (and archived) whether or not the answer is short enough for a message.
             let report = try await reports.albumReport(group: group, jobs: jobs)
             let payload = Self.albumPayload(jobs: jobs, report: report.path, summary: report.summary)
-            try await outbox.notify(groupID: groupID, reply: payload.record(chatID: chat, dedupeKey: ReplyKey.result(albumID: groupID)))
+            let result = payload.record(chatID: chat, dedupeKey: ReplyKey.result(albumID: groupID))
+            try await outbox.notify(groupID: groupID, replies: [result] + (await searchablePDFs(of: jobs, chatID: chat)), now: .now)
             sent = true
         }
         return sent
+    }
+
+    /// The jobs' searchable PDFs as files to send after the result, when the chat asked for them (`/pdf on`) and
+    /// the OCR step kept one (none for a PDF with its own text). Best effort: a PDF that cannot be had now is
+    /// left out, the result goes anyway (`/pdf CODE` still makes one).
+    func searchablePDFs(of jobs: [JobDetails], chatID: Int64) async -> [OutboxRecord] {
+        guard let blobs else { return [] }
+        do {
+            guard try await chats.chatSettings(chatID: chatID).attachSearchablePDF else { return [] }
+        } catch {
+            logger.warning("could not read the chat's settings", metadata: ["chat": "\(chatID)", "error": "\(error)"])
+            return []
+        }
+        var records: [OutboxRecord] = []
+        for details in jobs {
+            guard let jobID = details.job.id, let sha256 = SearchablePDFs.storedSHA256(of: details.document) else { continue }
+            do {
+                let path = try await blobs.checkout(sha256: sha256)
+                let payload = ReplyPayload.document(path: path, fileName: SearchablePDFs.fileName(for: details.job.sourceName),
+                                                    caption: Replies.searchablePDFCaption(code: details.job.code), replyTo: details.job.messageID)
+                records.append(payload.record(chatID: chatID, dedupeKey: ReplyKey.searchablePDF(jobID: jobID)))
+            } catch {
+                logger.warning("searchable PDF not attached", metadata: ["job": "\(details.job.code)", "error": "\(error)"])
+            }
+        }
+        return records
     }
 
     func payload(for details: JobDetails) -> ReplyPayload {

@@ -40,6 +40,11 @@ extension Replies {
 
     static let noSearchablePDFs = "This gateway does not make searchable PDFs."
 
+    static func searchablePDFsAttached(_ attach: Bool) -> String {
+        attach ? "From now on every result here comes with its searchable PDF. /pdf off stops it."
+            : "Results here come without PDFs again; /pdf CODE still sends one."
+    }
+
     static func searchablePDFCaption(code: String) -> String { "Job \(name(code)) as a searchable PDF" }
 
     static func searchablePDFNotNeeded(code: String) -> String {

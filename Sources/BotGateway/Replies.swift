@@ -60,6 +60,7 @@ public enum Replies {
         /search WORDS – find words in your documents
         /ask QUESTION – ask your documents, e.g. /ask how much did I spend at Corner Cafe in March?
         /pdf CODE – a document as a PDF you can search and copy text from
+        /pdf on, /pdf off – send that PDF with every result here, or not
         /forget CODE – delete a document of yours and what was read from it
         /help – this message
         """

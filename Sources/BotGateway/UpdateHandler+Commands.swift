@@ -83,11 +83,17 @@ extension UpdateHandler {
         }
     }
 
-    /// The document of job CODE as a searchable PDF, sent as a file (made now when none was kept).
+    /// The document of job CODE as a searchable PDF, sent as a file (made now when none was kept); `/pdf on|off`:
+    /// every result in this chat comes with its PDF, or not.
     private func searchablePDF(_ code: String, _ message: TelegramMessage, requester: Requester, event: String) async throws {
         let key = ReplyKey.command(event, part: 0)
-        guard !code.isEmpty else { return try await reply(message, Replies.usage("/pdf CODE"), key: key) }
+        guard !code.isEmpty else { return try await reply(message, Replies.usage("/pdf CODE, or /pdf on|off"), key: key) }
         guard let pdfs = services.pdfs else { return try await reply(message, Replies.noSearchablePDFs, key: key) }
+        if ["on", "off"].contains(code.lowercased()), let chats = services.chats {
+            let attach = code.lowercased() == "on"
+            try await chats.setAttachSearchablePDF(attach, chatID: requester.chatID, by: requester.userID)
+            return try await reply(message, Replies.searchablePDFsAttached(attach), key: key)
+        }
         guard let details = try await services.jobs.details(code: code, for: requester) else { return try await reply(message, Replies.noJob(code), key: key) }
         let answer: SearchablePDFs.Answer
         do {

@@ -218,9 +218,9 @@ extension PostgresDatabase: UpdateInbox, ReplyOutbox {
         }
     }
 
-    public func notify(jobID: Int64, reply: OutboxRecord, now: Timestamp) async throws {
+    public func notify(jobID: Int64, replies: [OutboxRecord], now: Timestamp) async throws {
         try await transaction { connection in
-            _ = try await Self.enqueueReply(connection, reply, logger: self.logger)
+            for reply in replies { _ = try await Self.enqueueReply(connection, reply, logger: self.logger) }
             try await connection.query("UPDATE job SET notified_at = \(now) WHERE id = \(jobID)", logger: self.logger)
         }
     }
@@ -241,9 +241,9 @@ extension PostgresDatabase: UpdateInbox, ReplyOutbox {
         }
     }
 
-    public func notify(groupID: Int64, reply: OutboxRecord, now: Timestamp) async throws {
+    public func notify(groupID: Int64, replies: [OutboxRecord], now: Timestamp) async throws {
         try await transaction { connection in
-            _ = try await Self.enqueueReply(connection, reply, logger: self.logger)
+            for reply in replies { _ = try await Self.enqueueReply(connection, reply, logger: self.logger) }
             try await connection.query("UPDATE job_group SET notified_at = \(now) WHERE id = \(groupID)", logger: self.logger)
             try await connection.query("UPDATE job SET notified_at = \(now) WHERE group_id = \(groupID)", logger: self.logger)
         }

@@ -2,8 +2,8 @@ import Foundation
 import PostgresNIO
 import Storage
 
-/// The `Whitelist` and the `UsageLedger` on PostgreSQL.
-extension PostgresDatabase: Whitelist, UsageLedger {
+/// The `Whitelist`, the `UsageLedger` and the chats' settings on PostgreSQL.
+extension PostgresDatabase: Whitelist, UsageLedger, ChatSettingsStore {
     public func users() async throws -> [UserRecord] {
         try await connection { connection in
             try await connection.query("SELECT * FROM app_user ORDER BY id", logger: self.logger).rows().map(Self.user)
@@ -52,6 +52,22 @@ extension PostgresDatabase: Whitelist, UsageLedger {
         try await execute("""
             INSERT INTO llm_usage (purpose, group_id, user_id, model, input_tokens, output_tokens, cost_usd, created_at)
             VALUES (\(purpose), \(groupID), \(userID), \(usage.model), \(Int64(usage.inputTokens)), \(Int64(usage.outputTokens)), \(usage.costUSD), \(now))
+            """)
+    }
+
+    public func chatSettings(chatID: Int64) async throws -> ChatSettings {
+        try await connection { connection in
+            let attach = try await connection.query("SELECT attach_searchable_pdf FROM chat_setting WHERE chat_id = \(chatID)", logger: self.logger)
+                .first().map { try $0.value("attach_searchable_pdf", as: Bool.self) }
+            return ChatSettings(attachSearchablePDF: attach ?? false)
+        }
+    }
+
+    public func setAttachSearchablePDF(_ attach: Bool, chatID: Int64, by userID: Int64, now: Timestamp) async throws {
+        try await execute("""
+            INSERT INTO chat_setting (chat_id, attach_searchable_pdf, changed_by, changed_at) VALUES (\(chatID), \(attach), \(userID), \(now))
+            ON CONFLICT (chat_id) DO UPDATE SET attach_searchable_pdf = excluded.attach_searchable_pdf, changed_by = excluded.changed_by,
+                changed_at = excluded.changed_at
             """)
     }
 

@@ -237,5 +237,14 @@ enum PostgresSchema {
                 PRIMARY KEY (user_id, day)
             );
             """),
+        Migration(version: 5, name: "v5-chat-settings", sql: """
+            -- What a chat chose for itself (`/pdf on`).
+            CREATE TABLE chat_setting (
+                chat_id bigint PRIMARY KEY,
+                attach_searchable_pdf boolean NOT NULL DEFAULT false,
+                changed_by bigint,
+                changed_at double precision
+            );
+            """),
     ]
 }

@@ -142,9 +142,9 @@ extension AppDatabase: ReplyOutbox {
     }
 
     /// Queues the reply and marks the job told, in one transaction: the reply is queued exactly once.
-    public func notify(jobID: Int64, reply: OutboxRecord, now: Timestamp = .now) async throws {
+    public func notify(jobID: Int64, replies: [OutboxRecord], now: Timestamp) async throws {
         try await write { db in
-            _ = try Self.enqueueReply(db, reply)
+            for reply in replies { _ = try Self.enqueueReply(db, reply) }
             try db.execute(sql: "UPDATE job SET notifiedAt = ? WHERE id = ?", arguments: [now, jobID])
         }
     }
@@ -164,9 +164,9 @@ extension AppDatabase: ReplyOutbox {
         }
     }
 
-    public func notify(groupID: Int64, reply: OutboxRecord, now: Timestamp = .now) async throws {
+    public func notify(groupID: Int64, replies: [OutboxRecord], now: Timestamp) async throws {
         try await write { db in
-            _ = try Self.enqueueReply(db, reply)
+            for reply in replies { _ = try Self.enqueueReply(db, reply) }
             try db.execute(sql: "UPDATE jobGroup SET notifiedAt = ? WHERE id = ?", arguments: [now, groupID])
             try db.execute(sql: "UPDATE job SET notifiedAt = ? WHERE groupID = ?", arguments: [now, groupID])
         }

@@ -49,6 +49,26 @@ extension AppDatabase: UsageLedger {
     }
 }
 
+/// The `ChatSettingsStore`.
+extension AppDatabase: ChatSettingsStore {
+    public func chatSettings(chatID: Int64) async throws -> ChatSettings {
+        try await read { db in
+            let attach = try Bool.fetchOne(db, sql: "SELECT attachSearchablePDF FROM chatSetting WHERE chatID = ?", arguments: [chatID])
+            return ChatSettings(attachSearchablePDF: attach ?? false)
+        }
+    }
+
+    public func setAttachSearchablePDF(_ attach: Bool, chatID: Int64, by userID: Int64, now: Timestamp) async throws {
+        try await write { db in
+            try db.execute(sql: """
+                INSERT INTO chatSetting (chatID, attachSearchablePDF, changedBy, changedAt) VALUES (?, ?, ?, ?)
+                ON CONFLICT (chatID) DO UPDATE SET attachSearchablePDF = excluded.attachSearchablePDF, changedBy = excluded.changedBy,
+                    changedAt = excluded.changedAt
+                """, arguments: [chatID, attach, userID, now])
+        }
+    }
+}
+
 /// Counts for `/stats`.
 public struct GatewayStats: Sendable {
     public var jobs: [JobState: Int]

@@ -331,6 +331,15 @@ public final class AppDatabase: Sendable {
                 t.primaryKey(["userID", "day"])
             }
         }
+        migrator.registerMigration("v8-chat-settings") { db in
+            // What a chat chose for itself (`/pdf on`).
+            try db.create(table: "chatSetting") { t in
+                t.primaryKey("chatID", .integer)
+                t.column("attachSearchablePDF", .boolean).notNull().defaults(to: false)
+                t.column("changedBy", .integer)
+                t.column("changedAt", .double)
+            }
+        }
         return migrator
     }
 }

@@ -75,6 +75,43 @@ struct SearchablePDFFlowTests {
         await gateway.stop()
     }
 
+    @Test("/pdf on: every result in the chat comes with its PDF, after the result; /pdf off stops it; other chats unchanged")
+    func attachedToResults() async throws {
+        let gateway = try await GatewayHarness.start(admins: [1])
+        do {
+            try await gateway.database.allow(userID: 2, role: .user, addedBy: 1)
+            try await gateway.post(Updates.text(update: 9, user: 1, message: 9, "/pdf on"))
+            #expect(await gateway.telegram.waitFor { $0.contains { $0.chatID == 1 && $0.text.contains("every result here comes with its searchable PDF") } })
+            #expect(try await gateway.database.chatSettings(chatID: 1).attachSearchablePDF)
+
+            let code = try await Self.sendAndWait(gateway, user: 1, update: 10, fixture: "letter.png", mime: "image/png")
+            #expect(await gateway.telegram.waitFor { $0.contains { $0.method == "sendDocument" && $0.chatID == 1 } })
+            let sent = gateway.telegram.messages(to: 1)
+            let result = try #require(sent.firstIndex { $0.method == "sendMessage" && $0.replyTo == 10 && !$0.text.hasPrefix("Got it") })
+            let pdf = try #require(sent.firstIndex { $0.method == "sendDocument" })
+            #expect(result < pdf, "the PDF follows the result")
+            #expect(sent[pdf].fileName == "letter-searchable.pdf" && sent[pdf].replyTo == 10)
+            #expect(sent[pdf].text.contains(code))
+            #expect(sent[pdf].file?.starts(with: Data("%PDF-".utf8)) == true)
+
+            // Another chat did not ask: its result comes alone.
+            _ = try await Self.sendAndWait(gateway, user: 2, update: 20, fixture: "letter.png", mime: "image/png")
+            // A PDF with its own text gets none.
+            _ = try await Self.sendAndWait(gateway, user: 1, update: 11, fixture: "utility-bill.pdf", mime: "application/pdf")
+
+            try await gateway.post(Updates.text(update: 12, user: 1, message: 12, "/PDF OFF"))
+            #expect(await gateway.telegram.waitFor { $0.contains { $0.chatID == 1 && $0.text.contains("without PDFs again") } })
+            _ = try await Self.sendAndWait(gateway, user: 1, update: 13, fixture: "receipt.jpg", mime: "image/jpeg")
+            try await Task.sleep(for: .milliseconds(800))
+            #expect(gateway.telegram.messages(to: 1).filter { $0.method == "sendDocument" }.count == 1)
+            #expect(gateway.telegram.messages(to: 2).allSatisfy { $0.method == "sendMessage" })
+        } catch {
+            await gateway.stop()
+            throw error
+        }
+        await gateway.stop()
+    }
+
     @Test("the API hands a token its own document's PDF (a text PDF as it is) and 404 to another token; the dashboard offers it")
     func apiAndDashboard() async throws {
         let gateway = try await GatewayHarness.start(admins: [1])

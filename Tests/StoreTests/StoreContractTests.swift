@@ -91,6 +91,19 @@ struct StoreContractTests {
         }
     }
 
+    @Test("a chat's settings default to off, are set per chat, changed again, and read back", arguments: StoreKind.allCases)
+    func chatSettings(kind: StoreKind) async throws {
+        try await OpenStore.with(kind) { open in
+            let store = open.store
+            #expect(try await store.chatSettings(chatID: 10) == ChatSettings(attachSearchablePDF: false))
+            try await store.setAttachSearchablePDF(true, chatID: 10, by: 1, now: 1_000)
+            #expect(try await store.chatSettings(chatID: 10).attachSearchablePDF)
+            #expect(try await store.chatSettings(chatID: 11).attachSearchablePDF == false)
+            try await store.setAttachSearchablePDF(false, chatID: 10, by: 2, now: 1_001)
+            #expect(try await store.chatSettings(chatID: 10).attachSearchablePDF == false)
+        }
+    }
+
     @Test("groups are made once by key; jobs read back by code, group, chat and state", arguments: StoreKind.allCases)
     func groupsAndJobs(kind: StoreKind) async throws {
         try await OpenStore.with(kind) { open in
@@ -218,8 +231,15 @@ struct StoreContractTests {
             #expect(ready.map(\.job.code) == [single.code])
             let reply = OutboxRecord(chatID: 10, kind: "text", payload: Data("{}".utf8), dedupeKey: ReplyKey.result(jobID: try #require(single.id)),
                                      now: 1_001)
-            try await store.notify(jobID: try #require(single.id), reply: reply, now: 1_001)
+            // The result and its PDF, in that order, once.
+            let pdf = OutboxRecord(chatID: 10, kind: "document", payload: Data("{}".utf8), dedupeKey: ReplyKey.searchablePDF(jobID: try #require(single.id)),
+                                   now: 1_001)
+            try await store.notify(jobID: try #require(single.id), replies: [reply, pdf], now: 1_001)
             try await store.notify(jobID: try #require(single.id), reply: reply, now: 1_002)
+            let first = try #require(try await store.nextDueReply(chatID: 10, now: 1_002))
+            #expect(first.dedupeKey == reply.dedupeKey)
+            try await store.markReplySent(id: try #require(first.id), now: 1_002)
+            #expect(try await store.nextDueReply(chatID: 10, now: 1_002)?.dedupeKey == pdf.dedupeKey)
             #expect(try await store.unnotifiedJobs(answerStep: "analyze", limit: 10).isEmpty)
             #expect(try await store.chatsWithDueReplies(limit: 10, now: 1_002) == [10])
             #expect(try await store.completedAlbums(quiet: 5, answerStep: "analyze", now: 1_002).isEmpty)

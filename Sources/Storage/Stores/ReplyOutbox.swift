@@ -37,10 +37,11 @@ public protocol ReplyOutbox: ReplyQueue {
     func nextReplyDue() async throws -> Timestamp?
     /// Telegram jobs not yet told whose answer is ready (`answerStep` done, or the job finished), outside albums.
     func unnotifiedJobs(answerStep: String, limit: Int) async throws -> [JobDetails]
-    func notify(jobID: Int64, reply: OutboxRecord, now: Timestamp) async throws
+    /// Queues the job's result (and what goes with it: its searchable PDF when the chat asked for them), in order.
+    func notify(jobID: Int64, replies: [OutboxRecord], now: Timestamp) async throws
     /// Albums whose every job is answered and to which nothing was added for `quiet` seconds.
     func completedAlbums(quiet: Double, answerStep: String, now: Timestamp) async throws -> [(group: GroupRecord, jobs: [JobDetails])]
-    func notify(groupID: Int64, reply: OutboxRecord, now: Timestamp) async throws
+    func notify(groupID: Int64, replies: [OutboxRecord], now: Timestamp) async throws
     /// Replies by state, for `/metrics`.
     func replyCounts() async throws -> [OutboxState: Int]
     /// The reply that carries a job's result (its own, or its album's), once one is queued.
@@ -77,16 +78,16 @@ extension ReplyOutbox {
         try await unnotifiedJobs(answerStep: answerStep, limit: 20)
     }
 
-    public func notify(jobID: Int64, reply: OutboxRecord) async throws {
-        try await notify(jobID: jobID, reply: reply, now: .now)
+    public func notify(jobID: Int64, reply: OutboxRecord, now: Timestamp = .now) async throws {
+        try await notify(jobID: jobID, replies: [reply], now: now)
     }
 
     public func completedAlbums(quiet: Double, answerStep: String) async throws -> [(group: GroupRecord, jobs: [JobDetails])] {
         try await completedAlbums(quiet: quiet, answerStep: answerStep, now: .now)
     }
 
-    public func notify(groupID: Int64, reply: OutboxRecord) async throws {
-        try await notify(groupID: groupID, reply: reply, now: .now)
+    public func notify(groupID: Int64, reply: OutboxRecord, now: Timestamp = .now) async throws {
+        try await notify(groupID: groupID, replies: [reply], now: now)
     }
 }
 
@@ -96,6 +97,8 @@ public enum ReplyKey {
     public static func result(jobID: Int64) -> String { "result:job:\(jobID)" }
     /// The one result of a whole album.
     public static func result(albumID: Int64) -> String { "result:album:\(albumID)" }
+    /// A job's searchable PDF, sent after its result when the chat asked for them (`/pdf on`).
+    public static func searchablePDF(jobID: Int64) -> String { "pdf:job:\(jobID)" }
     /// "Got it": not repeated after a crash.
     public static func acknowledgement(_ event: String) -> String { "ack:\(event)" }
     /// "Send me a document": not repeated after a crash.

@@ -1,0 +1,23 @@
+import Foundation
+
+/// What a chat chose for itself (`/pdf on`), the same on every gateway sharing the store.
+public protocol ChatSettingsStore: Sendable {
+    /// The chat's choices; the defaults for a chat that made none.
+    func chatSettings(chatID: Int64) async throws -> ChatSettings
+    func setAttachSearchablePDF(_ attach: Bool, chatID: Int64, by userID: Int64, now: Timestamp) async throws
+}
+
+extension ChatSettingsStore {
+    public func setAttachSearchablePDF(_ attach: Bool, chatID: Int64, by userID: Int64) async throws {
+        try await setAttachSearchablePDF(attach, chatID: chatID, by: userID, now: .now)
+    }
+}
+
+public struct ChatSettings: Sendable, Equatable {
+    /// Every result in the chat comes with the document's searchable PDF.
+    public var attachSearchablePDF: Bool
+
+    public init(attachSearchablePDF: Bool = false) {
+        self.attachSearchablePDF = attachSearchablePDF
+    }
+}
