@@ -69,7 +69,7 @@ struct AskBenchmark: AsyncParsableCommand {
         for (index, key) in keys.enumerated() {
             var questions: [(kind: String, ask: String, search: String, right: Set<Int>)] = []
             if let company = key.company {
-                let name = SearchTerms.words(company.replacingOccurrences(of: ".", with: "")).filter { !Self.legalForms.contains($0) }.prefix(2).joined(separator: " ")
+                let name = QuestionParser.words(company).filter { !Self.legalForms.contains($0) }.prefix(2).joined(separator: " ")
                 let right = Set(keys.indices.filter { keys[$0].company.map { ReceiptKey.sameName($0, company) } ?? false })
                 if !name.isEmpty { questions.append(("shop", "How much did I spend at \(name)?", name, right)) }
             }

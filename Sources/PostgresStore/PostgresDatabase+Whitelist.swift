@@ -72,7 +72,7 @@ extension PostgresDatabase: Whitelist, UsageLedger, ChatSettingsStore {
     }
 
     public func admitQuestion(userID: Int64, limit: Int, now: Timestamp) async throws -> Int? {
-        let day = QuotaDay.of(now), limit = Int32(clamping: limit)
+        let day = Int64(DashboardBuckets.startOfDay(now)), limit = Int32(clamping: limit)
         return try await transaction { connection in
             try await connection.query("DELETE FROM ask_quota WHERE user_id = \(userID) AND day < \(day)", logger: self.logger)
             guard limit > 0 else { return nil }

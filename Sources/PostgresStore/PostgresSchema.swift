@@ -229,7 +229,7 @@ enum PostgresSchema {
         Migration(version: 4, name: "v4-ask", sql: """
             -- Whose question an LLM call outside a job answered.
             ALTER TABLE llm_usage ADD COLUMN user_id bigint;
-            -- `/ask` questions per user and UTC day, for ASK_DAILY_LIMIT (the questions themselves are not kept).
+            -- `/ask` questions per user and UTC day (`day`: its midnight), for ASK_DAILY_LIMIT (the questions themselves are not kept).
             CREATE TABLE ask_quota (
                 user_id bigint NOT NULL,
                 day bigint NOT NULL,

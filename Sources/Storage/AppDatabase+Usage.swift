@@ -36,7 +36,7 @@ extension AppDatabase: UsageLedger {
 
     /// One upsert: the day's row is made or counted up only while under the limit (no row comes back at the limit).
     public func admitQuestion(userID: Int64, limit: Int, now: Timestamp = .now) async throws -> Int? {
-        let day = QuotaDay.of(now)
+        let day = Int64(DashboardBuckets.startOfDay(now))
         return try await write { db in
             try db.execute(sql: "DELETE FROM askQuota WHERE userID = ? AND day < ?", arguments: [userID, day])
             guard limit > 0 else { return nil }

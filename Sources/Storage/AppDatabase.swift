@@ -323,7 +323,7 @@ public final class AppDatabase: Sendable {
         migrator.registerMigration("v7-ask") { db in
             // Whose question an LLM call outside a job answered.
             try db.alter(table: "llmUsage") { t in t.add(column: "userID", .integer) }
-            // `/ask` questions per user and UTC day, for ASK_DAILY_LIMIT (the questions themselves are not kept).
+            // `/ask` questions per user and UTC day (`day`: its midnight), for ASK_DAILY_LIMIT (the questions themselves are not kept).
             try db.create(table: "askQuota") { t in
                 t.column("userID", .integer).notNull()
                 t.column("day", .integer).notNull()
@@ -420,5 +420,11 @@ public typealias Timestamp = Double
 
 extension Timestamp {
     public static var now: Timestamp { Date().timeIntervalSince1970 }
+
+    /// The UTC day it falls in, `2026-11-24`.
+    public var utcDay: String { Date(timeIntervalSince1970: self).formatted(Self.utcDayStyle) }
+
+    /// `2026-11-24` in UTC (a value style: nothing shared to guard).
+    public static let utcDayStyle = Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC")!).year().month().day().dateSeparator(.dash)
 }
 

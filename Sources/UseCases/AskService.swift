@@ -104,8 +104,9 @@ public struct StoreAskService: AskService {
                 if let details = try await documents.jobDetails(code: hit.jobCode) { jobs.append(details) }
             }
         }
+        // Both sources hold the chat's jobs only; of them, the asker's.
         var seen = Set<String>()
-        return jobs.filter { $0.job.chatID == requester.chatID && $0.job.userID == requester.userID }
+        return jobs.filter { $0.job.userID == requester.userID }
             .sorted { ($0.job.id ?? 0) > ($1.job.id ?? 0) }
             .filter { seen.insert($0.document.sha256).inserted }
     }

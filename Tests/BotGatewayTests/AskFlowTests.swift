@@ -60,7 +60,7 @@ struct AskFlowTests {
                              total: Analysis.Amount(value: Decimal(string: "8.25")!, currency: "GBP", label: "TOTAL"),
                              lines: ["TOTAL <GBP> 8.25"], excerpt: [], score: 1)
         let question = QuestionParser().parse("what did I pay at Smith & Sons?")
-        let findings = AskFindings(question: question, matches: [match], totals: [(currency: "GBP", value: Decimal(string: "8.25")!, documents: 1)],
+        let findings = AskFindings(question: question, matches: [match], totals: [AskFindings.Total(currency: "GBP", value: Decimal(string: "8.25")!, documents: 1)],
                                    unmatchedTerms: [])
         let model = Replies.ask(.answered(AskAnswer(findings: findings, text: "You paid 8.25 <GBP> [AB12CD] \"TOTAL\"", model: "m", cited: [match])))
         #expect(model.contains("You paid 8.25 &lt;GBP&gt; [AB12CD]"))

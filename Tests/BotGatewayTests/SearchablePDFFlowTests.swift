@@ -63,6 +63,7 @@ struct SearchablePDFFlowTests {
             // /help says it is there.
             try await gateway.post(Updates.text(update: 16, user: 2, message: 16, "/help"))
             #expect(await gateway.telegram.waitFor { $0.contains { $0.chatID == 2 && $0.text.contains("/pdf CODE") } })
+            #expect(gateway.telegram.messages(to: 2).contains { $0.text.contains("/pdf on, /pdf off") })
 
             // Forgotten: the PDF goes with the document.
             try await gateway.post(Updates.text(update: 15, user: 1, message: 15, "/forget \(code)"))
@@ -99,11 +100,23 @@ struct SearchablePDFFlowTests {
             // A PDF with its own text gets none.
             _ = try await Self.sendAndWait(gateway, user: 1, update: 11, fixture: "utility-bill.pdf", mime: "application/pdf")
 
+            // An album: its one reply, then each page's PDF.
+            for (index, name) in ["receipt.jpg", "invoice.png"].enumerated() {
+                gateway.telegram.addFile(id: "album-\(name)", data: try GatewayHarness.fixture(name))
+                try await gateway.post(Updates.photo(update: Int64(30 + index), user: 1, message: Int64(30 + index), file: "album-\(name)", album: "A1"))
+            }
+            #expect(await gateway.telegram.waitFor { $0.filter { $0.method == "sendDocument" && $0.chatID == 1 }.count >= 3 })
+            let afterAlbum = gateway.telegram.messages(to: 1)
+            let albumReply = try #require(afterAlbum.firstIndex { $0.text.contains("Album of 2 documents") })
+            let albumPDFs = afterAlbum.indices.filter { afterAlbum[$0].method == "sendDocument" }.dropFirst()
+            #expect(albumPDFs.allSatisfy { $0 > albumReply })
+            #expect(albumPDFs.count == 2 && albumPDFs.allSatisfy { afterAlbum[$0].fileName?.hasSuffix("-searchable.pdf") == true })
+
             try await gateway.post(Updates.text(update: 12, user: 1, message: 12, "/PDF OFF"))
             #expect(await gateway.telegram.waitFor { $0.contains { $0.chatID == 1 && $0.text.contains("without PDFs again") } })
             _ = try await Self.sendAndWait(gateway, user: 1, update: 13, fixture: "receipt.jpg", mime: "image/jpeg")
             try await Task.sleep(for: .milliseconds(800))
-            #expect(gateway.telegram.messages(to: 1).filter { $0.method == "sendDocument" }.count == 1)
+            #expect(gateway.telegram.messages(to: 1).filter { $0.method == "sendDocument" }.count == 3, "none after /pdf off")
             #expect(gateway.telegram.messages(to: 2).allSatisfy { $0.method == "sendMessage" })
         } catch {
             await gateway.stop()

@@ -44,13 +44,17 @@ struct TelegramUnitTests {
         #expect(Replies.split(String(repeating: "x", count: 9000)).map(\.count) == [4000, 4000, 1000])
     }
 
-    @Test("configuration: token, secret, admins and port are validated with the variable named")
+    @Test("configuration: token, secret, admins, port and the ask limit are validated with the variable named")
     func settings() throws {
         let data = URL(fileURLWithPath: "/tmp")
         let good = try GatewaySettings.fromEnvironment(["TELEGRAM_BOT_TOKEN": "1:abc", "TELEGRAM_WEBHOOK_SECRET": "s_1", "BOT_ADMIN_IDS": "1, 2"],
                                                        dataDirectory: data, requireSecret: true)
         #expect(good.adminIDs == [1, 2])
         #expect(good.downloadLimit == 20_000_000)
+        #expect(good.askDailyLimit == 30)
+        let base = ["TELEGRAM_BOT_TOKEN": "1:abc", "TELEGRAM_WEBHOOK_SECRET": "s_1"]
+        #expect(try GatewaySettings.fromEnvironment(base.merging(["ASK_DAILY_LIMIT": "0"]) { $1 }, dataDirectory: data, requireSecret: true).askDailyLimit == 0)
+        #expect(try GatewaySettings.fromEnvironment(base.merging(["ASK_DAILY_LIMIT": "5"]) { $1 }, dataDirectory: data, requireSecret: true).askDailyLimit == 5)
         for (environment, variable) in [
             ([:], "TELEGRAM_BOT_TOKEN"),
             (["TELEGRAM_BOT_TOKEN": "nocolon"], "TELEGRAM_BOT_TOKEN"),
@@ -58,6 +62,8 @@ struct TelegramUnitTests {
             (["TELEGRAM_BOT_TOKEN": "1:abc", "TELEGRAM_WEBHOOK_SECRET": "has space"], "TELEGRAM_WEBHOOK_SECRET"),
             (["TELEGRAM_BOT_TOKEN": "1:abc", "TELEGRAM_WEBHOOK_SECRET": "s", "BOT_ADMIN_IDS": "me"], "BOT_ADMIN_IDS"),
             (["TELEGRAM_BOT_TOKEN": "1:abc", "TELEGRAM_WEBHOOK_SECRET": "s", "BOT_PORT": "99999"], "BOT_PORT"),
+            (["TELEGRAM_BOT_TOKEN": "1:abc", "TELEGRAM_WEBHOOK_SECRET": "s", "ASK_DAILY_LIMIT": "many"], "ASK_DAILY_LIMIT"),
+            (["TELEGRAM_BOT_TOKEN": "1:abc", "TELEGRAM_WEBHOOK_SECRET": "s", "ASK_DAILY_LIMIT": "-1"], "ASK_DAILY_LIMIT"),
         ] as [([String: String], String)] {
             do {
                 _ = try GatewaySettings.fromEnvironment(environment, dataDirectory: data, requireSecret: true)

@@ -76,7 +76,5 @@ enum SharedPostgres {
 
 /// A document row for the jobs to point at.
 func document(_ seed: Int) -> DocumentRecord {
-    let sha = String(format: "%064x", seed)
-    return DocumentRecord(sha256: sha, format: "png", mimeType: "image/png", size: 100, blobPath: "blobs/\(sha)", originalName: "doc-\(seed).png",
-                          createdAt: 1_000)
+    ReadDocuments.document(seed: seed, name: "doc-\(seed).png")
 }

@@ -347,12 +347,11 @@ enum DashboardViews {
     }
 
     static func day(_ timestamp: Timestamp) -> String {
-        Date(timeIntervalSince1970: timestamp).formatted(dayStyle)
+        timestamp.utcDay
     }
 
-    /// `2026-11-24 05:50` and `2026-11-24`, in UTC (value styles: nothing shared between requests to guard).
-    private static let dayStyle = Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC")!).year().month().day().dateSeparator(.dash)
-    private static let timeStyle = dayStyle.dateTimeSeparator(.space).time(includingFractionalSeconds: false).timeSeparator(.colon)
+    /// `2026-11-24 05:50` in UTC (a value style: nothing shared between requests to guard).
+    private static let timeStyle = Timestamp.utcDayStyle.dateTimeSeparator(.space).time(includingFractionalSeconds: false).timeSeparator(.colon)
 
     static func money(_ usd: Double) -> String {
         usd == 0 ? "$0" : usd < 0.01 ? String(format: "$%.4f", usd) : String(format: "$%.2f", usd)

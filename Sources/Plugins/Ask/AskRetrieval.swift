@@ -33,23 +33,32 @@ public struct AskMatch: Sendable, Equatable {
 
 /// What the documents say to a question: the matches (best first) and their totals per currency.
 public struct AskFindings: Sendable, Equatable {
+    /// The bottom lines of some matches added up, in one currency.
+    public struct Total: Sendable, Equatable {
+        /// ISO 4217; "" where none could be told.
+        public var currency: String
+        public var value: Decimal
+        public var documents: Int
+
+        public init(currency: String, value: Decimal, documents: Int) {
+            self.currency = currency
+            self.value = value
+            self.documents = documents
+        }
+    }
+
     public var question: Question
     public var matches: [AskMatch]
-    /// The matches' bottom lines added up, per currency ("" where none could be told), largest first.
-    public var totals: [(currency: String, value: Decimal, documents: Int)]
+    /// The matches' bottom lines added up per currency, the currency most documents have first.
+    public var totals: [Total]
     /// The question's words no document holds.
     public var unmatchedTerms: [String]
 
-    public init(question: Question, matches: [AskMatch], totals: [(currency: String, value: Decimal, documents: Int)], unmatchedTerms: [String]) {
+    public init(question: Question, matches: [AskMatch], totals: [Total], unmatchedTerms: [String]) {
         self.question = question
         self.matches = matches
         self.totals = totals
         self.unmatchedTerms = unmatchedTerms
-    }
-
-    public static func == (lhs: AskFindings, rhs: AskFindings) -> Bool {
-        lhs.question == rhs.question && lhs.matches == rhs.matches && lhs.unmatchedTerms == rhs.unmatchedTerms
-            && lhs.totals.map { "\($0.currency) \($0.value) \($0.documents)" } == rhs.totals.map { "\($0.currency) \($0.value) \($0.documents)" }
     }
 }
 
@@ -65,38 +74,48 @@ public struct AskRetrieval: Sendable {
     public init() {}
 
     public func findings(for question: Question, in documents: [JobDetails]) -> AskFindings {
-        let readable = documents.compactMap(Candidate.init)
-        let weights = self.weights(question.terms, in: readable)
+        let terms = question.terms
+        // Where each document holds each word, found once: in its names, elsewhere in it, or not at all.
+        let readable = documents.compactMap(Candidate.init).map { candidate in
+            (candidate, terms.map { term -> Holding in
+                if candidate.names.contains(where: { Self.matches(term, $0) }) { return .name }
+                return candidate.words.contains { Self.matches(term, $0) } ? .text : .none
+            })
+        }
+        // Inverse document frequency over the person's own documents: ln(1 + N / (1 + documents with the word)).
+        let weights = terms.indices.map { index in
+            log(1 + Double(readable.count) / Double(1 + readable.count { $0.1[index] != .none }))
+        }
         var scored: [(candidate: Candidate, coverage: Double, score: Double)] = []
-        for candidate in readable {
+        for (candidate, holdings) in readable {
             if !question.kinds.isEmpty, !candidate.isKind(question.kinds) { continue }
             if let period = question.period, !period.contains(candidate.date) { continue }
-            var coverage = 0.0, score = 0.0
-            for term in question.terms {
-                let weight = weights[term, default: 0]
-                if candidate.names.contains(where: { Self.matches(term, $0) }) {
-                    coverage += weight
-                    score += 1.5 * weight
-                } else if candidate.words.contains(where: { Self.matches(term, $0) }) {
-                    coverage += weight
-                    score += weight
-                }
-            }
-            if question.terms.isEmpty || coverage > 0 { scored.append((candidate, coverage, score)) }
+            let coverage = zip(holdings, weights).reduce(0.0) { $0 + ($1.0 == .none ? 0 : $1.1) }
+            let score = zip(holdings, weights).reduce(0.0) { $0 + ($1.0 == .name ? 1.5 : $1.0 == .text ? 1 : 0) * $1.1 }
+            if terms.isEmpty || coverage > 0 { scored.append((candidate, coverage, score)) }
         }
         // Kept by how much of the question they hold; ordered with the names' boost.
         let best = scored.map(\.coverage).max() ?? 0
-        let kept = scored.filter { question.terms.isEmpty || $0.coverage >= best * Self.keepRatio - 1e-9 }
+        let kept = scored.filter { terms.isEmpty || $0.coverage >= best * Self.keepRatio - 1e-9 }
             .sorted { ($0.score, $0.candidate.date, $0.candidate.details.job.id ?? 0) > ($1.score, $1.candidate.date, $1.candidate.details.job.id ?? 0) }
         let matches = kept.map { candidate, _, score in
-            AskMatch(jobCode: candidate.details.job.code, name: candidate.details.job.sourceName, documentType: candidate.analysis?.documentType,
-                     date: candidate.date, issuer: candidate.analysis?.primaryIssuer, total: candidate.analysis?.primaryAmount,
-                     lines: Self.bestLines(candidate.lines, terms: question.terms, total: candidate.analysis?.primaryAmount,
-                                           showTotal: question.wantsTotal),
-                     excerpt: Self.excerpt(candidate.lines, terms: question.terms), score: score)
+            let total = candidate.analysis?.primaryAmount
+            let hits = candidate.lines.map { line in
+                let words = QuestionParser.words(line)
+                return terms.count { term in words.contains { Self.matches(term, $0) } }
+            }
+            return AskMatch(jobCode: candidate.details.job.code, name: candidate.details.job.sourceName, documentType: candidate.analysis?.documentType,
+                            date: candidate.date, issuer: candidate.analysis?.primaryIssuer, total: total,
+                            lines: Self.bestLines(candidate.lines, hits: hits, total: total, showTotal: question.wantsTotal),
+                            excerpt: Self.excerpt(candidate.lines, hits: hits), score: score)
         }
-        let unmatched = question.terms.filter { term in !readable.contains { $0.words.contains { Self.matches(term, $0) } } }
+        let unmatched = terms.indices.filter { index in !readable.contains { $0.1[index] != .none } }.map { terms[$0] }
         return AskFindings(question: question, matches: matches, totals: Self.totals(matches), unmatchedTerms: unmatched)
+    }
+
+    /// Where a document holds one of the question's words.
+    enum Holding {
+        case name, text, none
     }
 
     /// A document as the ranking reads it.
@@ -120,8 +139,7 @@ public struct AskRetrieval: Sendable {
             self.names = Set(QuestionParser.words(names.joined(separator: " ")))
             let facts = (analysis?.keyFacts ?? []).map(\.value).joined(separator: " ")
             words = Set(QuestionParser.words(text + " " + facts)).union(self.names)
-            date = analysis?.primaryDate.flatMap { QuestionParser.isoDay($0) != nil ? $0 : nil }
-                ?? Self.day(details.job.createdAt)
+            date = analysis?.primaryDate.flatMap { QuestionParser.isoDay($0) != nil ? $0 : nil } ?? details.job.createdAt.utcDay
         }
 
         /// Its type is one of them; or it has none ("other"), or it is a receipt asked for as an invoice or the
@@ -132,12 +150,6 @@ public struct AskRetrieval: Sendable {
             let till: Set<String> = ["receipt", "invoice"]
             guard type == "other" || (till.contains(type) && !kinds.isDisjoint(with: till)) else { return false }
             return DocumentClassifier.mentions(kinds, in: lines.joined(separator: "\n").lowercased())
-        }
-
-        static func day(_ timestamp: Timestamp) -> String {
-            let formatter = ISO8601DateFormatter()
-            formatter.formatOptions = [.withFullDate]
-            return formatter.string(from: Date(timeIntervalSince1970: timestamp))
         }
     }
 
@@ -167,25 +179,11 @@ public struct AskRetrieval: Sendable {
         return edits + (a.count - i) + (b.count - j) <= 1
     }
 
-    /// Inverse document frequency over the person's own documents: ln(1 + N / (1 + documents with the word)).
-    func weights(_ terms: [String], in documents: [Candidate]) -> [String: Double] {
-        var weights: [String: Double] = [:]
-        for term in terms {
-            let frequency = documents.count { $0.words.contains { Self.matches(term, $0) } }
-            weights[term] = log(1 + Double(documents.count) / Double(1 + frequency))
-        }
-        return weights
-    }
-
-    /// The two lines holding most of the question's words (in reading order), and the total's line when the
-    /// question asks for money; with no words to go by, the total's line (else the first).
-    static func bestLines(_ lines: [String], terms: [String], total: Analysis.Amount?, showTotal: Bool) -> [String] {
+    /// The two lines holding most of the question's words (`hits`: how many each line holds), in reading order,
+    /// and the total's line when the question asks for money; with no words to go by, the total's line (else the first).
+    static func bestLines(_ lines: [String], hits: [Int], total: Analysis.Amount?, showTotal: Bool) -> [String] {
         let totalLine = total.flatMap { total in lines.lastIndex { $0.contains(LocalAnalyzer.format(total.value)) } }
-        let scored = lines.enumerated().map { index, line -> (Int, Int) in
-            let words = QuestionParser.words(line)
-            return (index, terms.count { term in words.contains { matches(term, $0) } })
-        }.filter { $0.1 > 0 }
-        var chosen = scored.sorted { ($0.1, -$0.0) > ($1.1, -$1.0) }.prefix(2).map(\.0)
+        var chosen = hits.indices.filter { hits[$0] > 0 }.sorted { (hits[$0], -$0) > (hits[$1], -$1) }.prefix(2).map { $0 }
         if let totalLine, chosen.isEmpty || showTotal, !chosen.contains(totalLine) { chosen.append(totalLine) }
         if chosen.isEmpty, !lines.isEmpty { chosen = [0] }
         return chosen.sorted().map { clip(lines[$0]) }
@@ -193,13 +191,10 @@ public struct AskRetrieval: Sendable {
 
     /// The lines around the question's words (one either side), for a model; the start of the text when no
     /// word stands in it.
-    static func excerpt(_ lines: [String], terms: [String]) -> [String] {
+    static func excerpt(_ lines: [String], hits: [Int]) -> [String] {
         var keep = IndexSet()
-        for (index, line) in lines.enumerated() {
-            let words = QuestionParser.words(line)
-            if terms.contains(where: { term in words.contains { matches(term, $0) } }) {
-                keep.insert(integersIn: max(0, index - 1)...min(lines.count - 1, index + 1))
-            }
+        for index in hits.indices where hits[index] > 0 {
+            keep.insert(integersIn: max(0, index - 1)...min(lines.count - 1, index + 1))
         }
         if keep.isEmpty { return lines.prefix(excerptLines).map { clip($0) } }
         return keep.prefix(excerptLines).map { clip(lines[$0]) }
@@ -209,14 +204,16 @@ public struct AskRetrieval: Sendable {
         line.count <= limit ? line : String(line.prefix(limit - 1)) + "…"
     }
 
-    static func totals(_ matches: [AskMatch]) -> [(currency: String, value: Decimal, documents: Int)] {
-        var sums: [String: (Decimal, Int)] = [:]
+    static func totals(_ matches: [AskMatch]) -> [AskFindings.Total] {
+        var sums: [String: AskFindings.Total] = [:]
         for match in matches {
             guard let total = match.total else { continue }
-            let current = sums[total.currency ?? "", default: (0, 0)]
-            sums[total.currency ?? ""] = (current.0 + total.value, current.1 + 1)
+            let currency = total.currency ?? ""
+            var sum = sums[currency] ?? AskFindings.Total(currency: currency, value: 0, documents: 0)
+            sum.value += total.value
+            sum.documents += 1
+            sums[currency] = sum
         }
-        return sums.map { (currency: $0.key, value: $0.value.0, documents: $0.value.1) }
-            .sorted { ($0.documents, $1.currency) > ($1.documents, $0.currency) }
+        return sums.values.sorted { ($0.documents, $1.currency) > ($1.documents, $0.currency) }
     }
 }

@@ -94,7 +94,7 @@ public struct QuestionParser: Sendable {
                 kinds.formUnion(kind)
                 continue
             }
-            guard !used.contains(position), !Self.stopWords.contains(word), word.count >= 2 || Int(word) != nil else { continue }
+            guard !used.contains(position), !Self.stopWords.contains(word), !Self.totalWords.contains(word), word.count >= 2 || Int(word) != nil else { continue }
             if !terms.contains(word) { terms.append(word) }
         }
         return Question(text: text, terms: terms, kinds: kinds, period: period, wantsTotal: wantsTotal, wantsCount: wantsCount)
@@ -302,8 +302,8 @@ public struct QuestionParser: Sendable {
         return table
     }()
 
-    /// Question words, pronouns, the verbs of asking and spending, and period words: none is what a document is
-    /// about.
+    /// Question words, pronouns, the verbs of asking, and period words (and `totalWords`): none is what a
+    /// document is about.
     static let stopWords: Set<String> = [
         "a", "an", "the", "of", "in", "on", "at", "for", "to", "from", "by", "with", "and", "or", "is", "are", "was", "were", "be", "been",
         "am", "do", "does", "did", "have", "has", "had", "i", "me", "my", "mine", "we", "us", "our", "you", "your", "it", "its", "they", "them",
@@ -316,12 +316,12 @@ public struct QuestionParser: Sendable {
         "count", "number", "amount", "amounts", "money", "sent", "send", "received", "receive", "bought", "buy", "made", "make", "anything",
         "something", "everything", "thing", "things", "here", "up", "out", "again", "ago", "both", "one", "ones", "other",
         "see", "look", "want", "need", "know", "say", "says", "said", "mention", "mentions", "mentioned", "contain", "contains",
-        "total", "totals", "spent", "spend", "spending", "sum", "cost", "costs", "paid", "pay", "owe", "owed", "expenses", "due",
+        "due",
         // German, French, Spanish
         "der", "die", "das", "den", "dem", "des", "ein", "eine", "einen", "und", "oder", "von", "vom", "bei", "mit", "fur", "im", "ist",
         "sind", "war", "ich", "mein", "meine", "meinen", "mir", "wie", "viel", "viele", "welche", "welcher", "wann", "wo", "habe",
-        "hat", "hatte", "alle", "seit", "bis", "zwischen", "ausgegeben", "bezahlt", "summe", "kosten", "gesamt", "le", "la", "les", "un",
+        "hat", "hatte", "alle", "seit", "bis", "zwischen", "le", "la", "les", "un",
         "une", "du", "de", "et", "ou", "mon", "ma", "mes", "combien", "quand", "quel", "quelle", "quels", "ai", "j", "depuis", "entre",
-        "el", "los", "las", "y", "o", "mi", "mis", "cuanto", "cuantos", "cuando", "que", "desde", "en", "depense", "paye",
+        "el", "los", "las", "y", "o", "mi", "mis", "cuanto", "cuantos", "cuando", "que", "desde", "en",
     ]
 }

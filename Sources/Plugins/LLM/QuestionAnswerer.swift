@@ -45,11 +45,7 @@ public struct QuestionRequest: Sendable {
             used += block.count
         }
         var text = "Question: \(question)\n"
-        if let code = languageCode?.split(separator: "-").first, !code.isEmpty, code.allSatisfy(\.isLetter) {
-            text += "Answer in the language with ISO 639-1 code '\(code.lowercased())'.\n"
-        } else {
-            text += "Answer in the language of the question.\n"
-        }
+        text += AnalysisPrompt.languageInstruction(languageCode, for: "the answer", otherwise: "the language of the question") + "\n"
         text += "\n<documents>\n\(blocks.joined(separator: "\n"))\n</documents>\n"
         return text
     }

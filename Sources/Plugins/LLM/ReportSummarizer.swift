@@ -35,7 +35,7 @@ public struct SummaryRequest: Sendable {
         if json.count > maxCharacters { json = String(json.prefix(maxCharacters)) + " …(cut)" }
         var text = "Report: \(title)\nDocuments analysed: \(documents.count)"
         if failedCount > 0 { text += "; \(failedCount) could not be analysed" }
-        text += "\n" + AnalysisPrompt.languageInstruction(languageCode).replacingOccurrences(of: "title, summary, key fact labels and action items", with: "the summary")
+        text += "\n" + AnalysisPrompt.languageInstruction(languageCode, for: "the summary")
         text += "\n\nAnalyses:\n<analyses>\n\(json)\n</analyses>\n"
         return text
     }

@@ -19,8 +19,3 @@ extension UsageLedger {
         try await recordLLMUsage(purpose: purpose, groupID: groupID, userID: userID, usage: usage, now: now)
     }
 }
-
-/// The UTC day a moment falls in, as the ask quota counts days.
-public enum QuotaDay {
-    public static func of(_ now: Timestamp) -> Int64 { Int64((now / 86_400).rounded(.down)) }
-}
