@@ -155,6 +155,7 @@ let package = Package(
             dependencies: [
                 "OCR",
                 "Storage",
+                "CTesseract",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

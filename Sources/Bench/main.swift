@@ -8,7 +8,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "botgateway-bench",
         abstract: "Benchmarks that print figures (never timed tests).",
-        subcommands: [OCRBenchmark.self, ExtractionBenchmark.self, PipelineBenchmark.self, WebhookBenchmark.self, UploadBenchmark.self, DashboardBenchmark.self, S3Benchmark.self, S3UploadChild.self, PipelineWorkerChild.self, LLMBenchmark.self, SoakBenchmark.self, SearchablePDFBenchmark.self, AskBenchmark.self]
+        subcommands: [OCRBenchmark.self, ExtractionBenchmark.self, PipelineBenchmark.self, WebhookBenchmark.self, UploadBenchmark.self, DashboardBenchmark.self, S3Benchmark.self, S3UploadChild.self, PipelineWorkerChild.self, LLMBenchmark.self, SoakBenchmark.self, SearchablePDFBenchmark.self, AskBenchmark.self, PageSetBenchmark.self]
     )
 }
 

@@ -21,10 +21,12 @@ public struct BotServices: Sendable {
     public var ask: (any AskService)?
     /// What each chat chose (`/pdf on`).
     public var chats: (any ChatSettingsStore)?
+    /// Albums and `/merge` pages collected into page sets (nil: every photo is a document of its own).
+    public var pages: (any PageSetService)?
 
     public init(jobs: any JobService, reports: any ReportService, whitelist: any WhitelistService, search: any SearchService,
                 replies: any ReplyQueue, files: any TelegramFiles, dashboard: (any DashboardLinks)? = nil, pdfs: SearchablePDFs? = nil,
-                chats: (any ChatSettingsStore)? = nil, ask: (any AskService)? = nil) {
+                chats: (any ChatSettingsStore)? = nil, ask: (any AskService)? = nil, pages: (any PageSetService)? = nil) {
         self.jobs = jobs
         self.reports = reports
         self.whitelist = whitelist
@@ -35,6 +37,7 @@ public struct BotServices: Sendable {
         self.pdfs = pdfs
         self.ask = ask
         self.chats = chats
+        self.pages = pages
     }
 }
 

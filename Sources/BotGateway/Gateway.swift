@@ -45,12 +45,17 @@ public enum Gateway {
         public var http: HTTPClient
         /// Documents as searchable PDFs for `/pdf`, the API and the dashboard (nil: not offered).
         public var searchablePDFs: SearchablePDFs?
+        /// Reads an album's photos to tell pages of one document from distinct documents (`/albums auto`); nil
+        /// keeps such albums apart.
+        public var pageReader: PageSetAssembler.PageReader?
+        /// A `/merge` without `/done` is put together once no page came for this long.
+        public var mergeQuiet: Double
 
         public init(settings: GatewaySettings, database: any GatewayStore, blobs: BlobStore, telegram: TelegramClient, steps: StepCatalog,
                     workers: Int, albumQuiet: Double = 2.5, logger: Logger, ocrQueueDepth: @escaping @Sendable () -> Int = { 0 },
                     reportArchiver: ReportArchiver? = nil, summarizer: (any ReportSummarizer)? = nil, archivedCopies: ArchivedCopies? = nil,
                     callbackSigner: CallbackSigner? = nil, http: HTTPClient, searchablePDFs: SearchablePDFs? = nil,
-                    answerer: (any QuestionAnswerer)? = nil) {
+                    answerer: (any QuestionAnswerer)? = nil, pageReader: PageSetAssembler.PageReader? = nil, mergeQuiet: Double = 120) {
             self.settings = settings
             self.database = database
             self.blobs = blobs
@@ -67,6 +72,8 @@ public enum Gateway {
             self.http = http
             self.searchablePDFs = searchablePDFs
             self.answerer = answerer
+            self.pageReader = pageReader
+            self.mergeQuiet = mergeQuiet
         }
     }
 
@@ -91,6 +98,8 @@ public enum Gateway {
                                 blobs: dependencies.searchablePDFs == nil ? nil : dependencies.blobs, logger: logger),
             ReplySender(outbox: database, telegram: dependencies.telegram, delivery: settings.replyDelivery,
                         dataDirectory: settings.dataDirectory, queued: queued, logger: logger),
+            PageSetSweeper(store: database, assembler: pageAssembler(dependencies, jobs: services.jobs), replies: database,
+                           albumQuiet: dependencies.albumQuiet, mergeQuiet: dependencies.mergeQuiet, queued: queued, logger: Logger(label: "pages")),
         ]
         // `serve --no-workers`: the workers run elsewhere (`botgateway worker`).
         if dependencies.workers > 0 { lifecycle.append(PipelineService(pipeline: pipeline, workers: dependencies.workers)) }
@@ -149,6 +158,14 @@ public enum Gateway {
                                sessionLifetime: settings.dashboardSessionLifetime)
     }
 
+    /// Puts albums and `/merge` pages together, with the bot's limit on a file for each page.
+    static func pageAssembler(_ dependencies: Dependencies, jobs: any JobService) -> PageSetAssembler {
+        let settings = dependencies.settings
+        return PageSetAssembler(store: dependencies.database, documents: dependencies.database, jobs: jobs, blobs: dependencies.blobs,
+                                intake: DocumentIntake(blobs: dependencies.blobs, maxBytes: settings.downloadLimit), read: dependencies.pageReader,
+                                limits: OCRLimits(maxBytes: Int(settings.downloadLimit)), logger: Logger(label: "pages"))
+    }
+
     /// The use cases the bot calls, on this gateway's store.
     static func services(_ dependencies: Dependencies, composer: ReportComposer, dashboard: DashboardAccess, metrics: any MetricsFactory) -> BotServices {
         let database = dependencies.database, settings = dependencies.settings
@@ -162,6 +179,7 @@ public enum Gateway {
             search: StoreSearchService(documents: database),
             replies: database, files: dependencies.telegram, dashboard: dashboard, pdfs: dependencies.searchablePDFs, chats: database,
             ask: StoreAskService(documents: database, usage: database, answerer: dependencies.answerer, dailyLimit: settings.askDailyLimit,
-                                 metrics: metrics, logger: Logger(label: "ask")))
+                                 metrics: metrics, logger: Logger(label: "ask")),
+            pages: StorePageSetService(store: database, intake: intake))
     }
 }

@@ -53,7 +53,8 @@ public enum Replies {
 
     static let help = """
         Send me a photo, a scan or a PDF and I will read it and tell you what it is: type, dates, amounts, \
-        parties and what to do. Several photos sent together (an album) get one combined report.
+        parties and what to do. Photos sent together (an album) that are pages of one document become one \
+        document; distinct documents get one combined report.
 
         /status CODE – where a document is
         /report – one report over your recent documents
@@ -61,6 +62,8 @@ public enum Replies {
         /ask QUESTION – ask your documents, e.g. /ask how much did I spend at Corner Cafe in March?
         /pdf CODE – a document as a PDF you can search and copy text from
         /pdf on, /pdf off – send that PDF with every result here, or not
+        /merge – the photos you send next are the pages of one document; /done when that is all
+        /albums merge, /albums separate, /albums auto – how albums here become documents
         /forget CODE – delete a document of yours and what was read from it
         /help – this message
         """
@@ -79,6 +82,37 @@ public enum Replies {
     }
 
     static let acknowledgedAlbum = "Got your album. I will send one report once every page is read."
+
+    static func pageAdded(_ pages: Int) -> String {
+        "Page \(pages) added. Send the next, or /done when that is all."
+    }
+
+    static let mergeStarted = "Send the pages one by one (or as an album), then /done: I will read them as one document."
+
+    static func mergeOpen(_ pages: Int) -> String {
+        "Already collecting: \(pages) \(pages == 1 ? "page" : "pages") so far. Send more, or /done when that is all."
+    }
+
+    static func mergeDone(_ pages: Int) -> String {
+        pages == 0 ? "No pages came after /merge; nothing to put together." : "Putting \(pages) \(pages == 1 ? "page" : "pages") together as one document…"
+    }
+
+    static let nothingToMerge = "Nothing to put together: send /merge, then the pages, then /done."
+
+    static let pagesOff = "Putting pages together is not offered here."
+
+    static func mergedPages(_ pages: Int, code: String) -> String {
+        "\(pages) pages, one document: job <code>\(code)</code>. I will reply here when it is read."
+    }
+
+    static func albumMode(_ mode: AlbumMode, changed: Bool) -> String {
+        let what = switch mode {
+        case .auto: "albums whose photos are pages of one document become one document; distinct documents stay apart (one report)"
+        case .merge: "every album of photos becomes one document"
+        case .separate: "every photo of an album is a document of its own (one report)"
+        }
+        return (changed ? "Done: " : "Here ") + what + ". /albums merge, /albums separate or /albums auto to change it."
+    }
 
     static let nothingToRead = "Send me a photo, an image file or a PDF to read; /help says more."
 

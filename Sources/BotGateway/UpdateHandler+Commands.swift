@@ -32,6 +32,9 @@ extension UpdateHandler {
         case "/forget": try await say(forget(argument, requester))
         case "/pdf": try await searchablePDF(argument, message, requester: requester, event: event)
         case "/ask": try await say(ask(argument, requester, languageCode: message.from?.languageCode))
+        case "/merge": try await say(startMerge(message, requester))
+        case "/done": try await say(finishMerge(requester))
+        case "/albums": try await say(albums(argument, requester))
         case "/allow", "/deny": try await say(changeWhitelist(name, argument, requester))
         case "/users": try await say(Replies.members(try await services.whitelist.members()))
         case "/jobs": try await say(Replies.jobList(try await services.jobs.recent(limit: 15)))
@@ -40,6 +43,28 @@ extension UpdateHandler {
         case "/dashboard": try await say(dashboardLink(requester))
         default: try await say(Replies.unknownCommand(name))
         }
+    }
+
+    private func startMerge(_ message: TelegramMessage, _ requester: Requester) async throws -> String {
+        guard let pages = services.pages else { return Replies.pagesOff }
+        switch try await pages.startMerge(requester, messageID: message.messageID, languageCode: message.from?.languageCode) {
+        case .started: return Replies.mergeStarted
+        case .alreadyOpen(let count): return Replies.mergeOpen(count)
+        }
+    }
+
+    private func finishMerge(_ requester: Requester) async throws -> String {
+        guard let pages = services.pages else { return Replies.pagesOff }
+        guard let count = try await pages.finishMerge(requester) else { return Replies.nothingToMerge }
+        return Replies.mergeDone(count)
+    }
+
+    private func albums(_ argument: String, _ requester: Requester) async throws -> String {
+        guard let pages = services.pages else { return Replies.pagesOff }
+        guard !argument.isEmpty else { return Replies.albumMode(try await pages.albumMode(chatID: requester.chatID), changed: false) }
+        guard let mode = AlbumMode(rawValue: argument.lowercased()) else { return Replies.usage("/albums merge, /albums separate or /albums auto") }
+        try await pages.setAlbumMode(mode, for: requester)
+        return Replies.albumMode(mode, changed: true)
     }
 
     private func status(_ code: String, _ requester: Requester) async throws -> String {

@@ -80,6 +80,12 @@ public struct UpdateHandler: Sendable {
                                  messageID: message.messageID, languageCode: user.languageCode, sourceKey: "tg:\(event)")
         let submission: Submission
         do {
+            if let pages = services.pages,
+               let collected = try await pages.collect(file: download, name: file.fileName, request: request, album: message.mediaGroupID) {
+                try await acknowledge(collected, message: message, event: event)
+                logger.info("page collected", metadata: ["set": "\(collected.set.key)", "pages": "\(collected.pages)", "chat": "\(chat)"])
+                return .handled
+            }
             submission = try await services.jobs.submit(file: download, name: file.fileName, request: request, album: message.mediaGroupID)
         } catch let refusal as DocumentIntake.Refusal {
             // Our disk, not their file: the update waits (and so does the rest of this chat) until space returns.
@@ -95,6 +101,16 @@ public struct UpdateHandler: Sendable {
         }
         logger.info("document queued", metadata: ["job": "\(submission.job.code)", "chat": "\(chat)"])
         return .handled
+    }
+
+    /// An album is acknowledged once; each page sent after `/merge` is counted.
+    private func acknowledge(_ collected: CollectedPage, message: TelegramMessage, event: String) async throws {
+        switch collected.set.kind {
+        case .album:
+            try await reply(message, Replies.acknowledgedAlbum, key: ReplyKey.acknowledgement("album:\(collected.set.key)"))
+        case .merge:
+            try await reply(message, Replies.pageAdded(collected.pages), key: ReplyKey.acknowledgement(event))
+        }
     }
 
     /// What is refused before fetching anything: a type we cannot read, or a file larger than we fetch.

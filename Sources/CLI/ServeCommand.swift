@@ -49,7 +49,8 @@ struct ServeCommand: AsyncParsableCommand {
             workers: noWorkers ? 0 : configuration.ocr.workers * 2, logger: logger, ocrQueueDepth: { pool.queueDepth },
             reportArchiver: configuration.reportArchiver(http: http), summarizer: summarizer, archivedCopies: configuration.archivedCopies(http: http),
             callbackSigner: try configuration.callbackSigner(), http: http,
-            searchablePDFs: configuration.searchablePDFs(ocr: engines, blobs: blobs), answerer: summarizer)
+            searchablePDFs: configuration.searchablePDFs(ocr: engines, blobs: blobs), answerer: summarizer,
+            pageReader: { path in try await pool.recognize(.file(path)) })
         let app = Gateway.buildApplication(dependencies, mode: poll ? .polling : .webhook) { port in
             logger.info("serving", metadata: ["host": "\(settings.host)", "port": "\(port)", "mode": "\(poll ? "polling" : "webhook")"])
         }

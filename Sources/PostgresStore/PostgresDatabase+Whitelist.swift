@@ -57,9 +57,10 @@ extension PostgresDatabase: Whitelist, UsageLedger, ChatSettingsStore {
 
     public func chatSettings(chatID: Int64) async throws -> ChatSettings {
         try await connection { connection in
-            let attach = try await connection.query("SELECT attach_searchable_pdf FROM chat_setting WHERE chat_id = \(chatID)", logger: self.logger)
-                .first().map { try $0.value("attach_searchable_pdf", as: Bool.self) }
-            return ChatSettings(attachSearchablePDF: attach ?? false)
+            guard let row = try await connection.query("SELECT attach_searchable_pdf, album_mode FROM chat_setting WHERE chat_id = \(chatID)",
+                                                       logger: self.logger).first() else { return ChatSettings() }
+            let mode = try row.value("album_mode", as: String?.self)
+            return ChatSettings(attachSearchablePDF: try row.value("attach_searchable_pdf"), albums: mode.flatMap(AlbumMode.init(rawValue:)) ?? .auto)
         }
     }
 

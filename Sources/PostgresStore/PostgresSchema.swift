@@ -246,5 +246,39 @@ enum PostgresSchema {
                 changed_at double precision
             );
             """),
+        Migration(version: 6, name: "v6-page-sets", sql: """
+            -- How a chat's albums become documents (`/albums`); NULL: auto.
+            ALTER TABLE chat_setting ADD COLUMN album_mode text;
+            -- Photos waiting to become documents: an album until it is quiet, the pages sent after `/merge`.
+            CREATE TABLE page_set (
+                id bigserial PRIMARY KEY,
+                key text NOT NULL UNIQUE,
+                kind text NOT NULL,
+                chat_id bigint NOT NULL,
+                user_id bigint NOT NULL,
+                message_id bigint,
+                language_code text,
+                mode text NOT NULL,
+                created_at double precision NOT NULL,
+                last_added_at double precision NOT NULL,
+                closed_at double precision,
+                claimed_until double precision
+            );
+            CREATE INDEX page_set_open ON page_set (chat_id, user_id, kind, closed_at);
+            CREATE TABLE page_set_item (
+                id bigserial PRIMARY KEY,
+                set_id bigint NOT NULL REFERENCES page_set (id) ON DELETE CASCADE,
+                source_key text NOT NULL UNIQUE,
+                message_id bigint,
+                sha256 text NOT NULL,
+                format text NOT NULL,
+                mime_type text NOT NULL,
+                size bigint NOT NULL,
+                blob_path text NOT NULL,
+                original_name text NOT NULL,
+                added_at double precision NOT NULL
+            );
+            CREATE INDEX page_set_item_set ON page_set_item (set_id);
+            """),
     ]
 }

@@ -53,8 +53,11 @@ extension AppDatabase: UsageLedger {
 extension AppDatabase: ChatSettingsStore {
     public func chatSettings(chatID: Int64) async throws -> ChatSettings {
         try await read { db in
-            let attach = try Bool.fetchOne(db, sql: "SELECT attachSearchablePDF FROM chatSetting WHERE chatID = ?", arguments: [chatID])
-            return ChatSettings(attachSearchablePDF: attach ?? false)
+            guard let row = try Row.fetchOne(db, sql: "SELECT attachSearchablePDF, albumMode FROM chatSetting WHERE chatID = ?", arguments: [chatID]) else {
+                return ChatSettings()
+            }
+            let mode: String? = row["albumMode"]
+            return ChatSettings(attachSearchablePDF: row["attachSearchablePDF"], albums: mode.flatMap(AlbumMode.init(rawValue:)) ?? .auto)
         }
     }
 

@@ -340,6 +340,41 @@ public final class AppDatabase: Sendable {
                 t.column("changedAt", .double)
             }
         }
+        migrator.registerMigration("v9-page-sets") { db in
+            // How a chat's albums become documents (`/albums`); NULL: auto.
+            try db.alter(table: "chatSetting") { t in
+                t.add(column: "albumMode", .text)
+            }
+            // Photos waiting to become documents: an album until it is quiet, the pages sent after `/merge`.
+            try db.create(table: "pageSet") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("key", .text).notNull().unique()
+                t.column("kind", .text).notNull()
+                t.column("chatID", .integer).notNull()
+                t.column("userID", .integer).notNull()
+                t.column("messageID", .integer)
+                t.column("languageCode", .text)
+                t.column("mode", .text).notNull()
+                t.column("createdAt", .double).notNull()
+                t.column("lastAddedAt", .double).notNull()
+                t.column("closedAt", .double)
+                t.column("claimedUntil", .double)
+            }
+            try db.create(index: "pageSetOpen", on: "pageSet", columns: ["chatID", "userID", "kind", "closedAt"])
+            try db.create(table: "pageSetItem") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("setID", .integer).notNull().indexed().references("pageSet", onDelete: .cascade)
+                t.column("sourceKey", .text).notNull().unique()
+                t.column("messageID", .integer)
+                t.column("sha256", .text).notNull()
+                t.column("format", .text).notNull()
+                t.column("mimeType", .text).notNull()
+                t.column("size", .integer).notNull()
+                t.column("blobPath", .text).notNull()
+                t.column("originalName", .text).notNull()
+                t.column("addedAt", .double).notNull()
+            }
+        }
         return migrator
     }
 }

@@ -33,7 +33,7 @@ final class GatewayHarness: @unchecked Sendable {
         self.blobs = blobs
     }
 
-    static func start(admins: Set<Int64> = [1], albumQuiet: Double = 0.6, mode: Gateway.Mode = .webhook,
+    static func start(admins: Set<Int64> = [1], albumQuiet: Double = 0.6, mergeQuiet: Double = 120, mode: Gateway.Mode = .webhook,
                       analyzer: (@Sendable (HTTPClient) -> any Analyzer & ReportSummarizer)? = nil,
                       pacer: SendPacer = SendPacer(perChat: .milliseconds(10), perGroup: .milliseconds(10), global: .milliseconds(1)),
                       telegramRetries: Int = 2, delivery: ReplyDelivery = ReplyDelivery(), minimumFreeBytes: Int64 = 0,
@@ -58,7 +58,8 @@ final class GatewayHarness: @unchecked Sendable {
             settings: settings, database: database, blobs: blobs, telegram: client,
             steps: StepCatalog([OCRPlugin(pool: pool, searchablePDFs: searchablePDF ? blobs : nil), AnalyzePlugin(analyzer: analyzer?(harness.http) ?? LocalAnalyzer())]),
             workers: 2, albumQuiet: albumQuiet, logger: quiet, summarizer: analyzer?(harness.http), callbackSigner: callbackSigner,
-            http: harness.http, searchablePDFs: SearchablePDFs(blobs: blobs, engines: { pool }))
+            http: harness.http, searchablePDFs: SearchablePDFs(blobs: blobs, engines: { pool }),
+            pageReader: { path in try await pool.recognize(.file(path)) }, mergeQuiet: mergeQuiet)
         harness.dashboard = Gateway.dashboardAccess(dependencies)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let app = Gateway.buildApplication(dependencies, mode: mode) { port in

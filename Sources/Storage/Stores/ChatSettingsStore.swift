@@ -16,8 +16,11 @@ extension ChatSettingsStore {
 public struct ChatSettings: Sendable, Equatable {
     /// Every result in the chat comes with the document's searchable PDF.
     public var attachSearchablePDF: Bool
+    /// How the chat's albums become documents (`/albums`).
+    public var albums: AlbumMode
 
-    public init(attachSearchablePDF: Bool = false) {
+    public init(attachSearchablePDF: Bool = false, albums: AlbumMode = .auto) {
         self.attachSearchablePDF = attachSearchablePDF
+        self.albums = albums
     }
 }

@@ -143,4 +143,4 @@ public protocol StoreSchema: Sendable {
 
 /// Everything the gateway keeps, as one store implements it (SQLite's `AppDatabase`, or PostgreSQL's).
 public typealias GatewayStore = JobQueue & DocumentStore & UpdateInbox & ReplyOutbox & Whitelist & UsageLedger & StepAudit & APIStore
-    & CallbackOutbox & DashboardStore & ChatSettingsStore & StoreSchema
+    & CallbackOutbox & DashboardStore & ChatSettingsStore & PageSetStore & StoreSchema
