@@ -47,7 +47,7 @@ extension UpdateHandler {
 
     private func startMerge(_ message: TelegramMessage, _ requester: Requester) async throws -> String {
         guard let pages = services.pages else { return Replies.pagesOff }
-        switch try await pages.startMerge(requester, messageID: message.messageID, languageCode: message.from?.languageCode) {
+        switch try await pages.startMerge(requester, languageCode: message.from?.languageCode) {
         case .started: return Replies.mergeStarted
         case .alreadyOpen(let count): return Replies.mergeOpen(count)
         }

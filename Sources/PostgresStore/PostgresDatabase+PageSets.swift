@@ -37,7 +37,7 @@ extension PostgresDatabase: PageSetStore {
         }
     }
 
-    public func openMergeSet(chatID: Int64, userID: Int64, messageID: Int64?, languageCode: String?, now: Timestamp) async throws -> PageSetRecord {
+    public func openMergeSet(chatID: Int64, userID: Int64, languageCode: String?, now: Timestamp) async throws -> PageSetRecord {
         try await transaction { connection in
             // One open set per user and chat: a lock on the pair for the transaction serialises two `/merge` at once.
             let pair = "merge:\(chatID):\(userID)"

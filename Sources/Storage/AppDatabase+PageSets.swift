@@ -28,7 +28,7 @@ extension AppDatabase: PageSetStore {
         }
     }
 
-    public func openMergeSet(chatID: Int64, userID: Int64, messageID: Int64?, languageCode: String?, now: Timestamp) async throws -> PageSetRecord {
+    public func openMergeSet(chatID: Int64, userID: Int64, languageCode: String?, now: Timestamp) async throws -> PageSetRecord {
         try await write { db in
             if let open = try Self.openMergeSet(db, chatID: chatID, userID: userID) { return open }
             let key = "merge:\(chatID):\(userID):\(Int64((now * 1000).rounded()))"

@@ -10,7 +10,7 @@ public protocol PageSetService: Sendable {
     /// `DocumentIntake.Refusal` for a file that cannot be taken.
     func collect(file path: String, name: String, request: JobRequest, album: String?) async throws -> CollectedPage?
     /// Opens the requester's `/merge` set (or finds the one open) and says how many pages it holds.
-    func startMerge(_ requester: Requester, messageID: Int64?, languageCode: String?) async throws -> MergeStart
+    func startMerge(_ requester: Requester, languageCode: String?) async throws -> MergeStart
     /// Closes the requester's open `/merge` set; its page count, or nil when none was open.
     func finishMerge(_ requester: Requester) async throws -> Int?
     func albumMode(chatID: Int64) async throws -> AlbumMode
@@ -63,11 +63,11 @@ public struct StorePageSetService: PageSetService {
         return CollectedPage(set: added.set, pages: added.pages)
     }
 
-    public func startMerge(_ requester: Requester, messageID: Int64?, languageCode: String?) async throws -> MergeStart {
+    public func startMerge(_ requester: Requester, languageCode: String?) async throws -> MergeStart {
         if let open = try await store.openMergeSet(chatID: requester.chatID, userID: requester.userID), let id = open.id {
             return .alreadyOpen(pages: try await store.pages(ofSet: id).count)
         }
-        _ = try await store.openMergeSet(chatID: requester.chatID, userID: requester.userID, messageID: messageID, languageCode: languageCode, now: .now)
+        _ = try await store.openMergeSet(chatID: requester.chatID, userID: requester.userID, languageCode: languageCode, now: .now)
         return .started
     }
 

@@ -101,6 +101,64 @@ struct StoreContractTests {
             #expect(try await store.chatSettings(chatID: 11).attachSearchablePDF == false)
             try await store.setAttachSearchablePDF(false, chatID: 10, by: 2, now: 1_001)
             #expect(try await store.chatSettings(chatID: 10).attachSearchablePDF == false)
+            #expect(try await store.chatSettings(chatID: 10).albums == .auto)
+            try await store.setAlbumMode(.separate, chatID: 10, by: 1, now: 1_002)
+            try await store.setAlbumMode(.merge, chatID: 12, by: 1, now: 1_002)
+            #expect(try await store.chatSettings(chatID: 10) == ChatSettings(attachSearchablePDF: false, albums: .separate))
+            #expect(try await store.chatSettings(chatID: 12) == ChatSettings(attachSearchablePDF: false, albums: .merge))
+            try await store.setAttachSearchablePDF(true, chatID: 12, by: 1, now: 1_003)
+            #expect(try await store.chatSettings(chatID: 12) == ChatSettings(attachSearchablePDF: true, albums: .merge), "one choice keeps the other")
+        }
+    }
+
+    private func page(_ seed: Int, message: Int64?, update: Int) -> PageSetItem {
+        PageSetItem(document: document(seed), messageID: message, sourceKey: "tg:update:\(update)", addedAt: 0)
+    }
+
+    @Test("page sets: pages added once per update in message order, albums ready once quiet, /merge sets once done or quiet, each claimed by one sweeper",
+          arguments: StoreKind.allCases)
+    func pageSets(kind: StoreKind) async throws {
+        try await OpenStore.with(kind) { open in
+            let store = open.store
+            let album = PageSetRecord(key: "album:5:G1", kind: .album, chatID: 5, userID: 7, messageID: 21, languageCode: "de", mode: .auto,
+                                      createdAt: 1_000, lastAddedAt: 1_000)
+            var added = try await store.addPage(page(1, message: 21, update: 1), to: album, now: 1_000)
+            #expect(added.pages == 1 && added.set.messageID == 21 && added.set.mode == .auto && added.set.languageCode == "de")
+            // Handled out of order: the earlier message becomes the one replied to; the same update twice adds nothing.
+            added = try await store.addPage(page(2, message: 20, update: 2), to: album, now: 1_001)
+            added = try await store.addPage(page(2, message: 20, update: 2), to: album, now: 1_001.5)
+            #expect(added.pages == 2 && added.set.messageID == 20)
+            let setID = try #require(added.set.id)
+            #expect(try await store.pages(ofSet: setID).map(\.messageID) == [20, 21])
+            #expect(try await store.pages(ofSet: setID).map(\.document.sha256) == [document(2).sha256,
+                                                                                      document(1).sha256])
+            #expect(try await store.isPagePending(sha256: document(1).sha256))
+
+            // Not quiet yet; then quiet: claimed once, not again while the claim holds, again after it.
+            #expect(try await store.claimReadyPageSets(albumQuiet: 2, mergeQuiet: 60, leaseSeconds: 30, limit: 10, now: 1_002).isEmpty)
+            #expect(try await store.claimReadyPageSets(albumQuiet: 2, mergeQuiet: 60, leaseSeconds: 30, limit: 10, now: 1_004).map(\.key) == ["album:5:G1"])
+            #expect(try await store.claimReadyPageSets(albumQuiet: 2, mergeQuiet: 60, leaseSeconds: 30, limit: 10, now: 1_005).isEmpty)
+            #expect(try await store.claimReadyPageSets(albumQuiet: 2, mergeQuiet: 60, leaseSeconds: 1_000, limit: 10, now: 1_040).map(\.key) == ["album:5:G1"])
+
+            // /merge: one open set per user and chat, ready when closed (or quiet for long).
+            let merge = try await store.openMergeSet(chatID: 5, userID: 7, languageCode: nil, now: 1_100)
+            #expect(try await store.openMergeSet(chatID: 5, userID: 7, languageCode: nil, now: 1_101) == merge)
+            #expect(try await store.openMergeSet(chatID: 5, userID: 8) == nil)
+            #expect(try await store.openMergeSet(chatID: 5, userID: 7) == merge)
+            added = try await store.addPage(page(3, message: 32, update: 3), to: merge, now: 1_102)
+            #expect(added.pages == 1 && added.set.id == merge.id && added.set.kind == .merge && added.set.mode == .merge)
+            #expect(try await store.claimReadyPageSets(albumQuiet: 2, mergeQuiet: 60, leaseSeconds: 30, limit: 10, now: 1_110).isEmpty)
+            let mergeID = try #require(merge.id)
+            #expect(try await store.closePageSet(id: mergeID, now: 1_111))
+            #expect(try await store.closePageSet(id: mergeID, now: 1_112) == false)
+            #expect(try await store.openMergeSet(chatID: 5, userID: 7) == nil)
+            #expect(try await store.claimReadyPageSets(albumQuiet: 2, mergeQuiet: 60, leaseSeconds: 30, limit: 10, now: 1_113).map(\.key) == [merge.key])
+
+            try await store.removePageSet(id: setID)
+            try await store.removePageSet(id: mergeID)
+            #expect(try await store.pages(ofSet: setID).isEmpty)
+            #expect(try await store.isPagePending(sha256: document(1).sha256) == false)
+            #expect(try await store.claimReadyPageSets(albumQuiet: 0, mergeQuiet: 0, leaseSeconds: 30, limit: 10, now: 5_000).isEmpty)
         }
     }
 

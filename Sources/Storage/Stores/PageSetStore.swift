@@ -5,8 +5,8 @@ public protocol PageSetStore: Sendable {
     /// Adds a stored page to the set with `set.key`, creating the set with its first page; adding the same
     /// `sourceKey` again changes nothing. The set as stored and how many pages it holds.
     func addPage(_ item: PageSetItem, to set: PageSetRecord, now: Timestamp) async throws -> (set: PageSetRecord, pages: Int)
-    /// Opens a `/merge` set for the user in the chat, or returns the one already open.
-    func openMergeSet(chatID: Int64, userID: Int64, messageID: Int64?, languageCode: String?, now: Timestamp) async throws -> PageSetRecord
+    /// Opens a `/merge` set for the user in the chat, or returns the one already open. Its result answers its first page.
+    func openMergeSet(chatID: Int64, userID: Int64, languageCode: String?, now: Timestamp) async throws -> PageSetRecord
     /// The user's open `/merge` set in the chat, if any.
     func openMergeSet(chatID: Int64, userID: Int64) async throws -> PageSetRecord?
     /// No more pages: the set is assembled on the next sweep. False when there is no such open set.
