@@ -44,6 +44,13 @@ struct BatchCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("With --pdf: write the searchable PDFs into this folder instead (subfolders kept).", valueName: "folder"))
     var pdfFolder: String?
 
+    @Option(help: ArgumentHelp("""
+        Images whose names match this regular expression with the same first group are the pages of one document, \
+        in the order of the second group (a number): '(.+)-(\\d+)\\.jpg' makes invoice-1.jpg and invoice-2.jpg one \
+        two-page document, invoice.pdf.
+        """, valueName: "regex"))
+    var mergePattern: String?
+
     @Flag(help: "Only enqueue the files; a running `botgateway serve` or a later `batch` processes them.")
     var noWait = false
 
@@ -52,7 +59,17 @@ struct BatchCommand: AsyncParsableCommand {
 
     static let reportName = "botgateway-report.md"
 
+    /// `--merge-pattern` compiled; it must name the document and the page.
+    static func mergeExpression(_ pattern: String?) throws -> NSRegularExpression? {
+        guard let pattern else { return nil }
+        guard let expression = try? NSRegularExpression(pattern: pattern), expression.numberOfCaptureGroups >= 2 else {
+            throw ValidationError("--merge-pattern needs a regular expression with two groups, the document's name and the page number, e.g. '(.+)-(\\d+)\\.jpg'")
+        }
+        return expression
+    }
+
     func validate() throws {
+        _ = try Self.mergeExpression(mergePattern)
         if pdfFolder != nil && !pdf { throw ValidationError("--pdf-folder goes with --pdf") }
     }
 
@@ -79,7 +96,8 @@ struct BatchCommand: AsyncParsableCommand {
         // 1. Take the files in: each is stored once and gets one job in this folder's group.
         let pdfFolderURL = pdfFolder.map { URL(fileURLWithPath: $0).standardizedFileURL }
         let outputs = [reportURL.path] + (exportPath.map { [$0] } ?? []) + (pdfFolderURL.map { [$0.path] } ?? [])
-        let enqueued = try await batch.enqueue(folder: root, recursive: recursive, excluding: Set(outputs))
+        let enqueued = try await batch.enqueue(folder: root, recursive: recursive, excluding: Set(outputs),
+                                               mergePattern: try Self.mergeExpression(mergePattern))
         progress.enqueued(files: enqueued.entries, new: enqueued.created, resumed: enqueued.resumed, skipped: enqueued.skipped)
         if noWait {
             progress.message("enqueued; run `botgateway batch \(folder)` again or `botgateway serve` to process")

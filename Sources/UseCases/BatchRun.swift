@@ -37,14 +37,21 @@ public struct BatchRun: Sendable {
         public var skipped: [ReportBuilder.Skipped]
     }
 
-    /// Lists the folder (`excluding` the report and export paths) and queues a job per distinct document.
-    public func enqueue(folder root: URL, recursive: Bool, excluding: Set<String>) async throws -> Enqueued {
+    /// Lists the folder (`excluding` the report and export paths) and queues a job per distinct document. With
+    /// `mergePattern` (a regular expression with two groups: the document's name and the page number, e.g.
+    /// `(.+)-(\d+)\.jpg`), images whose names match it with the same name (in the same folder) are one document,
+    /// their pages in page-number order (`ImagePDF`).
+    public func enqueue(folder root: URL, recursive: Bool, excluding: Set<String>, mergePattern: NSRegularExpression? = nil) async throws -> Enqueued {
         let group = try await documents.group(kind: .batch, key: "batch:" + root.path, title: "Batch report: \(root.lastPathComponent)")
         let listing = FolderListing.list(root, recursive: recursive, excluding: excluding)
         // What an earlier `batch --pdf` wrote beside the documents is theirs, not a document (with or without --pdf now).
         let ours = SearchablePDFs.writtenBeside(listing.files)
-        let files = listing.files.filter { !ours.contains($0) }
+        var files = listing.files.filter { !ours.contains($0) }
         var skipped = listing.skipped
+        var merged: [(name: String, pages: [URL])] = []
+        if let mergePattern {
+            (files, merged) = Self.pageGroups(files, root: root, pattern: mergePattern)
+        }
         var pending: [(document: DocumentRecord, request: JobRequest)] = []
         var created = 0, resumed = 0
         var firstNames: [String: String] = [:]
@@ -75,8 +82,43 @@ public struct BatchRun: Sendable {
             pending.append((document, JobRequest(origin: .batch, sourceName: relative, groupID: group.id)))
             if pending.count >= 256 { try await flush() }
         }
+        for (name, pages) in merged {
+            let document: DocumentRecord
+            do {
+                let pdf = try await BlockingWork.run { try ImagePDF.build(files: pages.map(\.path), limits: OCRLimits()) }
+                document = try await intake.take(data: pdf, displayName: "\(name).pdf")
+            } catch {
+                skipped.append(ReportBuilder.Skipped(name: name, reason: "its \(pages.count) pages could not be put together: \(error)"))
+                continue
+            }
+            guard firstNames[document.sha256] == nil else { continue }
+            firstNames[document.sha256] = name
+            pending.append((document, JobRequest(origin: .batch, sourceName: "\(name).pdf", groupID: group.id)))
+        }
         try await flush()
-        return Enqueued(group: group, entries: files.count + listing.skipped.count, created: created, resumed: resumed, skipped: skipped)
+        let entries = files.count + merged.reduce(0) { $0 + $1.pages.count } + listing.skipped.count
+        return Enqueued(group: group, entries: entries, created: created, resumed: resumed, skipped: skipped)
+    }
+
+    /// Splits the files into those on their own and the page groups `pattern` names (two or more images with the
+    /// same name in the same folder), each group's pages in page-number order.
+    static func pageGroups(_ files: [URL], root: URL, pattern: NSRegularExpression) -> (single: [URL], groups: [(name: String, pages: [URL])]) {
+        var groups: [String: [(page: Int, file: URL)]] = [:]
+        for file in files {
+            let name = file.lastPathComponent
+            guard let match = pattern.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)), match.numberOfRanges >= 3,
+                  let stem = Range(match.range(at: 1), in: name), let number = Range(match.range(at: 2), in: name),
+                  let page = Int(name[number]) else { continue }
+            let folder = FolderListing.relativeName(file.deletingLastPathComponent(), root)
+            let key = (folder.isEmpty || folder == "." ? "" : folder + "/") + name[stem]
+            groups[key, default: []].append((page, file))
+        }
+        let kept = groups.filter { $0.value.count > 1 }
+        let taken = Set(kept.values.flatMap { $0.map(\.file) })
+        let ordered = kept.keys.sorted().map { key in
+            (name: key, pages: kept[key]!.sorted { ($0.page, $0.file.path) < ($1.page, $1.file.path) }.map(\.file))
+        }
+        return (files.filter { !taken.contains($0) }, ordered)
     }
 
     /// Makes the group's waiting retries due now (running the batch again is the user saying "now") and

@@ -115,6 +115,33 @@ struct BatchCommandTests {
         #expect(workspace.report.contains("- Documents: 2 (2 analysed, 0 failed; 1 file skipped)"))
     }
 
+    @Test("--merge-pattern makes name-1.jpg, name-2.jpg, name-3.jpg one three-page document with one total; a run again resumes it")
+    func mergePattern() async throws {
+        let workspace = try Workspace(files: [("receipt.jpg", "receipt.jpg")])
+        defer { workspace.remove() }
+        // The invoice photographed in three parts, sent out of order by name.
+        for (index, page) in PagePhotos.bands(of: Paths.fixture("invoice.png"), count: 3).enumerated() {
+            try page.write(to: workspace.folder.appendingPathComponent("invoice-\(index + 1).jpg"))
+        }
+        let first = try await workspace.batch(["--merge-pattern", #"(.+)-(\d+)\.jpg"#])
+        #expect(first.code == 0, "\(first.error)")
+        let enqueued = try #require(Self.events(first.output).first { $0["event"] as? String == "enqueued" })
+        #expect(enqueued["files"] as? Int == 4)
+        #expect(enqueued["new"] as? Int == 2, "the receipt and the invoice")
+        let jobs = try await workspace.database().jobDetails(since: nil)
+        let invoice = try #require(jobs.first { $0.job.sourceName == "invoice.pdf" })
+        #expect(invoice.document.pages == 3 && invoice.document.format == "pdf")
+        #expect(workspace.report.contains("363.26"))
+        #expect(workspace.report.contains("invoice.pdf"))
+
+        let again = try await workspace.batch(["--merge-pattern", #"(.+)-(\d+)\.jpg"#])
+        let resumed = try #require(Self.events(again.output).first { $0["event"] as? String == "enqueued" })
+        #expect(resumed["resumed"] as? Int == 2 && resumed["new"] as? Int == 0, "the same pages make the same document")
+
+        let bad = try await workspace.batch(["--merge-pattern", "(no-page-group)"])
+        #expect(bad.code == 2 && bad.error.contains("two groups"))
+    }
+
     @Test("killed with SIGKILL mid-run and restarted, every document completes exactly once")
     func sigkill() async throws {
         let names = ["invoice.png", "receipt.jpg", "letter.png", "contract-2pages.tif", "statement-scanned.pdf", "utility-bill.pdf",
