@@ -81,7 +81,7 @@ public enum Replies {
         "Got it. Job <code>\(code)</code>: I will reply here when it is read."
     }
 
-    static let acknowledgedAlbum = "Got your album. I will send one report once every page is read."
+    static let acknowledgedAlbum = "Got your album. I will answer once every photo is read: as one document when they are its pages, otherwise with one report."
 
     static func pageAdded(_ pages: Int) -> String {
         "Page \(pages) added. Send the next, or /done when that is all."

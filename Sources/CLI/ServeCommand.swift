@@ -50,7 +50,9 @@ struct ServeCommand: AsyncParsableCommand {
             reportArchiver: configuration.reportArchiver(http: http), summarizer: summarizer, archivedCopies: configuration.archivedCopies(http: http),
             callbackSigner: try configuration.callbackSigner(), http: http,
             searchablePDFs: configuration.searchablePDFs(ocr: engines, blobs: blobs), answerer: summarizer,
-            pageReader: { path in try await pool.recognize(.file(path)) })
+            pageReader: { [pdfs = configuration.searchablePDF ? blobs : nil] path in
+                try await OCRPlugin.read(path, engines: pool, searchablePDFs: pdfs, logger: logger)
+            })
         let app = Gateway.buildApplication(dependencies, mode: poll ? .polling : .webhook) { port in
             logger.info("serving", metadata: ["host": "\(settings.host)", "port": "\(port)", "mode": "\(poll ? "polling" : "webhook")"])
         }

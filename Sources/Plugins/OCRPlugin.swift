@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import OCR
 import Storage
 
@@ -25,23 +26,30 @@ public struct OCRPlugin: Plugin {
         self.searchablePDFs = searchablePDFs
     }
 
-    public func run(_ context: PluginContext) async throws -> PluginResult {
-        if let cached = context.document.ocrResult {
-            return PluginResult(output: cached, reused: true)
-        }
-        var result: OCRResult
-        do {
-            result = try await engines().recognize(.file(context.documentPath), searchablePDF: searchablePDFs != nil)
-        } catch let error as OCRError {
-            throw PluginError(error.isTransient ? .transient : .permanent, error.description)
-        }
+    /// Reads a file as this step does, keeping its searchable PDF in `searchablePDFs` when given (the page sets'
+    /// reading before an album is put together is the same reading, reused by the jobs that follow).
+    public static func read(_ path: String, engines: OCREnginePool, searchablePDFs: BlobStore?, logger: Logger) async throws -> OCRResult {
+        var result = try await engines.recognize(.file(path), searchablePDF: searchablePDFs != nil)
         if let searchablePDFs, let pdf = result.searchablePDF {
             // The text is what was asked for: a PDF that cannot be kept now is made again when someone asks for it.
             do {
                 result.searchablePDFSHA256 = try await SearchablePDFs.keep(pdf, in: searchablePDFs)
             } catch {
-                context.logger.warning("searchable PDF not kept", metadata: ["error": "\(error)"])
+                logger.warning("searchable PDF not kept", metadata: ["error": "\(error)"])
             }
+        }
+        return result
+    }
+
+    public func run(_ context: PluginContext) async throws -> PluginResult {
+        if let cached = context.document.ocrResult {
+            return PluginResult(output: cached, reused: true)
+        }
+        let result: OCRResult
+        do {
+            result = try await Self.read(context.documentPath, engines: engines(), searchablePDFs: searchablePDFs, logger: context.logger)
+        } catch let error as OCRError {
+            throw PluginError(error.isTransient ? .transient : .permanent, error.description)
         }
         let encoded = try JSONEncoder().encode(result)
         context.logger.debug("read", metadata: ["pages": "\(result.pages.count)", "ms": "\(Int(result.timings.totalMilliseconds))"])

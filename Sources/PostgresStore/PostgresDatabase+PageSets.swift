@@ -82,7 +82,8 @@ extension PostgresDatabase: PageSetStore {
                 UPDATE page_set SET claimed_until = \(until) WHERE id IN (
                     SELECT id FROM page_set
                     WHERE (claimed_until IS NULL OR claimed_until < \(now))
-                      AND ((kind = 'album' AND last_added_at <= \(albumsBefore))
+                      AND ((kind = 'album' AND last_added_at <= \(albumsBefore)
+                            AND NOT EXISTS (SELECT 1 FROM telegram_update AS u WHERE u.state = 'pending' AND u.chat_id = page_set.chat_id))
                            OR (kind = 'merge' AND (closed_at IS NOT NULL OR last_added_at <= \(mergesBefore))))
                     ORDER BY last_added_at LIMIT \(Int64(limit))
                     FOR UPDATE SKIP LOCKED)

@@ -57,7 +57,9 @@ extension AppDatabase: PageSetStore {
             let ready = try Row.fetchAll(db, sql: """
                 SELECT * FROM pageSet
                 WHERE (claimedUntil IS NULL OR claimedUntil < ?1)
-                  AND ((kind = 'album' AND lastAddedAt <= ?2) OR (kind = 'merge' AND (closedAt IS NOT NULL OR lastAddedAt <= ?3)))
+                  AND ((kind = 'album' AND lastAddedAt <= ?2
+                        AND NOT EXISTS (SELECT 1 FROM telegramUpdate AS u WHERE u.state = 'pending' AND u.chatID = pageSet.chatID))
+                       OR (kind = 'merge' AND (closedAt IS NOT NULL OR lastAddedAt <= ?3)))
                 ORDER BY lastAddedAt LIMIT ?4
                 """, arguments: [now, now - albumQuiet, now - mergeQuiet, limit]).map(Self.pageSet(row:))
             for set in ready {

@@ -120,7 +120,11 @@ public struct PageSetAssembler: Sendable {
         let limits = self.limits
         let pdf = try await BlockingWork.run { try ImagePDF.build(files: paths, limits: limits) }
         var document = try await intake.take(data: pdf, displayName: Self.mergedName(items))
-        if let read, let joined = Self.joined(read), try await documents.document(sha256: document.sha256) == nil {
+        // The pages' readings become the document's, unless they came with searchable PDFs of their own: then the
+        // document is read again as a whole for its one searchable PDF, and the pages' PDFs are not kept.
+        let pagePDFs = (read ?? []).compactMap(\.searchablePDFSHA256)
+        for sha in pagePDFs { try? await blobs.forget(sha256: sha) }
+        if pagePDFs.isEmpty, let read, let joined = Self.joined(read), try await documents.document(sha256: document.sha256) == nil {
             document.ocrResult = try JSONEncoder().encode(joined)
             document.ocrText = joined.text
             document.pages = joined.pages.count

@@ -59,7 +59,8 @@ final class GatewayHarness: @unchecked Sendable {
             steps: StepCatalog([OCRPlugin(pool: pool, searchablePDFs: searchablePDF ? blobs : nil), AnalyzePlugin(analyzer: analyzer?(harness.http) ?? LocalAnalyzer())]),
             workers: 2, albumQuiet: albumQuiet, logger: quiet, summarizer: analyzer?(harness.http), callbackSigner: callbackSigner,
             http: harness.http, searchablePDFs: SearchablePDFs(blobs: blobs, engines: { pool }),
-            pageReader: { path in try await pool.recognize(.file(path)) }, mergeQuiet: mergeQuiet)
+            pageReader: { path in try await OCRPlugin.read(path, engines: pool, searchablePDFs: searchablePDF ? blobs : nil, logger: quiet) },
+            mergeQuiet: mergeQuiet)
         harness.dashboard = Gateway.dashboardAccess(dependencies)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let app = Gateway.buildApplication(dependencies, mode: mode) { port in

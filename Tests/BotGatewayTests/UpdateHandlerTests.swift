@@ -97,7 +97,7 @@ struct UpdateHandlerTests {
         _ = try await handle(Updates.photo(update: 1, user: 2, message: 5, file: "p1", album: "A"))
         _ = try await handle(Updates.photo(update: 2, user: 2, message: 6, file: "p2", album: "A"))
         #expect(fake.with { $0.submissions.map(\.album) } == ["A", "A"])
-        #expect(fake.texts == ["Got your album. I will send one report once every page is read."])
+        #expect(fake.texts == ["Got your album. I will answer once every photo is read: as one document when they are its pages, otherwise with one report."])
     }
 
     @Test("a file of the wrong type is refused before anything is fetched; an outage or a full disk waits")

@@ -134,8 +134,12 @@ struct StoreContractTests {
                                                                                       document(1).sha256])
             #expect(try await store.isPagePending(sha256: document(1).sha256))
 
-            // Not quiet yet; then quiet: claimed once, not again while the claim holds, again after it.
+            // Not quiet yet; quiet but an update of the chat still waiting (the next photo, perhaps); then ready:
+            // claimed once, not again while the claim holds, again after it.
             #expect(try await store.claimReadyPageSets(albumQuiet: 2, mergeQuiet: 60, leaseSeconds: 30, limit: 10, now: 1_002).isEmpty)
+            #expect(try await store.recordUpdates([(77, 5, Data("{}".utf8))], now: 1_002) == 1)
+            #expect(try await store.claimReadyPageSets(albumQuiet: 2, mergeQuiet: 60, leaseSeconds: 30, limit: 10, now: 1_004).isEmpty)
+            try await store.finishUpdate(id: 77, error: nil, now: 1_003)
             #expect(try await store.claimReadyPageSets(albumQuiet: 2, mergeQuiet: 60, leaseSeconds: 30, limit: 10, now: 1_004).map(\.key) == ["album:5:G1"])
             #expect(try await store.claimReadyPageSets(albumQuiet: 2, mergeQuiet: 60, leaseSeconds: 30, limit: 10, now: 1_005).isEmpty)
             #expect(try await store.claimReadyPageSets(albumQuiet: 2, mergeQuiet: 60, leaseSeconds: 1_000, limit: 10, now: 1_040).map(\.key) == ["album:5:G1"])

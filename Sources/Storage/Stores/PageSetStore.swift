@@ -11,8 +11,9 @@ public protocol PageSetStore: Sendable {
     func openMergeSet(chatID: Int64, userID: Int64) async throws -> PageSetRecord?
     /// No more pages: the set is assembled on the next sweep. False when there is no such open set.
     func closePageSet(id: Int64, now: Timestamp) async throws -> Bool
-    /// Takes up to `limit` sets that are ready — albums quiet for `albumQuiet` seconds, `/merge` sets closed or
-    /// quiet for `mergeQuiet` — each for `leaseSeconds`, so that two gateways never assemble the same set at once.
+    /// Takes up to `limit` sets that are ready — albums quiet for `albumQuiet` seconds with no update of their
+    /// chat still waiting to be handled (the album's next photo may be in it, its download slow), `/merge` sets
+    /// closed or quiet for `mergeQuiet` — each for `leaseSeconds`, so that two gateways never assemble the same set.
     func claimReadyPageSets(albumQuiet: Double, mergeQuiet: Double, leaseSeconds: Double, limit: Int, now: Timestamp) async throws -> [PageSetRecord]
     /// The set's pages in the order they were sent.
     func pages(ofSet id: Int64) async throws -> [PageSetItem]
