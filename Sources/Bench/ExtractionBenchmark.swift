@@ -156,23 +156,33 @@ struct ExtractionBenchmark: AsyncParsableCommand {
     /// Each image's text as our OCR reads it in-process; with `cache`, read from that JSON file where it holds
     /// them, and written there when it did not.
     static func ourTexts(_ items: [OCRCorpus.Item], workers: Int, cache: String?) async throws -> [String] {
-        let cached = cache.flatMap { FileManager.default.contents(atPath: $0) }.flatMap { try? JSONDecoder().decode([String: String].self, from: $0) } ?? [:]
-        var ours = items.map { cached[$0.path] ?? "" }
-        guard items.contains(where: { cached[$0.path] == nil }) else { return ours }
+        let texts = try await readTexts(items.map(\.path), workers: workers, cache: cache) { missing in missing.map { ($0, .file($0)) } }
+        return items.map { texts[$0.path] ?? "" }
+    }
+
+    /// Our OCR's text for each of `keys`, read all at once with `workers` engines: the texts in the `cache` file
+    /// (JSON, by key) are taken from it, `inputs` makes what to read for the keys it lacks, and every text read is
+    /// written back to the cache.
+    static func readTexts(_ keys: [String], workers: Int, cache: String?,
+                          inputs: ([String]) -> [(key: String, input: OCRInput)]) async throws -> [String: String] {
+        var texts = cache.flatMap { FileManager.default.contents(atPath: $0) }.flatMap { try? JSONDecoder().decode([String: String].self, from: $0) } ?? [:]
+        let missing = inputs(keys.filter { texts[$0] == nil })
+        guard !missing.isEmpty else { return texts }
         var configuration = OCRConfiguration()
         configuration.workers = workers
         let pool = try await OCREnginePool(configuration: configuration)
-        ours = try await withThrowingTaskGroup(of: (Int, String).self) { group in
-            for (index, item) in items.enumerated() {
-                group.addTask { (index, (try? await pool.recognize(.file(item.path)))?.text ?? "") }
+        let read = try await withThrowingTaskGroup(of: (String, String).self) { group in
+            for (key, input) in missing {
+                group.addTask { (key, (try? await pool.recognize(input))?.text ?? "") }
             }
-            var texts = [String](repeating: "", count: items.count)
-            for try await (index, text) in group { texts[index] = text }
-            return texts
+            var read: [String: String] = [:]
+            for try await (key, text) in group { read[key] = text }
+            return read
         }
         await pool.shutdown()
-        if let cache { try JSONEncoder().encode(Dictionary(uniqueKeysWithValues: zip(items.map(\.path), ours))).write(to: URL(fileURLWithPath: cache)) }
-        return ours
+        texts.merge(read) { $1 }
+        if let cache { try JSONEncoder().encode(texts).write(to: URL(fileURLWithPath: cache)) }
+        return texts
     }
 
     /// Whether the key's value can be found in the text at all: the total's digits with its cents, the date in

@@ -118,33 +118,22 @@ struct PageSetBenchmark: AsyncParsableCommand {
         whole == 0 ? "-" : String(format: "%.0f %%", Double(part) * 100 / Double(whole))
     }
 
-    /// Every image whole and in 2 and 3 bands, read by our OCR (or taken from the cache).
+    /// Every image whole and in 2 and 3 bands, read by our OCR (or taken from the cache): keys `PATH` and
+    /// `PATH#BAND/COUNT`; an image is cut only when one of its bands is to be read.
     func readAll(_ items: [OCRCorpus.Item]) async throws -> [String: String] {
-        var texts = ocrCache.flatMap { FileManager.default.contents(atPath: $0) }.flatMap { try? JSONDecoder().decode([String: String].self, from: $0) } ?? [:]
-        var inputs: [(String, OCRInput)] = []
-        for item in items {
-            if texts[item.path] == nil { inputs.append((item.path, .file(item.path))) }
-            for count in [2, 3] where (0..<count).contains(where: { texts["\(item.path)#\($0)/\(count)"] == nil }) {
-                for (index, band) in PagePhotos.bands(of: item.path, count: count).enumerated() {
-                    inputs.append(("\(item.path)#\(index)/\(count)", .data(band)))
+        let counts = [2, 3]
+        let keys = items.flatMap { item in [item.path] + counts.flatMap { count in (0..<count).map { "\(item.path)#\($0)/\(count)" } } }
+        return try await ExtractionBenchmark.readTexts(keys, workers: workers, cache: ocrCache) { missing in
+            let wanted = Set(missing)
+            return items.flatMap { item -> [(key: String, input: OCRInput)] in
+                var inputs: [(key: String, input: OCRInput)] = wanted.contains(item.path) ? [(item.path, .file(item.path))] : []
+                for count in counts where (0..<count).contains(where: { wanted.contains("\(item.path)#\($0)/\(count)") }) {
+                    for (index, band) in PagePhotos.bands(of: item.path, count: count).enumerated() {
+                        inputs.append(("\(item.path)#\(index)/\(count)", .data(band)))
+                    }
                 }
+                return inputs
             }
         }
-        guard !inputs.isEmpty else { return texts }
-        var configuration = OCRConfiguration()
-        configuration.workers = workers
-        let pool = try await OCREnginePool(configuration: configuration)
-        let read = try await withThrowingTaskGroup(of: (String, String).self) { group in
-            for (key, input) in inputs {
-                group.addTask { (key, (try? await pool.recognize(input))?.text ?? "") }
-            }
-            var read: [String: String] = [:]
-            for try await (key, text) in group { read[key] = text }
-            return read
-        }
-        await pool.shutdown()
-        texts.merge(read) { $1 }
-        if let ocrCache { try JSONEncoder().encode(texts).write(to: URL(fileURLWithPath: ocrCache)) }
-        return texts
     }
 }

@@ -115,13 +115,6 @@ extension PostgresDatabase: PageSetStore {
             try await connection.query("SELECT 1 AS pending FROM page_set_item WHERE sha256 = \(sha256) LIMIT 1", logger: self.logger).first() != nil
         }
     }
-
-    public func setAlbumMode(_ mode: AlbumMode, chatID: Int64, by userID: Int64, now: Timestamp) async throws {
-        try await execute("""
-            INSERT INTO chat_setting (chat_id, album_mode, changed_by, changed_at) VALUES (\(chatID), \(mode.rawValue), \(userID), \(now))
-            ON CONFLICT (chat_id) DO UPDATE SET album_mode = excluded.album_mode, changed_by = excluded.changed_by, changed_at = excluded.changed_at
-            """)
-    }
 }
 
 extension PostgresRandomAccessRow {

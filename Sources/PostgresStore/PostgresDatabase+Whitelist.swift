@@ -65,9 +65,19 @@ extension PostgresDatabase: Whitelist, UsageLedger, ChatSettingsStore {
     }
 
     public func setAttachSearchablePDF(_ attach: Bool, chatID: Int64, by userID: Int64, now: Timestamp) async throws {
+        try await setChatSetting("attach_searchable_pdf", to: attach, chatID: chatID, by: userID, now: now)
+    }
+
+    public func setAlbumMode(_ mode: AlbumMode, chatID: Int64, by userID: Int64, now: Timestamp) async throws {
+        try await setChatSetting("album_mode", to: mode.rawValue, chatID: chatID, by: userID, now: now)
+    }
+
+    /// One choice of the chat's row (made on first use), the others kept. `column` is one of ours, never input.
+    private func setChatSetting(_ column: String, to value: some PostgresEncodable & Sendable, chatID: Int64, by userID: Int64,
+                                now: Timestamp) async throws {
         try await execute("""
-            INSERT INTO chat_setting (chat_id, attach_searchable_pdf, changed_by, changed_at) VALUES (\(chatID), \(attach), \(userID), \(now))
-            ON CONFLICT (chat_id) DO UPDATE SET attach_searchable_pdf = excluded.attach_searchable_pdf, changed_by = excluded.changed_by,
+            INSERT INTO chat_setting (chat_id, \(unescaped: column), changed_by, changed_at) VALUES (\(chatID), \(value), \(userID), \(now))
+            ON CONFLICT (chat_id) DO UPDATE SET \(unescaped: column) = excluded.\(unescaped: column), changed_by = excluded.changed_by,
                 changed_at = excluded.changed_at
             """)
     }

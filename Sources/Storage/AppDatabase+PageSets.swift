@@ -53,15 +53,20 @@ extension AppDatabase: PageSetStore {
     }
 
     public func claimReadyPageSets(albumQuiet: Double, mergeQuiet: Double, leaseSeconds: Double, limit: Int, now: Timestamp) async throws -> [PageSetRecord] {
-        try await write { db in
-            let ready = try Row.fetchAll(db, sql: """
-                SELECT * FROM pageSet
-                WHERE (claimedUntil IS NULL OR claimedUntil < ?1)
-                  AND ((kind = 'album' AND lastAddedAt <= ?2
-                        AND NOT EXISTS (SELECT 1 FROM telegramUpdate AS u WHERE u.state = 'pending' AND u.chatID = pageSet.chatID))
-                       OR (kind = 'merge' AND (closedAt IS NOT NULL OR lastAddedAt <= ?3)))
-                ORDER BY lastAddedAt LIMIT ?4
-                """, arguments: [now, now - albumQuiet, now - mergeQuiet, limit]).map(Self.pageSet(row:))
+        let sql = """
+            SELECT * FROM pageSet
+            WHERE (claimedUntil IS NULL OR claimedUntil < ?1)
+              AND ((kind = 'album' AND lastAddedAt <= ?2
+                    AND NOT EXISTS (SELECT 1 FROM telegramUpdate AS u WHERE u.state = 'pending' AND u.chatID = pageSet.chatID))
+                   OR (kind = 'merge' AND (closedAt IS NOT NULL OR lastAddedAt <= ?3)))
+            ORDER BY lastAddedAt LIMIT ?4
+            """
+        let arguments: StatementArguments = [now, now - albumQuiet, now - mergeQuiet, limit]
+        // Looked for every second: a read while nothing is ready, so the sweep never queues behind the job claims for
+        // the one writer.
+        guard try await read({ db in try Bool.fetchOne(db, sql: "SELECT EXISTS (\(sql))", arguments: arguments) ?? false }) else { return [] }
+        return try await write { db in
+            let ready = try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.pageSet(row:))
             for set in ready {
                 try db.execute(sql: "UPDATE pageSet SET claimedUntil = ? WHERE id = ?", arguments: [now + leaseSeconds, set.id])
             }
@@ -88,15 +93,6 @@ extension AppDatabase: PageSetStore {
 
     public func isPagePending(sha256: String) async throws -> Bool {
         try await read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM pageSetItem WHERE sha256 = ?)", arguments: [sha256]) ?? false }
-    }
-
-    public func setAlbumMode(_ mode: AlbumMode, chatID: Int64, by userID: Int64, now: Timestamp) async throws {
-        try await write { db in
-            try db.execute(sql: """
-                INSERT INTO chatSetting (chatID, albumMode, changedBy, changedAt) VALUES (?, ?, ?, ?)
-                ON CONFLICT (chatID) DO UPDATE SET albumMode = excluded.albumMode, changedBy = excluded.changedBy, changedAt = excluded.changedAt
-                """, arguments: [chatID, mode.rawValue, userID, now])
-        }
     }
 
     static func openMergeSet(_ db: Database, chatID: Int64, userID: Int64) throws -> PageSetRecord? {

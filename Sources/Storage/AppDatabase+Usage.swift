@@ -62,12 +62,21 @@ extension AppDatabase: ChatSettingsStore {
     }
 
     public func setAttachSearchablePDF(_ attach: Bool, chatID: Int64, by userID: Int64, now: Timestamp) async throws {
+        try await setChatSetting("attachSearchablePDF", to: attach, chatID: chatID, by: userID, now: now)
+    }
+
+    public func setAlbumMode(_ mode: AlbumMode, chatID: Int64, by userID: Int64, now: Timestamp) async throws {
+        try await setChatSetting("albumMode", to: mode.rawValue, chatID: chatID, by: userID, now: now)
+    }
+
+    /// One choice of the chat's row (made on first use), the others kept. `column` is one of ours, never input.
+    private func setChatSetting(_ column: String, to value: some DatabaseValueConvertible & Sendable, chatID: Int64, by userID: Int64,
+                                now: Timestamp) async throws {
         try await write { db in
             try db.execute(sql: """
-                INSERT INTO chatSetting (chatID, attachSearchablePDF, changedBy, changedAt) VALUES (?, ?, ?, ?)
-                ON CONFLICT (chatID) DO UPDATE SET attachSearchablePDF = excluded.attachSearchablePDF, changedBy = excluded.changedBy,
-                    changedAt = excluded.changedAt
-                """, arguments: [chatID, attach, userID, now])
+                INSERT INTO chatSetting (chatID, \(column), changedBy, changedAt) VALUES (?, ?, ?, ?)
+                ON CONFLICT (chatID) DO UPDATE SET \(column) = excluded.\(column), changedBy = excluded.changedBy, changedAt = excluded.changedAt
+                """, arguments: [chatID, value, userID, now])
         }
     }
 }

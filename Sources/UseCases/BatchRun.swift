@@ -91,7 +91,10 @@ public struct BatchRun: Sendable {
                 skipped.append(ReportBuilder.Skipped(name: name, reason: "its \(pages.count) pages could not be put together: \(error)"))
                 continue
             }
-            guard firstNames[document.sha256] == nil else { continue }
+            if let first = firstNames[document.sha256] {
+                skipped.append(ReportBuilder.Skipped(name: name, reason: "same pages as \(first)"))
+                continue
+            }
             firstNames[document.sha256] = name
             pending.append((document, JobRequest(origin: .batch, sourceName: "\(name).pdf", groupID: group.id)))
         }

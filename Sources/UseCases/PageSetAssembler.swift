@@ -66,17 +66,20 @@ public struct PageSetAssembler: Sendable {
             return .empty
         }
         let images = items.count > 1 && items.allSatisfy { Self.imageFormats.contains($0.document.format) }
+        // Fetched once (from the shared document store, when there is one) for the reading and the PDF.
+        let paths = images ? try await checkout(items) : []
         var texts: [OCRResult]? = nil
         let verdict: PageContinuity.Verdict
         if !images {
             verdict = .separate(because: items.count == 1 ? "one page" : "not every item is a photo or an image of a page")
-        } else if set.kind == .merge || set.mode == .merge {
+        } else if set.mode == .merge {
+            // `/merge` sets are always `merge`.
             verdict = .oneDocument(because: set.kind == .merge ? "sent after /merge" : "this chat merges albums")
         } else if set.mode == .separate {
             verdict = .separate(because: "this chat keeps albums apart")
         } else if let read {
             do {
-                let results = try await readPages(items, with: read)
+                let results = try await readPages(paths, with: read)
                 texts = results
                 verdict = PageContinuity.decide(pages: results.map(\.text))
             } catch let error as OCRError where !error.isTransient {
@@ -89,7 +92,7 @@ public struct PageSetAssembler: Sendable {
         var outcome: Outcome
         if verdict.merges {
             do {
-                outcome = try await merge(set, items: items, read: texts, reason: verdict.reason)
+                outcome = try await merge(set, items: items, paths: paths, read: texts, reason: verdict.reason)
             } catch let error as OCRError where !error.isTransient {
                 outcome = try await separate(set, items: items, read: texts, reason: "the pages could not be put together: \(error.description)")
             }
@@ -103,9 +106,8 @@ public struct PageSetAssembler: Sendable {
     }
 
     /// Each page read on its own (as it would be as a document of its own), all at once: the engines share them out.
-    private func readPages(_ items: [PageSetItem], with read: @escaping PageReader) async throws -> [OCRResult] {
-        let paths = try await checkout(items)
-        return try await withThrowingTaskGroup(of: (Int, OCRResult).self) { group in
+    private func readPages(_ paths: [String], with read: @escaping PageReader) async throws -> [OCRResult] {
+        try await withThrowingTaskGroup(of: (Int, OCRResult).self) { group in
             for (index, path) in paths.enumerated() {
                 group.addTask { (index, try await read(path)) }
             }
@@ -115,8 +117,7 @@ public struct PageSetAssembler: Sendable {
         }
     }
 
-    private func merge(_ set: PageSetRecord, items: [PageSetItem], read: [OCRResult]?, reason: String) async throws -> Outcome {
-        let paths = try await checkout(items)
+    private func merge(_ set: PageSetRecord, items: [PageSetItem], paths: [String], read: [OCRResult]?, reason: String) async throws -> Outcome {
         let limits = self.limits
         let pdf = try await BlockingWork.run { try ImagePDF.build(files: paths, limits: limits) }
         var document = try await intake.take(data: pdf, displayName: Self.mergedName(items))

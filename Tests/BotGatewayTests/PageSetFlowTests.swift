@@ -91,6 +91,42 @@ struct PageSetFlowTests {
         await gateway.stop()
     }
 
+    @Test("a damaged photo among the pages: the album keeps it apart with its reason and reads the others; /merge reads what it can of it; /help names the commands")
+    func damagedPage() async throws {
+        let gateway = try await GatewayHarness.start(admins: [1])
+        do {
+            let pages = try Self.invoicePages()
+            gateway.telegram.addFile(id: "good", data: pages[0])
+            gateway.telegram.addFile(id: "bad", data: try Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("fixtures/bad/truncated.jpg")))
+            try await gateway.post(Updates.photo(update: 1, user: 1, message: 1, file: "good", album: "B"))
+            try await gateway.post(Updates.photo(update: 2, user: 1, message: 2, file: "bad", album: "B"))
+            #expect(await gateway.telegram.waitFor(timeout: .seconds(60)) { $0.contains { $0.text.contains("Album of 2 documents") } })
+            let report = try #require(gateway.telegram.messages(to: 1).first { $0.text.contains("Album of 2 documents") })
+            #expect(report.text.contains("ACME Office Supplies"), "the good page is read")
+            #expect(report.text.contains("failed") || report.text.contains("could not"), "\(report.text)")
+
+            try await gateway.post(Updates.text(update: 3, user: 1, message: 3, "/merge"))
+            try await gateway.post(Updates.photo(update: 4, user: 1, message: 4, file: "good"))
+            try await gateway.post(Updates.photo(update: 5, user: 1, message: 5, file: "bad"))
+            try await gateway.post(Updates.text(update: 6, user: 1, message: 6, "/done"))
+            // /merge asked for one document: it is made, and what can be read of it is (poppler renders the
+            // truncated photo as far as it goes), the good page in full.
+            #expect(await gateway.telegram.waitFor(timeout: .seconds(60)) { sent in
+                sent.contains { $0.replyTo == 4 && $0.text.contains("ACME Office Supplies") && $0.text.contains("Job <code>") }
+            })
+            #expect(gateway.telegram.messages(to: 1).contains { $0.replyTo == 4 && $0.text.contains("2 pages, one document") })
+            #expect(try await gateway.database.claimReadyPageSets(albumQuiet: 0, mergeQuiet: 0, leaseSeconds: 1, limit: 10, now: .now + 1).isEmpty)
+
+            try await gateway.post(Updates.text(update: 7, user: 1, message: 7, "/help"))
+            #expect(await gateway.telegram.waitFor { $0.contains { $0.text.contains("/merge") && $0.text.contains("/albums merge") } })
+        } catch {
+            await gateway.stop()
+            throw error
+        }
+        await gateway.stop()
+    }
+
     @Test("distinct documents in an album, and an album with a PDF, stay apart with one report; /albums merge and separate decide")
     func apart() async throws {
         let gateway = try await GatewayHarness.start(admins: [1])

@@ -28,20 +28,20 @@ public enum PageContinuity {
         }
     }
 
+    /// A printed page number: "Page 2 of 3" → 2 of 3; "Page 2" → 2 of an unknown count.
+    public struct PageNumber: Sendable, Equatable {
+        public var page: Int
+        public var of: Int?
+    }
+
     /// What one page says about where it sits in a document.
     public struct Page: Sendable, Equatable {
-        /// "Page 2 of 3" → (2, 3); "Page 2" → (2, nil).
-        public var number: (page: Int, of: Int?)?
+        public var number: PageNumber?
         public var continued: Bool
         public var hasTotal: Bool
         public var dates: Set<String>
-        /// Its first lines read like a document's head: a company's legal name, a registration number, a title.
+        /// Its first lines read like a document's head: a company's legal name standing alone.
         public var startsLikeDocument: Bool
-
-        public static func == (lhs: Page, rhs: Page) -> Bool {
-            lhs.number?.page == rhs.number?.page && lhs.number?.of == rhs.number?.of && lhs.continued == rhs.continued
-                && lhs.hasTotal == rhs.hasTotal && lhs.dates == rhs.dates && lhs.startsLikeDocument == rhs.startsLikeDocument
-        }
 
         public init(text: String) {
             number = PageContinuity.pageNumber(in: text)
@@ -94,16 +94,15 @@ public enum PageContinuity {
     /// True when the printed page numbers run in sequence with the photos (2 then 3; or one "2 of 3" that fits
     /// its place), false when they contradict it (two page 1s, 12 then 3), nil when there are none to go by.
     static func numbering(_ pages: [Page]) -> Bool? {
-        let numbered = pages.indices.compactMap { index in pages[index].number.map { (index, $0.page, $0.of) } }
-        guard let firstNumbered = numbered.first else { return nil }
-        if numbered.count == pages.count, numbered.allSatisfy({ $0.1 == 1 && ($0.2 ?? 1) == 1 }) { return false }
+        let numbered = pages.indices.compactMap { index in pages[index].number.map { (index: index, number: $0) } }
+        guard let first = numbered.first else { return nil }
+        if numbered.count == pages.count, numbered.allSatisfy({ $0.number.page == 1 && ($0.number.of ?? 1) == 1 }) { return false }
         if numbered.count >= 2 {
-            return zip(numbered, numbered.dropFirst()).allSatisfy { $1.1 - $0.1 == $1.0 - $0.0 }
+            return zip(numbered, numbered.dropFirst()).allSatisfy { $1.number.page - $0.number.page == $1.index - $0.index }
         }
         // One number: evidence only with its count ("2 of 3") and a place for the other photos.
-        let (index, page, of) = firstNumbered
-        guard let of, of > 1 else { return nil }
-        let start = page - index
+        guard let of = first.number.of, of > 1 else { return nil }
+        let start = first.number.page - first.index
         return start >= 1 && start + pages.count - 1 <= of
     }
 
@@ -135,17 +134,17 @@ public enum PageContinuity {
         regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
     }
 
-    static func pageNumber(in text: String) -> (page: Int, of: Int?)? {
+    static func pageNumber(in text: String) -> PageNumber? {
         let range = NSRange(text.startIndex..., in: text)
         let ns = text as NSString
         for match in numbered.matches(in: text, range: range) {
             guard let page = Int(ns.substring(with: match.range(at: 1))), page > 0 else { continue }
             let total = match.range(at: 2).location == NSNotFound ? nil : Int(ns.substring(with: match.range(at: 2)))
             if let total, total < page { continue }
-            return (page, total)
+            return PageNumber(page: page, of: total)
         }
         if let match = centred.firstMatch(in: text, range: range), let page = Int(ns.substring(with: match.range(at: 1))), page > 0 {
-            return (page, nil)
+            return PageNumber(page: page, of: nil)
         }
         return nil
     }

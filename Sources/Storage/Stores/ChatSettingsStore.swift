@@ -1,10 +1,11 @@
 import Foundation
 
-/// What a chat chose for itself (`/pdf on`), the same on every gateway sharing the store.
+/// What a chat chose for itself (`/pdf on`, `/albums`), the same on every gateway sharing the store.
 public protocol ChatSettingsStore: Sendable {
     /// The chat's choices; the defaults for a chat that made none.
     func chatSettings(chatID: Int64) async throws -> ChatSettings
     func setAttachSearchablePDF(_ attach: Bool, chatID: Int64, by userID: Int64, now: Timestamp) async throws
+    func setAlbumMode(_ mode: AlbumMode, chatID: Int64, by userID: Int64, now: Timestamp) async throws
 }
 
 extension ChatSettingsStore {

@@ -21,5 +21,4 @@ public protocol PageSetStore: Sendable {
     func removePageSet(id: Int64) async throws
     /// Whether any set still holds a page with this content (its stored file must stay).
     func isPagePending(sha256: String) async throws -> Bool
-    func setAlbumMode(_ mode: AlbumMode, chatID: Int64, by userID: Int64, now: Timestamp) async throws
 }
