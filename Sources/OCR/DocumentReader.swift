@@ -21,6 +21,8 @@ final class DocumentReader {
 
     /// Below this mean confidence a page may be sideways or upside down, and OSD is consulted.
     static let orientationCheckConfidence = 60.0
+    /// Below this mean confidence a page is also read with its strokes thickened.
+    static let thickenCheckConfidence = 70.0
 
     /// Reads the document; with `searchablePDF`, also writes it as a PDF with a text layer (see `SearchablePDFWriter`)
     /// when every page is an image to read. A PDF that has its own text layer, in whole or in part, gets none.
@@ -128,19 +130,35 @@ final class DocumentReader {
         var result: TesseractEngine.Recognition
         do {
             result = try read(prepared, index: index, resolution: dpi, deadline: deadline, columns: corrections.columns ?? 1, engines: engines)
+            // Each further reading goes to the engine that does not hold the reading kept so far (the second layout
+            // tried may have been kept, on the second engine).
+            var idle = engines.first.holds(prepared, mode: result.mode)
+                ? (first: engines.second, second: engines.first) : (first: engines.first, second: engines.second)
             // Upright pages read well and pay nothing; a poor read may be a turned page.
             if result.confidence < Self.orientationCheckConfidence, let orientation,
                let turns = orientation.uprightQuarterTurns(prepared, resolution: dpi), turns != 0 {
                 var turnedCorrections = corrections
                 if let turned = normalizer.turn(prepared, quarterTurns: turns, corrections: &turnedCorrections) {
                     // The turned page is read once, with the layout the upright reading chose.
-                    let second = try read(turned, index: index, resolution: dpi, deadline: deadline, mode: result.mode,
-                                          engines: (first: engines.second, second: engines.first))
+                    let second = try read(turned, index: index, resolution: dpi, deadline: deadline, mode: result.mode, engines: idle)
                     if second.confidence > result.confidence {
                         result = second
                         prepared = turned
                         corrections = turnedCorrections
+                        idle = (idle.second, idle.first)
                     }
+                }
+            }
+            // Broken strokes read poorly: dot-matrix print, whose dots Tesseract takes one by one, and worn thermal
+            // print. The page (upright, when it was turned) with its strokes thickened by a pixel is read once more
+            // with the layout chosen, and the more confident reading kept: thickening every page would close the
+            // counters of small clean print.
+            if result.confidence < Self.thickenCheckConfidence, let thick = normalizer.thicken(prepared) {
+                let second = try read(thick, index: index, resolution: dpi, deadline: deadline, mode: result.mode, engines: idle)
+                if second.confidence > result.confidence {
+                    result = second
+                    prepared = thick
+                    corrections.thickened = true
                 }
             }
         } catch {

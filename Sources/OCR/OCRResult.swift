@@ -130,6 +130,8 @@ public struct PageCorrections: Sendable, Codable, Equatable {
     public var deskewDegrees: Double = 0
     public var scale: Double = 1
     public var contrastStretched: Bool = false
+    /// True when the page was read with its strokes thickened (broken or dotted print); absent otherwise.
+    public var thickened: Bool?
     /// The text region read, `[x, y, width, height]` in the decoded page, when the page was cropped to it.
     public var crop: [Int]?
     /// Median glyph height in pixels of the page as read (after scaling), when there was text enough to measure.

@@ -32,9 +32,11 @@ struct PageNormalizer {
             origin = (paper.x, paper.y)
             corrections.crop = [paper.x, paper.y, paper.width, paper.height]
         }
-        // The binary page and its glyphs are measured once and again only after the page changed.
-        var binary = binarize(page)
-        var glyphs = binary.map(TextRegion.glyphs(in:))
+        // The binary page and its glyphs are measured once and again only after the page changed. A high-resolution
+        // scan is measured on a reduced copy (see `analysisReduction`), decided once for the page.
+        let reduction = Self.analysisReduction(width: page.width, height: page.height)
+        var binary = reduction > 1 ? nil : binarize(page)
+        var glyphs = reduction > 1 ? glyphs(of: page, reduction: reduction) : binary.map(TextRegion.glyphs(in:))
         if let found = glyphs, let region = TextRegion.crop(glyphs: found, width: page.width, height: page.height),
            let cropped = clip(page, to: region) {
             page = cropped
@@ -54,7 +56,7 @@ struct PageNormalizer {
         }
 
         // Measured on the page before deskewing: a turn of a few degrees leaves glyph heights and columns as they are.
-        let measured = glyphs ?? TextRegion.glyphs(in: binary)
+        let measured = glyphs ?? (reduction > 1 ? self.glyphs(of: page, reduction: reduction) ?? [] : TextRegion.glyphs(in: binary))
         corrections.columns = TextRegion.hasColumnGap(measured) ? 2 : 1
         let height = TextRegion.medianHeight(measured)
         corrections.textHeight = height
@@ -62,6 +64,30 @@ struct PageNormalizer {
             page = larger
         }
         return page
+    }
+
+    /// Pages longer than this (a 600-dpi A4 scan is 7016 px) are measured on a reduced copy.
+    static let largePageSide = 4000
+    /// The reduced copy's longer side: about a 200-dpi A4 page.
+    static let analysisSide = 2000.0
+
+    /// How much smaller than the page its glyphs are measured: 1 for ordinary pages. At 600 dpi, dot-matrix and worn
+    /// thermal print binarise into separate dots a few pixels across, and paper speckle into specks of the same
+    /// size: counted as glyphs, they made the text look 5 px tall (upscaled, and cropped to speckle). Averaged down to
+    /// ~200 dpi, the dots of a letter merge into strokes and the specks fade, as they do for a reader at arm's length.
+    static func analysisReduction(width: Int, height: Int) -> Double {
+        let longer = Double(max(width, height))
+        return longer > Double(largePageSide) ? longer / analysisSide : 1
+    }
+
+    /// Glyphs of the page measured on a copy `reduction` times smaller, in the page's own coordinates.
+    private func glyphs(of page: LeptonicaImage, reduction: Double) -> [OCRBox]? {
+        let factor = Float(1 / reduction)
+        guard let small = page.transformed({ pixScaleAreaMap($0, factor, factor) }), let binary = binarize(small) else { return nil }
+        return TextRegion.glyphs(in: binary).map {
+            OCRBox(x: Int(Double($0.x) * reduction), y: Int(Double($0.y) * reduction),
+                   width: Int((Double($0.width) * reduction).rounded()), height: Int((Double($0.height) * reduction).rounded()))
+        }
     }
 
     /// The page as the camera held it, from the JPEG's EXIF orientation tag.
@@ -140,6 +166,12 @@ struct PageNormalizer {
         var binary: UnsafeMutablePointer<Pix>?
         guard pixOtsuAdaptiveThreshold(flattened.pointer, Int32(page.width), Int32(page.height), 0, 0, 0, nil, &binary) == 0 else { return nil }
         return LeptonicaImage(taking: binary)
+    }
+
+    /// The page with dark strokes one pixel wider on each side (a 3×3 minimum filter): the dots of dot-matrix
+    /// print join into strokes, and broken thermal print closes.
+    func thicken(_ page: LeptonicaImage) -> LeptonicaImage? {
+        page.depth == 8 ? page.transformed { pixErodeGray($0, 3, 3) } : nil
     }
 
     /// Turns a page by clockwise quarter turns (after orientation detection) and straightens it again:
