@@ -119,6 +119,20 @@ struct FieldExtractionTests {
     @Test("with no total printed, money paid with no change is the total")
     func paidExactly() {
         #expect(Self.total("2 TEA 2.50 5.00\nCASH 5.00\nCHANGE 0.00") == Decimal(string: "5.00"))
+        // The total and the change label misread (our OCR of sroie_280): no change legible is no change given.
+        let misread = "3 FISHBALL NOODLE €7.00 21.00\n3 SUB TOTAL 21.00\nGST 6% ; J 1.6\nROUNDING ADJ Vv -0.01\nfV\nNET TOTAL 2.2\nCash 22.25\na 0.00"
+        #expect(Self.total(misread) == Decimal(string: "22.25"))
+        // Cash handed over with change given is not the total.
+        #expect(Self.total("2 TEA 2.50 5.00\nCASH 10.00\nCHANGE 5.00") != Decimal(string: "10.00"))
+    }
+
+    @Test("a total whose label is lost is the amount between the subtotal and the payment, never below the subtotal (sroie_255)")
+    func unlabelledTotal() {
+        // Our OCR of sroie_255: a punched hole took the "TOTAL" label, and the cash's 9 reads as 6.
+        let text = "ZAL:VITAMAS CARTON\nTOTALQUANTITY 1020\nSUB-TOTAL 92.50 _\ncsr an\nRann on AY\n\not .\n1 94.00\nCASH 64.00\nCHANGE 0.00"
+        #expect(Self.total(text) == Decimal(string: "94.00"))
+        // With nothing legible between them, a payment below the subtotal is not taken for the total.
+        #expect(Self.total("SUB-TOTAL 92.50\nCASH 64.00\nCHANGE 0.00") != Decimal(string: "64.00"))
     }
 
     // MARK: Currency

@@ -126,10 +126,24 @@ struct TotalFinder {
             candidates[index].score += 2
             candidates[index].reasons.append("sum of items")
         }
-        if candidates.isEmpty, let tendered, let change, change.value == 0 {
-            // Nothing says "total" but the money handed over, and no change given: that was the total.
-            candidates.append(Candidate(value: tendered.value.magnitude, label: tendered.label, currency: tendered.currency, score: 2,
-                                        line: tendered.line, reasons: ["paid exactly"]))
+        if candidates.isEmpty, let tendered {
+            let subtotal = context.subtotal?.value.magnitude ?? 0
+            // The change line with its label misread: a lone zero on the line after the payment ("a 0.00").
+            let zeroAfter = change == nil && context.money.contains { $0.line == tendered.line + 1 && $0.role == .none && $0.value == 0 && $0.cents }
+            if (change?.value == 0 || zeroAfter), tendered.value.magnitude >= subtotal {
+                // Nothing says "total" but the money handed over, and no change given: that was the total
+                // (sroie_280: "NET TOTAL 2.2", "Cash 22.25", "a 0.00").
+                candidates.append(Candidate(value: tendered.value.magnitude, label: tendered.label, currency: tendered.currency, score: 2,
+                                            line: tendered.line, reasons: ["paid exactly"]))
+            } else if let unlabelled = context.money.last(where: {
+                $0.role == .none && $0.cents && $0.line < tendered.line && $0.line > (context.subtotal?.line ?? -1) && $0.value >= subtotal && $0.value > 0
+            }), subtotal > 0 {
+                // The total's label lost (a punched hole, a smudge): the amount printed between the subtotal and the
+                // payment, not below the subtotal. A payment below the subtotal is a misread (sroie_255: "SUB-TOTAL
+                // 92.50", "1 94.00", "CASH 64.00").
+                candidates.append(Candidate(value: unlabelled.value, label: "Total", currency: unlabelled.currency, score: 1.5,
+                                            line: unlabelled.line, reasons: ["before the payment"]))
+            }
         }
         // Rounding lines that are not the rounded total: adjustments of a few cents.
         let printedTotal = candidates.filter { $0.reasons == ["label"] }.map(\.value).max() ?? 0
