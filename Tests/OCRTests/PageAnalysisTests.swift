@@ -66,6 +66,30 @@ struct PageAnalysisTests {
         #expect(both == nil || (both!.x <= 100 && both!.x + both!.width >= 3500 + 30 * 14), "\(String(describing: both))")
     }
 
+    @Test("glyphs count where they stand in lines, across or down; lone specks do not, however many")
+    func glyphsInLines() {
+        let receipt = Self.text(x: 2000, y: 2500, lines: 30, perLine: 30)
+        // Dust over a blank A4 scan: three times as many specks as letters, each alone, 4-6 px.
+        let dust = (0..<2700).map { OCRBox(x: ($0 * 977) % 4900, y: ($0 * 7919) % 7000, width: 4 + $0 % 3, height: 4 + $0 % 3) }
+            .filter { !($0.x >= 1950 && $0.x <= 2500 && $0.y >= 2450 && $0.y <= 3500) }
+        let kept = TextRegion.inLines(receipt + dust)
+        #expect(kept.count >= receipt.count && kept.count < receipt.count + dust.count / 20, "\(kept.count) kept")
+        #expect(TextRegion.medianHeight(kept) == 20)
+        // The same page lying sideways: its lines run down, and its letters are kept.
+        let sideways = receipt.map { OCRBox(x: $0.y, y: $0.x, width: $0.height, height: $0.width) }
+        #expect(TextRegion.inLines(sideways + dust).count >= receipt.count)
+        // A page of text loses nothing.
+        let page = Self.text(x: 100, y: 100, lines: 60, perLine: 100)
+        #expect(TextRegion.inLines(page).count == page.count)
+    }
+
+    @Test("a high-resolution scan is measured on a ~200-dpi copy; ordinary pages and phone photos at their own size")
+    func analysisReduction() {
+        #expect(PageNormalizer.analysisReduction(width: 4961, height: 7016) > 3)
+        #expect(PageNormalizer.analysisReduction(width: 2550, height: 3300) == 1)
+        #expect(PageNormalizer.analysisReduction(width: 4000, height: 3000) == 1)
+    }
+
     @Test("two columns of text have a column gap; lines running across, with a ragged price column, do not")
     func columns() {
         let columns = Self.text(x: 100, y: 100, lines: 50, perLine: 40) + Self.text(x: 800, y: 100, lines: 50, perLine: 40)
