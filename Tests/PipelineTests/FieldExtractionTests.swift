@@ -161,9 +161,21 @@ struct FieldExtractionTests {
         ("23-03-18 12:01", "2018-03-23"), ("20180304", "2018-03-04"), ("05 Mar 2018 18:24", "2018-03-05"), ("Dater11/03/18 21:30", "2018-03-11"),
         ("09: 06PH 5467455 Oi-11-17", "2017-11-01"), ("Date : 09/01/2019 8:01:11 PM", "2019-01-09"), ("04 JAN 2017", "2017-01-04"),
         ("11-05-16 19:44", "2016-05-11"), ("Date: 6/4/2018", "2018-04-06"),
+        // Our OCR of sroie_105: a 0 read as @, and as 9 in an impossible month.
+        ("Date : 14-@2-2018 13:02:42", "2018-02-14"), ("Closed: 061 14-92-2018 13:50:58", "2018-02-14"),
     ])
     func receiptDates(text: String, iso: String) {
         #expect(LocalAnalyzer().analyze(text: "SHOP\n" + text + "\nTOTAL 1.00").documentDate == iso)
+    }
+
+    @Test("a date as printed is never re-read; an impossible one only when one reading of its 6, 8 or 9 as 0 is a date")
+    func zeroReadsOnlyImpossibleDates() {
+        #expect(DateExtractor(monthFirst: false).extract(from: "Date: 16/06/2018").map(\.iso) == ["2018-06-16"])
+        // Our OCR of sroie_193 (a Malaysian receipt, day first): the 0 of "01" read as 6.
+        #expect(DateExtractor(monthFirst: false).extract(from: "61/03/18 12:36 Slip No.: $070058756").map(\.iso) == ["2018-03-01"])
+        // 88/88/18: both parts impossible, two readings would be needed: no date.
+        #expect(DateExtractor(monthFirst: false).extract(from: "Ref 88/98/18").isEmpty)
+        #expect(DateExtractor(monthFirst: false).extract(from: "Ref 45/03/18").isEmpty)
     }
 
     @Test("the receipt's date, not the points' expiry printed below it (sroie_180)")

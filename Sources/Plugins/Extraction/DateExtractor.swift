@@ -112,15 +112,15 @@ struct DateExtractor {
         case isoNumeric, dayMonthYear, slashed, dayNameYear, nameDayYear
     }
 
-    /// `Oi-11-17`, `O1/O3/2018`: OCR's letters for digits inside a token shaped like a numeric date.
-    private static let letteredDate = try! NSRegularExpression(pattern: #"(?<![\w.,/-])[\dOoIil]{1,2}([-/.])[\dOoIil]{1,2}\1[\dOoIil]{2,4}(?![\w/-])"#)
+    /// `Oi-11-17`, `O1/O3/2018`, `14-@2-2018`: OCR's letters for digits inside a token shaped like a numeric date.
+    private static let letteredDate = try! NSRegularExpression(pattern: #"(?<![\w.,/-])[\dOoIil@]{1,2}([-/.])[\dOoIil@]{1,2}\1[\dOoIil@]{2,4}(?![\w/-])"#)
 
     static func repairDigits(_ text: String) -> String {
         let ns = NSMutableString(string: text)
         for match in letteredDate.matches(in: text, range: NSRange(location: 0, length: ns.length)).reversed() {
             let token = ns.substring(with: match.range)
             guard token.filter(\.isNumber).count >= 4 else { continue }
-            let fixed = String(token.map { "Oo".contains($0) ? "0" : "Iil".contains($0) ? "1" : $0 })
+            let fixed = String(token.map { "Oo@".contains($0) ? "0" : "Iil".contains($0) ? "1" : $0 })
             ns.replaceCharacters(in: match.range, with: fixed)
         }
         return ns as String
@@ -135,7 +135,8 @@ struct DateExtractor {
             for match in regex.matches(in: text, range: NSRange(location: 0, length: ns.length)) {
                 guard !taken.contains(where: { NSIntersectionRange($0, match.range).length > 0 }) else { continue }
                 let groups = (1..<match.numberOfRanges).map { ns.substring(with: match.range(at: $0)) }
-                guard let iso = Self.iso(groups, kind: kind, monthFirst: monthFirst) else { continue }
+                guard let iso = Self.iso(groups, kind: kind, monthFirst: monthFirst) ?? Self.zeroRead(groups, kind: kind, monthFirst: monthFirst)
+                else { continue }
                 found.append(Found(iso: iso, range: match.range))
                 taken.append(match.range)
             }
@@ -167,6 +168,23 @@ struct DateExtractor {
         if year < 100 { year += year < 70 ? 2000 : 1900 }
         guard (1900...2199).contains(year), (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year) else { return nil }
         return String(format: "%04d-%02d-%02d", year, month, day)
+    }
+
+    /// A numeric date that is no date (`61/03/18`, `14-92-2018`) read again with the tens digit of its impossible
+    /// day or month as the 0 that thermal print's 6, 8 and 9 are so often read for — when exactly one such
+    /// reading is a date. Dates that are dates as printed are never changed.
+    private static func zeroRead(_ groups: [String], kind: Kind, monthFirst: Bool) -> String? {
+        guard kind == .slashed || kind == .dayMonthYear || kind == .isoNumeric else { return nil }
+        let parts = kind == .isoNumeric ? [1, 2] : [0, 1]
+        var readings: Set<String> = []
+        for part in parts {
+            let digits = groups[part]
+            guard digits.count == 2, let first = digits.first, "689".contains(first), let value = Int(digits), value > 12 else { continue }
+            var changed = groups
+            changed[part] = "0" + digits.dropFirst()
+            if let iso = iso(changed, kind: kind, monthFirst: monthFirst) { readings.insert(iso) }
+        }
+        return readings.count == 1 ? readings.first : nil
     }
 
     private static func daysIn(month: Int, year: Int) -> Int {
