@@ -25,7 +25,7 @@ struct CorpusTests {
         Floor(name: "scribe-benchmark", recall: 0.885),
         Floor(name: "receipts", recall: 0.785),
         Floor(name: "forms", recall: 0.73),
-        Floor(name: "photos", recall: 0.38, cer: 0.24),
+        Floor(name: "photos", recall: 0.41, cer: 0.24),
     ]
 
     static func read(_ items: [OCRCorpus.Item]) async throws -> [(OCRCorpus.Item, OCRResult)] {
@@ -93,6 +93,21 @@ struct CorpusTests {
             #expect(crop[2] * crop[3] < 4961 * 7016 / 4, "\(item.name): crop \(crop)")
             let score = OCRCorpus.score(result.text, item)
             #expect(score.recall >= 0.3, "\(item.name): recall \(score.recall)")
+        }
+    }
+
+    /// Small phone photos (348–550 px wide, text 10–13 px): enlarged like sharp print, their blurred text read worse
+    /// than the CLI reads it as taken (44 and 38 % against 63 and 46 %). A picture's text is enlarged only when
+    /// smaller still.
+    @Test("small phone photos are read as taken, not enlarged")
+    func smallPhotosAsTaken() async throws {
+        let items = try Self.items("photos", named: ["wr_2c6512fe.jpg", "wr_845be0dd.jpg"])
+        try #require(items.count == 2)
+        for (item, result) in try await Self.read(items) {
+            let page = try #require(result.pages.first)
+            #expect(page.corrections.scale == 1, "\(item.name) was enlarged \(page.corrections.scale)×")
+            let score = OCRCorpus.score(result.text, item)
+            #expect(score.recall >= 0.5, "\(item.name): recall \(score.recall)")
         }
     }
 
