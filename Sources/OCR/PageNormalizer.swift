@@ -189,10 +189,12 @@ struct PageNormalizer {
         return deskew(turned, binary: binary, corrections: &corrections) ?? turned
     }
 
-    /// Leptonica's sweep-and-search skew finder (±7°) on the binarised page; rotation brings in white.
+    /// Leptonica's sweep-and-search skew finder (±7°) on the binarised page; rotation brings in white. Turns under
+    /// 0.3° are left alone: a line drifts less than a pixel in 190, which Tesseract's line finding follows, while
+    /// rotating resamples every glyph (receipts `sroie_593` 73 → 83 %, `sroie_480` 89 → 92 %; forms +0.5 points).
     private func deskew(_ page: LeptonicaImage, binary: LeptonicaImage, corrections: inout PageCorrections) -> LeptonicaImage? {
         var angle: Float = 0, confidence: Float = 0
-        guard pixFindSkew(binary.pointer, &angle, &confidence) == 0, confidence >= 3, abs(angle) >= 0.1,
+        guard pixFindSkew(binary.pointer, &angle, &confidence) == 0, confidence >= 3, abs(angle) >= 0.3,
               let straight = page.transformed({ pixRotate($0, angle * .pi / 180, Int32(L_ROTATE_AREA_MAP), Int32(L_BRING_IN_WHITE), 0, 0) })
         else { return nil }
         corrections.deskewDegrees += Double(angle)
