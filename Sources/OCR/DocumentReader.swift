@@ -121,7 +121,7 @@ final class DocumentReader {
         var prepared = configuration.normalize
             ? normalizer.normalize(image, exifOrientation: exif, corrections: &corrections)
             : image
-        let dpi = Self.resolution(declared: declaredDPI, corrections: corrections)
+        var dpi = Self.resolution(declared: declaredDPI, corrections: corrections)
         let recognitionStarted = ContinuousClock.now
         guard deadline - recognitionStarted > .zero else { throw .timedOut(seconds: limits.timeoutSeconds) }
         // With a PDF to write, a second reading of the page goes to the spare engine, so the reading kept is still
@@ -153,12 +153,31 @@ final class DocumentReader {
             // print. The page (upright, when it was turned) with its strokes thickened by a pixel is read once more
             // with the layout chosen, and the more confident reading kept: thickening every page would close the
             // counters of small clean print.
-            if result.confidence < Self.thickenCheckConfidence, let thick = normalizer.thicken(prepared) {
+            let upright = prepared
+            if result.confidence < Self.thickenCheckConfidence, let thick = normalizer.thicken(upright) {
                 let second = try read(thick, index: index, resolution: dpi, deadline: deadline, mode: result.mode, engines: idle)
                 if second.confidence > result.confidence {
                     result = second
                     prepared = thick
                     corrections.thickened = true
+                    idle = (idle.second, idle.first)
+                }
+            }
+            // A large page that still reads poorly (faint dotted print on a 600-dpi scan) is read once more at half
+            // its size, thickened: averaging merges the dots that thickening alone leaves apart.
+            if result.confidence < Self.thickenCheckConfidence, max(upright.width, upright.height) > Self.halvingSide,
+               let half = normalizer.halve(upright), let thick = normalizer.thicken(half) {
+                var halved = corrections
+                halved.scale *= 0.5
+                halved.textHeight = corrections.textHeight.map { $0 / 2 }
+                let resolution = Self.resolution(declared: declaredDPI, corrections: halved)
+                let second = try read(thick, index: index, resolution: resolution, deadline: deadline, mode: result.mode, engines: idle)
+                if second.confidence > result.confidence {
+                    result = second
+                    prepared = thick
+                    corrections = halved
+                    corrections.thickened = true
+                    dpi = resolution
                 }
             }
         } catch {
@@ -167,7 +186,7 @@ final class DocumentReader {
         let recognizeTime = ContinuousClock.now - recognitionStarted
         // One of the two engines holds the reading kept; should neither (an upright reading kept after the turned
         // page was read on its engine), it is read once more, which gives the same words.
-        pdf?.add(prepared, resolution: dpi) { [engine, spare, prepared, result] () throws(OCRError) -> TesseractEngine in
+        pdf?.add(prepared, resolution: dpi) { [engine, spare, prepared, result, dpi] () throws(OCRError) -> TesseractEngine in
             if let holder = [engine, spare].compactMap({ $0 }).first(where: { $0.holds(prepared, mode: result.mode) }) { return holder }
             _ = try engine.recognize(prepared, resolution: dpi, mode: result.mode, budget: deadline - ContinuousClock.now)
             return engine
@@ -216,6 +235,9 @@ final class DocumentReader {
     static func resolution(declared: Int, corrections: PageCorrections) -> Int {
         (150...1200).contains(declared) ? Int(Double(declared) * corrections.scale) : 300
     }
+
+    /// A poor page longer than this is also read at half its size.
+    static let halvingSide = 3000
 
     /// Height to width from which a page without columns is a strip (a till receipt).
     static let stripAspect = 1.6

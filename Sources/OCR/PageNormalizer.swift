@@ -180,6 +180,11 @@ struct PageNormalizer {
         page.depth == 8 ? page.transformed { pixErodeGray($0, 3, 3) } : nil
     }
 
+    /// The page at half its size, each pixel the mean of four.
+    func halve(_ page: LeptonicaImage) -> LeptonicaImage? {
+        page.depth == 8 ? page.transformed { pixScaleAreaMap2($0) } : nil
+    }
+
     /// Turns a page by clockwise quarter turns (after orientation detection) and straightens it again:
     /// a sideways photo's tilt can only be measured once its lines run across.
     func turn(_ page: LeptonicaImage, quarterTurns: Int, corrections: inout PageCorrections) -> LeptonicaImage? {

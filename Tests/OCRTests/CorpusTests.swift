@@ -23,7 +23,7 @@ struct CorpusTests {
     /// CER 23.6 % (spaces removed).
     static let floors = [
         Floor(name: "scribe-benchmark", recall: 0.885),
-        Floor(name: "receipts", recall: 0.785),
+        Floor(name: "receipts", recall: 0.80),
         Floor(name: "forms", recall: 0.73),
         Floor(name: "photos", recall: 0.41, cer: 0.24),
     ]
@@ -82,7 +82,7 @@ struct CorpusTests {
     /// Faint dotted print on a 600-dpi A4 scan strewn with dust: the dots and the specks, counted as glyphs, made
     /// the text look 4 px tall, so nothing was cropped or scaled right, and both we and the CLI read 2.5 % of it.
     /// Glyphs now count only in lines, measured on a ~200-dpi copy where the dots merge; the receipt is cropped to
-    /// and read with thickened strokes.
+    /// and, still reading poorly, read again at half its size with thickened strokes (54 %).
     @Test("dotted print on a dusty 600-dpi scan is cropped to and read")
     func dottedPrintOnDustyScan() async throws {
         let items = try Self.items("receipts", named: ["sroie_293.jpg"])
@@ -92,7 +92,8 @@ struct CorpusTests {
             let crop = try #require(page.corrections.crop, "\(item.name) was not cropped")
             #expect(crop[2] * crop[3] < 4961 * 7016 / 4, "\(item.name): crop \(crop)")
             let score = OCRCorpus.score(result.text, item)
-            #expect(score.recall >= 0.3, "\(item.name): recall \(score.recall)")
+            #expect(score.recall >= 0.45, "\(item.name): recall \(score.recall)")
+            #expect(page.corrections.scale == 0.5 && page.corrections.thickened == true, "\(page.corrections)")
         }
     }
 

@@ -8,8 +8,8 @@ let receiptCorpusPresent = OCRCorpus.root.map { FileManager.default.fileExists(a
 
 /// The local analyser on real receipts (`../shared/corpora/receipts`) through the real path: `botgateway batch`
 /// with `ANALYZER=local` on a copy of the folder (`OCRCorpus.withBatch`, as the benchmark runs it), the analyses
-/// read back from its database, scored as `botgateway-bench extract` scores them. The floors sit a little under what it reaches (README: total 82 %,
-/// date 90 %, merchant 92 %), so a change that gets real receipts' facts wrong more often fails here. Skipped
+/// read back from its database, scored as `botgateway-bench extract` scores them. The floors sit a little under what it reaches (README: total 86 %,
+/// date 90 %, merchant 94 %), so a change that gets real receipts' facts wrong more often fails here. Skipped
 /// when the corpora are not beside the repository.
 @Suite("Facts from real receipts", .enabled(if: receiptCorpusPresent, "../shared/corpora/receipts is not here"))
 struct ReceiptExtractionTests {
@@ -34,7 +34,7 @@ struct ReceiptExtractionTests {
             return (total, date, merchant)
         }
         let count = Double(items.count)
-        #expect(Double(total) / count >= 0.78, "total right on \(total) of \(items.count)")
+        #expect(Double(total) / count >= 0.82, "total right on \(total) of \(items.count)")
         #expect(Double(date) / count >= 0.86, "date right on \(date) of \(items.count)")
         #expect(Double(merchant) / count >= 0.90, "merchant right on \(merchant) of \(items.count)")
     }
