@@ -131,54 +131,40 @@ final class DocumentReader {
         do {
             result = try read(prepared, index: index, resolution: dpi, deadline: deadline, columns: corrections.columns ?? 1, engines: engines)
             // Each further reading goes to the engine that does not hold the reading kept so far (the second layout
-            // tried may have been kept, on the second engine).
+            // tried may have been kept, on the second engine), with the layout chosen; the more confident is kept.
             var idle = engines.first.holds(prepared, mode: result.mode)
                 ? (first: engines.second, second: engines.first) : (first: engines.first, second: engines.second)
+            func keepIfBetter(_ page: LeptonicaImage, _ pageCorrections: PageCorrections, resolution: Int) throws(OCRError) {
+                let second = try read(page, index: index, resolution: resolution, deadline: deadline, mode: result.mode, engines: idle)
+                guard second.confidence > result.confidence else { return }
+                (result, prepared, corrections, dpi) = (second, page, pageCorrections, resolution)
+                idle = (idle.second, idle.first)
+            }
             // Upright pages read well and pay nothing; a poor read may be a turned page.
             if result.confidence < Self.orientationCheckConfidence, let orientation,
                let turns = orientation.uprightQuarterTurns(prepared, resolution: dpi), turns != 0 {
                 var turnedCorrections = corrections
                 if let turned = normalizer.turn(prepared, quarterTurns: turns, corrections: &turnedCorrections) {
-                    // The turned page is read once, with the layout the upright reading chose.
-                    let second = try read(turned, index: index, resolution: dpi, deadline: deadline, mode: result.mode, engines: idle)
-                    if second.confidence > result.confidence {
-                        result = second
-                        prepared = turned
-                        corrections = turnedCorrections
-                        idle = (idle.second, idle.first)
-                    }
+                    try keepIfBetter(turned, turnedCorrections, resolution: dpi)
                 }
             }
             // Broken strokes read poorly: dot-matrix print, whose dots Tesseract takes one by one, and worn thermal
-            // print. The page (upright, when it was turned) with its strokes thickened by a pixel is read once more
-            // with the layout chosen, and the more confident reading kept: thickening every page would close the
-            // counters of small clean print.
-            let upright = prepared
+            // print. A page still poor (upright by now) is read with its strokes thickened by a pixel; thickening
+            // every page would close the counters of small clean print.
+            let (upright, uprightCorrections) = (prepared, corrections)
+            var thickened = uprightCorrections
+            thickened.thickened = true
             if result.confidence < Self.thickenCheckConfidence, let thick = normalizer.thicken(upright) {
-                let second = try read(thick, index: index, resolution: dpi, deadline: deadline, mode: result.mode, engines: idle)
-                if second.confidence > result.confidence {
-                    result = second
-                    prepared = thick
-                    corrections.thickened = true
-                    idle = (idle.second, idle.first)
-                }
+                try keepIfBetter(thick, thickened, resolution: dpi)
             }
-            // A large page that still reads poorly (faint dotted print on a 600-dpi scan) is read once more at half
-            // its size, thickened: averaging merges the dots that thickening alone leaves apart.
+            // A large page that still reads poorly (faint dotted print on a 600-dpi scan) is read at half its size,
+            // thickened: averaging merges the dots that thickening alone leaves apart.
             if result.confidence < Self.thickenCheckConfidence, max(upright.width, upright.height) > Self.halvingSide,
                let half = normalizer.halve(upright), let thick = normalizer.thicken(half) {
-                var halved = corrections
+                var halved = thickened
                 halved.scale *= 0.5
-                halved.textHeight = corrections.textHeight.map { $0 / 2 }
-                let resolution = Self.resolution(declared: declaredDPI, corrections: halved)
-                let second = try read(thick, index: index, resolution: resolution, deadline: deadline, mode: result.mode, engines: idle)
-                if second.confidence > result.confidence {
-                    result = second
-                    prepared = thick
-                    corrections = halved
-                    corrections.thickened = true
-                    dpi = resolution
-                }
+                halved.textHeight = uprightCorrections.textHeight.map { $0 / 2 }
+                try keepIfBetter(thick, halved, resolution: Self.resolution(declared: declaredDPI, corrections: halved))
             }
         } catch {
             throw .timedOut(seconds: limits.timeoutSeconds)

@@ -39,8 +39,7 @@ struct PageNormalizer {
         // The binary page and its glyphs are measured once and again only after the page changed. A high-resolution
         // scan is measured on a reduced copy (see `analysisReduction`), decided once for the page.
         let reduction = Self.analysisReduction(width: page.width, height: page.height)
-        var binary = reduction > 1 ? nil : binarize(page)
-        var glyphs = reduction > 1 ? glyphs(of: page, reduction: reduction) : binary.map(TextRegion.glyphs(in:))
+        var (binary, glyphs) = measure(page, reduction: reduction)
         if let found = glyphs, let region = TextRegion.crop(glyphs: found, width: page.width, height: page.height),
            let cropped = clip(page, to: region) {
             page = cropped
@@ -60,12 +59,11 @@ struct PageNormalizer {
         }
 
         // Measured on the page before deskewing: a turn of a few degrees leaves glyph heights and columns as they are.
-        let measured = glyphs ?? (reduction > 1 ? self.glyphs(of: page, reduction: reduction) ?? [] : TextRegion.glyphs(in: binary))
+        let measured = glyphs ?? (reduction > 1 ? measure(page, reduction: reduction).glyphs : nil) ?? TextRegion.glyphs(in: binary)
         corrections.columns = TextRegion.hasColumnGap(measured) ? 2 : 1
         let height = TextRegion.medianHeight(measured)
         corrections.textHeight = height
-        if let height, height < Self.smallPictureTextHeight
-            || (height < Self.smallTextHeight && SearchablePDFWriter.isBilevel(page)),
+        if let height, height < Self.smallPictureTextHeight || (height < Self.smallTextHeight && page.isPrintOnPaper),
            let larger = upscale(page, textHeight: height, corrections: &corrections) {
             page = larger
         }
@@ -86,14 +84,19 @@ struct PageNormalizer {
         return longer > Double(largePageSide) ? longer / analysisSide : 1
     }
 
-    /// Glyphs of the page measured on a copy `reduction` times smaller, in the page's own coordinates.
-    private func glyphs(of page: LeptonicaImage, reduction: Double) -> [OCRBox]? {
+    /// The page's glyphs, in its own coordinates. At full size the binary page they were found on comes too (deskew
+    /// reuses it); on a copy `reduction` times smaller only the glyphs, scaled back.
+    private func measure(_ page: LeptonicaImage, reduction: Double) -> (binary: LeptonicaImage?, glyphs: [OCRBox]?) {
+        guard reduction > 1 else {
+            let binary = binarize(page)
+            return (binary, binary.map(TextRegion.glyphs(in:)))
+        }
         let factor = Float(1 / reduction)
-        guard let small = page.transformed({ pixScaleAreaMap($0, factor, factor) }), let binary = binarize(small) else { return nil }
-        return TextRegion.glyphs(in: binary).map {
+        guard let small = page.transformed({ pixScaleAreaMap($0, factor, factor) }), let binary = binarize(small) else { return (nil, nil) }
+        return (nil, TextRegion.glyphs(in: binary).map {
             OCRBox(x: Int(Double($0.x) * reduction), y: Int(Double($0.y) * reduction),
                    width: Int((Double($0.width) * reduction).rounded()), height: Int((Double($0.height) * reduction).rounded()))
-        }
+        })
     }
 
     /// The page as the camera held it, from the JPEG's EXIF orientation tag.

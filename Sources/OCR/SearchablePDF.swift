@@ -51,7 +51,7 @@ final class SearchablePDFWriter {
         let started = ContinuousClock.now
         defer { elapsed += ContinuousClock.now - started }
         do {
-            guard try engine().render(into: renderer, bilevel: Self.isBilevel(page), resolution: resolution) else { return abandon() }
+            guard try engine().render(into: renderer, bilevel: page.isPrintOnPaper, resolution: resolution) else { return abandon() }
             pages += 1
         } catch {
             abandon()
@@ -66,17 +66,4 @@ final class SearchablePDFWriter {
         return FileManager.default.contents(atPath: base + ".pdf")
     }
 
-    /// Pixels with a middle shade (grey 64–191: neither paper nor ink) beyond this share make a page a picture, kept
-    /// as JPEG. Measured on the normalised pages of 16 images per corpus set: print on paper has only the grey rims
-    /// of its strokes — forms 3–11 % (upscaled faxes), receipt scans 2–11 % but one at 22 %, scribe pages 1–8 % —
-    /// while phone photos' shading and backgrounds give 14–95 % (one flat, well-lit photo 4 %); charts and slides
-    /// with grey fills 13–39 %.
-    static let pictureMidtoneShare = 0.12
-
-    /// True when the page is print on paper that black and white renders faithfully.
-    static func isBilevel(_ page: LeptonicaImage) -> Bool {
-        guard let counts = page.grayHistogram() else { return false }
-        let total = counts.reduce(0, +), middle = counts[64..<192].reduce(0, +)
-        return total > 0 && Double(middle) / Double(total) <= pictureMidtoneShare
-    }
 }

@@ -135,9 +135,9 @@ struct TotalFinder {
                 // (sroie_280: "NET TOTAL 2.2", "Cash 22.25", "a 0.00").
                 candidates.append(Candidate(value: tendered.value.magnitude, label: tendered.label, currency: tendered.currency, score: 2,
                                             line: tendered.line, reasons: ["paid exactly"]))
-            } else if let unlabelled = context.money.last(where: {
-                $0.role == .none && $0.cents && $0.line < tendered.line && $0.line > (context.subtotal?.line ?? -1) && $0.value >= subtotal && $0.value > 0
-            }), subtotal > 0 {
+            } else if let printedSubtotal = context.subtotal, let unlabelled = context.money.last(where: {
+                $0.role == .none && $0.cents && $0.line > printedSubtotal.line && $0.line < tendered.line && $0.value >= subtotal && $0.value > 0
+            }) {
                 // The total's label lost (a punched hole, a smudge): the amount printed between the subtotal and the
                 // payment, not below the subtotal. A payment below the subtotal is a misread (sroie_255: "SUB-TOTAL
                 // 92.50", "1 94.00", "CASH 64.00").
