@@ -126,6 +126,36 @@ struct FieldExtractionTests {
         #expect(Self.total("2 TEA 2.50 5.00\nCASH 10.00\nCHANGE 5.00") != Decimal(string: "10.00"))
     }
 
+    @Test("one misread digit is found where the cash, the change and the items agree once it is read again")
+    func misreadDigit() {
+        // Our OCR of sroie_043: both totals illegible, the change's faded 0 read as 6 (200.00 − 10.00 = the items' 190.00).
+        let change = """
+            Description Qty  U.price Total TAX\nHEINEKEN (5 BTL)\n2x 95.00 190.00 SR\nTotal (Excluding GST): im.aS\nGST Payable: 10.75
+            Total (Inclusive of GST): e000\nClosed: 32 11-03-2018 00:32:02\nCASH : 200. 00\nCHANGE : 16. 00
+            """
+        #expect(Self.total(change) == Decimal(string: "190.00"))
+        // Our OCR of sroie_168: the total due's 5 read as 9; paid exactly, and 25.15 printed twice more.
+        let due = "171153 D/R BUTTE 1 4.20 0 4.208\nty 8 25.15\n| Rounding Adj - 0.00\n| Due 29.15\nPay 25.15\nChange 0.00"
+        #expect(Self.total(due) == Decimal(string: "25.15"))
+        // Readings that agree as printed are never re-read: change given, and a total that matches.
+        #expect(Self.total("2 TEA 2.50 5.00\nTOTAL 5.00\nCASH 10.00\nCHANGE 5.00") == Decimal(string: "5.00"))
+        // Paid exactly, but the printed total is the reading more often printed: the total stays.
+        #expect(Self.total("1 TEA 29.15\nTOTAL 29.15\nCASH 25.15\nCHANGE 0.00") == Decimal(string: "29.15"))
+        // A change no single misread reconciles leaves cash − change as printed.
+        #expect(Self.total("2 TEA 2.50 5.00\nCASH 50.00\nCHANGE 42.00") == Decimal(string: "8.00"))
+    }
+
+    @Test("the misreadings of an amount are one confusable digit each")
+    func misreadings() {
+        let readings = MoneyText.misreadings(of: Decimal(string: "16.00")!)
+        #expect(readings.contains(Decimal(string: "10.00")!))
+        #expect(readings.contains(Decimal(string: "76.00")!))
+        #expect(!readings.contains(Decimal(string: "16.00")!))
+        #expect(!readings.contains(Decimal(string: "12.00")!))
+        #expect(MoneyText.oneMisreadApart(Decimal(string: "29.15")!, Decimal(string: "25.15")!))
+        #expect(!MoneyText.oneMisreadApart(Decimal(string: "25.92")!, Decimal(string: "25.00")!))
+    }
+
     @Test("a total whose label is lost is the amount between the subtotal and the payment, never below the subtotal (sroie_255)")
     func unlabelledTotal() {
         // Our OCR of sroie_255: a punched hole took the "TOTAL" label, and the cash's 9 reads as 6.

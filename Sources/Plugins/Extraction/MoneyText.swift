@@ -56,6 +56,33 @@ enum MoneyText {
         return Decimal(string: sign + text, locale: Locale(identifier: "en_US_POSIX"))
     }
 
+    /// Digits that faded thermal print and dot-matrix print are read for one another: a stroke or a row of dots
+    /// lost (`8` → `6`, `6` → `0`) or one too many (`5` → `9`).
+    static let confusableDigits: [Character: String] = [
+        "0": "689", "1": "7", "3": "8", "5": "69", "6": "0589", "7": "1", "8": "0369", "9": "0568",
+    ]
+
+    /// The amounts `value` is printed as with one digit misread (`16.00` → `10.00`, `18.00`, …), to the cent.
+    static func misreadings(of value: Decimal) -> [Decimal] {
+        let cents = NSDecimalNumber(decimal: (value.magnitude * 100)).intValue
+        let digits = Array(String(cents))
+        var readings: [Decimal] = []
+        for (index, digit) in digits.enumerated() {
+            for other in confusableDigits[digit] ?? "" {
+                var changed = digits
+                changed[index] = other
+                guard let number = Int(String(changed)) else { continue }
+                readings.append(Decimal(number) / 100)
+            }
+        }
+        return readings
+    }
+
+    /// Whether `a` and `b` are one misread digit apart.
+    static func oneMisreadApart(_ a: Decimal, _ b: Decimal) -> Bool {
+        misreadings(of: a).contains { same($0, b) }
+    }
+
     /// Money compared as printed: to the cent.
     static func same(_ a: Decimal, _ b: Decimal) -> Bool {
         (a - b).magnitude < halfCent

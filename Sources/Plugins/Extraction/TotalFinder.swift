@@ -54,7 +54,7 @@ struct TotalFinder {
     func find(_ mentions: [AmountExtractor.Mention], lineItems: [Decimal] = []) -> Result? {
         let context = Context(mentions)
         var candidates = printed(context)
-        addDerived(to: &candidates, context)
+        addDerived(to: &candidates, context, itemSum: lineItems.reduce(0, +))
         confirm(&candidates, lineItems: lineItems, context)
         guard !candidates.isEmpty else { return nil }
         score(&candidates, context)
@@ -86,12 +86,13 @@ struct TotalFinder {
 
     /// The sums the document implies — cash − change, subtotal + tax, total + rounding — confirm a printed total
     /// or stand as candidates of their own.
-    private func addDerived(to candidates: inout [Candidate], _ context: Context) {
+    private func addDerived(to candidates: inout [Candidate], _ context: Context, itemSum: Decimal) {
         let (money, tendered, change, subtotal, rounding) = (context.money, context.tendered, context.change, context.subtotal, context.rounding)
         var derived: [(Decimal, String)] = []
         // With no change given, cash − change is the cash line alone: one reading, not two that agree.
         if let tendered, let change, tendered.line <= change.line, change.value != 0, change.value.magnitude < tendered.value.magnitude {
-            derived.append((tendered.value.magnitude - change.value.magnitude, "cash − change"))
+            let printed = candidates.map(\.value) + (itemSum > 0 ? [itemSum] : [])
+            derived.append((Self.paid(tendered.value.magnitude, change: change.value.magnitude, printed: printed), "cash − change"))
         }
         if let subtotal, let tax = money.last(where: { $0.role == .tax && $0.line > subtotal.line && $0.value > 0 }) {
             derived.append((subtotal.value.magnitude + tax.value.magnitude + rounding, "subtotal + tax"))
@@ -116,6 +117,18 @@ struct TotalFinder {
                                             line: change?.line ?? subtotal?.line ?? 0, reasons: [reason]))
             }
         }
+    }
+
+    /// Cash − change; when that is no amount the document prints as its total or its items' sum, but reading one
+    /// digit of the cash or the change otherwise makes it exactly one such amount, that reading: the faded 0 of
+    /// thermal print read as 6 (sroie_043: "CASH : 200.00", "CHANGE : 16.00", items 190.00 — the change was 10.00).
+    static func paid(_ tendered: Decimal, change: Decimal, printed: [Decimal]) -> Decimal {
+        let exact = tendered - change
+        guard !printed.contains(where: { MoneyText.same($0, exact) }) else { return exact }
+        let readings = MoneyText.misreadings(of: change).map { tendered - $0 } + MoneyText.misreadings(of: tendered).map { $0 - change }
+        let agreeing = readings.filter { value in value > 0 && printed.contains { MoneyText.same($0, value) } }
+        guard let first = agreeing.first, agreeing.allSatisfy({ MoneyText.same($0, first) }) else { return exact }
+        return first
     }
 
     private func confirm(_ candidates: inout [Candidate], lineItems: [Decimal], _ context: Context) {
@@ -143,6 +156,18 @@ struct TotalFinder {
                 // 92.50", "1 94.00", "CASH 64.00").
                 candidates.append(Candidate(value: unlabelled.value, label: "Total", currency: unlabelled.currency, score: 1.5,
                                             line: unlabelled.line, reasons: ["before the payment"]))
+            }
+        }
+        // Paid with no change an amount one misread digit away from the printed total: one of the two is misread,
+        // and the amount the receipt prints more often is the one read right (sroie_168: "Due 29.15", "Pay 25.15",
+        // "Change 0.00", and 25.15 on the quantity line too).
+        if let tendered, change?.value == 0 {
+            let paid = tendered.value.magnitude
+            func printings(_ value: Decimal) -> Int { Set(context.money.filter { $0.cents && MoneyText.same($0.value.magnitude, value) }.map(\.line)).count }
+            if let printed = candidates.filter({ $0.reasons == ["label"] }).max(by: { $0.score < $1.score }),
+               !MoneyText.same(printed.value, paid), MoneyText.oneMisreadApart(printed.value, paid), printings(paid) > printings(printed.value) {
+                candidates.append(Candidate(value: paid, label: printed.label, currency: tendered.currency ?? printed.currency, score: printed.score,
+                                            line: tendered.line, reasons: ["paid exactly"]))
             }
         }
         // Rounding lines that are not the rounded total: adjustments of a few cents.
