@@ -246,6 +246,11 @@ struct FieldExtractionTests {
         ("_ ey i!\n. \"anos RL 7 by.\nee — By bp a Vegi ” oy \"0 Ay, C\n3 (204 0%b vn aa Oe5.,\nMR. D.T.¥. (M) SON BHD\n(CO.REG :860671-D)", "MR. D.T.¥. (M) SDN BHD"),
         ("Müller Bau AG\nHauptstraße 5\n80331 München", "Müller Bau AG"),
         ("Thank You. Please come agai.\nGoods Sold. Are Not Returnatde.\nSegi Cash & Carry Sdn. Bhd\n(41704i-W)", "Segi Cash & Carry Sdn. Bhd"),
+        // Our OCR of sroie_505: the branch in brackets wraps onto the line with the company form (its D read as B).
+        ("Sucueee, ; Aarne hd\nATK HUAT HARUMARE\n“ENTERPRISE “(SETiA\n“ ALAM) SBN BHD\nB22737-%\nNO. 17-8, JALAH aes THDAH",
+         "ATK HUAT HARUMARE ENTERPRISE (SETiA ALAM) SDN BHD"),
+        // A bracket closed on an address line is not a name going on.
+        ("KEDAI RUNCIT (TAMAN\nNO. 5, JALAN 2) 43000 KAJANG", "KEDAI RUNCIT (TAMAN"),
     ])
     func issuer(header: String, name: String) {
         #expect(IssuerFinder().find(in: header)?.name == name)

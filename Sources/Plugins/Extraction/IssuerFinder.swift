@@ -70,6 +70,13 @@ struct IssuerFinder {
         if start == best.index, start > 0, Self.isNameAbove(window[start - 1]) { start -= 1 }
         var end = best.index
         if end + 1 < window.count, Self.isFormOnly(window[end + 1]) { end += 1 }
+        // A bracket opened in the name and closed on the next line: a branch wrapped onto it, with the company form
+        // after it ("ENTERPRISE (SETIA" / "ALAM) SDN BHD").
+        let opened = window[start...end].joined(separator: " ")
+        if end + 1 < window.count, opened.filter({ $0 == "(" }).count > opened.filter({ $0 == ")" }).count, Self.closesBracket(window[end + 1]) {
+            end += 1
+            if end + 1 < window.count, Self.isFormOnly(window[end + 1]) { end += 1 }
+        }
         let raw = window[start...end].joined(separator: " ")
         let name = Self.tidy(raw)
         guard name.filter(\.isLetter).count >= 3 else { return nil }
@@ -109,6 +116,11 @@ struct IssuerFinder {
             && !isNoise(line) && !has(address, line) && !has(notAName, line) && !hasForm(line)
     }
 
+    /// The rest of a name whose bracket wrapped: closes it, and is no address, label or noise ("ALAM) SDN BHD").
+    static func closesBracket(_ line: String) -> Bool {
+        line.contains(")") && !isNoise(line) && !has(address, line) && !has(notAName, line)
+    }
+
     /// "SDN BHD", "CO. (M) SDN BHD": a company form with at most a bracketed branch or one short word.
     static func isFormOnly(_ line: String) -> Bool {
         let ns = line as NSString
@@ -118,7 +130,7 @@ struct IssuerFinder {
     }
 
     private static let trailingRegistration = regex(#"\s*(?:[\(\[{]\s*(?:co\.?\s*reg\.?\s*(?:no\.?)?\s*:?\s*)?[A-Z]?\d{4,12}[^)\]}]*[\)\]}]?|(?:co\.?\s*reg\.?\s*(?:no\.?)?\s*:?\s*)?[A-Z]?\d{5,12}\s*[-–]?\s*[A-Z]?)(\s*\([A-Z]{2,4}\))?\s*$"#)
-    private static let misreadForm = regex(#"(?<![A-Za-z])S[DO0E]N\.?\s*B(?:HD|ILD|ED|HO|LD|HB|D)\.?(?![A-Za-z])"#)
+    private static let misreadForm = regex(#"(?<![A-Za-z])S[DO0EB]N\.?\s*B(?:HD|ILD|ED|HO|LD|HB|D)\.?(?![A-Za-z])"#)
     private static let misreadSB = regex(#"(?<![A-Za-z])[S§5]/B\w?(?![A-Za-z])"#)
 
     /// The name as printed, without the registration number after it, OCR's damage to the company form undone
