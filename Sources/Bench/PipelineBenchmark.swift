@@ -29,6 +29,9 @@ struct PipelineBenchmark: AsyncParsableCommand {
     @Option(help: "PostgreSQL to use for --store postgres (its tables are emptied); default: a server of its own on loopback.")
     var databaseURL: String?
 
+    @Option(help: "Job loops in each PostgreSQL worker process (PIPELINE_WORKERS), comma-separated: each is a run of its own.")
+    var loops = "2,16"
+
     func run() async throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("botgateway-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -36,7 +39,7 @@ struct PipelineBenchmark: AsyncParsableCommand {
         print("Pipeline benchmark on \(ProcessInfo.processInfo.activeProcessorCount) cores")
         guard ["sqlite", "postgres", "both"].contains(store) else { throw ValidationError("--store takes sqlite, postgres or both") }
         if store == "postgres" {
-            try await PostgresPipelineBenchmark(jobs: jobs, databaseURL: databaseURL).run()
+            try await PostgresPipelineBenchmark(jobs: jobs, databaseURL: databaseURL, loops: loops.split(separator: ",").compactMap { Int($0) }).run()
             return
         }
 
@@ -83,7 +86,7 @@ struct PipelineBenchmark: AsyncParsableCommand {
         let seconds = (ContinuousClock.now - started).seconds
         print(String(format: "   %d files in %.2f s: %.2f files/s, peak RSS %d MB (exit %d)", count, seconds, Double(count) / seconds,
                      outcome.peakRSSKilobytes / 1024, outcome.exitCode))
-        if store == "both" { try await PostgresPipelineBenchmark(jobs: jobs, databaseURL: databaseURL).run() }
+        if store == "both" { try await PostgresPipelineBenchmark(jobs: jobs, databaseURL: databaseURL, loops: loops.split(separator: ",").compactMap { Int($0) }).run() }
     }
 
     private func noop(workers: Int, in directory: URL) async throws -> (Double, Double) {

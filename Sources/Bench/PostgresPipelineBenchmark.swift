@@ -16,6 +16,8 @@ import TestSupport
 struct PostgresPipelineBenchmark {
     let jobs: Int
     let databaseURL: String?
+    /// Job loops per worker process, one run each.
+    let loops: [Int]
 
     func run() async throws {
         var server: PostgresServer?
@@ -23,7 +25,8 @@ struct PostgresPipelineBenchmark {
             if let reason = PostgresServer.unavailableReason { throw ValidationError("PostgreSQL cannot run here: \(reason)") }
             server = try await PostgresServer.start()
         }
-        print("\n4. No-op plugin on PostgreSQL: \(jobs) jobs, worker processes × 2 job loops, claim (FOR UPDATE SKIP LOCKED) + finish per job")
+        for loops in loops {
+        print("\n4. No-op plugin on PostgreSQL: \(jobs) jobs, worker processes × \(loops) job loops; the claims and the finished steps a process's loops ask for together go in one transaction each")
         for processes in [1, 2, 4] {
             let url: String
             if let server { url = try await server.freshDatabase() } else { url = databaseURL ?? "" }
@@ -33,7 +36,7 @@ struct PostgresPipelineBenchmark {
             let enqueueStarted = ContinuousClock.now
             try await NoopPlugin.enqueue(jobs, into: database)
             let enqueueSeconds = (ContinuousClock.now - enqueueStarted).seconds
-            let reports = try await drain(url: url, processes: processes)
+            let reports = try await drain(url: url, processes: processes, loops: loops)
             let done = try await database.jobCounts(groupID: nil)[.done, default: 0] - doneBefore
             await database.close()
             let first = reports.map(\.firstClaim).min() ?? 0, last = reports.map(\.lastFinish).max() ?? 0
@@ -41,6 +44,7 @@ struct PostgresPipelineBenchmark {
             print(String(format: "   %d process%@: %6.0f jobs/s processed (enqueue %6.0f jobs/s), claim p50 %5.1f ms p99 %5.1f ms over %d claims%@",
                          processes, processes == 1 ? "  " : "es", Double(done) / max(last - first, 0.001), Double(jobs) / enqueueSeconds,
                          Self.quantile(claims, 0.5), Self.quantile(claims, 0.99), claims.count, done == jobs ? "" : " — only \(done) done"))
+        }
         }
         await server?.stop()
     }
@@ -52,10 +56,10 @@ struct PostgresPipelineBenchmark {
         var claimMilliseconds: [Double]
     }
 
-    private func drain(url: String, processes: Int) async throws -> [WorkerReport] {
+    private func drain(url: String, processes: Int, loops: Int) async throws -> [WorkerReport] {
         let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let children = try (0..<processes).map { _ in
-            try ChildProcess([binary, "pipeline-worker", url], environment: ChildProcess.environment(["LOG_LEVEL": "error"]))
+            try ChildProcess([binary, "pipeline-worker", url, "--loops", String(loops)], environment: ChildProcess.environment(["LOG_LEVEL": "error"]))
         }
         var reports: [WorkerReport] = []
         for child in children {
@@ -82,6 +86,7 @@ struct PipelineWorkerChild: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "pipeline-worker", shouldDisplay: false)
 
     @Argument var databaseURL: String
+    @Option var loops = 2
 
     func run() async throws {
         let database = try await PostgresDatabase.open(databaseURL)
@@ -90,7 +95,7 @@ struct PipelineWorkerChild: AsyncParsableCommand {
         let metrics = ClaimTimings()
         let pipeline = Pipeline(queue: database, blobs: try BlobStore(dataDirectory: scratch), steps: StepCatalog([NoopPlugin()]),
                                 logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }), metrics: metrics)
-        await pipeline.run(workers: 2, untilIdle: true)
+        await pipeline.run(workers: loops, untilIdle: true)
         await database.close()
         let report = PostgresPipelineBenchmark.WorkerReport(jobs: metrics.found.count, firstClaim: metrics.first, lastFinish: Date().timeIntervalSince1970,
                                                             claimMilliseconds: metrics.found)

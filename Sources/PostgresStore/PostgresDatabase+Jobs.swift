@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import PostgresNIO
 import Storage
 
@@ -95,94 +96,240 @@ extension PostgresDatabase: JobQueue, StepAudit {
 
     // MARK: Running
 
+    /// A job loop asking for work: claims asked for together are made together (`claims`).
+    struct ClaimRequest: Sendable {
+        var owner: String
+        var leaseSeconds: Double
+        var groupID: Int64?
+        var now: Timestamp
+    }
+
     public func claimNextJob(owner: String, leaseSeconds: Double, groupID: Int64?, now: Timestamp) async throws -> ClaimedJob? {
-        try await transaction { connection in
-            guard let found = try await Self.claimRow(connection, owner: owner, lease: leaseSeconds, groupID: groupID, now: now,
-                                                      logger: self.logger) else { return nil }
-            var job = try found.jobRecord()
-            let reclaimed = try found.value("previous_state", as: String.self) == JobState.running.rawValue
-            let jobID = job.id ?? 0
-            if reclaimed {
-                // The previous worker died mid-step: its run is over, the step starts again.
-                try await connection.query("""
-                    UPDATE step_run SET outcome = 'abandoned', finished_at = \(now) WHERE job_id = \(jobID) AND outcome = 'running'
-                    """, logger: self.logger)
-                try await connection.query("UPDATE step SET state = 'pending' WHERE job_id = \(jobID) AND state = 'running'", logger: self.logger)
-            }
-            guard let document = try await connection.query("""
-                SELECT \(unescaped: Self.documentColumns) FROM document WHERE sha256 = \(job.documentSHA256)
-                """, logger: self.logger).first()?.documentRecord() else {
-                throw StorageError.notFound("document \(job.documentSHA256) of job \(job.code)")
-            }
-            var steps = try await connection.query("SELECT * FROM step WHERE job_id = \(jobID) ORDER BY position", logger: self.logger)
-                .rows().map { try $0.stepRecord() }
-            guard let current = steps.firstIndex(where: { $0.state != .done }) else {
-                // Every step done but the job not closed (crash between the two): close it now.
-                try await Self.closeJob(connection, &job, state: .done, error: nil, now: now, logger: self.logger)
-                return nil
-            }
-            try await Self.begin(connection, &steps[current], owner: owner, now: now, logger: self.logger)
-            return ClaimedJob(job: job, document: document, steps: steps, current: current, reclaimed: reclaimed)
+        try await claims.submit(ClaimRequest(owner: owner, leaseSeconds: leaseSeconds, groupID: groupID, now: now)) { requests in
+            await self.claimRound(requests)
         }
     }
 
-    /// Locks one job and leases it, raising its token, in one statement: a job whose lease ran out (its worker
-    /// died) first, else the first due job; rows other claims hold are skipped.
-    private static func claimRow(_ connection: PostgresConnection, owner: String, lease: Double, groupID: Int64?, now: Timestamp,
-                                 logger: Logger) async throws -> PostgresRandomAccessRow? {
-        try await connection.query("""
-            WITH expired AS (
-                SELECT id, state FROM job WHERE state = 'running' AND lease_expires_at < \(now) AND (\(groupID)::bigint IS NULL OR group_id = \(groupID))
-                LIMIT 1 FOR UPDATE SKIP LOCKED),
-            due AS (
-                SELECT id, state FROM job WHERE state = 'queued' AND next_attempt_at <= \(now) AND (\(groupID)::bigint IS NULL OR group_id = \(groupID))
-                  AND NOT EXISTS (SELECT 1 FROM expired)
-                ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED),
-            -- Paused from the dashboard: the gateway's workers wait; a batch run (its own group) goes on.
-            candidate AS (SELECT * FROM (SELECT * FROM expired UNION ALL SELECT * FROM due) AS found
-                          WHERE \(groupID)::bigint IS NOT NULL OR NOT (SELECT paused FROM pipeline_control WHERE id = 1))
-            UPDATE job SET state = 'running', lease_owner = \(owner), lease_expires_at = \(now + lease), lease_token = job.lease_token + 1, updated_at = \(now)
-            FROM candidate WHERE job.id = candidate.id
-            RETURNING job.*, candidate.state AS previous_state
-            """, logger: logger).first()
+    /// One transaction per group asked for: up to one job for each of its askers.
+    private func claimRound(_ requests: [ClaimRequest]) async -> [Result<ClaimedJob?, any Error>] {
+        var results = [Result<ClaimedJob?, any Error>](repeating: .success(nil), count: requests.count)
+        for (groupID, indices) in Dictionary(grouping: requests.indices, by: { requests[$0].groupID }) {
+            let asking = indices.map { requests[$0] }
+            do {
+                let claimed = try await transaction { connection in
+                    try await Self.claim(connection, asking, groupID: groupID, logger: self.logger)
+                }
+                for (position, index) in indices.enumerated() { results[index] = .success(claimed[position]) }
+            } catch {
+                for index in indices { results[index] = .failure(error) }
+            }
+        }
+        return results
     }
 
-    /// Marks the step running and opens its run in the audit, in one statement.
-    private static func begin(_ connection: PostgresConnection, _ step: inout StepRecord, owner: String, now: Timestamp, logger: Logger) async throws {
-        step.begin(now: now)
+    /// Leases up to one job per asker and begins each job's first unfinished step, in a handful of statements
+    /// whatever the number: the rows first (`claimRows`), then their documents and steps, then the steps begun.
+    private static func claim(_ connection: PostgresConnection, _ asking: [ClaimRequest], groupID: Int64?, logger: Logger) async throws -> [ClaimedJob?] {
+        let now = asking.map(\.now).max() ?? .now
+        var claimed = [ClaimedJob?](repeating: nil, count: asking.count)
+        var found: [(asker: Int, job: JobRecord, reclaimed: Bool)] = []
+        for row in try await claimRows(connection, asking, groupID: groupID, now: now, logger: logger).rows() {
+            let reclaimed = try row.value("previous_state", as: String.self) == JobState.running.rawValue
+            found.append((Int(try row.value("asker", as: Int64.self)) - 1, try row.jobRecord(), reclaimed))
+        }
+        guard !found.isEmpty else { return claimed }
+        let jobIDs = found.map { $0.job.id ?? 0 }
+        for (_, job, reclaimed) in found where reclaimed {
+            // The previous worker died mid-step: its run is over, the step starts again.
+            try await connection.query("""
+                UPDATE step_run SET outcome = 'abandoned', finished_at = \(now) WHERE job_id = \(job.id) AND outcome = 'running'
+                """, logger: logger)
+            try await connection.query("UPDATE step SET state = 'pending' WHERE job_id = \(job.id) AND state = 'running'", logger: logger)
+        }
+        var documents: [String: DocumentRecord] = [:]
+        for row in try await connection.query("""
+            SELECT \(unescaped: documentColumns) FROM document WHERE sha256 = ANY(\(Array(Set(found.map(\.job.documentSHA256))))::text[])
+            """, logger: logger).rows() {
+            let document = try row.documentRecord()
+            documents[document.sha256] = document
+        }
+        var steps: [Int64: [StepRecord]] = [:]
+        for row in try await connection.query("SELECT * FROM step WHERE job_id = ANY(\(jobIDs)::bigint[]) ORDER BY job_id, position",
+                                              logger: logger).rows() {
+            let step = try row.stepRecord()
+            steps[step.jobID, default: []].append(step)
+        }
+        var beginning: [(step: Int64, now: Timestamp)] = []
+        for (asker, job, reclaimed) in found {
+            var job = job
+            guard let document = documents[job.documentSHA256] else {
+                throw StorageError.notFound("document \(job.documentSHA256) of job \(job.code)")
+            }
+            var jobSteps = steps[job.id ?? 0] ?? []
+            guard let current = jobSteps.firstIndex(where: { $0.state != .done }) else {
+                // Every step done but the job not closed (crash between the two): close it now.
+                try await closeJob(connection, &job, state: .done, error: nil, now: now, logger: logger)
+                continue
+            }
+            jobSteps[current].begin(now: now)
+            beginning.append((jobSteps[current].id ?? 0, now))
+            claimed[asker] = ClaimedJob(job: job, document: document, steps: jobSteps, current: current, reclaimed: reclaimed)
+        }
+        try await begin(connection, beginning, logger: logger)
+        return claimed
+    }
+
+    /// Locks up to one job per asker and leases it to that asker, raising its token, in one statement: jobs whose
+    /// lease ran out (their worker died) first, then due jobs in order; rows other claims hold are skipped.
+    /// Each row comes back with `asker`, the asker's place (from 1).
+    private static func claimRows(_ connection: PostgresConnection, _ asking: [ClaimRequest], groupID: Int64?, now: Timestamp,
+                                  logger: Logger) async throws -> PostgresRowSequence {
+        let count = asking.count
+        return try await connection.query("""
+            WITH expired AS (
+                SELECT id, state FROM job WHERE state = 'running' AND lease_expires_at < \(now) AND (\(groupID)::bigint IS NULL OR group_id = \(groupID))
+                ORDER BY id LIMIT \(count) FOR UPDATE SKIP LOCKED),
+            due AS (
+                SELECT id, state, next_attempt_at FROM job
+                WHERE state = 'queued' AND next_attempt_at <= \(now) AND (\(groupID)::bigint IS NULL OR group_id = \(groupID))
+                  AND (SELECT COUNT(*) FROM expired) < \(count)
+                ORDER BY next_attempt_at, id LIMIT \(count) FOR UPDATE SKIP LOCKED),
+            found AS (
+                SELECT id, state, row_number() OVER (ORDER BY pass, due_at, id) AS n
+                FROM (SELECT id, state, 0 AS pass, 0::double precision AS due_at FROM expired
+                      UNION ALL SELECT id, state, 1, next_attempt_at FROM due) AS both_kinds),
+            -- Paused from the dashboard: the gateway's workers wait; a batch run (its own group) goes on.
+            candidate AS (SELECT * FROM found WHERE n <= \(count)
+                          AND (\(groupID)::bigint IS NOT NULL OR NOT (SELECT paused FROM pipeline_control WHERE id = 1))),
+            asker AS (SELECT * FROM unnest(\(asking.map(\.owner))::text[], \(asking.map(\.leaseSeconds))::double precision[])
+                      WITH ORDINALITY AS a (owner, lease, n))
+            UPDATE job SET state = 'running', lease_owner = asker.owner, lease_expires_at = \(now) + asker.lease,
+                lease_token = job.lease_token + 1, updated_at = \(now)
+            FROM candidate JOIN asker ON asker.n = candidate.n
+            WHERE job.id = candidate.id
+            RETURNING job.*, candidate.state AS previous_state, asker.n AS asker
+            """, logger: logger)
+    }
+
+    /// Marks the steps running and opens their runs in the audit (owned by their job's lease), in one statement.
+    private static func begin(_ connection: PostgresConnection, _ steps: [(step: Int64, now: Timestamp)], logger: Logger) async throws {
+        guard !steps.isEmpty else { return }
         try await connection.query("""
             WITH started AS (
-                UPDATE step SET state = 'running', attempts = \(step.attempts), started_at = \(now), error = NULL WHERE id = \(step.id)
-                RETURNING job_id, plugin, attempts)
+                UPDATE step SET state = 'running', attempts = step.attempts + 1, started_at = s.now, error = NULL
+                FROM unnest(\(steps.map(\.step))::bigint[], \(steps.map(\.now))::double precision[]) AS s (id, now)
+                WHERE step.id = s.id
+                RETURNING step.job_id, step.plugin, step.attempts, s.now)
             INSERT INTO step_run (job_id, plugin, attempt, owner, outcome, started_at)
-            SELECT job_id, plugin, attempts, \(owner), 'running', \(now) FROM started
+            SELECT started.job_id, started.plugin, started.attempts, job.lease_owner, 'running', started.now
+            FROM started JOIN job ON job.id = started.job_id
             """, logger: logger)
+    }
+
+    /// A finished step to record: finished steps asked for together are recorded together (`finishes`).
+    struct FinishRequest: Sendable {
+        var claimed: ClaimedJob
+        var output: Data
+        var usage: StepUsage
+        var milliseconds: Double
+        var outcome: StepRunOutcome
+        var documentText: DocumentText?
+        var now: Timestamp
     }
 
     public func finishStep(_ claimed: ClaimedJob, output: Data, usage: StepUsage, milliseconds: Double, outcome: StepRunOutcome,
                            documentText: DocumentText?, now: Timestamp) async throws -> ClaimedJob? {
-        try await transaction { connection in
-            var claimed = claimed
-            try await Self.checkLease(connection, claimed, logger: self.logger)
-            if let documentText {
-                try await connection.query("""
-                    UPDATE document SET ocr_text = \(documentText.text), ocr_result = \(documentText.result), pages = \(documentText.pages)
-                    WHERE sha256 = \(claimed.document.sha256)
-                    """, logger: self.logger)
-                claimed.keep(documentText)
+        let request = FinishRequest(claimed: claimed, output: output, usage: usage, milliseconds: milliseconds, outcome: outcome,
+                                    documentText: documentText, now: now)
+        return try await finishes.submit(request) { requests in
+            do {
+                return try await self.transaction { connection in try await Self.finish(connection, requests, logger: self.logger) }
+            } catch {
+                return requests.map { _ in .failure(error) }
             }
-            var step = claimed.steps[claimed.current]
-            step.finish(output: output, milliseconds: milliseconds, usage: usage, now: now)
-            try await Self.save(connection, step, endingRun: outcome, now: now, logger: self.logger)
-            claimed.steps[claimed.current] = step
-            if let next = claimed.steps.indices.first(where: { $0 > claimed.current && claimed.steps[$0].state != .done }) {
-                try await Self.begin(connection, &claimed.steps[next], owner: claimed.job.leaseOwner ?? "", now: now, logger: self.logger)
-                claimed.current = next
-                return claimed
-            }
-            try await Self.closeJob(connection, &claimed.job, state: .done, error: nil, now: now, logger: self.logger)
-            return nil
         }
+    }
+
+    /// Records each finished step whose job is still leased to its caller (the others get `leaseLost`), then begins
+    /// each job's next step or closes the job: the same few statements for one step or fifty.
+    private static func finish(_ connection: PostgresConnection, _ requests: [FinishRequest], logger: Logger) async throws
+        -> [Result<ClaimedJob?, any Error>] {
+        // Rows locked in id order, so two rounds touching the same jobs never wait on each other in a circle.
+        var holders: [Int64: (owner: String?, token: Int64)] = [:]
+        for row in try await connection.query("""
+            SELECT id, lease_owner, lease_token FROM job WHERE id = ANY(\(requests.map(\.claimed.jobID))::bigint[]) AND state = 'running'
+            ORDER BY id FOR UPDATE
+            """, logger: logger).rows() {
+            holders[try row.value("id", as: Int64.self)] = (try row.value("lease_owner", as: String?.self), try row.value("lease_token", as: Int64.self))
+        }
+        var results = [Result<ClaimedJob?, any Error>](repeating: .success(nil), count: requests.count)
+        var saving: [(step: StepRecord, outcome: StepRunOutcome, now: Timestamp)] = []
+        var beginning: [(step: Int64, now: Timestamp)] = []
+        var closing: [(job: Int64, now: Timestamp)] = []
+        var recorded: Set<Int64> = []
+        for (index, request) in requests.enumerated() {
+            var claimed = request.claimed
+            guard let holder = holders[claimed.jobID], holder.owner == claimed.job.leaseOwner, holder.token == claimed.job.leaseToken,
+                  recorded.insert(claimed.jobID).inserted else {
+                results[index] = .failure(StorageError.leaseLost(jobID: claimed.jobID))
+                continue
+            }
+            if let text = request.documentText {
+                try await connection.query("""
+                    UPDATE document SET ocr_text = \(text.text), ocr_result = \(text.result), pages = \(text.pages)
+                    WHERE sha256 = \(claimed.document.sha256)
+                    """, logger: logger)
+                claimed.keep(text)
+            }
+            claimed.steps[claimed.current].finish(output: request.output, milliseconds: request.milliseconds, usage: request.usage, now: request.now)
+            saving.append((claimed.steps[claimed.current], request.outcome, request.now))
+            if let next = claimed.steps.indices.first(where: { $0 > claimed.current && claimed.steps[$0].state != .done }) {
+                claimed.steps[next].begin(now: request.now)
+                beginning.append((claimed.steps[next].id ?? 0, request.now))
+                claimed.current = next
+                results[index] = .success(claimed)
+            } else {
+                claimed.job.close(.done, error: nil, now: request.now)
+                closing.append((claimed.jobID, request.now))
+            }
+        }
+        try await saveFinished(connection, saving, logger: logger)
+        try await begin(connection, beginning, logger: logger)
+        if !closing.isEmpty {
+            try await connection.query("""
+                UPDATE job SET state = 'done', last_error = NULL, lease_owner = NULL, lease_expires_at = NULL, finished_at = c.now, updated_at = c.now
+                FROM unnest(\(closing.map(\.job))::bigint[], \(closing.map(\.now))::double precision[]) AS c (id, now)
+                WHERE job.id = c.id
+                """, logger: logger)
+        }
+        return results
+    }
+
+    /// Stores finished steps and closes their open runs in the audit, in one statement.
+    private static func saveFinished(_ connection: PostgresConnection, _ saving: [(step: StepRecord, outcome: StepRunOutcome, now: Timestamp)],
+                                     logger: Logger) async throws {
+        guard !saving.isEmpty else { return }
+        let steps = saving.map(\.step)
+        try await connection.query("""
+            WITH finished AS (
+                SELECT * FROM unnest(\(steps.map { $0.id ?? 0 })::bigint[], \(steps.map { Int64($0.attempts) })::bigint[],
+                                     \(steps.map { ByteBuffer(bytes: $0.output ?? Data()) })::bytea[],
+                                     \(saving.map { $0.step.startedAt ?? $0.now })::double precision[], \(saving.map(\.now))::double precision[],
+                                     \(steps.map { $0.durationMilliseconds ?? 0 })::double precision[],
+                                     \(steps.map { Int64($0.inputTokens) })::bigint[], \(steps.map { Int64($0.outputTokens) })::bigint[],
+                                     \(steps.map(\.costUSD))::double precision[], \(steps.map { $0.model ?? "" })::text[],
+                                     \(saving.map(\.outcome.rawValue))::text[])
+                    AS f (id, attempts, output, started_at, finished_at, duration, input_tokens, output_tokens, cost, model, outcome)),
+            saved AS (
+                UPDATE step SET state = 'done', attempts = finished.attempts::integer, output = finished.output, error = NULL,
+                    started_at = finished.started_at, finished_at = finished.finished_at, duration_milliseconds = finished.duration,
+                    input_tokens = finished.input_tokens, output_tokens = finished.output_tokens, cost_usd = finished.cost,
+                    model = NULLIF(finished.model, '')
+                FROM finished WHERE step.id = finished.id
+                RETURNING step.job_id, step.plugin, finished.outcome, finished.finished_at)
+            UPDATE step_run SET outcome = saved.outcome, finished_at = saved.finished_at
+            FROM saved WHERE step_run.job_id = saved.job_id AND step_run.plugin = saved.plugin AND step_run.outcome = 'running'
+            """, logger: logger)
     }
 
     public func failStep(_ claimed: ClaimedJob, error: String, retryAt: Timestamp?, maxAttempts: Int, usage: StepUsage, now: Timestamp) async throws -> JobState {

@@ -18,6 +18,10 @@ public final class PostgresDatabase: Sendable {
     let logger: Logger
     private let runner: Task<Void, Never>
     private let listener: WorkListener
+    /// Claims and finished steps asked for at the same time by this process's job loops, each batch in one
+    /// transaction (`PostgresDatabase+Jobs`).
+    let claims = GroupCommit<ClaimRequest, ClaimedJob?>(limit: 64)
+    let finishes = GroupCommit<FinishRequest, ClaimedJob?>(limit: 64)
     static let operationTimeout: Duration = .seconds(30)
     /// The channel a worker listens on to hear of new work at once instead of at its next poll.
     static let jobsChannel = "botgateway_jobs"

@@ -95,6 +95,65 @@ struct JobQueueContractTests {
         }
     }
 
+    @Test("claims and finished steps asked for at the same time are each recorded as if alone; a stale one among them records nothing",
+          arguments: StoreKind.allCases)
+    func togetherAsAlone(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            _ = try await enqueue(store.queue, 1...6)
+            let queue = store.queue
+            // Eight loops ask at once for six jobs: six get one each, leased to them, two get none.
+            let claims = try await withThrowingTaskGroup(of: (owner: String, job: ClaimedJob?).self) { group in
+                for worker in 0..<8 { group.addTask { ("w\(worker)", try await queue.claimNextJob(owner: "w\(worker)", leaseSeconds: 60, groupID: nil, now: 1_000)) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let claimed = claims.compactMap(\.job)
+            #expect(claimed.count == 6)
+            #expect(Set(claimed.map(\.jobID)).count == 6)
+            for (owner, job) in claims { if let job { #expect(job.job.leaseOwner == owner) } }
+            // One of them lost its lease meanwhile (taken over after it ran out): only that one records nothing.
+            let taker = try #require(try await queue.claimNextJob(owner: "late", leaseSeconds: 60, groupID: nil, now: 1_061))
+            let stale = try #require(claimed.first { $0.jobID == taker.jobID })
+            let finishes = try await withThrowingTaskGroup(of: (Int64, Result<ClaimedJob?, StorageError>).self) { group in
+                for (index, job) in claimed.enumerated() {
+                    group.addTask {
+                        let usage = StepUsage(model: "m\(index)", inputTokens: index, outputTokens: 2 * index, costUSD: Double(index) / 4)
+                        let text = DocumentText(text: "text \(index)", result: Data("{}".utf8), pages: index + 1)
+                        do {
+                            return (job.jobID, .success(try await queue.finishStep(job, output: Data("out \(index)".utf8), usage: usage,
+                                                                                   milliseconds: Double(index), outcome: .done, documentText: text, now: 1_062)))
+                        } catch let error as StorageError {
+                            return (job.jobID, .failure(error))
+                        }
+                    }
+                }
+                return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+            }
+            #expect(finishes[stale.jobID] == .failure(.leaseLost(jobID: stale.jobID)))
+            for (index, job) in claimed.enumerated() where job.jobID != stale.jobID {
+                guard case .success(.some(let next))? = finishes[job.jobID] else {
+                    Issue.record("job \(job.jobID): \(String(describing: finishes[job.jobID]))")
+                    continue
+                }
+                #expect(next.current == 1)
+                #expect(next.currentStep.state == .running)
+                #expect(next.document.ocrText == "text \(index)")
+                let details = try #require(try await store.store.jobDetails(code: job.job.code))
+                #expect(details.steps[0].output == Data("out \(index)".utf8))
+                #expect(details.steps[0].model == "m\(index)")
+                #expect(details.steps[0].outputTokens == 2 * index)
+                #expect(details.steps[0].costUSD == Double(index) / 4)
+                #expect(details.steps[1].state == .running)
+                #expect(details.steps[1].attempts == 1)
+                #expect(details.document.pages == index + 1)
+                let runs = try await store.audit.stepRuns(jobID: job.jobID)
+                #expect(runs.map(\.outcome) == [.done, .running])
+                #expect(runs.allSatisfy { $0.owner == job.job.leaseOwner })
+            }
+            // The stale loop's step is the taker's to finish, once.
+            #expect(try await store.audit.stepRuns(jobID: stale.jobID).map(\.outcome) == [.abandoned, .running])
+        }
+    }
+
     @Test("a lease that ran out is taken over; the first worker, holding an old token, can record nothing", arguments: StoreKind.allCases)
     func leaseTakeover(kind: StoreKind) async throws {
         try await withStore(kind) { store in
