@@ -61,7 +61,8 @@ struct LLMFlowTests {
         for (index, name) in ["receipt.jpg", "invoice.png"].enumerated() {
             try await gateway.post(Updates.photo(update: Int64(80 + index), user: 1, message: Int64(800 + index), file: name, album: "B1"))
         }
-        #expect(await gateway.telegram.waitFor { $0.contains { $0.text.contains("Album of 2 documents") } })
+        // The album is read before it is assembled: under the whole suite's load that took 26 s of the default 30.
+        #expect(await gateway.telegram.waitFor(timeout: .seconds(120)) { $0.contains { $0.text.contains("Album of 2 documents") } })
         let reply = try #require(gateway.telegram.messages(to: 1).last)
         #expect(reply.text.contains("<b>Summary</b>\n• Executive summary by \(fake.model)"), "\(reply.text)")
         #expect(reply.text.contains("\(fake.model) read "))
