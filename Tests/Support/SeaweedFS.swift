@@ -49,8 +49,9 @@ public final class SeaweedFS: @unchecked Sendable {
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("data"), withIntermediateDirectories: true)
         let identities = #"{"identities":[{"name":"gateway","credentials":[{"accessKey":"\#(accessKey)","secretKey":"\#(secretKey)"}],"actions":["Admin","Read","List","Tagging","Write"]}]}"#
         try Data(identities.utf8).write(to: directory.appendingPathComponent("s3.json"))
-        // Every port p also opens p + 10000 (gRPC): stay below 55535 and away from each other.
-        let base = Int.random(in: 20_000...33_000) / 10 * 10
+        // Every port p also opens p + 10000 (gRPC). Both stay below Linux's ephemeral ports (32768 and up), which
+        // every outgoing connection of the test run takes from: a gRPC port up there could be taken by one.
+        let base = Int.random(in: 20_000...22_700) / 10 * 10
         let ports = [base, base + 1, base + 2, base + 3]
         let arguments = [
             weed, "server", "-dir=\(directory.appendingPathComponent("data").path)", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
