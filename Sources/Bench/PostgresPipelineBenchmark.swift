@@ -26,25 +26,25 @@ struct PostgresPipelineBenchmark {
             server = try await PostgresServer.start()
         }
         for loops in loops {
-        print("\n4. No-op plugin on PostgreSQL: \(jobs) jobs, worker processes × \(loops) job loops; the claims and the finished steps a process's loops ask for together go in one transaction each")
-        for processes in [1, 2, 4] {
-            let url: String
-            if let server { url = try await server.freshDatabase() } else { url = databaseURL ?? "" }
-            let database = try await PostgresDatabase.open(url)
-            // With --database-url the rounds share one database: count only this round's jobs.
-            let doneBefore = try await database.jobCounts(groupID: nil)[.done, default: 0]
-            let enqueueStarted = ContinuousClock.now
-            try await NoopPlugin.enqueue(jobs, into: database)
-            let enqueueSeconds = (ContinuousClock.now - enqueueStarted).seconds
-            let reports = try await drain(url: url, processes: processes, loops: loops)
-            let done = try await database.jobCounts(groupID: nil)[.done, default: 0] - doneBefore
-            await database.close()
-            let first = reports.map(\.firstClaim).min() ?? 0, last = reports.map(\.lastFinish).max() ?? 0
-            let claims = reports.flatMap(\.claimMilliseconds).sorted()
-            print(String(format: "   %d process%@: %6.0f jobs/s processed (enqueue %6.0f jobs/s), claim p50 %5.1f ms p99 %5.1f ms over %d claims%@",
-                         processes, processes == 1 ? "  " : "es", Double(done) / max(last - first, 0.001), Double(jobs) / enqueueSeconds,
-                         Self.quantile(claims, 0.5), Self.quantile(claims, 0.99), claims.count, done == jobs ? "" : " — only \(done) done"))
-        }
+            print("\n4. No-op plugin on PostgreSQL: \(jobs) jobs, worker processes × \(loops) job loops; the claims and the finished steps a process's loops ask for together go in one transaction each")
+            for processes in [1, 2, 4] {
+                let url: String
+                if let server { url = try await server.freshDatabase() } else { url = databaseURL ?? "" }
+                let database = try await PostgresDatabase.open(url)
+                // With --database-url the rounds share one database: count only this round's jobs.
+                let doneBefore = try await database.jobCounts(groupID: nil)[.done, default: 0]
+                let enqueueStarted = ContinuousClock.now
+                try await NoopPlugin.enqueue(jobs, into: database)
+                let enqueueSeconds = (ContinuousClock.now - enqueueStarted).seconds
+                let reports = try await drain(url: url, processes: processes, loops: loops)
+                let done = try await database.jobCounts(groupID: nil)[.done, default: 0] - doneBefore
+                await database.close()
+                let first = reports.map(\.firstClaim).min() ?? 0, last = reports.map(\.lastFinish).max() ?? 0
+                let claims = reports.flatMap(\.claimMilliseconds).sorted()
+                print(String(format: "   %d process%@: %6.0f jobs/s processed (enqueue %6.0f jobs/s), claim p50 %5.1f ms p99 %5.1f ms over %d claims%@",
+                             processes, processes == 1 ? "  " : "es", Double(done) / max(last - first, 0.001), Double(jobs) / enqueueSeconds,
+                             Self.quantile(claims, 0.5), Self.quantile(claims, 0.99), claims.count, done == jobs ? "" : " — only \(done) done"))
+            }
         }
         await server?.stop()
     }

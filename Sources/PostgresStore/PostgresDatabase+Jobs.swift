@@ -263,7 +263,7 @@ extension PostgresDatabase: JobQueue, StepAudit {
             holders[try row.value("id", as: Int64.self)] = (try row.value("lease_owner", as: String?.self), try row.value("lease_token", as: Int64.self))
         }
         var results = [Result<ClaimedJob?, any Error>](repeating: .success(nil), count: requests.count)
-        var saving: [(step: StepRecord, outcome: StepRunOutcome, now: Timestamp)] = []
+        var saving: [(step: StepRecord, outcome: StepRunOutcome)] = []
         var beginning: [(step: Int64, now: Timestamp)] = []
         var closing: [(job: Int64, now: Timestamp)] = []
         var recorded: Set<Int64> = []
@@ -282,7 +282,7 @@ extension PostgresDatabase: JobQueue, StepAudit {
                 claimed.keep(text)
             }
             claimed.steps[claimed.current].finish(output: request.output, milliseconds: request.milliseconds, usage: request.usage, now: request.now)
-            saving.append((claimed.steps[claimed.current], request.outcome, request.now))
+            saving.append((claimed.steps[claimed.current], request.outcome))
             if let next = claimed.steps.indices.first(where: { $0 > claimed.current && claimed.steps[$0].state != .done }) {
                 claimed.steps[next].begin(now: request.now)
                 beginning.append((claimed.steps[next].id ?? 0, request.now))
@@ -295,18 +295,12 @@ extension PostgresDatabase: JobQueue, StepAudit {
         }
         try await saveFinished(connection, saving, logger: logger)
         try await begin(connection, beginning, logger: logger)
-        if !closing.isEmpty {
-            try await connection.query("""
-                UPDATE job SET state = 'done', last_error = NULL, lease_owner = NULL, lease_expires_at = NULL, finished_at = c.now, updated_at = c.now
-                FROM unnest(\(closing.map(\.job))::bigint[], \(closing.map(\.now))::double precision[]) AS c (id, now)
-                WHERE job.id = c.id
-                """, logger: logger)
-        }
+        try await close(connection, closing, state: .done, error: nil, logger: logger)
         return results
     }
 
     /// Stores finished steps and closes their open runs in the audit, in one statement.
-    private static func saveFinished(_ connection: PostgresConnection, _ saving: [(step: StepRecord, outcome: StepRunOutcome, now: Timestamp)],
+    private static func saveFinished(_ connection: PostgresConnection, _ saving: [(step: StepRecord, outcome: StepRunOutcome)],
                                      logger: Logger) async throws {
         guard !saving.isEmpty else { return }
         let steps = saving.map(\.step)
@@ -314,7 +308,7 @@ extension PostgresDatabase: JobQueue, StepAudit {
             WITH finished AS (
                 SELECT * FROM unnest(\(steps.map { $0.id ?? 0 })::bigint[], \(steps.map { Int64($0.attempts) })::bigint[],
                                      \(steps.map { ByteBuffer(bytes: $0.output ?? Data()) })::bytea[],
-                                     \(saving.map { $0.step.startedAt ?? $0.now })::double precision[], \(saving.map(\.now))::double precision[],
+                                     \(steps.map { $0.startedAt ?? 0 })::double precision[], \(steps.map { $0.finishedAt ?? 0 })::double precision[],
                                      \(steps.map { $0.durationMilliseconds ?? 0 })::double precision[],
                                      \(steps.map { Int64($0.inputTokens) })::bigint[], \(steps.map { Int64($0.outputTokens) })::bigint[],
                                      \(steps.map(\.costUSD))::double precision[], \(steps.map { $0.model ?? "" })::text[],
@@ -423,9 +417,18 @@ extension PostgresDatabase: JobQueue, StepAudit {
     static func closeJob(_ connection: PostgresConnection, _ job: inout JobRecord, state: JobState, error: String?, now: Timestamp,
                          logger: Logger) async throws {
         job.close(state, error: error, now: now)
+        try await close(connection, [(job.id ?? 0, now)], state: state, error: error, logger: logger)
+    }
+
+    /// Ends jobs in one statement: their state, error and finish time set, their leases released.
+    private static func close(_ connection: PostgresConnection, _ jobs: [(job: Int64, now: Timestamp)], state: JobState, error: String?,
+                              logger: Logger) async throws {
+        guard !jobs.isEmpty else { return }
         try await connection.query("""
-            UPDATE job SET state = \(state.rawValue), last_error = \(error), lease_owner = NULL, lease_expires_at = NULL, finished_at = \(now),
-                updated_at = \(now) WHERE id = \(job.id)
+            UPDATE job SET state = \(state.rawValue), last_error = \(error), lease_owner = NULL, lease_expires_at = NULL, finished_at = c.now,
+                updated_at = c.now
+            FROM unnest(\(jobs.map(\.job))::bigint[], \(jobs.map(\.now))::double precision[]) AS c (id, now)
+            WHERE job.id = c.id
             """, logger: logger)
     }
 

@@ -14,7 +14,7 @@ struct JobQueueContractTests {
     }
 
     private func enqueue(_ queue: any JobQueue, _ seeds: ClosedRange<Int>, group: Int64? = nil, now: Timestamp = 1_000) async throws -> [JobRecord] {
-        let items = seeds.map { (document: document($0), request: JobRequest(origin: .batch, sourceName: "doc-\($0).png", sourceKey: "test:\($0)")) }
+        let items = seeds.map { (document: document($0), request: JobRequest(origin: .batch, sourceName: "doc-\($0).png", groupID: group, sourceKey: "test:\($0)")) }
         return try await queue.enqueue(items, steps: Self.steps, now: now).map(\.job)
     }
 
@@ -151,6 +151,23 @@ struct JobQueueContractTests {
             }
             // The stale loop's step is the taker's to finish, once.
             #expect(try await store.audit.stepRuns(jobID: stale.jobID).map(\.outcome) == [.abandoned, .running])
+        }
+    }
+
+    @Test("a batch run's claim and a gateway's claim asked at once each get a job, the batch run one of its own group", arguments: StoreKind.allCases)
+    func groupsTogether(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let group = try await store.store.group(kind: .batch, key: "folder", title: "folder", chatID: nil, userID: nil, now: 1_000)
+            let loose = try await enqueue(store.queue, 1...1)
+            let grouped = try await enqueue(store.queue, 2...2, group: group.id)
+            let queue = store.queue
+            async let batch = queue.claimNextJob(owner: "batch", leaseSeconds: 60, groupID: group.id, now: 1_000)
+            async let gateway = queue.claimNextJob(owner: "gateway", leaseSeconds: 60, groupID: nil, now: 1_000)
+            let (inGroup, any) = (try await batch, try await gateway)
+            #expect(inGroup?.jobID == grouped[0].id)
+            #expect(inGroup?.job.leaseOwner == "batch")
+            #expect(any?.jobID == loose[0].id)
+            #expect(any?.job.leaseOwner == "gateway")
         }
     }
 

@@ -179,7 +179,8 @@ struct DateExtractor {
         var readings: Set<String> = []
         for part in parts {
             let digits = groups[part]
-            guard digits.count == 2, let first = digits.first, "689".contains(first), let value = Int(digits), value > 12 else { continue }
+            guard digits.count == 2, let first = digits.first, MoneyText.confusableDigits["0", default: ""].contains(first),
+                  let value = Int(digits), value > 12 else { continue }
             var changed = groups
             changed[part] = "0" + digits.dropFirst()
             if let iso = iso(changed, kind: kind, monthFirst: monthFirst) { readings.insert(iso) }

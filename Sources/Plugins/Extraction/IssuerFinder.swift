@@ -69,14 +69,13 @@ struct IssuerFinder {
         // A name in capitals on the line above belongs to it ("GHEE HIANG" / "GH DISTRIBUTOR & MARKETING SDN BHD").
         if start == best.index, start > 0, Self.isNameAbove(window[start - 1]) { start -= 1 }
         var end = best.index
-        if end + 1 < window.count, Self.isFormOnly(window[end + 1]) { end += 1 }
         // A bracket opened in the name and closed on the next line: a branch wrapped onto it, with the company form
         // after it ("ENTERPRISE (SETIA" / "ALAM) SDN BHD").
         let opened = window[start...end].joined(separator: " ")
         if end + 1 < window.count, opened.filter({ $0 == "(" }).count > opened.filter({ $0 == ")" }).count, Self.closesBracket(window[end + 1]) {
             end += 1
-            if end + 1 < window.count, Self.isFormOnly(window[end + 1]) { end += 1 }
         }
+        if end + 1 < window.count, Self.isFormOnly(window[end + 1]) { end += 1 }
         let raw = window[start...end].joined(separator: " ")
         let name = Self.tidy(raw)
         guard name.filter(\.isLetter).count >= 3 else { return nil }
