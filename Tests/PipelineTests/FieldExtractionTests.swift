@@ -84,6 +84,25 @@ struct FieldExtractionTests {
         #expect(Self.total("Total Sales (Inclusive GST) RM 177,22\nRounding Adjustment RM -.02\nRounding RM 177, 20 |\nCHANGE RM . 00") == Decimal(string: "177.20"))
     }
 
+    @Test("a rounded total one misread away loses to the total and its adjustment that add up to the payment (sroie_405, CLI text)")
+    func roundedTotalMisread() {
+        let text = "Total Sales (Inclusive GST) RM 177,22\nRounding Adjustment RM -.02\nRounding RM 177, 26\nCREDIT RM 177,20\nCHANGE RM . Ot)"
+        #expect(Self.total(text) == Decimal(string: "177.20"))
+        // With no payment to agree, the rounded total as printed stands.
+        #expect(Self.total("Total Sales (Inclusive GST) RM 177,22\nRounding Adjustment RM -.02\nRounding RM 177, 26") == Decimal(string: "177.26"))
+    }
+
+    @Test("a stored-value card's balance is no subtotal, and a 'tax' larger than the subtotal adds nothing (sroie_518, CLI text)")
+    func cardBalance() {
+        #expect(MoneyLabel("Balance before") == .otherMoney)
+        #expect(MoneyLabel("Balance after") == .otherMoney)
+        #expect(MoneyLabel("Balance due") == .payable)
+        let text = "Balance before = RM 1.90\nBalance after RM 31.40\nTNG Reload RM 30 4 RM 29.50 ES\nES=GST 0.00%: RM 2950 RMO.00"
+        #expect(Self.total(text) != Decimal(string: "296.90"))
+        #expect(Self.total("Sub Total 10.00\nGST 6% 25.00") != Decimal(string: "35.00"))
+        #expect(Self.total("Sub Total 10.00\nGST 6% 0.60") == Decimal(string: "10.60"))
+    }
+
     @Test("a misread total loses to cash − change when the two agree elsewhere (sroie_268)")
     func cashMinusChange() {
         let text = "Total Sales (Inclusive GST) RM 52.08\nRounding Adjustment RH 02\nRounding RM 2.10\nCASH RM 60.00\nCHANGE RM = 7.90"

@@ -69,6 +69,10 @@ enum MoneyLabel: Equatable, Sendable {
         } else if words.contains("discount") || words.contains("disc") || words.contains("saving") || words.contains("savings")
                     || words.contains("voucher") || words.contains("rabatt") {
             self = .discount
+        } else if words.contains("balance") && (words.contains("before") || words.contains("after") || words.contains("card")
+                    || words.contains("remaining")) {
+            // A stored-value card's balance ("Balance before RM 1.90", "Balance after RM 31.40"): no part of the bill.
+            self = .otherMoney
         } else if words.contains("subtotal") || words.contains("zwischensumme") || words.contains("excl") || words.contains("before")
                     || words.contains("gross") || words.contains("netto") || words.contains("supplies")
                     || (hasTotal && folded.contains("%") && !words.contains("incl") && !hasTax) {

@@ -36,6 +36,7 @@ struct TotalFinder {
         var change: AmountExtractor.Mention?
         var subtotal: AmountExtractor.Mention?
         var rounding: Decimal
+        var roundingAdjustment: AmountExtractor.Mention?
         var largestItem: Decimal
 
         init(_ mentions: [AmountExtractor.Mention]) {
@@ -45,7 +46,9 @@ struct TotalFinder {
             tendered = last(.tendered)
             change = last(.change)
             subtotal = money.last { $0.role == .subtotal && $0.position == 0 }
-            rounding = last(.rounding).map(\.value).flatMap { $0.magnitude <= 1 ? $0 : nil } ?? 0
+            // The adjustment of a few cents, not a rounded total printed under "Rounding" after it.
+            roundingAdjustment = money.last { $0.role == .rounding && $0.value.magnitude <= 1 }
+            rounding = roundingAdjustment?.value ?? 0
             largestItem = mentions.filter { $0.role == .none && $0.value > 0 && $0.cents }.map(\.value).max() ?? 0
         }
     }
@@ -94,11 +97,13 @@ struct TotalFinder {
             let printed = candidates.map(\.value) + (itemSum > 0 ? [itemSum] : [])
             derived.append((Self.paid(tendered.value.magnitude, change: change.value.magnitude, printed: printed), "cash − change"))
         }
-        if let subtotal, let tax = money.last(where: { $0.role == .tax && $0.line > subtotal.line && $0.value > 0 }) {
+        // Tax is a share of the subtotal: a "tax" larger than it is a misread or no tax at all.
+        if let subtotal, let tax = money.last(where: { $0.role == .tax && $0.line > subtotal.line && $0.value > 0 }),
+           tax.value.magnitude < subtotal.value.magnitude {
             derived.append((subtotal.value.magnitude + tax.value.magnitude + rounding, "subtotal + tax"))
         }
         // A printed total and the rounding adjustment after it: the amount actually paid (31.47 − 0.02).
-        if rounding != 0, let roundingLine = money.last(where: { $0.role == .rounding })?.line,
+        if rounding != 0, let roundingLine = context.roundingAdjustment?.line,
            let printed = candidates.last(where: { $0.line < roundingLine && $0.reasons == ["label"] }) {
             derived.append((printed.value + rounding, "total + rounding"))
         }
@@ -113,7 +118,13 @@ struct TotalFinder {
             if !matched {
                 // Paid a few cents off a printed total: the rounded amount actually paid (31.47 printed, 31.45 paid).
                 let rounded = candidates.contains { ($0.value - value).magnitude <= Decimal(string: "0.05")! }
-                candidates.append(Candidate(value: value, label: "Total", currency: tendered?.currency, score: weight - 0.5 + (rounded ? 1 : 0),
+                // The total and its rounding adjustment adding up to the payment: three readings agree, against a
+                // "Rounding" line one misread away (sroie_405 read by the CLI: "Total Sales 177,22", "Rounding
+                // Adjustment -.02", "Rounding 177,26", "CREDIT 177,20").
+                let paid = reason == "total + rounding" && tendered.map { MoneyText.same($0.value.magnitude, value) } == true
+                    && (change == nil || change?.value == 0)
+                candidates.append(Candidate(value: value, label: "Total", currency: tendered?.currency,
+                                            score: weight - 0.5 + (rounded ? 1 : 0) + (paid ? 1 : 0),
                                             line: change?.line ?? subtotal?.line ?? 0, reasons: [reason]))
             }
         }
