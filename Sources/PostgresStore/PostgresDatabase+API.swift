@@ -46,11 +46,11 @@ extension PostgresDatabase: APIStore, CallbackOutbox {
         try await execute("UPDATE api_token SET last_used_at = \(now) WHERE id = \(id)")
     }
 
-    public func jobCount(tokenID: Int64, since: Timestamp) async throws -> Int {
+    public func jobCount(tokenID: Int64, day: Int64) async throws -> Int {
         try await connection { connection in
-            let row = try await connection.query("SELECT COUNT(*) AS count FROM job WHERE token_id = \(tokenID) AND created_at >= \(since)",
+            let row = try await connection.query("SELECT documents FROM api_usage WHERE token_id = \(tokenID) AND day = \(day)",
                                                  logger: self.logger).first()
-            return Int(try row?.value("count", as: Int64.self) ?? 0)
+            return Int(try row?.value("documents", as: Int64.self) ?? 0)
         }
     }
 

@@ -67,6 +67,12 @@ extension PostgresDatabase: JobQueue, StepAudit {
             // Nothing inserted: the same key or document arrived meanwhile (found above next time), or the code was taken.
             guard let row = inserted else { continue }
             let job = try row.jobRecord()
+            if let tokenID = request.tokenID {
+                try await connection.query("""
+                    INSERT INTO api_usage (token_id, day, documents) VALUES (\(tokenID), \(APIUsage.day(of: now)), 1)
+                    ON CONFLICT (token_id, day) DO UPDATE SET documents = api_usage.documents + 1
+                    """, logger: logger)
+            }
             try await connection.query("""
                 INSERT INTO step (job_id, position, plugin, state)
                 SELECT \(job.id), (p.ord - 1)::integer, p.plugin, 'pending' FROM unnest(\(steps)::text[]) WITH ORDINALITY AS p (plugin, ord)

@@ -38,9 +38,9 @@ extension AppDatabase: APIStore {
         try await write { db in try db.execute(sql: "UPDATE apiToken SET lastUsedAt = ? WHERE id = ?", arguments: [now, id]) }
     }
 
-    public func jobCount(tokenID: Int64, since: Timestamp) async throws -> Int {
+    public func jobCount(tokenID: Int64, day: Int64) async throws -> Int {
         try await read { db in
-            try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM job WHERE tokenID = ? AND createdAt >= ?"), arguments: [tokenID, since]) ?? 0
+            try Int.fetchOne(db.cachedStatement(sql: "SELECT documents FROM apiUsage WHERE tokenID = ? AND day = ?"), arguments: [tokenID, day]) ?? 0
         }
     }
 

@@ -49,6 +49,12 @@ extension AppDatabase: JobQueue, StepAudit {
                                      request.userID, request.messageID, request.languageCode, now, now, now, request.sourceKey,
                                      request.tokenID, request.callbackURL])
         job.id = db.lastInsertedRowID
+        if let tokenID = request.tokenID {
+            try db.cachedStatement(sql: """
+                INSERT INTO apiUsage (tokenID, day, documents) VALUES (?, ?, 1)
+                ON CONFLICT (tokenID, day) DO UPDATE SET documents = documents + 1
+                """).execute(arguments: [tokenID, APIUsage.day(of: now)])
+        }
         let insertStep = try db.cachedStatement(sql: "INSERT INTO step (jobID, position, plugin, state) VALUES (?, ?, ?, 'pending')")
         for (position, plugin) in steps.enumerated() {
             try insertStep.execute(arguments: [job.id, position, plugin])

@@ -48,7 +48,12 @@ public final class AppDatabase: Sendable {
 
     /// Names of the migrations applied, oldest first (for `doctor` and tests).
     public func appliedMigrations() throws -> [String] {
-        try writer.read { db in try Self.migrator.appliedIdentifiers(db).sorted() }
+        // In the order they were written (sorted by name, v10 would come before v2).
+        let migrator = Self.migrator
+        return try writer.read { db in
+            let applied = try migrator.appliedIdentifiers(db)
+            return migrator.migrations.filter(applied.contains) + applied.subtracting(migrator.migrations).sorted()
+        }
     }
 
     /// Two processes opening a new database at once (`serve` and `batch`) can both see a migration as
@@ -260,7 +265,7 @@ public final class AppDatabase: Sendable {
                 t.add(column: "callbackQueuedAt", .double)
             }
             try db.create(index: "job_token", on: "job", columns: ["tokenID", "id"])
-            // A token's documents today (its quota), counted in the index.
+            // A token's jobs by time (`since` in its listings).
             try db.create(index: "job_tokenCreated", on: "job", columns: ["tokenID", "createdAt"])
             try db.execute(sql: "CREATE INDEX job_callbackDue ON job (id) WHERE callbackURL IS NOT NULL AND callbackQueuedAt IS NULL")
             try db.create(table: "apiToken") { t in
@@ -374,6 +379,19 @@ public final class AppDatabase: Sendable {
                 t.column("originalName", .text).notNull()
                 t.column("addedAt", .double).notNull()
             }
+        }
+        migrator.registerMigration("v10-api-usage") { db in
+            // Each token's jobs per UTC day, raised as they are made: its quota read in one lookup.
+            try db.create(table: "apiUsage", options: .withoutRowID) { t in
+                t.column("tokenID", .integer).notNull().references("apiToken", onDelete: .cascade)
+                t.column("day", .integer).notNull()
+                t.column("documents", .integer).notNull()
+                t.primaryKey(["tokenID", "day"])
+            }
+            try db.execute(sql: """
+                INSERT INTO apiUsage (tokenID, day, documents)
+                SELECT tokenID, CAST(createdAt / 86400 AS INTEGER), COUNT(*) FROM job WHERE tokenID IS NOT NULL GROUP BY 1, 2
+                """)
         }
         return migrator
     }

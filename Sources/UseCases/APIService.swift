@@ -62,7 +62,7 @@ public struct APIService: Sendable {
     /// Refuses when the token has made its `quota` documents since midnight UTC.
     public func checkQuota(_ token: APITokenRecord, quota: Int, now: Timestamp = .now) async throws {
         let midnight = (now / 86_400).rounded(.down) * 86_400
-        guard let id = token.id, try await store.jobCount(tokenID: id, since: midnight) >= quota else { return }
+        guard let id = token.id, try await store.jobCount(tokenID: id, day: APIUsage.day(of: now)) >= quota else { return }
         throw Refusal.quotaExhausted(limit: quota, resetsIn: max(1, Int((midnight + 86_400 - now).rounded(.up))))
     }
 

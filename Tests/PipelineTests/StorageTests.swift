@@ -13,7 +13,7 @@ struct StorageTests {
         #expect(try store.database.appliedMigrations() == AppDatabase.migrator.migrations)
         let reopened = try AppDatabase(path: store.database.path)
         #expect(try reopened.appliedMigrations() == AppDatabase.migrator.migrations)
-        #expect(AppDatabase.migrator.migrations.last == "v9-page-sets")
+        #expect(AppDatabase.migrator.migrations.last == "v10-api-usage")
     }
 
     @Test("scratch files a crash left (copies, downloads, uploads) are removed at start once an hour old; recent ones stay")

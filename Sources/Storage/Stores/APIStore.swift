@@ -12,10 +12,17 @@ public protocol APIStore: Sendable {
     /// Revokes the live token of that name; false when there is none.
     func revokeToken(name: String, now: Timestamp) async throws -> Bool
     func touchToken(id: Int64, now: Timestamp) async throws
-    /// Jobs a token made at or after `since` (its daily quota).
-    func jobCount(tokenID: Int64, since: Timestamp) async throws -> Int
+    /// Jobs a token made on a UTC day (`APIUsage.day(of:)`), for its daily quota: a counter raised with each job
+    /// it makes, read in one lookup whatever the day's volume (counting the day's jobs grew with every upload).
+    func jobCount(tokenID: Int64, day: Int64) async throws -> Int
     /// Spend and tokens per UTC day and model, from `since` on: every step's LLM calls and the others (report summaries).
     func spending(since: Timestamp) async throws -> [Spending]
+}
+
+/// The UTC days a token's quota counts in.
+public enum APIUsage {
+    /// Days since 1970-01-01 UTC.
+    public static func day(of time: Timestamp) -> Int64 { Int64((time / 86_400).rounded(.down)) }
 }
 
 /// One day's spend on one model (nil: calls that named none).
