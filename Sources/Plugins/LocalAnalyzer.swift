@@ -104,7 +104,12 @@ public struct LocalAnalyzer: Analyzer {
         let mentions = AmountExtractor().mentions(in: moneyLines)
         let guess = CurrencyGuess(text: text, printed: mentions.filter { $0.value != 0 }.compactMap(\.currency), fallback: defaultCurrency)
         let lineItems = LineItemExtractor().extract(lines: moneyLines, mentions: mentions)
-        var facts = MoneyFacts(guess: guess, lineItems: lineItems, bottomLine: TotalFinder().find(mentions, lineItems: lineItems.compactMap(\.amount)))
+        let itemsCheck = !lineItems.isEmpty && lineItems.allSatisfy { item in
+            guard let quantity = item.quantity, let price = item.unitPrice, let amount = item.amount else { return false }
+            return MoneyText.same(quantity * price, amount)
+        }
+        let bottomLine = TotalFinder().find(mentions, lineItems: lineItems.compactMap(\.amount), itemsCheck: itemsCheck)
+        var facts = MoneyFacts(guess: guess, lineItems: lineItems, bottomLine: bottomLine)
         for mention in mentions where mention.role.isSummary || (mention.currency != nil && mention.onLine == 1 && mention.label.hasSuffix(":")) {
             let amount = Analysis.Amount(value: mention.value, currency: guess.currency(of: mention.currency), label: mention.label)
             if !facts.amounts.contains(amount) { facts.amounts.append(amount) }

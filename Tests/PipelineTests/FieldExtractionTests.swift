@@ -103,6 +103,15 @@ struct FieldExtractionTests {
         #expect(Self.total("Sub Total 10.00\nGST 6% 0.60") == Decimal(string: "10.60"))
     }
 
+    @Test("with no total and no payment legible, items whose quantity × price is their amount add up to the total (sroie_005, CLI text)")
+    func itemsThatCheck() {
+        let text = "Description Qty Price Amount\nso RM RM\nol — 2 15.50 31.00\n\nTatal Amount:\nCash Received\nChange :"
+        let analysis = LocalAnalyzer().analyze(text: text)
+        #expect(analysis.total?.value == Decimal(string: "31.00"))
+        // An item whose figures do not multiply out may be misread, or a line that is no item: no total then.
+        #expect(Self.total("Description Qty Price Amount\nol — 2 15.50 37.00\n\nTatal Amount:") == nil)
+    }
+
     @Test("a misread total loses to cash − change when the two agree elsewhere (sroie_268)")
     func cashMinusChange() {
         let text = "Total Sales (Inclusive GST) RM 52.08\nRounding Adjustment RH 02\nRounding RM 2.10\nCASH RM 60.00\nCHANGE RM = 7.90"

@@ -54,11 +54,12 @@ struct TotalFinder {
     }
 
     /// `lineItems`: the bought lines' amounts; their sum is what a receipt with an unreadable total added up to.
-    func find(_ mentions: [AmountExtractor.Mention], lineItems: [Decimal] = []) -> Result? {
+    /// `itemsCheck`: every item's quantity × unit price is its amount, so each was read right.
+    func find(_ mentions: [AmountExtractor.Mention], lineItems: [Decimal] = [], itemsCheck: Bool = false) -> Result? {
         let context = Context(mentions)
         var candidates = printed(context)
         addDerived(to: &candidates, context, itemSum: lineItems.reduce(0, +))
-        confirm(&candidates, lineItems: lineItems, context)
+        confirm(&candidates, lineItems: lineItems, itemsCheck: itemsCheck, context)
         guard !candidates.isEmpty else { return nil }
         score(&candidates, context)
         return result(candidates, context)
@@ -142,13 +143,18 @@ struct TotalFinder {
         return first
     }
 
-    private func confirm(_ candidates: inout [Candidate], lineItems: [Decimal], _ context: Context) {
+    private func confirm(_ candidates: inout [Candidate], lineItems: [Decimal], itemsCheck: Bool, _ context: Context) {
         let (tendered, change) = (context.tendered, context.change)
         // The items adding up to a printed total confirm it; item lines are too noisy to stand alone.
         let itemSum = lineItems.reduce(0, +)
         for index in candidates.indices where itemSum > 0 && MoneyText.same(candidates[index].value, itemSum) {
             candidates[index].score += 2
             candidates[index].reasons.append("sum of items")
+        }
+        if candidates.isEmpty, context.tendered == nil, itemsCheck, itemSum > 0 {
+            // No total, no payment legible, but items whose quantity × price is their amount: what they add up to
+            // (sroie_005 read by the CLI: "Tatal Amount:" with its figure lost, "2 15.50 31.00").
+            candidates.append(Candidate(value: itemSum, label: "Total", currency: nil, score: 1, line: 0, reasons: ["sum of items"]))
         }
         if candidates.isEmpty, let tendered {
             let subtotal = context.subtotal?.value.magnitude ?? 0
