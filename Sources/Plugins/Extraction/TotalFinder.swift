@@ -35,8 +35,9 @@ struct TotalFinder {
         var tendered: AmountExtractor.Mention?
         var change: AmountExtractor.Mention?
         var subtotal: AmountExtractor.Mention?
-        var rounding: Decimal
+        /// The adjustment of a few cents, not a rounded total printed under "Rounding" after it.
         var roundingAdjustment: AmountExtractor.Mention?
+        var rounding: Decimal { roundingAdjustment?.value ?? 0 }
         var largestItem: Decimal
 
         init(_ mentions: [AmountExtractor.Mention]) {
@@ -46,9 +47,7 @@ struct TotalFinder {
             tendered = last(.tendered)
             change = last(.change)
             subtotal = money.last { $0.role == .subtotal && $0.position == 0 }
-            // The adjustment of a few cents, not a rounded total printed under "Rounding" after it.
             roundingAdjustment = money.last { $0.role == .rounding && $0.value.magnitude <= 1 }
-            rounding = roundingAdjustment?.value ?? 0
             largestItem = mentions.filter { $0.role == .none && $0.value > 0 && $0.cents }.map(\.value).max() ?? 0
         }
     }
