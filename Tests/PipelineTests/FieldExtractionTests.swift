@@ -112,6 +112,24 @@ struct FieldExtractionTests {
         #expect(Self.total("Description Qty Price Amount\nol — 2 15.50 37.00\n\nTatal Amount:") == nil)
     }
 
+    @Test("a card slip's 'Purchase' is what it charged; with no change, the total (WildReceipt wr_56513135, our OCR)")
+    func cardPurchase() {
+        #expect(MoneyLabel("Purchase $") == .tendered)
+        #expect(MoneyLabel("Discount on purchases of") == .discount)
+        let text = "BAKERY DEPT\nPAPER BAG 0.10 F\nPurchase $ 1.48\nVISA el #SXAXXXXAXAXXXSOOS\ny CHANGE 0.00\n| Total nunber of items sold = 4 |"
+        #expect(Self.total(text) == Decimal(string: "1.48"))
+    }
+
+    @Test("a later total that is an earlier one plus the amount between them is the bill after that charge (wr_955e0c71, our OCR)")
+    func totalPlusCharge() {
+        let items = "1 Fried Okra sa $3.74\n1 Fish tacos $11.21\n1 Two Peo Ckn and Waffles $9.35\n1 Scottish Ale $14.28\n"
+        #expect(Self.total(items + "Net Total $38.58\nlax $2.42\nTOTAL: $41.00\nAmount Due: $41.00\nFood: $30.17") == Decimal(string: "41.00"))
+        // GST between a total and the nett total after it.
+        #expect(Self.total("TOTAL 10.00\nGST 6% 0.60\nNETT TOTAL 10.60\nCASH 20.00\nCHANGE 9.40") == Decimal(string: "10.60"))
+        // A later, larger figure that no amount between them explains changes nothing.
+        #expect(Self.total(items + "Net Total $38.58\nlax $2.42\nTOTAL: $45.00") == Decimal(string: "38.58"))
+    }
+
     @Test("a misread total loses to cash − change when the two agree elsewhere (sroie_268)")
     func cashMinusChange() {
         let text = "Total Sales (Inclusive GST) RM 52.08\nRounding Adjustment RH 02\nRounding RM 2.10\nCASH RM 60.00\nCHANGE RM = 7.90"

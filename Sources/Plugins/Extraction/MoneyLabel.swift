@@ -47,7 +47,7 @@ enum MoneyLabel: Equatable, Sendable {
     static let taxWords: Set<String> = ["gst", "vat", "tax", "sst", "mwst", "ust", "tva", "iva", "btw", "hst", "pst", "qst", "cgst", "sgst", "igst"]
     static let moneyWords: Set<String> = [
         "total", "subtotal", "sum", "summe", "gesamt", "gesamtbetrag", "betrag", "montant", "importe", "totale", "amount", "due",
-        "balance", "pay", "payable", "paid", "payment", "cash", "change", "tendered", "tender", "card", "visa", "mastercard", "master",
+        "balance", "pay", "payable", "paid", "payment", "purchase", "cash", "change", "tendered", "tender", "card", "visa", "mastercard", "master",
         "edc", "credit", "debit", "rounding", "round", "adj", "discount", "disc", "saving", "savings", "deposit", "fee", "fees", "charge",
         "charges", "net", "gross", "grand", "service", "tip", "fare", "rent", "premium", "salary", "opening", "closing", "rabatt",
         "zwischensumme", "bar", "rückgeld", "zu", "zahlen", "refund", "price", "cost", "costs",
@@ -95,7 +95,8 @@ enum MoneyLabel: Equatable, Sendable {
         } else if words.contains("cash") || words.contains("tendered") || words.contains("tender") || words.contains("paid")
                     || words.contains("payment") || words.contains("card") || words.contains("visa") || words.contains("master")
                     || words.contains("mastercard") || words.contains("edc") || words.contains("credit") || words.contains("debit")
-                    || words.contains("pay") || words.contains("bar") {
+                    || words.contains("pay") || words.contains("bar") || words.contains("purchase") {
+            // "Purchase $ 1.48": what a card slip charged.
             self = .tendered
         } else if hasTax {
             self = .tax

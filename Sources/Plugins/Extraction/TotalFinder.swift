@@ -107,6 +107,20 @@ struct TotalFinder {
            let printed = candidates.last(where: { $0.line < roundingLine && $0.reasons == ["label"] }) {
             derived.append((printed.value + rounding, "total + rounding"))
         }
+        // A total, an amount after it, and a later, larger total that is the two added up: the later one is the bill
+        // after that charge (a tax whose label is misread, a tip, a service charge), the earlier one its subtotal
+        // (wr_955e0c71: "Net Total $38.58", "lax $2.42", "TOTAL: $41.00", "Amount Due: $41.00").
+        let labelled = candidates.filter { $0.reasons == ["label"] }
+        var added: [Decimal] = []
+        for earlier in labelled {
+            for later in labelled where later.line > earlier.line && later.value > earlier.value && !added.contains(later.value) {
+                let charge = later.value - earlier.value
+                if money.contains(where: { $0.line > earlier.line && $0.line < later.line && $0.cents && MoneyText.same($0.value.magnitude, charge) }) {
+                    added.append(later.value)
+                    derived.append((later.value, "total + charge"))
+                }
+            }
+        }
         for (value, reason) in derived where value > 0 {
             let weight = reason == "cash − change" ? 5.5 : 3.5
             var matched = false
