@@ -46,6 +46,7 @@ final class WebDriver: @unchecked Sendable {
         }
         guard ready else {
             driver.signal(SIGKILL)
+            _ = await driver.exit()
             throw Failure(description: "chromedriver did not start: \(driver.standardError)")
         }
         let profile = FileManager.default.temporaryDirectory.appendingPathComponent("chromium-\(UUID().uuidString)")
@@ -61,6 +62,7 @@ final class WebDriver: @unchecked Sendable {
         let reply = try await Self.command(http, "POST", base + "/session", capabilities)
         guard let session = (reply["value"] as? [String: Any])?["sessionId"] as? String else {
             driver.signal(SIGKILL)
+            _ = await driver.exit()
             throw Failure(description: "no browser session: \(reply)")
         }
         return WebDriver(driver: driver, base: base, session: session, profile: profile)

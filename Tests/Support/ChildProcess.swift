@@ -75,11 +75,14 @@ public final class ChildProcess: Sendable {
         return status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
     }
 
-    /// `wait()` on a Dispatch thread: the concurrency pool's few threads may be serving a double the child
-    /// talks to, and must never block on a child.
+    /// `wait()` on a thread of its own: the concurrency pool's few threads may be serving a double the child
+    /// talks to, and must never block on a child; nor may the wait queue behind other work on Dispatch's
+    /// shared threads (a child left unreaped there stays a zombie and its waiter waits for ever).
     public func exit() async -> Int32 {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: self.wait()) }
+            let waiter = Thread { continuation.resume(returning: self.wait()) }
+            waiter.name = "wait-\(pid)"
+            waiter.start()
         }
     }
 
