@@ -61,9 +61,10 @@ public struct APIService: Sendable {
 
     /// Refuses when the token has made its `quota` documents since midnight UTC.
     public func checkQuota(_ token: APITokenRecord, quota: Int, now: Timestamp = .now) async throws {
-        let midnight = (now / 86_400).rounded(.down) * 86_400
-        guard let id = token.id, try await store.jobCount(tokenID: id, day: APIUsage.day(of: now)) >= quota else { return }
-        throw Refusal.quotaExhausted(limit: quota, resetsIn: max(1, Int((midnight + 86_400 - now).rounded(.up))))
+        let day = APIUsage.day(of: now)
+        guard let id = token.id, try await store.jobCount(tokenID: id, day: day) >= quota else { return }
+        let midnight = Double(day + 1) * 86_400
+        throw Refusal.quotaExhausted(limit: quota, resetsIn: max(1, Int((midnight - now).rounded(.up))))
     }
 
     /// Takes in the file its writer put at `blobs.temporaryPath()` (renamed into the store, not copied) and queues

@@ -98,8 +98,9 @@ struct FieldExtractionTests {
         #expect(MoneyLabel("Balance after") == .otherMoney)
         #expect(MoneyLabel("Balance due") == .payable)
         let text = "Balance before = RM 1.90\nBalance after RM 31.40\nTNG Reload RM 30 4 RM 29.50 ES\nES=GST 0.00%: RM 2950 RMO.00"
-        #expect(Self.total(text) != Decimal(string: "296.90"))
-        #expect(Self.total("Sub Total 10.00\nGST 6% 25.00") != Decimal(string: "35.00"))
+        // No payable line and no sum that holds: no total rather than 1.90 + 295 = 296.90.
+        #expect(Self.total(text) == nil)
+        #expect(Self.total("Sub Total 10.00\nGST 6% 25.00") == nil)
         #expect(Self.total("Sub Total 10.00\nGST 6% 0.60") == Decimal(string: "10.60"))
     }
 
@@ -108,6 +109,8 @@ struct FieldExtractionTests {
         let text = "Description Qty Price Amount\nso RM RM\nol — 2 15.50 31.00\n\nTatal Amount:\nCash Received\nChange :"
         let analysis = LocalAnalyzer().analyze(text: text)
         #expect(analysis.total?.value == Decimal(string: "31.00"))
+        // A quantity worked out as amount ÷ price checks nothing: no total from such items.
+        #expect(Self.total("Description Price Amount\nCoffee 3.50 7.00\n\nTatal Amount:") == nil)
         // An item whose figures do not multiply out may be misread, or a line that is no item: no total then.
         #expect(Self.total("Description Qty Price Amount\nol — 2 15.50 37.00\n\nTatal Amount:") == nil)
     }

@@ -9,12 +9,19 @@ struct LineItemExtractor {
     private static let quantityTimes = try! NSRegularExpression(pattern: #"(?:^|\s)(\d{1,4})\s*(?:x|\*|@)\s"#, options: [.caseInsensitive])
 
     func extract(lines: [String], mentions: [AmountExtractor.Mention]) -> [Analysis.LineItem] {
+        extractChecked(lines: lines, mentions: mentions).items
+    }
+
+    /// The items, and whether each was read right by its own arithmetic: its printed quantity × unit price is its
+    /// amount. A quantity worked out as amount ÷ unit price (`Coffee 3.50 7.00` → 2) checks nothing.
+    func extractChecked(lines: [String], mentions: [AmountExtractor.Mention]) -> (items: [Analysis.LineItem], check: Bool) {
         let summaryStart = mentions.first { [.payable, .total, .subtotal, .tendered].contains($0.role) }?.line ?? lines.count
         // The head (name, address, numbers) ends before the first line holding money.
         let firstMoney = mentions.first { $0.cents }?.line ?? lines.count
         let itemLines = Dictionary(grouping: mentions.filter { $0.line < summaryStart && $0.line >= firstMoney && $0.role == .none }, by: \.line)
         let amountLines = Set(mentions.map(\.line))
         var items: [Analysis.LineItem] = []
+        var check = true
         for line in itemLines.keys.sorted() {
             let onLine = itemLines[line]!.sorted { $0.position < $1.position }
             guard let last = onLine.last, onLine.count == last.onLine, last.cents else { continue }
@@ -39,6 +46,7 @@ struct LineItemExtractor {
                 }
             }
             guard description.filter(\.isLetter).count >= 2, amount != 0 || unit != nil else { continue }
+            if let quantity, let unit { check = check && MoneyText.same(quantity * unit, amount) } else { check = false }
             if quantity == nil, let unit, unit != 0 {
                 let ratio = amount / unit
                 if ratio > 0, ratio == Decimal(Int(truncating: ratio as NSNumber)), ratio <= 1000 { quantity = ratio }
@@ -46,7 +54,7 @@ struct LineItemExtractor {
             let item = Analysis.LineItem(description: description, quantity: quantity, unitPrice: unit, amount: amount)
             if items.last != item { items.append(item) }
         }
-        return Array(items.prefix(100))
+        return (Array(items.prefix(100)), check && !items.isEmpty)
     }
 
     /// A product code: one token mixing letters and digits (`FG-A00019`, `CH50514`).

@@ -132,11 +132,10 @@ struct TotalFinder {
             if !matched {
                 // Paid a few cents off a printed total: the rounded amount actually paid (31.47 printed, 31.45 paid).
                 let rounded = candidates.contains { ($0.value - value).magnitude <= Decimal(string: "0.05")! }
-                // The total and its rounding adjustment adding up to the payment: three readings agree, against a
-                // "Rounding" line one misread away (sroie_405 read by the CLI: "Total Sales 177,22", "Rounding
-                // Adjustment -.02", "Rounding 177,26", "CREDIT 177,20").
-                let paid = reason == "total + rounding" && tendered.map { MoneyText.same($0.value.magnitude, value) } == true
-                    && (change == nil || change?.value == 0)
+                // A sum that is also what was paid with no change: three readings agree, against a printed total one
+                // misread away (sroie_405 read by the CLI: "Total Sales 177,22", "Rounding Adjustment -.02",
+                // "Rounding 177,26", "CREDIT 177,20").
+                let paid = tendered.map { MoneyText.same($0.value.magnitude, value) } == true && (change == nil || change?.value == 0)
                 candidates.append(Candidate(value: value, label: "Total", currency: tendered?.currency,
                                             score: weight - 0.5 + (rounded ? 1 : 0) + (paid ? 1 : 0),
                                             line: change?.line ?? subtotal?.line ?? 0, reasons: [reason]))
