@@ -31,24 +31,51 @@ final class WebDriver: @unchecked Sendable {
     }
 
     static func start() async throws -> WebDriver {
-        let port = Int.random(in: 20_000...40_000)
-        let driver = try ChildProcess(["/usr/bin/chromedriver", "--port=\(port)", "--allowed-ips=127.0.0.1"])
-        let base = "http://127.0.0.1:\(port)"
+        // A port the kernel just handed out can still be taken by another test's server before chromedriver binds
+        // it; chromedriver then exits and that server answers instead. Only chromedriver's own ready answer counts,
+        // and a lost port is tried again with another.
+        var attempt = 0
+        while true {
+            attempt += 1
+            guard let port = LoopbackSocket.freePort() else { throw Failure(description: "no free loopback port for chromedriver") }
+            let driver = try ChildProcess(["/usr/bin/chromedriver", "--port=\(port)", "--allowed-ips=127.0.0.1"])
+            let base = "http://127.0.0.1:\(port)"
+            if await ready(base) {
+                do {
+                    return try await openSession(driver: driver, base: base)
+                } catch {
+                    await kill(driver)
+                    throw error
+                }
+            }
+            await kill(driver)
+            if attempt == 3 { throw Failure(description: "chromedriver did not start: \(driver.standardError)") }
+        }
+    }
+
+    /// Whether chromedriver itself answers `/status` on `base` as ready (within 10 s).
+    private static func ready(_ base: String) async -> Bool {
         let http = HTTPClient()
         defer { http.shutdown() }
-        var ready = false
         for _ in 0..<100 {
             if let status = try? await http.send(HTTPClientRequest(url: base + "/status")), status.status == 200 {
-                ready = true
-                break
+                let json = (try? JSONSerialization.jsonObject(with: status.body)) as? [String: Any]
+                let value = json?["value"] as? [String: Any]
+                return value?["ready"] as? Bool == true && (value?["message"] as? String ?? "").contains("ChromeDriver")
             }
-            try await Task.sleep(for: .milliseconds(100))
+            try? await Task.sleep(for: .milliseconds(100))
         }
-        guard ready else {
-            driver.signal(SIGKILL)
-            _ = await driver.exit()
-            throw Failure(description: "chromedriver did not start: \(driver.standardError)")
-        }
+        return false
+    }
+
+    private static func kill(_ driver: ChildProcess) async {
+        driver.signal(SIGKILL)
+        _ = await driver.exit()
+    }
+
+    private static func openSession(driver: ChildProcess, base: String) async throws -> WebDriver {
+        let http = HTTPClient()
+        defer { http.shutdown() }
         let profile = FileManager.default.temporaryDirectory.appendingPathComponent("chromium-\(UUID().uuidString)")
         let capabilities: [String: Any] = ["capabilities": ["alwaysMatch": [
             "browserName": "chrome",
@@ -61,8 +88,6 @@ final class WebDriver: @unchecked Sendable {
         ]]]
         let reply = try await Self.command(http, "POST", base + "/session", capabilities)
         guard let session = (reply["value"] as? [String: Any])?["sessionId"] as? String else {
-            driver.signal(SIGKILL)
-            _ = await driver.exit()
             throw Failure(description: "no browser session: \(reply)")
         }
         return WebDriver(driver: driver, base: base, session: session, profile: profile)

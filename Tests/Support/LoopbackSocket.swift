@@ -5,9 +5,9 @@ import Glibc
 
 /// Plain sockets on 127.0.0.1 for the helpers that start servers as child processes: is it listening yet,
 /// and which port is free.
-enum LoopbackSocket {
+public enum LoopbackSocket {
     /// A socket connected to 127.0.0.1:`port`, or nil when nothing listens there. The caller closes it.
-    static func connect(port: Int) -> Int32? {
+    public static func connect(port: Int) -> Int32? {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { return nil }
         var address = address(port: port)
@@ -22,7 +22,7 @@ enum LoopbackSocket {
     }
 
     /// A port the kernel just handed out, for a server that cannot bind port 0 and report it.
-    static func freePort() -> Int? {
+    public static func freePort() -> Int? {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
