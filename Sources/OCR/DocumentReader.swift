@@ -23,6 +23,10 @@ final class DocumentReader {
     static let orientationCheckConfidence = 60.0
     /// Below this mean confidence a page is also read with its strokes thickened.
     static let thickenCheckConfidence = 70.0
+    /// Below this mean confidence a page is also read smoothed.
+    static let smoothCheckConfidence = 80.0
+    /// How much more confident a smoothed reading must be to be kept.
+    static let smoothMargin = 1.5
 
     /// Reads the document; with `searchablePDF`, also writes it as a PDF with a text layer (see `SearchablePDFWriter`)
     /// when every page is an image to read. A PDF that has its own text layer, in whole or in part, gets none.
@@ -134,9 +138,9 @@ final class DocumentReader {
             // tried may have been kept, on the second engine), with the layout chosen; the more confident is kept.
             var idle = engines.first.holds(prepared, mode: result.mode)
                 ? (first: engines.second, second: engines.first) : (first: engines.first, second: engines.second)
-            func keepIfBetter(_ page: LeptonicaImage, _ pageCorrections: PageCorrections, resolution: Int) throws(OCRError) {
+            func keepIfBetter(_ page: LeptonicaImage, _ pageCorrections: PageCorrections, resolution: Int, by margin: Double = 0) throws(OCRError) {
                 let second = try read(page, index: index, resolution: resolution, deadline: deadline, mode: result.mode, engines: idle)
-                guard second.confidence > result.confidence else { return }
+                guard second.confidence > result.confidence + margin else { return }
                 (result, prepared, corrections, dpi) = (second, page, pageCorrections, resolution)
                 idle = (idle.second, idle.first)
             }
@@ -156,6 +160,14 @@ final class DocumentReader {
             thickened.thickened = true
             if result.confidence < Self.thickenCheckConfidence, let thick = normalizer.thicken(upright) {
                 try keepIfBetter(thick, thickened, resolution: dpi)
+            }
+            // Ragged strokes read poorly too: the dithered edges of a fax-like scan or a screened print. A page still
+            // below good is also read smoothed, and that reading kept only when clearly more confident: smoothing
+            // softens clean small print as well, and a point of confidence is noise.
+            if result.confidence < Self.smoothCheckConfidence, let smooth = normalizer.smooth(upright) {
+                var smoothed = uprightCorrections
+                smoothed.smoothed = true
+                try keepIfBetter(smooth, smoothed, resolution: dpi, by: Self.smoothMargin)
             }
             // A large page that still reads poorly (faint dotted print on a 600-dpi scan) is read at half its size,
             // thickened: averaging merges the dots that thickening alone leaves apart.

@@ -132,6 +132,8 @@ public struct PageCorrections: Sendable, Codable, Equatable {
     public var contrastStretched: Bool = false
     /// True when the page was read with its strokes thickened (broken or dotted print); absent otherwise.
     public var thickened: Bool?
+    /// True when the page was read smoothed (ragged, dithered strokes); absent otherwise.
+    public var smoothed: Bool?
     /// The text region read, `[x, y, width, height]` in the decoded page, when the page was cropped to it.
     public var crop: [Int]?
     /// Median glyph height in pixels of the page as read (after scaling), when there was text enough to measure.

@@ -183,6 +183,12 @@ struct PageNormalizer {
         page.depth == 8 ? page.transformed { pixErodeGray($0, 3, 3) } : nil
     }
 
+    /// The page with each pixel the mean of its 3×3 neighbourhood: the ragged, dithered edges of a fax-like scan or
+    /// a screened print become smooth strokes again before Tesseract thresholds them.
+    func smooth(_ page: LeptonicaImage) -> LeptonicaImage? {
+        page.depth == 8 ? page.transformed { pixBlockconvGray($0, nil, 1, 1) } : nil
+    }
+
     /// The page at half its size, each pixel the mean of four.
     func halve(_ page: LeptonicaImage) -> LeptonicaImage? {
         page.depth == 8 ? page.transformed { pixScaleAreaMap2($0) } : nil
