@@ -30,6 +30,7 @@ struct OCRCorpusRun {
         if c.contrastStretched { parts.append("stretched") }
         if c.thickened == true { parts.append("thickened") }
         if c.smoothed == true { parts.append("smoothed") }
+        if let cells = c.screenedCells { parts.append("\(cells) screened cells") }
         if let crop = c.crop, crop.count == 4 { parts.append("cropped to \(crop[2])×\(crop[3]) at \(crop[0]),\(crop[1])") }
         if let layout = page.layout { parts.append(layout) }
         if c.columns == 2 { parts.append("columns") }

@@ -134,6 +134,8 @@ public struct PageCorrections: Sendable, Codable, Equatable {
     public var thickened: Bool?
     /// True when the page was read smoothed (ragged, dithered strokes); absent otherwise.
     public var smoothed: Bool?
+    /// How many table cells shaded with a halftone screen were printed again as black on white; absent when none.
+    public var screenedCells: Int?
     /// The text region read, `[x, y, width, height]` in the decoded page, when the page was cropped to it.
     public var crop: [Int]?
     /// Median glyph height in pixels of the page as read (after scaling), when there was text enough to measure.

@@ -58,6 +58,12 @@ struct PageNormalizer {
             page = straight
         }
 
+        // Screened table cells, found on the straight page (they are rectangles), printed again as black on white.
+        if let (cleaned, cells) = ScreenedCells.clean(page) {
+            page = cleaned
+            corrections.screenedCells = cells
+        }
+
         // Measured on the page before deskewing: a turn of a few degrees leaves glyph heights and columns as they are.
         let measured = glyphs ?? (reduction > 1 ? measure(page, reduction: reduction).glyphs : nil) ?? TextRegion.glyphs(in: binary)
         corrections.columns = TextRegion.hasColumnGap(measured) ? 2 : 1

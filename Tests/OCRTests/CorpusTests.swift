@@ -108,11 +108,11 @@ struct CorpusTests {
 
     /// A booking form scanned like a fax: every stroke's edge is ragged with dither, Tesseract's confidence is 66 and
     /// it reads 53 % of the words (the CLI 55 %). Read again smoothed (each pixel the mean of its 3×3 neighbours),
-    /// the strokes are whole again: 79 %. A crisp page with screened (halftone) table cells, where smoothing would
-    /// turn the screen into grey blocks, reads confidently as it is and is not smoothed.
-    @Test("a fax-like scan with ragged strokes is read smoothed; a crisp page with screened cells is not")
+    /// the strokes are whole again: 79 %. A thermal receipt whose smoothed reading is barely more confident (a point)
+    /// keeps its sharp reading: smoothing cost it 4 points of recall and the extraction its total.
+    @Test("a fax-like scan with ragged strokes is read smoothed; a reading barely more confident smoothed is not taken")
     func raggedStrokesSmoothed() async throws {
-        let items = try Self.items("scribe-benchmark", named: ["form_01.png", "table_04.png"])
+        let items = try Self.items("scribe-benchmark", named: ["form_01.png"]) + Self.items("receipts", named: ["sroie_168.jpg"])
         try #require(items.count == 2)
         for (item, result) in try await Self.read(items) {
             let page = try #require(result.pages.first)
@@ -122,7 +122,29 @@ struct CorpusTests {
                 #expect(score.recall >= 0.75, "\(item.name): recall \(score.recall)")
             } else {
                 #expect(page.corrections.smoothed == nil, "\(page.corrections)")
-                #expect(score.recall >= 0.70, "\(item.name): recall \(score.recall)")
+                #expect(score.recall >= 0.74, "\(item.name): recall \(score.recall)")
+            }
+        }
+    }
+
+    /// Table cells shaded with a halftone screen: Tesseract's layout dropped the screened q/q, y/y and Var columns of
+    /// a financial table as pictures (73 %; their figures were not in the text at all), and read the screened title bar of a form as noise (character error
+    /// rate 47 %). Each screened cell is printed again as its ink on white: 81 % and 16 %.
+    @Test("table cells shaded with a halftone screen are read")
+    func screenedCellsRead() async throws {
+        let items = try Self.items("scribe-benchmark", named: ["table_04.png"]) + Self.items("forms", named: ["funsd_91355841.png"])
+        try #require(items.count == 2)
+        for (item, result) in try await Self.read(items) {
+            let page = try #require(result.pages.first)
+            #expect((page.corrections.screenedCells ?? 0) >= 2, "\(item.name): \(page.corrections)")
+            let score = OCRCorpus.score(result.text, item)
+            if item.name == "table_04.png" {
+                #expect(score.recall >= 0.78, "\(item.name): recall \(score.recall)")
+                for word in ["Var", "(75.9)", "(96.7)", "8%"] {
+                    #expect(result.text.contains(word), "\(item.name): \(word) not read")
+                }
+            } else {
+                #expect(score.cer <= 0.25, "\(item.name): character error rate \(score.cer)")
             }
         }
     }

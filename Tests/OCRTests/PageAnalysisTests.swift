@@ -39,6 +39,36 @@ struct PageAnalysisTests {
         #expect(PaperRegion.find(in: picture) == nil)
     }
 
+    /// A halftone screen (2×2 dark dots every 4 px, as a printer shades a table cell) with a 6-px dark stroke across
+    /// it, and beside it a flat grey fill of the same mean with a stroke: the screen is found and printed again as
+    /// the stroke alone on white; the flat fill (a shadow, a chart's grey bar) is no screen and stays as it was.
+    @Test("a screened cell is found and becomes its ink on white; a flat grey fill is left alone")
+    func screenedCell() throws {
+        let cell = OCRBox(x: 100, y: 60, width: 240, height: 160), fill = OCRBox(x: 420, y: 60, width: 240, height: 160)
+        var rectangles: [(OCRBox, UInt32)] = [(fill, 190)]
+        for y in stride(from: cell.y, to: cell.y + cell.height, by: 4) {
+            for x in stride(from: cell.x, to: cell.x + cell.width, by: 4) {
+                rectangles.append((OCRBox(x: x, y: y, width: 2, height: 2), 40))
+            }
+        }
+        rectangles += [(OCRBox(x: cell.x + 40, y: cell.y + 70, width: 160, height: 6), 10),
+                       (OCRBox(x: fill.x + 40, y: fill.y + 70, width: 160, height: 6), 10)]
+        let page = try Self.page(width: 760, height: 300, background: 250, rectangles: rectangles)
+        let (cleaned, cells) = try #require(ScreenedCells.clean(page))
+        #expect(cells == 1)
+        func value(_ x: Int, _ y: Int, in image: LeptonicaImage) -> UInt32 {
+            var value: UInt32 = 0
+            pixGetPixel(image.pointer, Int32(x), Int32(y), &value)
+            return value
+        }
+        // In the cell: a dot is now paper, the stroke still ink. Outside it nothing changed.
+        #expect(value(cell.x + 8, cell.y + 8, in: page) == 40 && value(cell.x + 8, cell.y + 8, in: cleaned) == 255)
+        #expect(value(cell.x + 100, cell.y + 72, in: cleaned) == 0)
+        #expect(value(fill.x + 8, fill.y + 8, in: cleaned) == 190 && value(fill.x + 100, fill.y + 72, in: cleaned) == 10)
+        // A page with only the flat fill has no screen.
+        #expect(ScreenedCells.clean(try Self.page(width: 760, height: 300, background: 250, rectangles: [(fill, 190)])) == nil)
+    }
+
     /// Glyph boxes for `lines` lines of `perLine` 20-px glyphs starting at (x, y), in words of five; each line
     /// starts a little further in, as real lines do, so word gaps do not line up into a column.
     static func text(x: Int, y: Int, lines: Int, perLine: Int) -> [OCRBox] {
