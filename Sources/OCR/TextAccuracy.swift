@@ -20,14 +20,25 @@ public enum TextAccuracy {
         return Double(editDistance(Array(hypothesis), Array(truth))) / Double(truth.count)
     }
 
+    /// How a word's punctuation is compared.
+    public enum Punctuation: Sendable {
+        /// Stripped at the word's ends: what the corpora's README asks for receipts, forms and photos.
+        case trimmedAtEnds
+        /// Ignored anywhere in the word except next to a digit, as the scribeocr benchmark's own evaluation
+        /// (scribe.js `compareOCR` with `ignorePunct`) does: `don’t` and `don't` are one word, while `$1,000`,
+        /// `(75.9)` and `-2%` must match as printed, because there the punctuation is part of the figure.
+        case ignoredAwayFromDigits
+    }
+
     /// Share of the reference's words found in the recognised text, order-free (each recognised word counts
-    /// once): the metric of the scribeocr benchmark, punctuation at word ends ignored. `foldCase` for truths
-    /// whose case differs from the print (SROIE's receipts are transcribed in upper case).
-    public static func wordRecall(recognized: String, reference: String, foldCase: Bool = false) -> Double {
-        let truth = words(reference, foldCase: foldCase)
+    /// once): the metric of the scribeocr benchmark. `foldCase` for truths whose case differs from the print
+    /// (SROIE's receipts are transcribed in upper case).
+    public static func wordRecall(recognized: String, reference: String, foldCase: Bool = false,
+                                  punctuation: Punctuation = .trimmedAtEnds) -> Double {
+        let truth = words(reference, foldCase: foldCase, punctuation: punctuation)
         guard !truth.isEmpty else { return 1 }
         var available: [String: Int] = [:]
-        for word in words(recognized, foldCase: foldCase) { available[word, default: 0] += 1 }
+        for word in words(recognized, foldCase: foldCase, punctuation: punctuation) { available[word, default: 0] += 1 }
         var found = 0
         for word in truth where available[word, default: 0] > 0 {
             available[word]! -= 1
@@ -36,12 +47,49 @@ public enum TextAccuracy {
         return Double(found) / Double(truth.count)
     }
 
-    static func words(_ text: String, foldCase: Bool) -> [String] {
+    static func words(_ text: String, foldCase: Bool, punctuation: Punctuation = .trimmedAtEnds) -> [String] {
         text.split(whereSeparator: { $0.isWhitespace }).compactMap { token in
-            let trimmed = token.trimmingCharacters(in: .punctuationCharacters.union(.symbols))
-            guard !trimmed.isEmpty else { return nil }
-            return foldCase ? trimmed.lowercased() : trimmed
+            let kept: String
+            switch punctuation {
+            case .trimmedAtEnds: kept = token.trimmingCharacters(in: .punctuationCharacters.union(.symbols))
+            case .ignoredAwayFromDigits: kept = withoutPunctuationAwayFromDigits(token)
+            }
+            guard !kept.isEmpty else { return nil }
+            return foldCase ? kept.lowercased() : kept
         }
+    }
+
+    /// scribe.js's rule, one left-to-right pass of `(^|\D)[\W_]($|\D)` → `$1$2`: a character that is neither a
+    /// letter nor a digit goes unless a digit is next to it. As in that single regex pass, a character kept as the
+    /// right-hand context of one removal is not itself removed (`So--this` keeps one hyphen).
+    static func withoutPunctuationAwayFromDigits(_ token: Substring) -> String {
+        let characters = Array(token)
+        func isWord(_ character: Character) -> Bool { (character.isLetter || character.isNumber) && character != "_" }
+        var kept: [Character] = []
+        var index = 0
+        // Index of the character consumed as the previous match's right-hand context (it cannot open a match).
+        var consumedUpTo = -1
+        while index < characters.count {
+            let character = characters[index]
+            let left: Character? = index > 0 ? characters[index - 1] : nil
+            let right: Character? = index + 1 < characters.count ? characters[index + 1] : nil
+            let leftOK = left.map { !$0.isNumber && index - 1 > consumedUpTo } ?? true
+            let rightOK = right.map { !$0.isNumber } ?? true
+            if !isWord(character), leftOK, rightOK {
+                // The right-hand context is consumed: it stays, and the next match starts after it.
+                if let right {
+                    kept.append(right)
+                    consumedUpTo = index + 1
+                    index += 2
+                } else {
+                    index += 1
+                }
+                continue
+            }
+            kept.append(character)
+            index += 1
+        }
+        return String(kept)
     }
 
     static func normalized(_ text: String) -> [Unicode.Scalar] {

@@ -129,7 +129,7 @@ struct CorpusTests {
 
     /// Table cells shaded with a halftone screen: Tesseract's layout dropped the screened q/q, y/y and Var columns of
     /// a financial table as pictures (73 %; their figures were not in the text at all), and read the screened title bar of a form as noise (character error
-    /// rate 47 %). Each screened cell is printed again as its ink on white: 81 % and 16 %.
+    /// rate 47 %). Each screened cell is printed again as its ink on white: 77 % (the benchmark's own punctuation rule) and 16 %.
     @Test("table cells shaded with a halftone screen are read")
     func screenedCellsRead() async throws {
         let items = try Self.items("scribe-benchmark", named: ["table_04.png"]) + Self.items("forms", named: ["funsd_91355841.png"])
@@ -139,7 +139,7 @@ struct CorpusTests {
             #expect((page.corrections.screenedCells ?? 0) >= 2, "\(item.name): \(page.corrections)")
             let score = OCRCorpus.score(result.text, item)
             if item.name == "table_04.png" {
-                #expect(score.recall >= 0.78, "\(item.name): recall \(score.recall)")
+                #expect(score.recall >= 0.75, "\(item.name): recall \(score.recall)")
                 for word in ["Var", "(75.9)", "(96.7)", "8%"] {
                     #expect(result.text.contains(word), "\(item.name): \(word) not read")
                 }

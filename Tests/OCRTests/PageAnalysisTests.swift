@@ -150,6 +150,18 @@ struct PageAnalysisTests {
         #expect(TextAccuracy.wordRecall(recognized: "", reference: "a b c d") == 0)
     }
 
+    /// The scribe benchmark's own rule (scribe.js `compareOCR`, `ignorePunct`): punctuation is ignored anywhere
+    /// in a word except next to a digit, where it is part of the figure.
+    @Test("the scribe rule: an apostrophe is ignored inside a word, punctuation next to a digit is not")
+    func scribePunctuation() {
+        func words(_ text: String) -> [String] { TextAccuracy.words(text, foldCase: false, punctuation: .ignoredAwayFromDigits) }
+        #expect(words("don’t CZ's q/q Sep-12 (75.9) $2.03 -2% So--this 'quoted'") ==
+                ["dont", "CZs", "qq", "Sep-12", "(75.9)", "$2.03", "-2%", "So-this", "quoted"])
+        #expect(TextAccuracy.wordRecall(recognized: "I don't know", reference: "I don’t know", punctuation: .ignoredAwayFromDigits) == 1)
+        #expect(TextAccuracy.wordRecall(recognized: "75.9", reference: "(75.9)", punctuation: .ignoredAwayFromDigits) == 0)
+        #expect(TextAccuracy.wordRecall(recognized: "75.9", reference: "(75.9)") == 1)
+    }
+
     @Test("character error rate without whitespace judges the characters only")
     func characterErrorRateIgnoringSpaces() {
         #expect(TextAccuracy.characterErrorRateIgnoringSpaces(recognized: "Welcome to Chick-fil-A", reference: "WelcometoChick-fil-A") == 0)
