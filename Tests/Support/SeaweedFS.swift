@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -51,7 +52,9 @@ public final class SeaweedFS: @unchecked Sendable {
         try Data(identities.utf8).write(to: directory.appendingPathComponent("s3.json"))
         // Every port p also opens p + 10000 (gRPC). Both stay below Linux's ephemeral ports (32768 and up), which
         // every outgoing connection of the test run takes from: a gRPC port up there could be taken by one.
-        let base = Int.random(in: 20_000...22_700) / 10 * 10
+        // Suites start their servers at once: each takes a set of ports no other server of this run holds, or two
+        // servers on one S3 port would both look ready, and a suite would talk to another's server until it stopped.
+        let base = Self.claimBase()
         let ports = [base, base + 1, base + 2, base + 3]
         let arguments = [
             weed, "server", "-dir=\(directory.appendingPathComponent("data").path)", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
@@ -67,10 +70,25 @@ public final class SeaweedFS: @unchecked Sendable {
         return server
     }
 
-    /// Ready when the S3 port answers anything (anonymous requests get 403).
+    /// Port bases handed out in this test run (each base p uses p…p + 3 and p + 10000…p + 10003).
+    private static let claimedBases = Mutex<Set<Int>>([])
+
+    private static func claimBase() -> Int {
+        claimedBases.withLock { claimed in
+            var base: Int
+            repeat { base = Int.random(in: 20_000...22_700) / 10 * 10 } while claimed.contains(base)
+            claimed.insert(base)
+            return base
+        }
+    }
+
+    /// Ready when the S3 port answers anything (anonymous requests get 403) and this server is still running: a
+    /// server that could not bind its ports has stopped, and whatever answers there is not it.
     private func waitUntilReady() async throws {
         for _ in 0..<120 {
             try await Task.sleep(for: .milliseconds(250))
+            var status: Int32 = 0
+            if waitpid(process.pid, &status, WNOHANG) == process.pid { break }
             if Self.answers(port: ports[3]) { return }
             // A port it could not bind: it has stopped, waiting on will not help.
             if process.standardError.contains("glog.Fatal") { break }
