@@ -19,9 +19,14 @@ enum ScreenedCells {
     /// Ink inside a cell: darker than this itself, and its 5×5 mean darker than the screen.
     static let inkLevel: Int32 = 100
 
-    /// The page with its screened cells cleaned, and how many there were; nil when it has none (or is not 8-bit).
+    /// Pages longer than this are not searched: the 5×5 mean flattens a screen of up to ~200–300 dpi, whose dots
+    /// at 600 dpi are too far apart for it, and a page that large would hold several copies of itself in memory.
+    static let largestSide = PageNormalizer.largePageSide
+
+    /// The page with its screened cells cleaned, and how many there were; nil when it has none (or is not 8-bit,
+    /// or is larger than `largestSide`).
     static func clean(_ page: LeptonicaImage) -> (page: LeptonicaImage, cells: Int)? {
-        guard page.depth == 8, page.width >= 64, page.height >= 64,
+        guard page.depth == 8, page.width >= 64, page.height >= 64, max(page.width, page.height) <= largestSide,
               let mean = page.transformed({ pixBlockconvGray($0, nil, 2, 2) }) else { return nil }
         let cells = find(page, mean: mean)
         guard !cells.isEmpty else { return nil }

@@ -63,7 +63,19 @@ final class SearchablePDFWriter {
         let started = ContinuousClock.now
         defer { elapsed += ContinuousClock.now - started }
         guard !abandoned, pages > 0, TessResultRendererEndDocument(renderer) != 0 else { return nil }
-        return FileManager.default.contents(atPath: base + ".pdf")
+        return FileManager.default.contents(atPath: base + ".pdf").map(Self.withoutCreationDate)
+    }
+
+    /// The PDF with the renderer's `/CreationDate` blanked out (same length, so every offset stays right; the entry
+    /// is optional). The clock was the only thing that made two readings of one document differ: with it, an OCR
+    /// step killed after keeping its PDF and run again kept a second, orphaned copy under another SHA-256. Now the
+    /// same document read again gives the same bytes and the same blob.
+    static func withoutCreationDate(_ pdf: Data) -> Data {
+        guard let start = pdf.range(of: Data("/CreationDate (".utf8), options: .backwards),
+              let end = pdf[start.upperBound...].firstIndex(of: UInt8(ascii: ")")) else { return pdf }
+        var blanked = pdf
+        blanked.replaceSubrange(start.lowerBound...end, with: repeatElement(UInt8(ascii: " "), count: end - start.lowerBound + 1))
+        return blanked
     }
 
 }

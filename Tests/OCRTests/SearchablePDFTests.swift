@@ -75,6 +75,24 @@ struct SearchablePDFTests {
         #expect(jpeg >= 3, "\(jpeg) of \(photos.count) photos stored as JPEG")
     }
 
+    /// A worker killed after its OCR step kept the PDF reads the document again on restart: the second PDF must be
+    /// the same bytes (the same blob), not a second copy that differs only in the renderer's clock.
+    @Test("the same document read twice, seconds apart, gives the same PDF bytes, with no creation date")
+    func deterministic() async throws {
+        try await Fixtures.withPool { pool in
+            let first = try #require(try await pool.recognize(.file(Fixtures.path("letter.png")), searchablePDF: true).searchablePDF)
+            try await Task.sleep(for: .milliseconds(1100))
+            let second = try #require(try await pool.recognize(.file(Fixtures.path("letter.png")), searchablePDF: true).searchablePDF)
+            #expect(first == second)
+            #expect(first.range(of: Data("/CreationDate".utf8)) == nil)
+            if PDFCheck.missingTools.isEmpty {
+                let path = try Self.write(first)
+                defer { unlink(path) }
+                #expect(try PDFCheck.qpdfCheck(path).exitCode == 0)
+            }
+        }
+    }
+
     @Test("a PDF with its own text gets none, and none is made unless asked for")
     func onlyWhenNeeded() async throws {
         try await Fixtures.withPool { pool in
