@@ -128,8 +128,9 @@ struct CorpusTests {
     }
 
     /// Table cells shaded with a halftone screen: Tesseract's layout dropped the screened q/q, y/y and Var columns of
-    /// a financial table as pictures (73 %; their figures were not in the text at all), and read the screened title bar of a form as noise (character error
-    /// rate 47 %). Each screened cell is printed again as its ink on white: 77 % (the benchmark's own punctuation rule) and 16 %.
+    /// a financial table as pictures (73 %; their figures were not in the text at all), and read the screened title
+    /// bar of a form as noise (character error rate 47 %). Each screened cell is printed again as its ink on white:
+    /// 77 % (by the benchmark's own punctuation rule) and 16 %.
     @Test("table cells shaded with a halftone screen are read")
     func screenedCellsRead() async throws {
         let items = try Self.items("scribe-benchmark", named: ["table_04.png"]) + Self.items("forms", named: ["funsd_91355841.png"])
