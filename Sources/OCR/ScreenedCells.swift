@@ -27,12 +27,12 @@ enum ScreenedCells {
     /// or is larger than `largestSide`).
     static func clean(_ page: LeptonicaImage) -> (page: LeptonicaImage, cells: Int)? {
         guard page.depth == 8, page.width >= 64, page.height >= 64, max(page.width, page.height) <= largestSide,
-              let mean = page.transformed({ pixBlockconvGray($0, nil, 2, 2) }) else { return nil }
-        let cells = find(page, mean: mean)
+              let mean = page.transformed({ pixBlockconvGray($0, nil, 2, 2) }),
+              let darkMean = LeptonicaImage(taking: pixThresholdToBinary(mean.pointer, screenMean.lowerBound)) else { return nil }
+        let cells = find(page, mean: mean, darkMean: darkMean)
         guard !cells.isEmpty else { return nil }
         // Ink: dark itself and in its neighbourhood; drawn into each cell in place of the screen.
-        guard let darkMean = LeptonicaImage(taking: pixThresholdToBinary(mean.pointer, screenMean.lowerBound)),
-              let dark = page.transformed({ pixThresholdToBinary($0, inkLevel) }),
+        guard let dark = page.transformed({ pixThresholdToBinary($0, inkLevel) }),
               let ink = LeptonicaImage(taking: pixAnd(nil, darkMean.pointer, dark.pointer)),
               let inkGray = ink.transformed({ pixConvertTo8($0, 0) }),
               let cleaned = page.transformed({ pixCopy(nil, $0) }) else { return nil }
@@ -43,12 +43,11 @@ enum ScreenedCells {
         return (cleaned, cells.count)
     }
 
-    /// The screened rectangles of a page, given its 5×5 mean.
-    static func find(_ page: LeptonicaImage, mean: LeptonicaImage) -> [OCRBox] {
+    /// The screened rectangles of a page, given its 5×5 mean and where that mean is darker than a screen.
+    private static func find(_ page: LeptonicaImage, mean: LeptonicaImage, darkMean: LeptonicaImage) -> [OCRBox] {
         // Grey on average and textured: the screen, and the grey rims of strokes, which the opening removes.
         guard let belowPaper = LeptonicaImage(taking: pixThresholdToBinary(mean.pointer, screenMean.upperBound + 1)),
-              let belowScreen = LeptonicaImage(taking: pixThresholdToBinary(mean.pointer, screenMean.lowerBound)),
-              let grey = LeptonicaImage(taking: pixSubtract(nil, belowPaper.pointer, belowScreen.pointer)),
+              let grey = LeptonicaImage(taking: pixSubtract(nil, belowPaper.pointer, darkMean.pointer)),
               let difference = LeptonicaImage(taking: pixAbsDifference(page.pointer, mean.pointer)),
               let texture = difference.transformed({ pixBlockconvGray($0, nil, 2, 2) }),
               let flat = texture.transformed({ pixThresholdToBinary($0, screenTexture) }),

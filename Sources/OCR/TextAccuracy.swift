@@ -64,7 +64,7 @@ public enum TextAccuracy {
     /// right-hand context of one removal is not itself removed (`So--this` keeps one hyphen).
     static func withoutPunctuationAwayFromDigits(_ token: Substring) -> String {
         let characters = Array(token)
-        func isWord(_ character: Character) -> Bool { (character.isLetter || character.isNumber) && character != "_" }
+        func isWord(_ character: Character) -> Bool { character.isLetter || character.isNumber }
         var kept: [Character] = []
         var index = 0
         // Index of the character consumed as the previous match's right-hand context (it cannot open a match).

@@ -103,7 +103,7 @@ public struct LocalAnalyzer: Analyzer {
         let moneyLines = MoneyText.lines(text)
         let mentions = AmountExtractor().mentions(in: moneyLines)
         let guess = CurrencyGuess(text: text, printed: mentions.filter { $0.value != 0 }.compactMap(\.currency), fallback: defaultCurrency)
-        let (lineItems, itemsCheck) = LineItemExtractor().extractChecked(lines: moneyLines, mentions: mentions)
+        let (lineItems, itemsCheck) = LineItemExtractor().extract(lines: moneyLines, mentions: mentions)
         let bottomLine = TotalFinder().find(mentions, lineItems: lineItems.compactMap(\.amount), itemsCheck: itemsCheck)
         var facts = MoneyFacts(guess: guess, lineItems: lineItems, bottomLine: bottomLine)
         for mention in mentions where mention.role.isSummary || (mention.currency != nil && mention.onLine == 1 && mention.label.hasSuffix(":")) {

@@ -61,10 +61,8 @@ public struct APIService: Sendable {
 
     /// Refuses when the token has made its `quota` documents since midnight UTC.
     public func checkQuota(_ token: APITokenRecord, quota: Int, now: Timestamp = .now) async throws {
-        let day = APIUsage.day(of: now)
-        guard let id = token.id, try await store.jobCount(tokenID: id, day: day) >= quota else { return }
-        let midnight = Double(day + 1) * 86_400
-        throw Refusal.quotaExhausted(limit: quota, resetsIn: max(1, Int((midnight - now).rounded(.up))))
+        guard let id = token.id, try await store.jobCount(tokenID: id, day: APIUsage.day(of: now)) >= quota else { return }
+        throw Refusal.quotaExhausted(limit: quota, resetsIn: APIUsage.secondsUntilNextDay(after: now))
     }
 
     /// Takes in the file its writer put at `blobs.temporaryPath()` (renamed into the store, not copied) and queues

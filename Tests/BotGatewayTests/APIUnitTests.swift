@@ -80,6 +80,18 @@ struct APIUnitTests {
         #expect(try CallbackSigner.load(secret: nil, dataDirectory: folder).signingSecret(for: other) != made.first)
     }
 
+    /// A spent daily quota comes back at midnight UTC: the day the quota counts in and the Retry-After of a refusal
+    /// are one reckoning.
+    @Test("a quota's day is the UTC day; it is back after the seconds left until the next one")
+    func quotaDay() {
+        let noon: Timestamp = 20_000 * 86_400 + 43_200
+        #expect(APIUsage.day(of: noon) == 20_000 && APIUsage.day(of: noon + 43_199.5) == 20_000 && APIUsage.day(of: noon + 43_200) == 20_001)
+        #expect(APIUsage.secondsUntilNextDay(after: noon) == 43_200)
+        #expect(APIUsage.secondsUntilNextDay(after: noon + 43_199.2) == 1)
+        #expect(APIUsage.secondsUntilNextDay(after: noon + 43_199.9) == 1)
+        #expect(APIUsage.secondsUntilNextDay(after: 20_001 * 86_400) == 86_400)
+    }
+
     @Test("a token is shown once and kept only as its hash: the database file never holds it")
     func tokensStoredHashed() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tokens-\(UUID().uuidString)")

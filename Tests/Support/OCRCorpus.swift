@@ -13,9 +13,11 @@ public enum OCRCorpus {
         public var truth: String
 
         /// SROIE's receipts are transcribed in upper case, FUNSD's and WildReceipt's case is unreliable; the
-        /// scribe benchmark's metric is case-sensitive, and ignores punctuation away from digits as its own
-        /// evaluation does (the others trim it at word ends, as the corpora's README says).
+        /// scribe benchmark's metric is case-sensitive.
         public var foldCase: Bool { ["receipt-scan", "form-scan", "photo"].contains(kind) }
+        /// The scribe benchmark's own punctuation rule for its images; punctuation trimmed at word ends for the
+        /// others, as the corpora's README says.
+        public var punctuation: TextAccuracy.Punctuation { foldCase ? .trimmedAtEnds : .ignoredAwayFromDigits }
         /// WildReceipt removes the spaces inside each text segment.
         public var ignoreSpaces: Bool { kind == "photo" }
     }
@@ -60,7 +62,7 @@ public enum OCRCorpus {
 
     public static func score(_ text: String, _ item: Item) -> Score {
         Score(recall: TextAccuracy.wordRecall(recognized: text, reference: item.truth, foldCase: item.foldCase,
-                                              punctuation: item.foldCase ? .trimmedAtEnds : .ignoredAwayFromDigits),
+                                              punctuation: item.punctuation),
               cer: item.ignoreSpaces ? TextAccuracy.characterErrorRateIgnoringSpaces(recognized: text, reference: item.truth)
                   : TextAccuracy.characterErrorRate(recognized: text, reference: item.truth))
     }

@@ -70,7 +70,8 @@ public final class SeaweedFS: @unchecked Sendable {
         return server
     }
 
-    /// Port bases handed out in this test run (each base p uses p…p + 3 and p + 10000…p + 10003).
+    /// Port bases held by the servers of this test run that have not stopped (each base p uses p…p + 3 and
+    /// p + 10000…p + 10003).
     private static let claimedBases = Mutex<Set<Int>>([])
 
     private static func claimBase() -> Int {
@@ -109,10 +110,12 @@ public final class SeaweedFS: @unchecked Sendable {
         try await waitUntilReady()
     }
 
-    /// Stops the server (it can ignore TERM, so KILL follows after 3 s) and removes its data.
+    /// Stops the server (it can ignore TERM, so KILL follows after 3 s), removes its data and frees its ports for
+    /// another server of the run.
     public func stop() async {
         await terminate()
         try? FileManager.default.removeItem(at: directory)
+        _ = Self.claimedBases.withLock { $0.remove(ports[0]) }
     }
 
     private func terminate() async {

@@ -8,13 +8,9 @@ struct LineItemExtractor {
     private static let quantityAtEnd = try! NSRegularExpression(pattern: #"(?:^|\s)(\d{1,4}(?:[.,]\d{1,3})?)\s*(?:x|\*|@|pcs|pc|units?|ea)?\s*$"#, options: [.caseInsensitive])
     private static let quantityTimes = try! NSRegularExpression(pattern: #"(?:^|\s)(\d{1,4})\s*(?:x|\*|@)\s"#, options: [.caseInsensitive])
 
-    func extract(lines: [String], mentions: [AmountExtractor.Mention]) -> [Analysis.LineItem] {
-        extractChecked(lines: lines, mentions: mentions).items
-    }
-
     /// The items, and whether each was read right by its own arithmetic: its printed quantity × unit price is its
     /// amount. A quantity worked out as amount ÷ unit price (`Coffee 3.50 7.00` → 2) checks nothing.
-    func extractChecked(lines: [String], mentions: [AmountExtractor.Mention]) -> (items: [Analysis.LineItem], check: Bool) {
+    func extract(lines: [String], mentions: [AmountExtractor.Mention]) -> (items: [Analysis.LineItem], check: Bool) {
         let summaryStart = mentions.first { [.payable, .total, .subtotal, .tendered].contains($0.role) }?.line ?? lines.count
         // The head (name, address, numbers) ends before the first line holding money.
         let firstMoney = mentions.first { $0.cents }?.line ?? lines.count

@@ -23,6 +23,10 @@ public protocol APIStore: Sendable {
 public enum APIUsage {
     /// Days since 1970-01-01 UTC.
     public static func day(of time: Timestamp) -> Int64 { Int64((time / 86_400).rounded(.down)) }
+    /// Whole seconds from `time` until the next UTC day starts (at least 1): when a spent quota is back.
+    public static func secondsUntilNextDay(after time: Timestamp) -> Int {
+        max(1, Int((Double(day(of: time) + 1) * 86_400 - time).rounded(.up)))
+    }
 }
 
 /// One day's spend on one model (nil: calls that named none).
