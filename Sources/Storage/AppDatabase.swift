@@ -21,15 +21,37 @@ public final class AppDatabase: Sendable {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
-        do {
-            writer = try DatabasePool(path: path, configuration: configuration)
-            try Self.migrate(writer)
-        } catch let error as StorageError {
-            throw error
-        } catch {
-            throw .databaseUnavailable(path: path, reason: Self.plainReason(error, path: path))
+        // Processes opening a new file at once (`serve` and `batch`, a gateway and its workers) contend for it
+        // while the first of them turns it to WAL and migrates it: the others wait and try again, for a while.
+        let deadline = ContinuousClock.now + .seconds(30)
+        var pause = Duration.milliseconds(20)
+        while true {
+            do {
+                let pool = try DatabasePool(path: path, configuration: configuration)
+                try Self.migrate(pool)
+                writer = pool
+                return
+            } catch let error as StorageError {
+                throw error
+            } catch {
+                guard Self.isContention(error), ContinuousClock.now < deadline else {
+                    throw .databaseUnavailable(path: path, reason: Self.plainReason(error, path: path))
+                }
+                Thread.sleep(forTimeInterval: Double(pause.components.attoseconds) / 1e18)
+                pause = min(pause * 2, .milliseconds(500))
+            }
         }
     }
+
+    /// Another connection holds the file or migrated it under us: trying again will get further.
+    static func isContention(_ error: any Error) -> Bool {
+        if error is MigrationRaced { return true }
+        guard let database = error as? DatabaseError else { return false }
+        return database.resultCode == .SQLITE_BUSY || database.resultCode == .SQLITE_LOCKED
+    }
+
+    /// A migration failed because another process applied migrations meanwhile.
+    struct MigrationRaced: Error {}
 
     /// Why the file could not be opened, in words an operator can act on (not SQLite's or GRDB's codes).
     static func plainReason(_ error: any Error, path: String) -> String {
@@ -57,10 +79,12 @@ public final class AppDatabase: Sendable {
     }
 
     /// Two processes opening a new database at once (`serve` and `batch`) can both see a migration as
-    /// missing; the loser's "already exists" is fine when the winner completed it.
+    /// missing (the migrator reads what is applied before each migration's own transaction); the loser's
+    /// "already exists" is fine when the winner completed them all, and worth another try when it moved on.
     private static func migrate(_ writer: DatabasePool) throws {
         let migrator = Self.migrator
-        let unknown = try writer.read { db in try migrator.appliedIdentifiers(db).subtracting(migrator.migrations) }
+        let applied = try writer.read { db in try migrator.appliedIdentifiers(db) }
+        let unknown = applied.subtracting(migrator.migrations)
         guard unknown.isEmpty else { throw StorageError.newerSchema(unknown.sorted()) }
         if try writer.read({ try migrator.hasCompletedMigrations($0) }) { return }
         // The reader that asked has cached the old schema: an upgraded table would read as missing its new
@@ -69,7 +93,11 @@ public final class AppDatabase: Sendable {
         do {
             try migrator.migrate(writer)
         } catch {
-            guard try writer.read({ try migrator.hasCompletedMigrations($0) }) else { throw error }
+            if try writer.read({ try migrator.hasCompletedMigrations($0) }) { return }
+            if isContention(error) { throw error }
+            let now = try writer.read { db in try migrator.appliedIdentifiers(db) }
+            guard now == applied else { throw MigrationRaced() }
+            throw error
         }
     }
 

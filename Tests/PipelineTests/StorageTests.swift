@@ -16,6 +16,30 @@ struct StorageTests {
         #expect(AppDatabase.migrator.migrations.last == "v10-api-usage")
     }
 
+    @Test("processes opening a new database at the same moment all get it, migrated once")
+    func simultaneousFirstOpen() async throws {
+        // `serve` and `batch`, or a test watching a batch, can open a file that does not exist yet at once.
+        // Each round is a fresh file opened by eight connections released together.
+        for round in 0..<25 {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("open-race-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let path = folder.appendingPathComponent("botgateway.sqlite").path
+            let outcomes = await withTaskGroup(of: Result<[String], any Error>.self) { group in
+                for _ in 0..<8 {
+                    group.addTask { Result { try AppDatabase(path: path).appliedMigrations() } }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            for outcome in outcomes {
+                switch outcome {
+                case .success(let applied): #expect(applied == AppDatabase.migrator.migrations, "round \(round)")
+                case .failure(let error): Issue.record("round \(round): \(error)")
+                }
+            }
+        }
+    }
+
     @Test("scratch files a crash left (copies, downloads, uploads) are removed at start once an hour old; recent ones stay")
     func leftoversRemoved() throws {
         let store = try TestStore()
