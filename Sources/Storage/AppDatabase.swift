@@ -474,11 +474,15 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 extension AppDatabase {
-    /// Runs a write transaction off the caller's thread; GRDB errors become `StorageError`.
+    /// Runs a write transaction off the caller's thread; GRDB errors become `StorageError` (cancellation stays
+    /// itself).
     func write<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
             return try await writer.write(updates)
         } catch let error as StorageError {
+            throw error
+        } catch let error as CancellationError {
+            // A task cancelled at shutdown: not an unusable database; the caller hands its work back.
             throw error
         } catch {
             throw StorageError.databaseUnavailable(path: path, reason: "\(error)")
@@ -489,6 +493,9 @@ extension AppDatabase {
         do {
             return try await writer.read(value)
         } catch let error as StorageError {
+            throw error
+        } catch let error as CancellationError {
+            // A task cancelled at shutdown: not an unusable database; the caller hands its work back.
             throw error
         } catch {
             throw StorageError.databaseUnavailable(path: path, reason: "\(error)")
