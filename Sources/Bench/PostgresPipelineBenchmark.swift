@@ -36,7 +36,9 @@ struct PostgresPipelineBenchmark {
                 let enqueueStarted = ContinuousClock.now
                 try await NoopPlugin.enqueue(jobs, into: database)
                 let enqueueSeconds = (ContinuousClock.now - enqueueStarted).seconds
+                let serverCPUBefore = server?.processID.map(UploadBenchmark.treeCPUSeconds) ?? 0
                 let reports = try await drain(url: url, processes: processes, loops: loops)
+                let serverCPU = (server?.processID.map(UploadBenchmark.treeCPUSeconds) ?? 0) - serverCPUBefore
                 let done = try await database.jobCounts(groupID: nil)[.done, default: 0] - doneBefore
                 await database.close()
                 let first = reports.map(\.firstClaim).min() ?? 0, last = reports.map(\.lastFinish).max() ?? 0
@@ -44,6 +46,10 @@ struct PostgresPipelineBenchmark {
                 print(String(format: "   %d process%@: %6.0f jobs/s processed (enqueue %6.0f jobs/s), claim p50 %5.1f ms p99 %5.1f ms over %d claims%@",
                              processes, processes == 1 ? "  " : "es", Double(done) / max(last - first, 0.001), Double(jobs) / enqueueSeconds,
                              Self.quantile(claims, 0.5), Self.quantile(claims, 0.99), claims.count, done == jobs ? "" : " — only \(done) done"))
+                // CPU per job says what a change costs or saves more steadily than jobs/s on a shared machine.
+                let workerCPU = reports.map(\.cpuSeconds).reduce(0, +)
+                print(String(format: "                  CPU per job: workers %.3f ms%@", workerCPU / Double(max(done, 1)) * 1000,
+                             server == nil ? "" : String(format: ", PostgreSQL %.3f ms", serverCPU / Double(max(done, 1)) * 1000)))
             }
         }
         await server?.stop()
@@ -54,6 +60,8 @@ struct PostgresPipelineBenchmark {
         var firstClaim: Double
         var lastFinish: Double
         var claimMilliseconds: [Double]
+        /// The worker process's user and system CPU time over its run.
+        var cpuSeconds: Double
     }
 
     private func drain(url: String, processes: Int, loops: Int) async throws -> [WorkerReport] {
@@ -98,7 +106,7 @@ struct PipelineWorkerChild: AsyncParsableCommand {
         await pipeline.run(workers: loops, untilIdle: true)
         await database.close()
         let report = PostgresPipelineBenchmark.WorkerReport(jobs: metrics.found.count, firstClaim: metrics.first, lastFinish: Date().timeIntervalSince1970,
-                                                            claimMilliseconds: metrics.found)
+                                                            claimMilliseconds: metrics.found, cpuSeconds: UploadBenchmark.cpuSeconds(getpid()))
         print(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))
     }
 }

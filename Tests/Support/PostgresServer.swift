@@ -20,6 +20,12 @@ public final class PostgresServer: @unchecked Sendable {
         self.binaries = binaries
     }
 
+    /// The server's main process, from its cluster's `postmaster.pid` (nil when it is not running).
+    public var processID: pid_t? {
+        guard let contents = try? String(contentsOfFile: cluster + "/postmaster.pid", encoding: .utf8) else { return nil }
+        return contents.split(separator: "\n").first.flatMap { pid_t($0) }
+    }
+
     /// A database URL for `database` on this server (created by `createDatabase`).
     public func url(database: String) -> String { "postgres://\(user)@127.0.0.1:\(port)/\(database)?sslmode=disable" }
 
