@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,6 +20,9 @@ public final class ChildProcess: Sendable {
     public let pid: pid_t
     private let folder: URL
     private let measured: Bool
+    /// The exit code once the child has been reaped: its pid may then belong to another process, so it is not
+    /// signalled or waited for again.
+    private let ended = Mutex<Int32?>(nil)
 
     public var standardOutputPath: String { folder.appendingPathComponent("stdout").path }
     public var standardErrorPath: String { folder.appendingPathComponent("stderr").path }
@@ -70,9 +74,26 @@ public final class ChildProcess: Sendable {
 
     /// Waits for the exit code; a signal shows as 128 + its number.
     public func wait() -> Int32 {
+        reap(options: 0) ?? 0
+    }
+
+    /// The exit code when the child has ended (reaping it), nil while it runs. Never blocks.
+    public func exitCodeIfEnded() -> Int32? {
+        reap(options: WNOHANG)
+    }
+
+    private func reap(options: Int32) -> Int32? {
+        if let code = ended.withLock({ $0 }) { return code }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        return status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        var result: pid_t
+        repeat { result = waitpid(pid, &status, options) } while result == -1 && errno == EINTR
+        if result == pid {
+            let code = status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+            ended.withLock { $0 = code }
+            return code
+        }
+        // ECHILD: another waiter reaped it and recorded the code.
+        return ended.withLock { $0 }
     }
 
     /// `wait()` on a thread of its own: the concurrency pool's few threads may be serving a double the child
@@ -86,8 +107,11 @@ public final class ChildProcess: Sendable {
         }
     }
 
+    /// Sends a signal while the child has not been reaped.
     public func signal(_ number: Int32) {
-        kill(pid, number)
+        ended.withLock { code in
+            if code == nil { kill(pid, number) }
+        }
     }
 
     public var standardOutput: String { (try? String(contentsOfFile: standardOutputPath, encoding: .utf8)) ?? "" }

@@ -43,7 +43,7 @@ public final class LlamaServer: @unchecked Sendable {
     private func waitUntilReady() async throws {
         for _ in 0..<240 {
             try await Task.sleep(for: .milliseconds(250))
-            if kill(process.pid, 0) != 0 { break }
+            if process.exitCodeIfEnded() != nil { break }
             if Self.healthStatus(port: port) == 200 { return }
         }
         let log = (try? String(contentsOfFile: process.standardErrorPath, encoding: .utf8))?.suffix(800).description ?? ""
@@ -55,13 +55,12 @@ public final class LlamaServer: @unchecked Sendable {
 
     public func stop() {
         process.signal(SIGTERM)
-        var status: Int32 = 0
         for _ in 0..<50 {
-            if waitpid(process.pid, &status, WNOHANG) == process.pid { return }
+            if process.exitCodeIfEnded() != nil { return }
             usleep(100_000)
         }
         process.signal(SIGKILL)
-        waitpid(process.pid, &status, 0)
+        _ = process.wait()
     }
 
     /// A bare HTTP/1.0 GET of /health, so the helper needs no client library.

@@ -88,8 +88,7 @@ public final class SeaweedFS: @unchecked Sendable {
     private func waitUntilReady() async throws {
         for _ in 0..<120 {
             try await Task.sleep(for: .milliseconds(250))
-            var status: Int32 = 0
-            if waitpid(process.pid, &status, WNOHANG) == process.pid { break }
+            if process.exitCodeIfEnded() != nil { break }
             if Self.answers(port: ports[3]) { return }
             // A port it could not bind: it has stopped, waiting on will not help.
             if process.standardError.contains("glog.Fatal") { break }
@@ -120,14 +119,11 @@ public final class SeaweedFS: @unchecked Sendable {
 
     private func terminate() async {
         process.signal(SIGTERM)
-        for _ in 0..<30 where kill(process.pid, 0) == 0 {
-            var status: Int32 = 0
-            if waitpid(process.pid, &status, WNOHANG) == process.pid { break }
+        for _ in 0..<30 where process.exitCodeIfEnded() == nil {
             try? await Task.sleep(for: .milliseconds(100))
         }
         process.signal(SIGKILL)
-        var status: Int32 = 0
-        waitpid(process.pid, &status, 0)
+        _ = process.wait()
         // Its gRPC ports linger briefly after exit.
         try? await Task.sleep(for: .milliseconds(300))
     }
