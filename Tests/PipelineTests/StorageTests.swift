@@ -40,6 +40,32 @@ struct StorageTests {
         }
     }
 
+    /// At shutdown the pipeline hands a running job back when its store call ends in `CancellationError`; were the
+    /// cancellation reported as an unusable database, the job would sit leased until its lease ran out.
+    @Test("a read or write of a cancelled task ends in CancellationError, not as an unusable database")
+    func cancelledCallsStayCancelled() async throws {
+        let store = try TestStore()
+        defer { store.remove() }
+        let database = store.database
+        for write in [false, true] {
+            let failure: (any Error)? = await Task {
+                withUnsafeCurrentTask { $0?.cancel() }
+                do {
+                    if write {
+                        try await database.setPipelinePaused(true, by: nil, now: .now)
+                    } else {
+                        _ = try await database.jobCounts()
+                    }
+                    return nil
+                } catch {
+                    return error
+                }
+            }.value
+            let error = try #require(failure, "a cancelled \(write ? "write" : "read") ran")
+            #expect(error is CancellationError, "\(write ? "write" : "read"): \(error)")
+        }
+    }
+
     @Test("scratch files a crash left (copies, downloads, uploads) are removed at start once an hour old; recent ones stay")
     func leftoversRemoved() throws {
         let store = try TestStore()
