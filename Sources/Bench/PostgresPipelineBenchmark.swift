@@ -36,9 +36,9 @@ struct PostgresPipelineBenchmark {
                 let enqueueStarted = ContinuousClock.now
                 try await NoopPlugin.enqueue(jobs, into: database)
                 let enqueueSeconds = (ContinuousClock.now - enqueueStarted).seconds
-                let serverCPUBefore = server?.processID.map(UploadBenchmark.treeCPUSeconds) ?? 0
+                let serverCPUBefore = server?.processID.map(ProcessUsage.treeCPUSeconds) ?? 0
                 let reports = try await drain(url: url, processes: processes, loops: loops)
-                let serverCPU = (server?.processID.map(UploadBenchmark.treeCPUSeconds) ?? 0) - serverCPUBefore
+                let serverCPU = (server?.processID.map(ProcessUsage.treeCPUSeconds) ?? 0) - serverCPUBefore
                 let done = try await database.jobCounts(groupID: nil)[.done, default: 0] - doneBefore
                 await database.close()
                 let first = reports.map(\.firstClaim).min() ?? 0, last = reports.map(\.lastFinish).max() ?? 0
@@ -106,7 +106,7 @@ struct PipelineWorkerChild: AsyncParsableCommand {
         await pipeline.run(workers: loops, untilIdle: true)
         await database.close()
         let report = PostgresPipelineBenchmark.WorkerReport(jobs: metrics.found.count, firstClaim: metrics.first, lastFinish: Date().timeIntervalSince1970,
-                                                            claimMilliseconds: metrics.found, cpuSeconds: UploadBenchmark.cpuSeconds(getpid()))
+                                                            claimMilliseconds: metrics.found, cpuSeconds: ProcessUsage.cpuSeconds(getpid()))
         print(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))
     }
 }

@@ -51,7 +51,7 @@ struct UploadBenchmark: AsyncParsableCommand {
         defer { client.shutdown() }
         let url = "http://127.0.0.1:\(port)/api/v1/documents?filename=scan.jpg"
         let warmup = 200
-        let rssBefore = Self.rss(server.child.pid)
+        let rssBefore = ProcessUsage.rss(server.child.pid)
         var cpuBefore = 0.0, clientBefore = 0.0
         let latencies = LatencyLog(capacity: uploads)
         let counter = Counter()
@@ -60,8 +60,8 @@ struct UploadBenchmark: AsyncParsableCommand {
             let total = phase == 0 ? warmup : warmup + uploads
             if phase == 1 {
                 started = ContinuousClock.now
-                cpuBefore = Self.cpuSeconds(server.child.pid)
-                clientBefore = Self.cpuSeconds(getpid())
+                cpuBefore = ProcessUsage.cpuSeconds(server.child.pid)
+                clientBefore = ProcessUsage.cpuSeconds(getpid())
             }
             await withTaskGroup(of: Void.self) { group in
                 for _ in 0..<concurrency {
@@ -80,8 +80,8 @@ struct UploadBenchmark: AsyncParsableCommand {
             }
         }
         let elapsed = (ContinuousClock.now - started).seconds
-        let rssAfter = Self.rss(server.child.pid)
-        let serverCPU = Self.cpuSeconds(server.child.pid) - cpuBefore, clientCPU = Self.cpuSeconds(getpid()) - clientBefore
+        let rssAfter = ProcessUsage.rss(server.child.pid)
+        let serverCPU = ProcessUsage.cpuSeconds(server.child.pid) - cpuBefore, clientCPU = ProcessUsage.cpuSeconds(getpid()) - clientBefore
         let (sorted, failures) = latencies.sorted()
         func percentile(_ p: Double) -> Double { sorted.isEmpty ? .nan : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
         _ = await server.terminate()
@@ -94,38 +94,5 @@ struct UploadBenchmark: AsyncParsableCommand {
         print(String(format: "CPU per upload: server %.2f ms, this client %.2f ms (2 cores: %.0f uploads/s is the ceiling at that cost)",
                      serverCPU / Double(uploads) * 1000, clientCPU / Double(uploads) * 1000, 2 / ((serverCPU + clientCPU) / Double(uploads))))
         print("targets: ≥ 1000 uploads/s, p99 < 50 ms, RSS flat")
-    }
-
-    /// A process's user and system CPU time so far, in seconds; with `reapedChildren`, its children's that have
-    /// ended too (a server's finished connection processes).
-    static func cpuSeconds(_ pid: pid_t, reapedChildren: Bool = false) -> Double {
-        guard let fields = statFields(pid) else { return 0 }
-        // After the command: state is field 3, ppid 4, utime 14, stime 15, cutime 16, cstime 17 (1-based over the line).
-        let times = (11...(reapedChildren ? 14 : 12)).compactMap { Double(fields[$0]) }
-        return times.reduce(0, +) / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
-
-    /// The CPU time of a server and every process it started, living or ended, in seconds.
-    static func treeCPUSeconds(_ pid: pid_t) -> Double {
-        let children = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid_t($0) }.filter { child in
-            statFields(child).map { $0[1] == String(pid) } ?? false
-        }
-        return cpuSeconds(pid, reapedChildren: true) + children.reduce(0) { $0 + cpuSeconds($1) }
-    }
-
-    /// The fields of `/proc/PID/stat` after the command, from the state on.
-    private static func statFields(_ pid: pid_t) -> [Substring]? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 14 ? fields : nil
-    }
-
-    /// A process's resident set, in kB (0 when it cannot be read).
-    static func rss(_ pid: pid_t) -> Int {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
-        }
-        return 0
     }
 }

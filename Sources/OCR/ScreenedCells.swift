@@ -69,8 +69,7 @@ enum ScreenedCells {
                 boxDestroy(&owned)
             }
             var covered: Int32 = 0
-            guard let inside = opened.transformed({ pixClipRectangle($0, box, nil) }),
-                  pixCountPixels(inside.pointer, &covered, nil) == 0,
+            guard pixCountPixelsInRect(opened.pointer, box, &covered, nil) == 0,
                   Double(covered) >= minimumFill * Double(width) * Double(height) else { continue }
             cells.append(OCRBox(x: Int(x), y: Int(y), width: Int(width), height: Int(height)))
         }

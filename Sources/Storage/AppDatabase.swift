@@ -24,7 +24,7 @@ public final class AppDatabase: Sendable {
         // Processes opening a new file at once (`serve` and `batch`, a gateway and its workers) contend for it
         // while the first of them turns it to WAL and migrates it: the others wait and try again, for a while.
         let deadline = ContinuousClock.now + .seconds(30)
-        var pause = Duration.milliseconds(20)
+        var pause: TimeInterval = 0.02
         while true {
             do {
                 let pool = try DatabasePool(path: path, configuration: configuration)
@@ -37,8 +37,8 @@ public final class AppDatabase: Sendable {
                 guard Self.isContention(error), ContinuousClock.now < deadline else {
                     throw .databaseUnavailable(path: path, reason: Self.plainReason(error, path: path))
                 }
-                Thread.sleep(forTimeInterval: Double(pause.components.attoseconds) / 1e18)
-                pause = min(pause * 2, .milliseconds(500))
+                Thread.sleep(forTimeInterval: pause)
+                pause = min(pause * 2, 0.5)
             }
         }
     }
