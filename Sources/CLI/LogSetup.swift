@@ -1,3 +1,4 @@
+import BotGateway
 import Environment
 import Foundation
 import Logging
@@ -27,30 +28,5 @@ enum LogSetup {
             handler.logLevel = level
             return handler
         }
-    }
-}
-
-/// One JSON object per line on stderr: what log shippers expect from a service.
-struct JSONLogHandler: LogHandler {
-    let label: String
-    var logLevel: Logger.Level = .info
-    var metadata: Logger.Metadata = [:]
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        var fields: [String: String] = [:]
-        for (key, value) in metadata { fields[key] = "\(value)" }
-        for (key, value) in event.metadata ?? [:] { fields[key] = "\(value)" }
-        fields["ts"] = Date().formatted(.iso8601)
-        fields["level"] = event.level.rawValue
-        fields["logger"] = label
-        fields["msg"] = "\(event.message)"
-        guard var line = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
-        line.append(0x0A)
-        FileHandle.standardError.write(line)
     }
 }
