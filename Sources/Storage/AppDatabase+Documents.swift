@@ -90,19 +90,28 @@ extension AppDatabase: DocumentStore {
     }
 
     public func jobs(matching query: JobQuery, limit: Int) async throws -> [JobRecord] {
-        try await read { db in
-            var request = JobRecord.order(JobRecord.Columns.id.desc).limit(limit)
-            switch query.owner {
-            case .chat(let chat): request = request.filter(JobRecord.Columns.chatID == chat)
-            case .token(let token): request = request.filter(JobRecord.Columns.tokenID == token)
-            case nil: break
-            }
-            if let state = query.state { request = request.filter(JobRecord.Columns.state == state.rawValue) }
-            if let since = query.since { request = request.filter(JobRecord.Columns.createdAt >= since) }
-            if let before = query.beforeID { request = request.filter(JobRecord.Columns.id < before) }
-            if let sha = query.documentSHA256 { request = request.filter(JobRecord.Columns.documentSHA256 == sha) }
-            if let key = query.sourceKey { request = request.filter(Column("sourceKey") == key) }
-            return try request.fetchAll(db)
+        // SQL text per set of filters, so each shape is compiled once (`cachedStatement`): the API asks this of
+        // every upload (was it sent before?), and compiling the query anew cost more than the upload's own insert.
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        func filter(_ condition: String, _ value: some DatabaseValueConvertible) {
+            conditions.append(condition)
+            arguments += [value]
+        }
+        switch query.owner {
+        case .chat(let chat): filter("chatID = ?", chat)
+        case .token(let token): filter("tokenID = ?", token)
+        case nil: break
+        }
+        if let state = query.state { filter("state = ?", state.rawValue) }
+        if let since = query.since { filter("createdAt >= ?", since) }
+        if let before = query.beforeID { filter("id < ?", before) }
+        if let sha = query.documentSHA256 { filter("documentSHA256 = ?", sha) }
+        if let key = query.sourceKey { filter("sourceKey = ?", key) }
+        let sql = "SELECT * FROM job" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")) + " ORDER BY id DESC LIMIT ?"
+        arguments += [limit]
+        return try await read { [arguments] db in
+            try JobRecord.fetchAll(db.cachedStatement(sql: sql), arguments: arguments)
         }
     }
 
