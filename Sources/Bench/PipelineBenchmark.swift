@@ -30,7 +30,10 @@ struct PipelineBenchmark: AsyncParsableCommand {
     var databaseURL: String?
 
     @Option(help: "Job loops in each PostgreSQL worker process (PIPELINE_WORKERS), comma-separated: each is a run of its own.")
-    var loops = "2,16"
+    var loops = "2,16,64"
+
+    @Flag(help: "Run the benchmark's own PostgreSQL without flushing its WAL (fsync, synchronous_commit, full_page_writes off), as the tests do; by default it keeps PostgreSQL's own durable settings.")
+    var unflushed = false
 
     func run() async throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("botgateway-bench-\(UUID().uuidString)")
@@ -39,7 +42,7 @@ struct PipelineBenchmark: AsyncParsableCommand {
         print("Pipeline benchmark on \(ProcessInfo.processInfo.activeProcessorCount) cores")
         guard ["sqlite", "postgres", "both"].contains(store) else { throw ValidationError("--store takes sqlite, postgres or both") }
         if store == "postgres" {
-            try await PostgresPipelineBenchmark(jobs: jobs, databaseURL: databaseURL, loops: loops.split(separator: ",").compactMap { Int($0) }).run()
+            try await PostgresPipelineBenchmark(jobs: jobs, databaseURL: databaseURL, loops: loops.split(separator: ",").compactMap { Int($0) }, durable: !unflushed).run()
             return
         }
 
@@ -86,7 +89,7 @@ struct PipelineBenchmark: AsyncParsableCommand {
         let seconds = (ContinuousClock.now - started).seconds
         print(String(format: "   %d files in %.2f s: %.2f files/s, peak RSS %d MB (exit %d)", count, seconds, Double(count) / seconds,
                      outcome.peakRSSKilobytes / 1024, outcome.exitCode))
-        if store == "both" { try await PostgresPipelineBenchmark(jobs: jobs, databaseURL: databaseURL, loops: loops.split(separator: ",").compactMap { Int($0) }).run() }
+        if store == "both" { try await PostgresPipelineBenchmark(jobs: jobs, databaseURL: databaseURL, loops: loops.split(separator: ",").compactMap { Int($0) }, durable: !unflushed).run() }
     }
 
     private func noop(workers: Int, in directory: URL) async throws -> (Double, Double) {

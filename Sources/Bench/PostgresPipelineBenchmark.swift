@@ -18,12 +18,16 @@ struct PostgresPipelineBenchmark {
     let databaseURL: String?
     /// Job loops per worker process, one run each.
     let loops: [Int]
+    /// The server of its own flushes its WAL at each commit (PostgreSQL's defaults), as an operator's does.
+    let durable: Bool
 
     func run() async throws {
         var server: PostgresServer?
         if databaseURL == nil {
             if let reason = PostgresServer.unavailableReason { throw ValidationError("PostgreSQL cannot run here: \(reason)") }
-            server = try await PostgresServer.start()
+            server = try await PostgresServer.start(durable: durable)
+            print(durable ? "PostgreSQL of its own on loopback, with its default durable settings (each commit waits for its WAL flush)"
+                          : "PostgreSQL of its own on loopback, unflushed (fsync, synchronous_commit, full_page_writes off)")
         }
         for loops in loops {
             print("\n4. No-op plugin on PostgreSQL: \(jobs) jobs, worker processes × \(loops) job loops; the claims and the finished steps a process's loops ask for together go in one transaction each")

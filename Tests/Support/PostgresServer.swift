@@ -12,12 +12,15 @@ public final class PostgresServer: @unchecked Sendable {
     public let user = "botgateway"
     private let directory: URL
     private let binaries: URL
+    /// Flushes its WAL at each commit, as any production server does; a test server does not.
+    public let durable: Bool
     private var watchdog: ChildProcess?
 
-    private init(port: Int, directory: URL, binaries: URL) {
+    private init(port: Int, directory: URL, binaries: URL, durable: Bool) {
         self.port = port
         self.directory = directory
         self.binaries = binaries
+        self.durable = durable
     }
 
     /// The server's main process, from its cluster's `postmaster.pid` (nil when it is not running).
@@ -48,23 +51,26 @@ public final class PostgresServer: @unchecked Sendable {
 
     /// A port free a moment ago can be taken by the time the server binds it (other tests start servers too, and
     /// outgoing connections draw from the same range): another port and folder, twice more.
-    public static func start() async throws -> PostgresServer {
+    ///
+    /// `durable`: PostgreSQL's own defaults for `fsync`, `synchronous_commit` and `full_page_writes` (all on), for
+    /// benchmarks; otherwise all off, which a test cluster thrown away at the end does not need.
+    public static func start(durable: Bool = false) async throws -> PostgresServer {
         for _ in 0..<2 {
             do {
-                return try await launch()
+                return try await launch(durable: durable)
             } catch PostgresServerError.failed(let message) where message.contains("could not start server") {
                 continue
             }
         }
-        return try await launch()
+        return try await launch(durable: durable)
     }
 
-    private static func launch() async throws -> PostgresServer {
+    private static func launch(durable: Bool) async throws -> PostgresServer {
         guard let binaries else { throw PostgresServerError.notInstalled }
         let directory = URL(fileURLWithPath: "/tmp/botgateway-pg-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         guard let port = LoopbackSocket.freePort() else { throw PostgresServerError.failed("no free loopback port") }
-        let server = PostgresServer(port: port, directory: directory, binaries: binaries)
+        let server = PostgresServer(port: port, directory: directory, binaries: binaries, durable: durable)
         do {
             try server.prepare()
             try await server.run(["initdb", "-D", server.cluster, "-U", server.user, "-A", "trust", "-E", "UTF8", "--no-sync", "--locale=C"])
@@ -104,11 +110,12 @@ public final class PostgresServer: @unchecked Sendable {
         try await run(["pg_ctl", "-D", cluster, "-m", "fast", "-w", "stop"])
     }
 
-    /// Starts the server on its cluster: small and quick for tests (no fsync: a test cluster is thrown away),
-    /// loopback only, its socket in the folder.
+    /// Starts the server on its cluster: small, loopback only, its socket in the folder; without flushes unless
+    /// `durable` (a test cluster is thrown away).
     public func resume() async throws {
-        let options = "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-            + "-c full_page_writes=off -c max_connections=200 -c shared_buffers=64MB"
+        let options = "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 "
+            + (durable ? "" : "-c fsync=off -c synchronous_commit=off -c full_page_writes=off ")
+            + "-c max_connections=200 -c shared_buffers=64MB"
         try await run(["pg_ctl", "-D", cluster, "-l", directory.appendingPathComponent("server.log").path, "-o", options, "-w", "-t", "60", "start"])
     }
 
