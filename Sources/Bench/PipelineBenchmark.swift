@@ -35,6 +35,11 @@ struct PipelineBenchmark: AsyncParsableCommand {
     @Flag(help: "Run the benchmark's own PostgreSQL without flushing its WAL (fsync, synchronous_commit, full_page_writes off), as the tests do; by default it keeps PostgreSQL's own durable settings.")
     var unflushed = false
 
+    /// The no-op run on PostgreSQL, as the options ask.
+    private var postgres: PostgresPipelineBenchmark {
+        PostgresPipelineBenchmark(jobs: jobs, databaseURL: databaseURL, loops: loops.split(separator: ",").compactMap { Int($0) }, durable: !unflushed)
+    }
+
     func run() async throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("botgateway-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -42,7 +47,7 @@ struct PipelineBenchmark: AsyncParsableCommand {
         print("Pipeline benchmark on \(ProcessInfo.processInfo.activeProcessorCount) cores")
         guard ["sqlite", "postgres", "both"].contains(store) else { throw ValidationError("--store takes sqlite, postgres or both") }
         if store == "postgres" {
-            try await PostgresPipelineBenchmark(jobs: jobs, databaseURL: databaseURL, loops: loops.split(separator: ",").compactMap { Int($0) }, durable: !unflushed).run()
+            try await postgres.run()
             return
         }
 
@@ -89,7 +94,7 @@ struct PipelineBenchmark: AsyncParsableCommand {
         let seconds = (ContinuousClock.now - started).seconds
         print(String(format: "   %d files in %.2f s: %.2f files/s, peak RSS %d MB (exit %d)", count, seconds, Double(count) / seconds,
                      outcome.peakRSSKilobytes / 1024, outcome.exitCode))
-        if store == "both" { try await PostgresPipelineBenchmark(jobs: jobs, databaseURL: databaseURL, loops: loops.split(separator: ",").compactMap { Int($0) }, durable: !unflushed).run() }
+        if store == "both" { try await postgres.run() }
     }
 
     private func noop(workers: Int, in directory: URL) async throws -> (Double, Double) {

@@ -32,14 +32,8 @@ struct JSONLogHandlerTests {
         let event = LogEvent(level: .error, message: "m", metadata: ["job": "new"], source: nil, file: #fileID, function: #function, line: #line)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(handler.line(for: event, at: JSONLogHandler.now()))) as? [String: String])
         #expect(object["node"] == "a" && object["job"] == "new")
-        #expect(ISO8601DateFormatter.withMilliseconds.date(from: object["ts"] ?? "") != nil)
-    }
-}
-
-extension ISO8601DateFormatter {
-    static var withMilliseconds: ISO8601DateFormatter {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter
+        let rfc3339 = ISO8601DateFormatter()
+        rfc3339.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        #expect(rfc3339.date(from: object["ts"] ?? "") != nil)
     }
 }

@@ -65,6 +65,10 @@ struct APIStoreContractTests {
             #expect(try await store.jobs(matching: JobQuery(owner: .token(a), documentSHA256: document(3).sha256), limit: 10).isEmpty)
             #expect(try await store.jobs(matching: JobQuery(owner: .token(b), documentSHA256: document(3).sha256), limit: 10).map(\.code) == [other.code])
             #expect(try await store.jobs(matching: JobQuery(), limit: 10).count == 3)
+            // An upload's "sent before?": its source key, among the token's own jobs only.
+            #expect(try await store.jobs(matching: JobQuery(owner: .token(a), sourceKey: "api:\(a):2"), limit: 1).map(\.code) == [second.code])
+            #expect(try await store.jobs(matching: JobQuery(owner: .token(b), sourceKey: "api:\(a):2"), limit: 1).isEmpty)
+            #expect(try await store.jobs(matching: JobQuery(owner: .token(a), sourceKey: "api:\(a):9"), limit: 1).isEmpty)
             #expect(try await store.jobCount(tokenID: a, day: 0) == 2)
             #expect(try await store.jobCount(tokenID: b, day: 0) == 1)
             #expect(try await store.jobCount(tokenID: a, day: 1) == 0)

@@ -92,7 +92,12 @@ public final class ChildProcess: Sendable {
             ended.withLock { $0 = code }
             return code
         }
-        // ECHILD: another waiter reaped it and recorded the code.
+        // ECHILD: another waiter reaped it and records the code a moment later; a blocking wait waits for that
+        // rather than answer 0 for a child whose code it never saw.
+        for _ in 0..<(options & WNOHANG == 0 && result == -1 ? 1_000 : 0) {
+            if let code = ended.withLock({ $0 }) { return code }
+            usleep(1_000)
+        }
         return ended.withLock { $0 }
     }
 

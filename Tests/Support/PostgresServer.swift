@@ -13,7 +13,7 @@ public final class PostgresServer: @unchecked Sendable {
     private let directory: URL
     private let binaries: URL
     /// Flushes its WAL at each commit, as any production server does; a test server does not.
-    public let durable: Bool
+    private let durable: Bool
     private var watchdog: ChildProcess?
 
     private init(port: Int, directory: URL, binaries: URL, durable: Bool) {
