@@ -61,15 +61,18 @@ enum SharedPostgres {
         return try await state.server()
     }
 
+    /// Starts the server once. The start is kept as a task before its first suspension, so the tests that ask
+    /// while it is still starting wait for that one instead of each starting a server of their own (an actor is
+    /// re-entered at every `await`: a stored result alone let ~20 clusters start at once and time out).
     actor ServerState {
-        private var running: PostgresServer?
+        private var starting: Task<PostgresServer, any Error>?
 
         func server() async throws -> PostgresServer {
-            if let running { return running }
-            let server = try await PostgresServer.start()
+            if let starting { return try await starting.value }
             // Stopped by its watchdog when this process ends.
-            running = server
-            return server
+            let start = Task { try await PostgresServer.start() }
+            starting = start
+            return try await start.value
         }
     }
 }
