@@ -129,7 +129,7 @@ public final class Pipeline: Sendable {
                     if let pause = await process(claimed) { try await Task.sleep(for: pause) }
                     continue
                 }
-                if untilIdle, try await queue.unfinishedJobCount(groupID: groupID, ignoring: steps.deferrable) == 0 { return }
+                if untilIdle, try await !queue.hasUnfinishedJobs(groupID: groupID, ignoring: steps.deferrable) { return }
                 let next = try await queue.nextDueTime(groupID: groupID) ?? (.now + pollInterval)
                 let wait = min(pollInterval, max(0.005, next - .now))
                 try await queue.waitForWork(after: mark, upTo: wait)

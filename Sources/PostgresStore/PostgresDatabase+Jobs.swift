@@ -474,14 +474,38 @@ extension PostgresDatabase: JobQueue, StepAudit {
         }
     }
 
-    public func unfinishedJobCount(groupID: Int64?, ignoring: Set<String>) async throws -> Int {
-        try await connection { connection in
-            let row = try await connection.query("""
-                SELECT COUNT(*) AS count FROM job WHERE state IN ('queued', 'running')
-                  AND (\(groupID)::bigint IS NULL OR group_id = \(groupID))
-                  AND EXISTS (SELECT 1 FROM step WHERE step.job_id = job.id AND step.state <> 'done' AND NOT (step.plugin = ANY(\(ignoring.sorted())::text[])))
-                """, logger: self.logger).first()
-            return Int(try row?.value("count", as: Int64.self) ?? 0)
+    /// Every idle loop of a batch run asks this, so it walks an index and stops at the first job it finds: a
+    /// group's jobs by `job_group_state`; otherwise the waiting jobs in due order (`job_due`), then the leased
+    /// ones. Each is a scalar subquery with `ORDER BY … LIMIT 1`, which keeps the index order as the plan whatever
+    /// the statistics say (inside `EXISTS` PostgreSQL drops the order and the limit).
+    ///
+    /// It counted before, in one statement with `state IN (…)`, planned on statistics from when every job waited:
+    /// that read both whole tables, and when a run's last jobs were finishing, its idle loops asking at once took
+    /// 50–300 ms each and held up those finishes (`auto_explain` during `botgateway-bench pipeline --store postgres`).
+    public func hasUnfinishedJobs(groupID: Int64?, ignoring: Set<String>) async throws -> Bool {
+        let ignored = ignoring.sorted()
+        let query: PostgresQuery
+        if let groupID {
+            query = """
+                SELECT (SELECT id FROM job WHERE group_id = \(groupID) AND state IN ('queued', 'running')
+                          AND EXISTS (SELECT 1 FROM step WHERE step.job_id = job.id AND step.state <> 'done'
+                                        AND NOT (step.plugin = ANY(\(ignored)::text[])))
+                        LIMIT 1) IS NOT NULL AS unfinished
+                """
+        } else {
+            query = """
+                SELECT (SELECT id FROM job WHERE state = 'queued'
+                          AND EXISTS (SELECT 1 FROM step WHERE step.job_id = job.id AND step.state <> 'done'
+                                        AND NOT (step.plugin = ANY(\(ignored)::text[])))
+                        ORDER BY next_attempt_at, id LIMIT 1) IS NOT NULL
+                    OR (SELECT id FROM job WHERE state = 'running'
+                          AND EXISTS (SELECT 1 FROM step WHERE step.job_id = job.id AND step.state <> 'done'
+                                        AND NOT (step.plugin = ANY(\(ignored)::text[])))
+                        LIMIT 1) IS NOT NULL AS unfinished
+                """
+        }
+        return try await connection { connection in
+            try await connection.query(query, logger: self.logger).first()?.value("unfinished", as: Bool.self) ?? false
         }
     }
 

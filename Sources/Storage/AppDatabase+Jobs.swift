@@ -311,12 +311,12 @@ extension AppDatabase: JobQueue, StepAudit {
         }
     }
 
-    /// Jobs (of a group) not finished for reasons other than the `ignoring` steps: a job whose only
+    /// Whether a job (of a group) is unfinished for a reason other than the `ignoring` steps: a job whose only
     /// unfinished steps are deferrable (archiving) does not count.
-    public func unfinishedJobCount(groupID: Int64? = nil, ignoring: Set<String> = []) async throws -> Int {
+    public func hasUnfinishedJobs(groupID: Int64? = nil, ignoring: Set<String> = []) async throws -> Bool {
         try await read { db in
             var sql = """
-                SELECT COUNT(*) FROM job WHERE state IN ('queued', 'running')
+                SELECT EXISTS (SELECT 1 FROM job WHERE state IN ('queued', 'running')
                   AND EXISTS (SELECT 1 FROM step WHERE step.jobID = job.id AND step.state != 'done'
                 """
             var arguments: StatementArguments = []
@@ -329,7 +329,8 @@ extension AppDatabase: JobQueue, StepAudit {
                 sql += " AND groupID = ?"
                 arguments += [groupID]
             }
-            return try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0
+            sql += ")"
+            return try Bool.fetchOne(db, sql: sql, arguments: arguments) ?? false
         }
     }
 

@@ -265,9 +265,10 @@ struct JobQueueContractTests {
           arguments: StoreKind.allCases)
     func unfinished(kind: StoreKind) async throws {
         try await withStore(kind) { store in
+            #expect(try await !store.queue.hasUnfinishedJobs(groupID: nil, ignoring: []))
             let jobs = try await enqueue(store.queue, 1...2)
             _ = try await enqueue(store.queue, 3...4, now: 5_000)
-            #expect(try await store.queue.unfinishedJobCount(groupID: nil, ignoring: []) == 4)
+            #expect(try await store.queue.hasUnfinishedJobs(groupID: nil, ignoring: []))
             #expect(try await store.queue.nextDueTime(groupID: nil) == 1_000)
             // Everything but the archive step of the first job.
             var claimed = try #require(try await store.queue.claimNextJob(owner: "w", leaseSeconds: 60, groupID: nil, now: 1_000))
@@ -277,13 +278,48 @@ struct JobQueueContractTests {
                                                                         documentText: nil, now: 1_000))
             }
             try await store.queue.releaseJob(claimed, until: 1_000, reason: nil, now: 1_000)
-            #expect(try await store.queue.unfinishedJobCount(groupID: nil, ignoring: ["archive"]) == 3)
-            #expect(try await store.queue.unfinishedJobCount(groupID: nil, ignoring: []) == 4)
+            #expect(try await store.queue.hasUnfinishedJobs(groupID: nil, ignoring: ["archive"]))
+            #expect(try await store.queue.hasUnfinishedJobs(groupID: nil, ignoring: []))
             #expect(try await store.queue.jobCounts(groupID: nil) == [.queued: 4])
             // Not yet due: only the two enqueued for 1 000 can be claimed before 5 000.
             #expect(try await store.queue.claimNextJob(owner: "w", leaseSeconds: 60, groupID: nil, now: 1_001)?.jobID == jobs[0].id)
             #expect(try await store.queue.claimNextJob(owner: "w", leaseSeconds: 60, groupID: nil, now: 1_001)?.jobID == jobs[1].id)
             #expect(try await store.queue.claimNextJob(owner: "w", leaseSeconds: 60, groupID: nil, now: 1_001) == nil)
+        }
+    }
+
+    @Test("a batch run is over once its group has no job left but for deferrable steps; a leased job is unfinished", arguments: StoreKind.allCases)
+    func unfinishedGroup(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let queue = store.queue
+            let group = try await store.store.group(kind: .batch, key: "folder", title: "folder", chatID: nil, userID: nil, now: 1_000)
+            let mine = try await enqueue(queue, 1...1, group: group.id)[0]
+            let loose = try await enqueue(queue, 2...2)[0]
+            #expect(try await queue.hasUnfinishedJobs(groupID: group.id, ignoring: ["archive"]))
+            var claimed = try #require(try await queue.claimNextJob(owner: "batch", leaseSeconds: 60, groupID: group.id, now: 1_000))
+            #expect(claimed.jobID == mine.id)
+            #expect(try await queue.hasUnfinishedJobs(groupID: group.id, ignoring: ["archive"]))
+            // All but its archive step done; the archive waits for later.
+            for _ in 0..<2 {
+                claimed = try #require(try await queue.finishStep(claimed, output: Data(), usage: StepUsage(), milliseconds: 1, outcome: .done,
+                                                                  documentText: nil, now: 1_000))
+            }
+            try await queue.releaseJob(claimed, until: 9_000, reason: nil, now: 1_000)
+            #expect(try await !queue.hasUnfinishedJobs(groupID: group.id, ignoring: ["archive"]))
+            #expect(try await queue.hasUnfinishedJobs(groupID: group.id, ignoring: []))
+            // Outside any group: the loose job, first waiting, then leased.
+            #expect(try await queue.hasUnfinishedJobs(groupID: nil, ignoring: ["archive"]))
+            var other = try #require(try await queue.claimNextJob(owner: "gateway", leaseSeconds: 60, groupID: nil, now: 1_000))
+            #expect(other.jobID == loose.id)
+            #expect(try await queue.hasUnfinishedJobs(groupID: nil, ignoring: ["archive"]))
+            for _ in 0..<2 {
+                other = try #require(try await queue.finishStep(other, output: Data(), usage: StepUsage(), milliseconds: 1, outcome: .done,
+                                                                documentText: nil, now: 1_000))
+            }
+            #expect(try await queue.finishStep(other, output: Data(), usage: StepUsage(), milliseconds: 1, outcome: .done,
+                                               documentText: nil, now: 1_000) == nil)
+            #expect(try await !queue.hasUnfinishedJobs(groupID: nil, ignoring: ["archive"]))
+            #expect(try await queue.hasUnfinishedJobs(groupID: nil, ignoring: []))
         }
     }
 

@@ -33,8 +33,9 @@ public protocol JobQueue: Sendable {
     func renewLease(jobID: Int64, owner: String, leaseSeconds: Double, now: Timestamp) async throws -> Bool
     /// Ends the leases of owners known to be dead, so their jobs are taken over now.
     func expireLeases(ofDeadOwners isAlive: @escaping @Sendable (String) -> Bool, now: Timestamp) async throws -> Int
-    /// Jobs not finished for reasons other than the `ignoring` (deferrable) steps.
-    func unfinishedJobCount(groupID: Int64?, ignoring: Set<String>) async throws -> Int
+    /// Whether any job (of the group) is unfinished for a reason other than the `ignoring` (deferrable) steps:
+    /// a batch run ends when none is. A yes/no, so a store can stop at the first such job instead of counting.
+    func hasUnfinishedJobs(groupID: Int64?, ignoring: Set<String>) async throws -> Bool
     /// When a worker with nothing to do should look again.
     func nextDueTime(groupID: Int64?) async throws -> Timestamp?
     /// Makes a group's waiting jobs due now.
