@@ -22,6 +22,8 @@ public final class PostgresDatabase: Sendable {
     /// transaction (`PostgresDatabase+Jobs`).
     let claims = GroupCommit<ClaimRequest, ClaimedJob?>(limit: 64)
     let finishes = GroupCommit<FinishRequest, ClaimedJob?>(limit: 64)
+    /// Jobs this process enqueued since the queue's statistics were last refreshed (`refreshStatisticsIfGrown`).
+    let statistics = Mutex(QueueStatistics())
     static let operationTimeout: Duration = .seconds(30)
     /// The channel a worker listens on to hear of new work at once instead of at its next poll.
     static let jobsChannel = "botgateway_jobs"
