@@ -51,6 +51,32 @@ struct PostgresStoreTests {
         await server.stop()
     }
 
+    @Test("a folder enqueued at once gets the planner's statistics refreshed before it is read, not a minute later")
+    func statisticsRefreshed() async throws {
+        guard let server = try await SharedPostgres.server() else { return }
+        let store = try await PostgresDatabase.open(try await server.freshDatabase())
+        func analyses() async throws -> Int64 {
+            try await store.connection { connection in
+                try await connection.query("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'job'", logger: store.logger)
+                    .first()?.value("analyze_count", as: Int64.self) ?? -1
+            }
+        }
+        let items = (1...999).map { (document($0), JobRequest(origin: .batch, sourceName: "doc-\($0).png", sourceKey: "k\($0)")) }
+        _ = try await store.enqueue(items, steps: ["ocr"], now: 1_000)
+        // The same jobs again make nothing new: nothing counts towards the refresh.
+        _ = try await store.enqueue(items, steps: ["ocr"], now: 1_000)
+        #expect(try await analyses() == 0)
+        // The thousandth new job does.
+        _ = try await store.enqueue([(document(1_000), JobRequest(origin: .batch, sourceName: "last.png", sourceKey: "k1000"))], steps: ["ocr"], now: 1_000)
+        var count = try await analyses()
+        for _ in 0..<20 where count == 0 {
+            try await Task.sleep(for: .milliseconds(100))
+            count = try await analyses()
+        }
+        #expect(count == 1)
+        await store.close()
+    }
+
     @Test("a job queued by another process wakes a waiting worker at once; one queued before the wait is not missed")
     func listenWakesWorkers() async throws {
         guard let server = try await SharedPostgres.server() else { return }
