@@ -636,37 +636,16 @@ extension PostgresDatabase {
     }
 }
 
-private enum ClaimRows: PreparedShape {
-    static let name = "botgateway_claim_rows"
-    static let sql = PostgresDatabase.claimRows([], groupID: nil, now: 0).sql
-}
+private enum ClaimRows: PreparedShape { static let sql = PostgresDatabase.claimRows([], groupID: nil, now: 0).sql }
 
-private enum ClaimedDocuments: PreparedShape {
-    static let name = "botgateway_claimed_documents"
-    static let sql = PostgresDatabase.claimedDocuments([]).sql
-}
+private enum ClaimedDocuments: PreparedShape { static let sql = PostgresDatabase.claimedDocuments([]).sql }
 
-private enum ClaimedSteps: PreparedShape {
-    static let name = "botgateway_claimed_steps"
-    static let sql = PostgresDatabase.claimedSteps([]).sql
-}
+private enum ClaimedSteps: PreparedShape { static let sql = PostgresDatabase.claimedSteps([]).sql }
 
-private enum BeginSteps: PreparedShape {
-    static let name = "botgateway_begin_steps"
-    static let sql = PostgresDatabase.beginSteps([]).sql
-}
+private enum BeginSteps: PreparedShape { static let sql = PostgresDatabase.beginSteps([]).sql }
 
-private enum LeaseHolders: PreparedShape {
-    static let name = "botgateway_lease_holders"
-    static let sql = PostgresDatabase.leaseHolders([]).sql
-}
+private enum LeaseHolders: PreparedShape { static let sql = PostgresDatabase.leaseHolders([]).sql }
 
-private enum SaveFinished: PreparedShape {
-    static let name = "botgateway_save_finished"
-    static let sql = PostgresDatabase.saveFinished([]).sql
-}
+private enum SaveFinished: PreparedShape { static let sql = PostgresDatabase.saveFinished([]).sql }
 
-private enum CloseJobs: PreparedShape {
-    static let name = "botgateway_close_jobs"
-    static let sql = PostgresDatabase.closeJobs([], state: .done, error: nil).sql
-}
+private enum CloseJobs: PreparedShape { static let sql = PostgresDatabase.closeJobs([], state: .done, error: nil).sql }

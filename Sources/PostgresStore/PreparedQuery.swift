@@ -1,10 +1,14 @@
 import PostgresNIO
 
-/// The shape of a statement run for every job (the claim and finish rounds): its name on the server and its
-/// SQL, made by the same function the store calls with the values, so the text lives in one place.
+/// The shape of a statement run for every job (the claim and finish rounds): its SQL, made by the same function
+/// the store calls with the values, so the text lives in one place.
 protocol PreparedShape {
-    static var name: String { get }
     static var sql: String { get }
+}
+
+extension PreparedShape {
+    /// The statement's name on the server: the shape's own name, so two shapes never share one.
+    static var name: String { "botgateway_\(Self.self)" }
 }
 
 /// A statement of `Shape` with its values: the server parses it once per connection, and in a transaction with
